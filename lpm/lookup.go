@@ -1,0 +1,133 @@
+// The data path: a key (an IPv4 address as a big-endian uint32, an IPv6
+// address as two big-endian uint64 halves, as pkt.Summary gives them) walks
+// one node per 6 bits to a leaf holding nh+1, or 0 for "no route".
+
+package lpm
+
+import (
+	"math/bits"
+	"net/netip"
+	"sync/atomic"
+)
+
+// BatchSize is the largest batch LookupBatch4 and LookupBatch6 take: one
+// worker batch of frames.
+const BatchSize = 64
+
+// Lookup returns the next hop of the longest prefix containing a. It does
+// not allocate and never blocks.
+func (t *Table) Lookup(a netip.Addr) (nh uint32, ok bool) {
+	if a.Is4() {
+		b := a.As4()
+		return t.Lookup4(uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]))
+	}
+	if !a.IsValid() {
+		return 0, false
+	}
+	return t.Lookup6(key6(a.As16()))
+}
+
+// Lookup4 looks up an IPv4 address given as a big-endian integer
+// (pkt.Summary.Dst4).
+func (t *Table) Lookup4(a uint32) (nh uint32, ok bool) {
+	v := walk((*node)(atomic.LoadPointer(&t.v4.root)), uint64(a)<<32, 0)
+	if v == 0 {
+		return 0, false
+	}
+	return v - 1, true
+}
+
+// Lookup6 looks up an IPv6 address given as its big-endian halves
+// (pkt.Summary.Dst6).
+func (t *Table) Lookup6(hi, lo uint64) (nh uint32, ok bool) {
+	v := walk((*node)(atomic.LoadPointer(&t.v6.root)), hi, lo)
+	if v == 0 {
+		return 0, false
+	}
+	return v - 1, true
+}
+
+// walk descends from n along the left-aligned key and returns the leaf
+// (nh+1, or 0).
+func walk(n *node, hi, lo uint64) uint32 {
+	for {
+		bit := uint64(1) << (hi >> (64 - stride))
+		if n.vec&bit == 0 {
+			return n.leaf(bits.OnesCount64(n.lvec&(bit<<1-1)) - 1)
+		}
+		n = n.kid(bits.OnesCount64(n.vec & (bit - 1)))
+		hi = hi<<stride | lo>>(64-stride)
+		lo <<= stride
+	}
+}
+
+// LookupBatch4 looks up len(keys) IPv4 keys (at most BatchSize) against one
+// snapshot of the table, writing next hops to nhs[i] and returning a mask
+// with bit i set where keys[i] matched; nhs[i] is meaningless where the bit
+// is clear. The walks advance in lockstep so that their memory accesses
+// overlap. It panics if len(keys) > BatchSize or len(nhs) < len(keys).
+func (t *Table) LookupBatch4(keys []uint32, nhs []uint32) (found uint64) {
+	if len(keys) > BatchSize || len(nhs) < len(keys) {
+		panic("lpm: LookupBatch4: more than BatchSize keys or nhs shorter than keys")
+	}
+	root := (*node)(atomic.LoadPointer(&t.v4.root))
+	var his [BatchSize]uint64
+	for i, a := range keys {
+		his[i] = uint64(a) << 32
+	}
+	return walkBatch(root, his[:len(keys)], nil, nhs)
+}
+
+// LookupBatch6 is LookupBatch4 for IPv6 keys given as halves his[i], los[i].
+// It panics if the slices differ in length, exceed BatchSize, or nhs is
+// shorter.
+func (t *Table) LookupBatch6(his, los []uint64, nhs []uint32) (found uint64) {
+	if len(his) > BatchSize || len(los) != len(his) || len(nhs) < len(his) {
+		panic("lpm: LookupBatch6: more than BatchSize keys, his and los differ, or nhs shorter than keys")
+	}
+	root := (*node)(atomic.LoadPointer(&t.v6.root))
+	var h, l [BatchSize]uint64
+	copy(h[:], his)
+	copy(l[:], los)
+	return walkBatch(root, h[:len(his)], l[:len(his)], nhs)
+}
+
+// walkBatch runs the walks of a batch in groups of lanes, one level of
+// every unfinished walk per round; los may be nil (IPv4: all zero).
+func walkBatch(root *node, his, los []uint64, nhs []uint32) (found uint64) {
+	const lanes = 8
+	for base := 0; base < len(his); base += lanes {
+		end := min(base+lanes, len(his))
+		var cur [lanes]*node
+		var hi, lo [lanes]uint64
+		var live uint
+		for i := base; i < end; i++ {
+			j := i - base
+			cur[j], hi[j] = root, his[i]
+			if los != nil {
+				lo[j] = los[i]
+			}
+			live |= 1 << j
+		}
+		for live != 0 {
+			for m := live; m != 0; m &= m - 1 {
+				j := bits.TrailingZeros(m) & (lanes - 1)
+				n := cur[j]
+				bit := uint64(1) << (hi[j] >> (64 - stride))
+				if n.vec&bit == 0 {
+					v := n.leaf(bits.OnesCount64(n.lvec&(bit<<1-1)) - 1)
+					nhs[base+j] = v - 1
+					if v != 0 {
+						found |= 1 << (base + j)
+					}
+					live &^= 1 << j
+					continue
+				}
+				cur[j] = n.kid(bits.OnesCount64(n.vec & (bit - 1)))
+				hi[j] = hi[j]<<stride | lo[j]>>(64-stride)
+				lo[j] <<= stride
+			}
+		}
+	}
+	return found
+}
