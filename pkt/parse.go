@@ -1,6 +1,9 @@
 package pkt
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Parsing: one pass over the headers of a frame, filling a caller-owned
 // Summary. Every read is bounds-checked against the frame and the lengths the
@@ -178,16 +181,15 @@ func parseIPv4(b []byte, off int, s *Summary, quoted bool) Verdict {
 	return parseL4(b[:end], l4, s, quoted)
 }
 
-// ipv4HeaderValid verifies the header checksum; the 20-byte case, nearly
-// every packet, is summed in registers.
+// ipv4HeaderValid verifies the header checksum. The 20-byte case, nearly
+// every packet, is three little-endian loads added with carry: a valid
+// header sums to all ones, which reads the same in either byte order.
 func ipv4HeaderValid(h []byte) bool {
 	if len(h) == IPv4MinLen {
-		sum := uint64(binary.BigEndian.Uint32(h[0:4])) +
-			uint64(binary.BigEndian.Uint32(h[4:8])) +
-			uint64(binary.BigEndian.Uint32(h[8:12])) +
-			uint64(binary.BigEndian.Uint32(h[12:16])) +
-			uint64(binary.BigEndian.Uint32(h[16:20]))
-		return fold64(sum) == 0xffff
+		acc, c := bits.Add64(binary.LittleEndian.Uint64(h[0:8]), binary.LittleEndian.Uint64(h[8:16]), 0)
+		acc, c = bits.Add64(acc, uint64(binary.LittleEndian.Uint32(h[16:20])), c)
+		acc, c = bits.Add64(acc, 0, c)
+		return fold64(acc+c) == 0xffff
 	}
 	return Checksum(h, 0) == 0xffff
 }
