@@ -1,0 +1,5 @@
+//go:build !race
+
+package classbench
+
+const raceEnabled = false

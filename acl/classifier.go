@@ -1,0 +1,164 @@
+// Rules flow into Compile and come out as a Classifier: one decision tree
+// per address family. Keys flow into the Match methods and the index of the
+// first matching rule flows back out.
+
+package acl
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/gannet-net/gannet/pkt"
+)
+
+// Classifier answers "which rule matches this packet first". It is
+// immutable once compiled and safe for concurrent use by any number of
+// goroutines; publish a new one to change rules.
+type Classifier struct {
+	v4, v6 forest
+	rules  int
+}
+
+// Compile builds a classifier. Rule order is priority: rules[0] wins over
+// every later rule. A rule that fails validation is an error naming its
+// index and field, and no classifier is returned.
+func Compile(rules []Rule) (*Classifier, error) {
+	return compile(rules, defaultBinth)
+}
+
+func compile(rules []Rule, binth int) (*Classifier, error) {
+	if len(rules) > math.MaxInt32 {
+		return nil, fmt.Errorf("acl: %d rules is too many", len(rules))
+	}
+	var b4, b6 []box
+	for i := range rules {
+		v4, v6, err := rules[i].check(i)
+		if err != nil {
+			return nil, err
+		}
+		if v4 {
+			b4 = rules[i].toBoxes(b4, int32(i), false)
+		}
+		if v6 {
+			b6 = rules[i].toBoxes(b6, int32(i), true)
+		}
+	}
+	c := &Classifier{rules: len(rules)}
+	var err error
+	if c.v4, err = buildForest(dims4, binth, b4); err != nil {
+		return nil, fmt.Errorf("acl: IPv4: %w", err)
+	}
+	if c.v6, err = buildForest(dims6, binth, b6); err != nil {
+		return nil, fmt.Errorf("acl: IPv6: %w", err)
+	}
+	return c, nil
+}
+
+// Len returns the number of rules the classifier was compiled from.
+func (c *Classifier) Len() int { return c.rules }
+
+// Match returns the index of the first rule matching k.
+func (c *Classifier) Match(k *Key) (index int, ok bool) {
+	var d [maxDims]uint32
+	var i int32
+	switch {
+	case k.Src.Is4() && k.Dst.Is4():
+		s, t := k.Src.As4(), k.Dst.As4()
+		d[0] = binary.BigEndian.Uint32(s[:])
+		d[1] = binary.BigEndian.Uint32(t[:])
+		d[2], d[3], d[4] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
+		i = c.v4.lookup4(&d)
+	case k.Src.Is6() && k.Dst.Is6():
+		s, t := k.Src.As16(), k.Dst.As16()
+		words6(&d, &s, &t)
+		d[8], d[9], d[10] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
+		i = c.v6.lookup6(&d)
+	default:
+		return -1, false
+	}
+	return int(i), i >= 0
+}
+
+func words6(d *[maxDims]uint32, s, t *[16]byte) {
+	d[0] = binary.BigEndian.Uint32(s[0:])
+	d[1] = binary.BigEndian.Uint32(s[4:])
+	d[2] = binary.BigEndian.Uint32(s[8:])
+	d[3] = binary.BigEndian.Uint32(s[12:])
+	d[4] = binary.BigEndian.Uint32(t[0:])
+	d[5] = binary.BigEndian.Uint32(t[4:])
+	d[6] = binary.BigEndian.Uint32(t[8:])
+	d[7] = binary.BigEndian.Uint32(t[12:])
+}
+
+// MatchPacket is Match for the data path's fixed-size key.
+func (c *Classifier) MatchPacket(k *PacketKey) (index int, ok bool) {
+	i := c.matchPacket(k)
+	return int(i), i >= 0
+}
+
+func (c *Classifier) matchPacket(k *PacketKey) int32 {
+	var d [maxDims]uint32
+	switch k.Family {
+	case pkt.FamilyIPv4:
+		d[0] = binary.BigEndian.Uint32(k.Src[:4])
+		d[1] = binary.BigEndian.Uint32(k.Dst[:4])
+		d[2], d[3], d[4] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
+		return c.v4.lookup4(&d)
+	case pkt.FamilyIPv6:
+		words6(&d, &k.Src, &k.Dst)
+		d[8], d[9], d[10] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
+		return c.v6.lookup6(&d)
+	}
+	return -1
+}
+
+// MatchSummary classifies a parsed packet directly (see PacketKey for
+// how ports and ICMP type/code are taken from it).
+func (c *Classifier) MatchSummary(s *pkt.Summary) (index int, ok bool) {
+	var k PacketKey
+	k.FromSummary(s)
+	return c.MatchPacket(&k)
+}
+
+// MatchBatch classifies keys[i] into out[i]: the first matching rule's
+// index, or -1. out must be at least as long as keys.
+func (c *Classifier) MatchBatch(keys []PacketKey, out []int32) {
+	out = out[:len(keys)]
+	for i := range keys {
+		out[i] = c.matchPacket(&keys[i])
+	}
+}
+
+// Stats describes a compiled classifier's size.
+type Stats struct {
+	Rules       int // rules compiled
+	Nodes       int // tree nodes, both families
+	LeafEntries int // boxes stored in leaves (rules are replicated across leaves)
+	Trees       int // decision trees, both families (more than 2 when rules were partitioned)
+	Depth       int // deepest leaf, either family
+	Bytes       int // memory held by the tables
+}
+
+// Stats reports the classifier's size.
+func (c *Classifier) Stats() Stats {
+	s := Stats{Rules: c.rules}
+	for _, f := range []*forest{&c.v4, &c.v6} {
+		for i := range f.trees {
+			s.add(&f.trees[i])
+		}
+	}
+	return s
+}
+
+func (s *Stats) add(t *tree) {
+	{
+		s.Trees++
+		s.Nodes += len(t.nodes)
+		if len(t.data) > 0 {
+			s.LeafEntries += len(t.data) / t.stride()
+		}
+		s.Depth = max(s.Depth, t.depth)
+		s.Bytes += 8*cap(t.nodes) + 4*cap(t.data)
+	}
+}

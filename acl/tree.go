@@ -1,0 +1,293 @@
+// Boxes flow into the builder and come out as a flat decision tree: an
+// array of 64-bit nodes (binary splits on one dimension at a threshold) and
+// an array of leaf entries (the few boxes left in a leaf, in priority order,
+// checked one by one). Lookups walk the nodes with one compare per level.
+
+package acl
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Node encoding (uint64):
+//
+//	internal: bits 0-31 threshold, 32-35 dimension, 36-62 index of the left
+//	          child (the right child follows it); go right when key > threshold.
+//	leaf:     bit 63 set, bits 0-31 offset of the first entry in data,
+//	          bits 32-62 number of entries.
+//
+// A leaf entry is nd (lo, hi) pairs followed by the rule index.
+const (
+	leafBit   = uint64(1) << 63
+	maxNodes  = 1 << 27
+	maxLeafWs = 1<<32 - 1
+)
+
+// defaultBinth is the most boxes a leaf holds before the builder splits
+// it further. Smaller leaves mean deeper trees and more replication;
+// 8 keeps the leaf scan within two or three cache lines for IPv4.
+const defaultBinth = 8
+
+type tree struct {
+	nd      int
+	minRule int32 // lowest rule index in the tree: lookups skip trees that cannot win
+	nodes   []uint64
+	data    []uint32
+	depth   int
+}
+
+func (t *tree) stride() int { return 2*t.nd + 1 }
+
+// lookup4 returns the rule index of the first IPv4 box containing k, or -1.
+func (t *tree) lookup4(k *[maxDims]uint32) int32 {
+	nodes := t.nodes
+	if len(nodes) == 0 {
+		return -1
+	}
+	n := nodes[0]
+	for n&leafBit == 0 {
+		c := n >> 36
+		if k[(n>>32)&15] > uint32(n) {
+			c++
+		}
+		n = nodes[c]
+	}
+	off := uint32(n)
+	cnt := uint32(n>>32) &^ (1 << 31)
+	data := t.data[off : off+cnt*(2*dims4+1)]
+	s, d, sp, dp, p := k[0], k[1], k[2], k[3], k[4]
+	for len(data) >= 2*dims4+1 {
+		e := data[:2*dims4+1]
+		if s >= e[0] && s <= e[1] && d >= e[2] && d <= e[3] &&
+			sp >= e[4] && sp <= e[5] && dp >= e[6] && dp <= e[7] &&
+			p >= e[8] && p <= e[9] {
+			return int32(e[10])
+		}
+		data = data[2*dims4+1:]
+	}
+	return -1
+}
+
+// lookup6 is lookup4 for the 11 dimensions of IPv6.
+func (t *tree) lookup6(k *[maxDims]uint32) int32 {
+	nodes := t.nodes
+	if len(nodes) == 0 {
+		return -1
+	}
+	n := nodes[0]
+	for n&leafBit == 0 {
+		c := n >> 36
+		if k[(n>>32)&15] > uint32(n) {
+			c++
+		}
+		n = nodes[c]
+	}
+	off := uint32(n)
+	cnt := uint32(n>>32) &^ (1 << 31)
+	const stride = 2*dims6 + 1
+	data := t.data[off : off+cnt*stride]
+next:
+	for len(data) >= stride {
+		e := data[:stride]
+		data = data[stride:]
+		for d := range dims6 {
+			if v := k[d]; v < e[2*d] || v > e[2*d+1] {
+				continue next
+			}
+		}
+		return int32(e[stride-1])
+	}
+	return -1
+}
+
+// builder grows one tree (HyperSplit-style, see doc.go).
+type builder struct {
+	nd     int
+	binth  int
+	budget int // nodes plus leaf entries allowed before giving up with errBudget
+	boxes  []box
+	t      tree
+	pts    []uint32 // scratch: segment starts
+	diff   []int32  // scratch: weight deltas per segment
+}
+
+var errBudget = errors.New("acl: decision tree over budget")
+
+// buildTree builds one tree over boxes (in priority order). budget <= 0
+// means no budget.
+func buildTree(nd, binth, budget int, boxes []box) (tree, error) {
+	b := &builder{nd: nd, binth: binth, budget: budget, boxes: boxes, t: tree{nd: nd}}
+	if len(boxes) == 0 {
+		return b.t, nil
+	}
+	b.t.minRule = boxes[0].rule
+	var region [dims6]rng
+	for d := range nd {
+		region[d] = rng{0, ^uint32(0)}
+	}
+	ids := make([]int32, len(boxes))
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	b.t.nodes = append(b.t.nodes, 0)
+	if err := b.build(0, &region, ids, 0); err != nil {
+		return tree{}, err
+	}
+	return b.t, nil
+}
+
+func (b *builder) covers(i int32, region *[dims6]rng) bool {
+	r := &b.boxes[i].r
+	for d := range b.nd {
+		if r[d].lo > region[d].lo || r[d].hi < region[d].hi {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *builder) build(at int, region *[dims6]rng, ids []int32, depth int) error {
+	b.t.depth = max(b.t.depth, depth)
+	// Boxes after the first one covering the whole region can never be
+	// the first match inside it.
+	for i, id := range ids {
+		if b.covers(id, region) {
+			ids = ids[:i+1]
+			break
+		}
+	}
+	if len(ids) <= b.binth {
+		return b.leaf(at, ids)
+	}
+	bestDim, bestThr, bestCost, bestMax := -1, uint32(0), 0, 0
+	for d := range b.nd {
+		thr, ok := b.threshold(d, region[d], ids)
+		if !ok {
+			continue
+		}
+		nl, nr := 0, 0
+		for _, id := range ids {
+			r := b.boxes[id].r[d]
+			if r.lo <= thr {
+				nl++
+			}
+			if r.hi > thr {
+				nr++
+			}
+		}
+		cost, mx := nl+nr, max(nl, nr)
+		if bestDim < 0 || cost < bestCost || cost == bestCost && mx < bestMax {
+			bestDim, bestThr, bestCost, bestMax = d, thr, cost, mx
+		}
+	}
+	if bestDim < 0 {
+		// Every box spans the region in every dimension, so the first
+		// one covers it and the loop above cut the list to one box.
+		return b.leaf(at, ids)
+	}
+	left := make([]int32, 0, len(ids))
+	right := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		r := b.boxes[id].r[bestDim]
+		if r.lo <= bestThr {
+			left = append(left, id)
+		}
+		if r.hi > bestThr {
+			right = append(right, id)
+		}
+	}
+	c := len(b.t.nodes)
+	if b.budget > 0 && c+len(b.t.data)/(2*b.nd+1) > b.budget {
+		return errBudget
+	}
+	if c+2 > maxNodes {
+		return fmt.Errorf("acl: decision tree exceeds %d nodes", maxNodes)
+	}
+	b.t.nodes = append(b.t.nodes, 0, 0)
+	b.t.nodes[at] = uint64(c)<<36 | uint64(bestDim)<<32 | uint64(bestThr)
+	saved := region[bestDim]
+	region[bestDim].hi = bestThr
+	if err := b.build(c, region, left, depth+1); err != nil {
+		return err
+	}
+	region[bestDim] = rng{bestThr + 1, saved.hi}
+	err := b.build(c+1, region, right, depth+1)
+	region[bestDim] = saved
+	return err
+}
+
+// threshold picks the split point of dimension d inside reg: the region is
+// cut into elementary segments at every box edge, each segment weighs the
+// number of boxes overlapping it, and the split falls where the cumulative
+// weight reaches half (HyperSplit's weighted segment heuristic). ok is
+// false when the boxes do not cut the region in this dimension.
+func (b *builder) threshold(d int, reg rng, ids []int32) (uint32, bool) {
+	pts := append(b.pts[:0], reg.lo)
+	for _, id := range ids {
+		r := b.boxes[id].r[d]
+		if r.lo > reg.lo {
+			pts = append(pts, r.lo)
+		}
+		if r.hi < reg.hi {
+			pts = append(pts, r.hi+1)
+		}
+	}
+	slices.Sort(pts)
+	pts = slices.Compact(pts)
+	b.pts = pts
+	m := len(pts)
+	if m < 2 {
+		return 0, false
+	}
+	diff := b.diff[:0]
+	for range m + 1 {
+		diff = append(diff, 0)
+	}
+	b.diff = diff
+	for _, id := range ids {
+		r := b.boxes[id].r[d]
+		lo, hi := max(r.lo, reg.lo), min(r.hi, reg.hi)
+		s, _ := slices.BinarySearch(pts, lo)
+		e := m // one past the last segment the box overlaps
+		if hi < reg.hi {
+			e, _ = slices.BinarySearch(pts, hi+1)
+		}
+		diff[s]++
+		diff[e]--
+	}
+	var total int64
+	var w int32
+	for i := range m {
+		w += diff[i]
+		total += int64(w)
+	}
+	var cum int64
+	w = 0
+	for j := range m - 1 {
+		w += diff[j]
+		cum += int64(w)
+		if 2*cum >= total {
+			return pts[j+1] - 1, true
+		}
+	}
+	return pts[m-1] - 1, true
+}
+
+func (b *builder) leaf(at int, ids []int32) error {
+	stride := 2*b.nd + 1
+	off := len(b.t.data)
+	if off+len(ids)*stride > maxLeafWs {
+		return fmt.Errorf("acl: decision tree leaves exceed %d words", maxLeafWs)
+	}
+	for _, id := range ids {
+		bx := &b.boxes[id]
+		for d := range b.nd {
+			b.t.data = append(b.t.data, bx.r[d].lo, bx.r[d].hi)
+		}
+		b.t.data = append(b.t.data, uint32(bx.rule))
+	}
+	b.t.nodes[at] = leafBit | uint64(len(ids))<<32 | uint64(off)
+	return nil
+}
