@@ -10,7 +10,9 @@ func newBenchCmd() *cobra.Command {
 		Short: "measure gannet's components side by side with their peers",
 	}
 	bench.AddCommand(
-	// Subcommands are added here, one line each.
+		// Subcommands are added here, one line each.
+		newBenchLPMCmd(),
+		newBenchACLCmd(),
 	)
 	return bench
 }

@@ -1,0 +1,207 @@
+// The measurements: each subject is built, sized and timed on the same
+// workload in one process, one after the other, and the figures land in one
+// table with a gannet/peer ratio.
+
+package lpmbench
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+)
+
+// HeapBytes returns the live heap after a full collection.
+func HeapBytes() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// BuildSized builds s from the workload's routes and returns the build time
+// and the live heap the table added.
+func BuildSized(s Subject, w *Workload) (time.Duration, uint64) {
+	before := HeapBytes()
+	t0 := time.Now()
+	s.Build(w.Routes)
+	d := time.Since(t0)
+	after := HeapBytes()
+	runtime.KeepAlive(s)
+	if after < before {
+		return d, 0
+	}
+	return d, after - before
+}
+
+// ChurnWhileLooking runs pairs update pairs on s (a random route of the
+// workload deleted and inserted again with another next hop) while one
+// goroutine looks up routed IPv4 keys, and returns the elapsed time and how
+// many lookups the reader completed meanwhile.
+func ChurnWhileLooking(s Subject, w *Workload, pairs int, seed uint64) (time.Duration, int64) {
+	var stop atomic.Bool
+	var looked atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		const chunk = 1 << 12
+		var sum uint32
+		for off := 0; !stop.Load(); off = (off + chunk) & (NumKeys - 1) {
+			keys, addrs := w.Keys4, w.Addrs4
+			if len(keys) == 0 {
+				keys, addrs = nil, w.Addrs6
+				sum += s.LookupAddrs(addrs[off:off+chunk], chunk)
+			} else {
+				sum += s.Lookup4(keys[off:off+chunk], addrs[off:off+chunk], chunk)
+			}
+			looked.Add(chunk)
+		}
+		_ = sum
+	}()
+	r := rand.New(rand.NewPCG(seed, 0x636875726e))
+	t0 := time.Now()
+	for range pairs {
+		rt := w.Routes[r.IntN(len(w.Routes))]
+		s.Churn(rt.Prefix, (rt.NH+1+uint32(r.IntN(NextHops-1)))%NextHops)
+	}
+	d := time.Since(t0)
+	stop.Store(true)
+	wg.Wait()
+	return d, looked.Load()
+}
+
+// Options tune Run.
+type Options struct {
+	Source   string        // where the prefixes came from, for the header
+	Duration time.Duration // per lookup measurement; default 500ms
+	Pairs    int           // update pairs per subject; default 20000
+	Seed     uint64
+}
+
+// Row is one metric across subjects.
+type Row struct {
+	Metric string
+	Unit   string
+	Lower  bool // lower is better
+	Values []float64
+}
+
+// Report is the result of Run.
+type Report struct {
+	Source           string
+	Routes4, Routes6 int
+	Subjects         []string
+	Rows             []Row
+}
+
+// measure calls f with growing n until one call lasts at least d and
+// returns nanoseconds per operation of that call.
+func measure(d time.Duration, f func(n int)) float64 {
+	n := 1 << 12
+	for {
+		t0 := time.Now()
+		f(n)
+		el := time.Since(t0)
+		if el >= d {
+			return float64(el.Nanoseconds()) / float64(n)
+		}
+		if el < d/64 {
+			n *= 64
+		} else {
+			n = int(float64(n)*1.1*float64(d)/float64(el)) + 64
+		}
+	}
+}
+
+// Run measures every subject on the prefixes and returns the report.
+func Run(prefixes []netip.Prefix, opt Options) Report {
+	if opt.Duration == 0 {
+		opt.Duration = 500 * time.Millisecond
+	}
+	if opt.Pairs == 0 {
+		opt.Pairs = 20000
+	}
+	w := NewWorkload(prefixes, opt.Seed)
+	subs := Subjects()
+	rep := Report{Source: opt.Source, Routes4: w.Routes4, Routes6: w.Routes6}
+	rows := map[string]*Row{}
+	var order []string
+	add := func(metric, unit string, lower bool, v float64) {
+		r, ok := rows[metric]
+		if !ok {
+			r = &Row{Metric: metric, Unit: unit, Lower: lower}
+			rows[metric] = r
+			order = append(order, metric)
+		}
+		r.Values = append(r.Values, v)
+	}
+	var sink uint32
+	for _, s := range subs {
+		rep.Subjects = append(rep.Subjects, s.Name())
+		d, b := BuildSized(s, w)
+		if w.Routes4 > 0 {
+			add("lookup IPv4, random in routes", "ns/op", true, measure(opt.Duration, func(n int) { sink += s.Lookup4(w.Keys4, w.Addrs4, n) }))
+			add("lookup IPv4, uniform random", "ns/op", true, measure(opt.Duration, func(n int) { sink += s.Lookup4(w.Uniform4, w.UniAddrs4, n) }))
+		}
+		if w.Routes6 > 0 {
+			add("lookup IPv6, random in routes", "ns/op", true, measure(opt.Duration, func(n int) { sink += s.Lookup6(w.Keys6, w.Addrs6, n) }))
+		}
+		if w.Routes4 > 0 {
+			add("Lookup(netip.Addr) IPv4, in routes", "ns/op", true, measure(opt.Duration, func(n int) { sink += s.LookupAddrs(w.Addrs4, n) }))
+			add("batch of 64 IPv4, in routes", "ns/key", true, measure(opt.Duration, func(n int) { sink += s.Batch4(w.Keys4, w.Addrs4, n) }))
+		}
+		if w.Routes6 > 0 {
+			add("batch of 64 IPv6, in routes", "ns/key", true, measure(opt.Duration, func(n int) { sink += s.Batch6(w.Keys6, w.Addrs6, n) }))
+		}
+		add("memory, full table (live heap)", "MiB", true, float64(b)/(1<<20))
+		add("build (insert all routes)", "ms", true, float64(d.Microseconds())/1000)
+		cd, looked := ChurnWhileLooking(s, w, opt.Pairs, opt.Seed)
+		add("updates with lookups running", "pairs/s", false, float64(opt.Pairs)/cd.Seconds())
+		add("  lookups done meanwhile", "Mlookup/s", false, float64(looked)/cd.Seconds()/1e6)
+		s.Build(nil) // drop the table before the next subject is sized
+		runtime.GC()
+	}
+	_ = sink
+	for _, m := range order {
+		rep.Rows = append(rep.Rows, *rows[m])
+	}
+	return rep
+}
+
+// Write prints the report as a table with the ratio of the first subject
+// (gannet) over the second, oriented so that above 1 means gannet is better.
+func (r Report) Write(out io.Writer) error {
+	fmt.Fprintf(out, "prefixes: %d IPv4, %d IPv6 from %s; %d next hops; %s/%s, %d CPUs\n",
+		r.Routes4, r.Routes6, r.Source, NextHops, runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "metric\tunit\t")
+	for _, s := range r.Subjects {
+		fmt.Fprintf(tw, "%s\t", s)
+	}
+	if len(r.Subjects) == 2 {
+		fmt.Fprintf(tw, "%s advantage\t", r.Subjects[0])
+	}
+	fmt.Fprintln(tw)
+	for _, row := range r.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t", row.Metric, row.Unit)
+		for _, v := range row.Values {
+			fmt.Fprintf(tw, "%.1f\t", v)
+		}
+		if len(row.Values) == 2 && row.Values[0] > 0 && row.Values[1] > 0 {
+			adv := row.Values[0] / row.Values[1]
+			if row.Lower {
+				adv = row.Values[1] / row.Values[0]
+			}
+			fmt.Fprintf(tw, "%.2fx\t", adv)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
