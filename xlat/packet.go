@@ -1,0 +1,68 @@
+package xlat
+
+import "github.com/gannet-net/gannet/pkt"
+
+// The caller-owned per-packet state: where the packet is in its frame, the
+// address space, the buffers for fragments, and the scratch summaries the
+// translation parses into. One Packet per worker, reused for every packet.
+
+// Packet describes one packet to translate and, afterwards, the result.
+//
+// Before To6/To4: Buf is the frame memory and the IP packet is
+// Buf[Off:Off+Len] (a bare IP header onwards; bytes after the IP length,
+// such as Ethernet padding, are ignored). There should be headroom before
+// Off: To6 grows the headers by up to 48 bytes for an ICMP error (28 for
+// other packets) and an ICMP error sent back needs 28 (IPv4) or 48 (IPv6).
+// Space is the address space of an IPv4 packet for To6, and a hint for
+// To4 (the space tried first).
+//
+// After Forward or Reply the packet is at Buf[Off:Off+Len]; To4 sets Space
+// to the space the packet was delivered into. After Fragments the packets
+// are Frags[:NFrags]: the caller lends the buffers (their capacity is
+// used, at least the IPv6 or IPv4 MTU each) and gets them back resliced.
+type Packet struct {
+	Buf      []byte
+	Off, Len int
+	Space    uint16
+	Frags    [][]byte
+
+	NFrags      int
+	Reason      Reason     // why a Drop or a Reply
+	ParseReason pkt.Reason // with ReasonMalformed/ReasonUnsupported
+
+	ipID uint16 // IPv4 Identification generator for To4
+
+	s, in pkt.Summary // the packet, and the packet an ICMP error quotes
+}
+
+func (p *Packet) drop(st *Stats, r Reason) Verdict {
+	p.Reason = r
+	return st.count(p, Drop)
+}
+
+func (p *Packet) parseFail(st *Stats) Verdict {
+	p.ParseReason = p.s.Reason
+	if p.s.Verdict == pkt.Unsupported {
+		return p.drop(st, ReasonUnsupported)
+	}
+	return p.drop(st, ReasonMalformed)
+}
+
+// start resets the outputs and returns the packet's bytes, or nil when
+// Off/Len do not describe a slice of Buf.
+func (p *Packet) start() []byte {
+	p.NFrags, p.Reason, p.ParseReason = 0, ReasonNone, pkt.ReasonNone
+	if p.Off < 0 || p.Len < 0 || p.Off+p.Len > len(p.Buf) {
+		return nil
+	}
+	return p.Buf[p.Off : p.Off+p.Len]
+}
+
+// nextID returns the Identification of an IPv4 packet made from an IPv6
+// packet without a fragment header (RFC 7915 section 5.1: set by a
+// fragment identification generator). A counter per worker: unique per
+// 65536 packets of that worker, which is what reassembly needs.
+func (p *Packet) nextID() uint16 {
+	p.ipID++
+	return p.ipID
+}
