@@ -119,13 +119,6 @@ func (x *prefix6) match(a *[16]byte) bool {
 		binary.BigEndian.Uint32(a[8:12])&x.maskLo == x.lo
 }
 
-// bytes returns the prefix as an address with zero host bits.
-func (x *prefix6) bytes() (a [16]byte) {
-	binary.BigEndian.PutUint64(a[:8], x.hi)
-	binary.BigEndian.PutUint32(a[8:12], x.lo)
-	return a
-}
-
 // wkp is the RFC 6052 well-known prefix 64:ff9b::/96.
 var wkp = [16]byte{0x00, 0x64, 0xff, 0x9b}
 
