@@ -1,0 +1,45 @@
+// Package nat owns connection tracking and network address translation for
+// gannet's data path: the fixed-capacity connection table shared by all
+// workers, TCP/UDP/ICMP-query state and idle timers on an injectable clock,
+// border source NAT (Calico natOutgoing) onto external address pools with
+// endpoint-independent mapping, 1:1 floating IPs, the RFC 5508 rewriting of
+// ICMP errors about tracked flows, and the ICMP "administratively
+// prohibited" answer when a new flow cannot be given state.
+//
+// It never routes, never applies policy (it reports New, Established,
+// Related or Invalid so that the data path can), never reassembles
+// fragments, and never touches rings, ports or the kernel.
+//
+// # Sharing between workers
+//
+// One Table is shared by every worker; there is no per-worker shard and no
+// flow steering, because after source NAT the two directions of a flow hash
+// differently and no NIC could steer them to one queue. Packets of an
+// established flow take no lock: the index is an open-addressing array of
+// atomic words, and each session is guarded by a sequence number (a
+// seqlock) so a reader never acts on a session being rewritten. Creating
+// and removing sessions and mappings takes one mutex, held for a few
+// hundred nanoseconds. A lookup miss that overlapped a concurrent index
+// change is retried, so a packet of an existing flow is never reported as
+// New because another worker was inserting next to it.
+//
+// # Per-packet interface
+//
+// Each worker owns a Worker. Once per batch it calls BeginBatch, which
+// reads the clock and the current Policy snapshot and expires a few idle
+// sessions (expiry is amortized, never a sweep of the whole table). For
+// each packet it calls Track with the frame and its pkt.Summary: a packet
+// of a known flow (or an ICMP error about one) is translated in place with
+// incremental checksum updates and reported Established or Related. A
+// packet of no known flow is reported New and left untouched; if policy
+// admits it, the worker calls Commit, which creates the session (and the
+// NAT mapping) and translates the packet.
+//
+// # Configuration
+//
+// Pools, external addresses, floating IPs, filtering and timeouts form an
+// immutable Policy compiled into a snapshot and published with one atomic
+// store (SetPolicy). Sessions, mappings and port reservations are table
+// state: they survive a policy change and keep their translation until
+// they expire.
+package nat

@@ -1,0 +1,194 @@
+package nat
+
+// Endpoint-independent mappings (RFC 4787 REQ-1, RFC 5382 REQ-1): an
+// internal address and port (or ICMP identifier) of one protocol maps to
+// one external address and port whatever the destination, for as long as
+// any session uses it. Each mapping is indexed by its internal side (to
+// reuse it for new destinations) and its external side (for inbound
+// packets and hairpinning), and lists its sessions so that
+// address-dependent filtering can ask where the internal endpoint has
+// sent. Everything here runs under Table.mu.
+
+import (
+	"unsafe"
+
+	"github.com/gannet-net/gannet/pkt"
+)
+
+type mapping struct {
+	intAddr [16]byte
+	extAddr [16]byte
+	intPort uint16
+	extPort uint16
+	space   uint16
+	fam     pkt.Family
+	proto   uint8
+	refs    int32
+	// head is the first session using the mapping for its source
+	// (head[0], outbound) or its destination (head[1], inbound).
+	head [2]int32
+}
+
+type mappings struct {
+	m     []mapping
+	free  []int32
+	index []uint32 // (mi<<1|side)+1; 0 = empty
+	mask  uint64
+}
+
+const (
+	sideInt = 0
+	sideExt = 1
+)
+
+func (ms *mappings) init(n int) {
+	ms.m = make([]mapping, n)
+	ms.free = make([]int32, n)
+	for i := range ms.free {
+		ms.free[i] = int32(n - 1 - i)
+	}
+	size := 4
+	for size < 4*n {
+		size <<= 1
+	}
+	ms.index = make([]uint32, size)
+	ms.mask = uint64(size - 1)
+}
+
+func (ms *mappings) memoryBytes() int {
+	return len(ms.m)*int(unsafe.Sizeof(mapping{})) + cap(ms.free)*4 + len(ms.index)*4
+}
+
+// mapKey is the key of one side of a mapping. The external side marks
+// dst with 1 so that the two sides never collide.
+func intKey(space uint16, fam pkt.Family, proto uint8, a *[16]byte, port uint16) key {
+	return key{src: addrWords(a), m: packM(space, fam, proto, port, 0)}
+}
+
+func extKey(fam pkt.Family, proto uint8, a *[16]byte, port uint16) key {
+	return key{src: addrWords(a), dst: [2]uint64{1, 0}, m: packM(0, fam, proto, port, 0)}
+}
+
+func (m *mapping) keyOf(side int) key {
+	if side == sideInt {
+		return intKey(m.space, m.fam, m.proto, &m.intAddr, m.intPort)
+	}
+	return extKey(m.fam, m.proto, &m.extAddr, m.extPort)
+}
+
+// find returns the mapping whose side has key k, or -1.
+func (t *Table) findMapping(side int, k *key) int32 {
+	ms := &t.maps
+	for i := k.hash(t.s0, t.s1) & ms.mask; ; i = (i + 1) & ms.mask {
+		v := ms.index[i]
+		if v == 0 {
+			return -1
+		}
+		ref := v - 1
+		if int(ref&1) == side {
+			mk := ms.m[ref>>1].keyOf(side)
+			if mk == *k {
+				return int32(ref >> 1)
+			}
+		}
+	}
+}
+
+func (t *Table) mapIndexInsert(mi int32, side int) {
+	ms := &t.maps
+	k := ms.m[mi].keyOf(side)
+	for i := k.hash(t.s0, t.s1) & ms.mask; ; i = (i + 1) & ms.mask {
+		if ms.index[i] == 0 {
+			ms.index[i] = uint32(mi)<<1 | uint32(side) + 1
+			return
+		}
+	}
+}
+
+func (t *Table) mapIndexDelete(mi int32, side int) {
+	ms := &t.maps
+	want := uint32(mi)<<1 | uint32(side) + 1
+	k := ms.m[mi].keyOf(side)
+	i := k.hash(t.s0, t.s1) & ms.mask
+	for ms.index[i] != want {
+		i = (i + 1) & ms.mask
+	}
+	for j := i; ; {
+		j = (j + 1) & ms.mask
+		v := ms.index[j]
+		if v == 0 {
+			ms.index[i] = 0
+			return
+		}
+		ref := v - 1
+		ok := ms.m[ref>>1].keyOf(int(ref & 1))
+		home := ok.hash(t.s0, t.s1) & ms.mask
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			ms.index[i] = v
+			i = j
+		}
+	}
+}
+
+// newMapping records a mapping whose external port is already reserved.
+// The caller checked that a slot is free.
+func (t *Table) newMapping(m mapping) int32 {
+	ms := &t.maps
+	mi := ms.free[len(ms.free)-1]
+	ms.free = ms.free[:len(ms.free)-1]
+	m.head = [2]int32{-1, -1}
+	ms.m[mi] = m
+	t.mapIndexInsert(mi, sideInt)
+	t.mapIndexInsert(mi, sideExt)
+	return mi
+}
+
+// link adds session si to mapping mi's list for side.
+func (t *Table) link(si int32, side int, mi int32) {
+	m := &t.maps.m[mi]
+	s := &t.sess[si]
+	s.link[side] = mlink{m: mi, next: m.head[side], prev: -1}
+	if m.head[side] >= 0 {
+		t.sess[m.head[side]].link[side].prev = si
+	}
+	m.head[side] = si
+	m.refs++
+}
+
+// unlink removes session si from its mapping on side and frees the
+// mapping, with its external port, when no session is left.
+func (t *Table) unlink(si int32, side int) {
+	l := t.sess[si].link[side]
+	m := &t.maps.m[l.m]
+	if l.prev >= 0 {
+		t.sess[l.prev].link[side].next = l.next
+	} else {
+		m.head[side] = l.next
+	}
+	if l.next >= 0 {
+		t.sess[l.next].link[side].prev = l.prev
+	}
+	t.sess[si].link[side] = mlink{m: -1, next: -1, prev: -1}
+	m.refs--
+	if m.refs > 0 {
+		return
+	}
+	t.mapIndexDelete(l.m, sideInt)
+	t.mapIndexDelete(l.m, sideExt)
+	if ps := t.ports[famKey{m.fam, m.extAddr}]; ps != nil {
+		ps.release(portSlot(m.proto), m.extPort)
+	}
+	t.maps.free = append(t.maps.free, l.m)
+}
+
+// sentTo reports whether mapping mi has an outbound session whose
+// original destination address is a (address-dependent filtering).
+func (t *Table) sentTo(mi int32, a [2]uint64) bool {
+	for si := t.maps.m[mi].head[sideInt]; si >= 0; si = t.sess[si].link[sideInt].next {
+		s := &t.sess[si]
+		if s.key[0][2].Load() == a[0] && s.key[0][3].Load() == a[1] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,275 @@
+package nat
+
+// The per-packet path: a worker's BeginBatch, then Track for every packet
+// and Commit for the new flows that policy admits. Established packets
+// flow lookup -> state update -> in-place translation, with no lock and no
+// allocation; new flows take the table lock once.
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/gannet-net/gannet/pkt"
+)
+
+// State is what connection tracking knows about a packet, for stateful
+// policy. The data path maps it onto the policy package's own type.
+type State uint8
+
+const (
+	// StateInvalid: the packet cannot belong to a flow (malformed, a TCP
+	// segment of no known flow that is not a SYN, an ICMP error about
+	// nothing tracked, ...). Action says what to do.
+	StateInvalid State = iota
+	// StateNew: the first packet of a flow. From Track: untouched, call
+	// Commit if policy admits it, else drop it. From Commit: the session
+	// now exists and the packet is translated.
+	StateNew
+	// StateEstablished: a packet of a tracked flow, either direction.
+	StateEstablished
+	// StateRelated: an ICMP error about a tracked flow.
+	StateRelated
+)
+
+func (s State) String() string {
+	switch s {
+	case StateInvalid:
+		return "invalid"
+	case StateNew:
+		return "new"
+	case StateEstablished:
+		return "established"
+	case StateRelated:
+		return "related"
+	}
+	return "state?"
+}
+
+// Action is what the data path does with the packet.
+type Action uint8
+
+const (
+	// Decide: Track found no flow; policy decides (Commit or drop).
+	Decide Action = iota
+	// Forward: route the packet, translated in place if Translated.
+	Forward
+	// Drop: drop it and count Reason.
+	Drop
+	// DropAndReply: drop it and send Worker.Reply(), an ICMP error for
+	// its sender, back out of the port it came in on.
+	DropAndReply
+)
+
+func (a Action) String() string {
+	switch a {
+	case Decide:
+		return "decide"
+	case Forward:
+		return "forward"
+	case Drop:
+		return "drop"
+	case DropAndReply:
+		return "drop-and-reply"
+	}
+	return "action?"
+}
+
+// Dir is the direction of a packet within its flow.
+type Dir uint8
+
+const (
+	Original Dir = iota // as the initiator sent it
+	Reply               // the answer
+)
+
+// Result is the outcome of Track or Commit for one packet.
+type Result struct {
+	Action     Action
+	State      State
+	Reason     Reason
+	Dir        Dir
+	Space      uint16 // the packet's address space after translation
+	Translated bool   // the frame and the summary were rewritten
+}
+
+// Worker is one data-path worker's handle on a Table: its clock reading,
+// policy snapshot, counters and scratch space. Not safe for concurrent
+// use; make one per worker.
+type Worker struct {
+	t     *Table
+	snap  *snapshot
+	now   uint32
+	nowNs int64
+
+	tokens int64 // ICMP error budget in nanoseconds
+	lastNs int64
+
+	// Counters, written by this worker only, read by metrics at any time.
+	drops   [numReasons]atomic.Uint64
+	created atomic.Uint64
+	swept   atomic.Uint64
+	errors  atomic.Uint64 // ICMP errors produced
+
+	replyLen int
+	reply    [pkt.ICMPv6ErrorMaxLen]byte
+	sweepBuf [maxSweep]int32
+}
+
+// NewWorker returns a worker handle. Call BeginBatch before its first
+// packet.
+func (t *Table) NewWorker() *Worker {
+	w := &Worker{t: t, tokens: int64(time.Second)}
+	w.BeginBatch()
+	return w
+}
+
+// BeginBatch reads the clock and the policy once for the coming batch and
+// expires a few idle sessions.
+func (w *Worker) BeginBatch() {
+	w.snap = w.t.policy.Load()
+	w.now, w.nowNs = w.t.now()
+	if n := w.t.sweepSome(w.t.cfg.SweepPerBatch, w.now, &w.snap.tm, &w.sweepBuf); n > 0 {
+		w.swept.Add(uint64(n))
+	}
+}
+
+// Drops returns how many packets this worker dropped for reason r.
+func (w *Worker) Drops(r Reason) uint64 { return w.drops[r].Load() }
+
+// Created returns how many sessions this worker created.
+func (w *Worker) Created() uint64 { return w.created.Load() }
+
+// Expired returns how many idle sessions this worker's sweeps removed.
+func (w *Worker) Expired() uint64 { return w.swept.Load() }
+
+// ErrorsSent returns how many ICMP errors this worker produced.
+func (w *Worker) ErrorsSent() uint64 { return w.errors.Load() }
+
+// Reply returns the ICMP error (a bare IP packet) of the last
+// DropAndReply result. It is overwritten by the next one.
+func (w *Worker) Reply() []byte { return w.reply[:w.replyLen] }
+
+func (w *Worker) drop(r Reason) Result {
+	w.drops[r].Add(1)
+	return Result{Action: Drop, State: StateInvalid, Reason: r}
+}
+
+// check rejects what no path below can handle.
+func check(frame []byte, s *pkt.Summary) Reason {
+	if s.Verdict != pkt.OK || s.End() > len(frame) || int(s.L4Off) > s.End() || int(s.PayloadOff) > s.End() {
+		return ReasonMalformed
+	}
+	if s.Family != pkt.FamilyIPv4 && s.Family != pkt.FamilyIPv6 {
+		return ReasonNotIP
+	}
+	if s.Flags&pkt.FlagFragment != 0 && s.Flags&pkt.FlagFirstFragment == 0 {
+		return ReasonFragment
+	}
+	return ReasonNone
+}
+
+// Track looks the packet up. A packet of a tracked flow is translated in
+// place and reported Established; an ICMP error about one is rewritten
+// (RFC 5508) and reported Related; a packet of no flow is left alone and
+// reported New with Action Decide. space is the address space of the port
+// the packet arrived on (or of its translated space).
+func (w *Worker) Track(frame []byte, s *pkt.Summary, space uint16) Result {
+	if r := check(frame, s); r != ReasonNone {
+		return w.drop(r)
+	}
+	if s.Flags&pkt.FlagICMPError != 0 {
+		return w.trackError(frame, s, space)
+	}
+	var k key
+	if r := keyOf(s, space, &k); r != ReasonNone {
+		return w.drop(r)
+	}
+	var h hit
+	if !w.t.lookup(&k, k.hash(w.t.s0, w.t.s1), &h) || expired(h.ctl, h.seen, w.now, &w.snap.tm) {
+		return Result{Action: Decide, State: StateNew, Space: space}
+	}
+	return w.established(frame, s, &k, &h)
+}
+
+// Process is Track followed by Commit for a new flow: for a data path
+// that admits every new flow (no stateful policy in front of NAT).
+func (w *Worker) Process(frame []byte, s *pkt.Summary, space uint16) Result {
+	r := w.Track(frame, s, space)
+	if r.Action == Decide {
+		return w.Commit(frame, s, space)
+	}
+	return r
+}
+
+// established updates a hit session's state and timer and translates the
+// packet.
+func (w *Worker) established(frame []byte, s *pkt.Summary, k *key, h *hit) Result {
+	sess := &w.t.sess[h.si]
+	c := h.ctl
+	for {
+		st := uint32(c)
+		nst := st
+		if h.dir == 1 {
+			nst |= stSeenReply
+		}
+		if (st&stClassMask)>>stClassShift == classTCP {
+			nst = tcpNext(nst, h.dir, s.TCPFlags)
+		}
+		if nst == st || sess.ctl.CompareAndSwap(c, c&^0xffffffff|uint64(nst)) {
+			break
+		}
+		c = sess.ctl.Load()
+		if c>>32 != h.ctl>>32 {
+			break // removed or reused meanwhile: leave it alone
+		}
+	}
+	// An RST does not refresh (RFC 7857 section 2.2 and 7.1): the RST
+	// hold runs from the last real packet.
+	if h.seen != w.now && s.TCPFlags&pkt.TCPFlagRST == 0 && (h.dir == 0 || !w.snap.outOnly) {
+		sess.seen.Store(w.now)
+	}
+	tr := translate(frame, s, k, &h.other)
+	return Result{Action: Forward, State: StateEstablished, Dir: Dir(h.dir), Space: h.other.space(), Translated: tr}
+}
+
+// tcpNext is the TCP tracking of RFC 6146 section 3.5.2.2 as RFC 7857
+// section 2 asks, reduced to flags: SYN from each side, FIN from each
+// side, and RST, which starts the hold timer until any other packet
+// returns the flow to where it was.
+func tcpNext(st uint32, dir int, f uint8) uint32 {
+	if f&pkt.TCPFlagRST != 0 {
+		return st | stRst
+	}
+	st &^= stRst
+	if f&pkt.TCPFlagSYN != 0 {
+		if dir == 0 {
+			if st&(stFinOrig|stFinReply) == stFinOrig|stFinReply {
+				// A new connection reusing a closed tuple.
+				st &^= stSynReply | stFinOrig | stFinReply
+			}
+			st |= stSynOrig
+		} else {
+			st |= stSynReply
+		}
+	}
+	if f&pkt.TCPFlagFIN != 0 {
+		if dir == 0 {
+			st |= stFinOrig
+		} else {
+			st |= stFinReply
+		}
+	}
+	return st
+}
+
+func protoClass(proto uint8) uint32 {
+	switch proto {
+	case pkt.ProtoTCP:
+		return classTCP
+	case pkt.ProtoUDP:
+		return classUDP
+	case pkt.ProtoICMP, pkt.ProtoICMPv6:
+		return classICMP
+	}
+	return classOther
+}
