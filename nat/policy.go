@@ -203,19 +203,19 @@ type floating struct {
 
 // snapshot is a compiled Policy. Immutable once published.
 type snapshot struct {
-	extSpace    uint16
-	pools       []prefixEntry
-	ext         [2][]extAddr // [0] IPv4, [1] IPv6, in configuration order
-	extIndex    map[famKey]struct{}
-	floats      []floating
-	byPublic    map[famKey]int32
-	byWorkload  map[spaceKey]int32
-	filtering   Filtering
-	tm          timers
-	outOnly     bool
-	errSrc      [2][16]byte
-	hasErrSrc   [2]bool
-	errPerSec   int
+	extSpace   uint16
+	pools      []prefixEntry
+	ext        [2][]extAddr // [0] IPv4, [1] IPv6, in configuration order
+	extIndex   map[famKey]struct{}
+	floats     []floating
+	byPublic   map[famKey]int32
+	byWorkload map[spaceKey]int32
+	filtering  Filtering
+	tm         timers
+	outOnly    bool
+	errSrc     [2][16]byte
+	hasErrSrc  [2]bool
+	errPerSec  int
 }
 
 func famIndex(f pkt.Family) int {
