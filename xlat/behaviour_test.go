@@ -373,7 +373,7 @@ func TestTo4Fragments(t *testing.T) {
 	whole := serializeLayers(t, i, udpOver(i), payload(3000))
 	want, _ := refTo4(t, space7, whole, 0)
 	binary.BigEndian.PutUint16(want[4:], 0xbeef) // the fragment ID's low bits
-	want[6] = 0                                   // DF clear for fragments
+	want[6] = 0                                  // DF clear for fragments
 	pkt.IPv4(want).SetChecksum(0)
 	pkt.IPv4(want).SetChecksum(pkt.IPv4(want).ComputeChecksum())
 	// IPv6 fragments of whole, as the source would send them.

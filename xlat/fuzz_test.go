@@ -1,0 +1,213 @@
+package xlat
+
+// Fuzz targets, one per direction, and the zero-allocation proofs and
+// benchmarks of the hot path.
+
+import (
+	"testing"
+
+	"github.com/gannet-net/gannet/pkt"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// transportOK reports whether an unfragmented packet's TCP/UDP/ICMP
+// checksum verifies (true when there is none to verify).
+func transportOK(b []byte) bool {
+	var s pkt.Summary
+	if pkt.ParseIP(b, &s) != pkt.OK || s.Flags&pkt.FlagFragment != 0 {
+		return true
+	}
+	seg := b[s.L4Off:s.End()]
+	var pseudo uint16
+	switch {
+	case s.Family == pkt.FamilyIPv4 && s.Proto != pkt.ProtoICMP:
+		pseudo = pkt.PseudoHeaderSum4(s.Src[:4], s.Dst[:4], s.Proto, uint16(len(seg)))
+	case s.Family == pkt.FamilyIPv6:
+		pseudo = pkt.PseudoHeaderSum6(s.Src[:], s.Dst[:], s.Proto, uint32(len(seg)))
+	}
+	switch s.Proto {
+	case pkt.ProtoUDP:
+		if s.Flags&pkt.FlagUDPZeroChecksum != 0 {
+			return true
+		}
+	case pkt.ProtoTCP, pkt.ProtoICMP, pkt.ProtoICMPv6:
+	default:
+		return true
+	}
+	return pkt.VerifyTransport(pseudo, seg)
+}
+
+// checkOutput is the fuzz invariant: whatever comes out parses as the
+// family it should, and checksums that held on the way in hold on the way
+// out.
+func checkOutput(t *testing.T, tr *Translator, p *Packet, v Verdict, in []byte, outFamily pkt.Family) {
+	var s pkt.Summary
+	switch v {
+	case Forward:
+		out := p.Buf[p.Off : p.Off+p.Len]
+		if pkt.ParseIP(out, &s) != pkt.OK || s.Family != outFamily {
+			t.Fatalf("translation of %x does not parse as %v: %x (%v)", in, outFamily, out, s.Reason)
+		}
+		if s.Flags&pkt.FlagICMPError == 0 && transportOK(in) && !transportOK(out) {
+			t.Fatalf("translation of %x: transport checksum broken in %x", in, out)
+		}
+		if s.Flags&pkt.FlagICMPError != 0 && !transportOK(out) {
+			t.Fatalf("translated ICMP error %x has a bad checksum", out)
+		}
+	case Fragments:
+		for _, f := range p.Frags[:p.NFrags] {
+			if pkt.ParseIP(f, &s) != pkt.OK || s.Family != outFamily {
+				t.Fatalf("fragment of %x does not parse: %x (%v)", in, f, s.Reason)
+			}
+		}
+	case Reply:
+		out := p.Buf[p.Off : p.Off+p.Len]
+		if pkt.ParseIP(out, &s) != pkt.OK || s.Flags&pkt.FlagICMPError == 0 || !transportOK(out) {
+			t.Fatalf("reply to %x is not a valid ICMP error: %x", in, out)
+		}
+	case Drop:
+		if p.Reason == ReasonNone {
+			t.Fatalf("drop of %x without a reason", in)
+		}
+	}
+}
+
+func fuzzSeeds(f *testing.F, six bool) {
+	if six {
+		i := ipv6(17)
+		f.Add(serializeLayers(f, i, udpOver(i), payload(16)))
+		i = ipv6(6)
+		f.Add(serializeLayers(f, i, tcpOver(i), payload(16)))
+		f.Add(icmpv6Error(f, v6Alien, 2, 0, 1400))
+		f.Add(insertFragHeader(serializeLayers(f, i, tcpOver(i), payload(16)), true))
+		return
+	}
+	i := ipv4(17)
+	f.Add(serializeLayers(f, i, udpOver(i), payload(36)))
+	i = ipv4(6)
+	f.Add(serializeLayers(f, i, tcpOver(i), payload(16)))
+	f.Add(icmpv4Error(f, 3, 4, 1400))
+	f.Add(serializeLayers(f, ipv4(1), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1}, payload(8)))
+}
+
+func fuzzTranslator(tb testing.TB) *Translator {
+	return newTranslator(tb, func(c *Config) {
+		c.IPv4MTU, c.IPv6MTU = 576, 1280
+		c.EAM = []EAMEntry{{IPv4: "198.51.100.0/24", IPv6: "2001:db8:100::/120", Space: 7}}
+	})
+}
+
+func FuzzTo6(f *testing.F) {
+	fuzzSeeds(f, false)
+	tr := fuzzTranslator(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p := newPacket(in, 7).withFrags(64)
+		checkOutput(t, tr, p, tr.To6(p, nil), in, pkt.FamilyIPv6)
+	})
+}
+
+func FuzzTo4(f *testing.F) {
+	fuzzSeeds(f, true)
+	tr := fuzzTranslator(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p := newPacket(in, 0).withFrags(128)
+		checkOutput(t, tr, p, tr.To4(p, nil), in, pkt.FamilyIPv4)
+	})
+}
+
+// reset puts in back at headroom for the next run.
+func (p *Packet) reset(in []byte) {
+	copy(p.Buf[headroom:], in)
+	p.Off, p.Len = headroom, len(in)
+}
+
+func TestZeroAlloc(t *testing.T) {
+	tr := newTranslator(t, func(c *Config) {
+		c.EAM = []EAMEntry{{IPv4: "198.51.100.0/24", IPv6: "2001:db8:100::/120", Space: 7}}
+	})
+	i4, i6 := ipv4(17), ipv6(17)
+	big4 := ipv4(17)
+	big4.Flags = 0
+	tests := []struct {
+		name string
+		in   []byte
+		to6  bool
+		want Verdict
+	}{
+		{"to6-udp", serializeLayers(t, i4, udpOver(i4), payload(36)), true, Forward},
+		{"to4-udp", serializeLayers(t, i6, udpOver(i6), payload(16)), false, Forward},
+		{"to6-icmp-error", icmpv4Error(t, 3, 4, 1400), true, Forward},
+		{"to4-icmp-error", icmpv6Error(t, v6Alien, 2, 0, 1400), false, Forward},
+		{"to6-fragments", serializeLayers(t, big4, udpOver(big4), payload(3000)), true, Fragments},
+		{"to6-drop", serializeLayers(t, ipv4(2), payload(8)), true, Drop},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPacket(tc.in, 7).withFrags(4)
+			var st Stats
+			allocs := testing.AllocsPerRun(100, func() {
+				p.reset(tc.in)
+				var v Verdict
+				if tc.to6 {
+					v = tr.To6(p, &st)
+				} else {
+					v = tr.To4(p, &st)
+				}
+				if v != tc.want {
+					t.Fatalf("verdict %v (%v), want %v", v, p.Reason, tc.want)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%s: %v allocations per packet, want 0", tc.name, allocs)
+			}
+		})
+	}
+}
+
+// BenchmarkTo6UDP64 and BenchmarkTo4UDP64 translate a 64-byte UDP packet
+// (IPv4: 20+8+36; IPv6: 40+8+16). Each iteration first copies the packet
+// back into place (64 bytes), which the figure includes.
+func BenchmarkTo6UDP64(b *testing.B) {
+	tr := newTranslator(b, nil)
+	i := ipv4(17)
+	in := serializeLayers(b, i, udpOver(i), payload(36))
+	p := newPacket(in, 7)
+	var st Stats
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		p.reset(in)
+		tr.To6(p, &st)
+	}
+	if st.Verdicts[Forward] == 0 || st.Verdicts[Drop] != 0 {
+		b.Fatalf("stats %+v", st.Verdicts)
+	}
+}
+
+func BenchmarkTo4UDP64(b *testing.B) {
+	tr := newTranslator(b, nil)
+	i := ipv6(17)
+	in := serializeLayers(b, i, udpOver(i), payload(16))
+	p := newPacket(in, 7)
+	var st Stats
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		p.reset(in)
+		tr.To4(p, &st)
+	}
+	if st.Verdicts[Forward] == 0 || st.Verdicts[Drop] != 0 {
+		b.Fatalf("stats %+v", st.Verdicts)
+	}
+}
+
+func BenchmarkTo6ICMPError(b *testing.B) {
+	tr := newTranslator(b, nil)
+	in := icmpv4Error(b, 3, 4, 1400)
+	p := newPacket(in, 7)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.reset(in)
+		tr.To6(p, nil)
+	}
+}
