@@ -1,0 +1,100 @@
+package nat
+
+// Whole-table consistency, checked after randomized and fuzzed runs: the
+// index holds exactly the keys of the live sessions, mappings hold exactly
+// the sessions linked to them, and exactly the mapped ports are reserved.
+
+import "fmt"
+
+func (t *Table) checkInvariants() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	entries := 0
+	for i := range t.index {
+		v := t.index[i].Load()
+		if v == 0 {
+			continue
+		}
+		entries++
+		ref := uint32(v) - 1
+		si, d := ref>>1, int(ref&1)
+		if int(si) >= len(t.sess) {
+			return fmt.Errorf("index slot %d points at session %d beyond capacity", i, si)
+		}
+		s := &t.sess[si]
+		if s.ctl.Load()&stLive == 0 {
+			return fmt.Errorf("index slot %d points at dead session %d", i, si)
+		}
+		k := s.loadKey(d)
+		if h := k.hash(t.s0, t.s1); uint32(h) != uint32(v>>32) {
+			return fmt.Errorf("index slot %d: tag %#x, key hashes to %#x", i, uint32(v>>32), uint32(h))
+		}
+		var ht hit
+		if !t.probe(&k, k.hash(t.s0, t.s1), &ht) || ht.si != si || ht.dir != d {
+			return fmt.Errorf("session %d dir %d not found by its own key", si, d)
+		}
+	}
+	if entries != 2*t.live {
+		return fmt.Errorf("%d index entries for %d live sessions", entries, t.live)
+	}
+	live := 0
+	refs := make(map[int32]int32)
+	for si := range t.sess {
+		s := &t.sess[si]
+		c := s.ctl.Load()
+		if c&seqOdd != 0 {
+			return fmt.Errorf("session %d left with an odd sequence", si)
+		}
+		if c&stLive == 0 {
+			continue
+		}
+		live++
+		for side := range 2 {
+			if m := s.link[side].m; m >= 0 {
+				refs[m]++
+			}
+		}
+	}
+	if live != t.live || live+len(t.free) != len(t.sess) {
+		return fmt.Errorf("%d live sessions, count says %d, %d free of %d", live, t.live, len(t.free), len(t.sess))
+	}
+	reserved := make(map[famKey]map[[2]int]bool)
+	used := 0
+	for mi := range t.maps.m {
+		if refs[int32(mi)] == 0 {
+			continue
+		}
+		used++
+		m := &t.maps.m[mi]
+		if m.refs != refs[int32(mi)] {
+			return fmt.Errorf("mapping %d: refs %d, %d sessions link it", mi, m.refs, refs[int32(mi)])
+		}
+		for side := range 2 {
+			k := m.keyOf(side)
+			if got := t.findMapping(side, &k); got != int32(mi) {
+				return fmt.Errorf("mapping %d side %d found as %d", mi, side, got)
+			}
+		}
+		fk := famKey{m.fam, m.extAddr}
+		if reserved[fk] == nil {
+			reserved[fk] = map[[2]int]bool{}
+		}
+		reserved[fk][[2]int{portSlot(m.proto), int(m.extPort)}] = true
+	}
+	if used+len(t.maps.free) != len(t.maps.m) {
+		return fmt.Errorf("%d mappings in use, %d free of %d", used, len(t.maps.free), len(t.maps.m))
+	}
+	for fk, ps := range t.ports {
+		for slot := range ps.used {
+			for w, bits := range ps.used[slot] {
+				for b := range 64 {
+					set := bits&(1<<b) != 0
+					if set != reserved[fk][[2]int{slot, w*64 + b}] {
+						return fmt.Errorf("address %v slot %d port %d: reserved=%v, mapped=%v", fk.a, slot, w*64+b, set, !set)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
