@@ -44,7 +44,13 @@ func compile(rules []Rule, binth int) (*Classifier, error) {
 			b6 = rules[i].toBoxes(b6, int32(i), true)
 		}
 	}
-	c := &Classifier{rules: len(rules)}
+	return compileBoxes(b4, b6, len(rules), binth)
+}
+
+// compileBoxes builds a classifier from boxes already in priority order
+// (box.rule ascending within each family); n is the number of rules.
+func compileBoxes(b4, b6 []box, n, binth int) (*Classifier, error) {
+	c := &Classifier{rules: n}
 	var err error
 	if c.v4, err = buildForest(dims4, binth, b4); err != nil {
 		return nil, fmt.Errorf("acl: IPv4: %w", err)

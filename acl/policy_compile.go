@@ -1,0 +1,581 @@
+// A PolicySet flows in here and leaves as one Program per endpoint and
+// direction: the policy rules that apply, in evaluation order, expanded
+// into classifier rules (a policy rule with several nets, negations or
+// selector-resolved addresses becomes several boxes with one action).
+
+package acl
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// maxBoxesPerRule bounds how many classifier rules one policy rule may
+// expand to (cross products of nets, negations, protocols and ports).
+const maxBoxesPerRule = 1 << 16
+
+// CompiledPolicy is the compiled form of a PolicySet: a pair of Programs
+// per endpoint. It is immutable; publish a new one to change policy.
+type CompiledPolicy struct {
+	endpoints map[string]*EndpointPolicy
+}
+
+// EndpointPolicy is what the data path consults for one endpoint.
+type EndpointPolicy struct {
+	Ingress *Program // packets to the endpoint
+	Egress  *Program // packets from the endpoint
+}
+
+// Endpoint returns the programs of the named endpoint, or nil.
+func (c *CompiledPolicy) Endpoint(name string) *EndpointPolicy { return c.endpoints[name] }
+
+// parsedRule is a validated PolicyRule.
+type parsedRule struct {
+	ref      RuleRef
+	v4, v6   bool
+	protos   []rng    // protocol numbers the rule matches
+	icmp     [][2]rng // ICMP (type, code) boxes when icmp/notICMP is given, else nil
+	src, dst parsedEntity
+}
+
+type parsedEntity struct {
+	nets, notNets []netip.Prefix
+	hasNets       bool
+	sel, notSel   *Selector
+	ports         []rng // nil: any port
+}
+
+// CompilePolicy validates the whole set and compiles it. Any invalid
+// policy, profile, rule or endpoint is an error naming it and the field,
+// and nothing is returned with it.
+func CompilePolicy(set *PolicySet) (*CompiledPolicy, error) {
+	type pol struct {
+		p        *Policy
+		sel      *Selector
+		in, eg   bool
+		inR, egR []*parsedRule
+	}
+	names := map[string]bool{}
+	pols := make([]pol, 0, len(set.Policies))
+	for i := range set.Policies {
+		p := &set.Policies[i]
+		if p.Name == "" {
+			return nil, fmt.Errorf("acl: policies[%d]: name is empty", i)
+		}
+		if names[p.Name] {
+			return nil, fmt.Errorf("acl: policy %q: name used twice", p.Name)
+		}
+		names[p.Name] = true
+		errf := func(format string, a ...any) error {
+			return fmt.Errorf("acl: policy %q: %s", p.Name, fmt.Sprintf(format, a...))
+		}
+		sel, err := ParseSelector(p.Selector)
+		if err != nil {
+			return nil, errf("selector: %v", err)
+		}
+		if p.Order != nil && (math.IsNaN(*p.Order) || math.IsInf(*p.Order, 0)) {
+			return nil, errf("order: %v is not a number", *p.Order)
+		}
+		x := pol{p: p, sel: sel}
+		if len(p.Types) == 0 {
+			x.in, x.eg = true, len(p.Egress) > 0
+		}
+		for j, t := range p.Types {
+			switch t {
+			case Ingress:
+				x.in = true
+			case Egress:
+				x.eg = true
+			default:
+				return nil, errf("types[%d]: %q is not Ingress or Egress", j, t)
+			}
+		}
+		if x.inR, err = parseRules(p.Ingress, RuleRef{Policy: p.Name, Dir: Ingress}, false); err != nil {
+			return nil, errf("%v", err)
+		}
+		if x.egR, err = parseRules(p.Egress, RuleRef{Policy: p.Name, Dir: Egress}, false); err != nil {
+			return nil, errf("%v", err)
+		}
+		pols = append(pols, x)
+	}
+	// Evaluation order: by order (none = last), then by name.
+	slices.SortStableFunc(pols, func(a, b pol) int {
+		switch {
+		case a.p.Order != nil && b.p.Order == nil:
+			return -1
+		case a.p.Order == nil && b.p.Order != nil:
+			return 1
+		case a.p.Order != nil:
+			if c := cmp.Compare(*a.p.Order, *b.p.Order); c != 0 {
+				return c
+			}
+		}
+		return strings.Compare(a.p.Name, b.p.Name)
+	})
+
+	profiles := map[string][2][]*parsedRule{}
+	for i := range set.Profiles {
+		p := &set.Profiles[i]
+		if p.Name == "" {
+			return nil, fmt.Errorf("acl: profiles[%d]: name is empty", i)
+		}
+		if _, dup := profiles[p.Name]; dup {
+			return nil, fmt.Errorf("acl: profile %q: name used twice", p.Name)
+		}
+		in, err := parseRules(p.Ingress, RuleRef{Profile: p.Name, Dir: Ingress}, true)
+		if err != nil {
+			return nil, fmt.Errorf("acl: profile %q: %v", p.Name, err)
+		}
+		eg, err := parseRules(p.Egress, RuleRef{Profile: p.Name, Dir: Egress}, true)
+		if err != nil {
+			return nil, fmt.Errorf("acl: profile %q: %v", p.Name, err)
+		}
+		profiles[p.Name] = [2][]*parsedRule{in, eg}
+	}
+
+	eps := map[string]bool{}
+	for i := range set.Endpoints {
+		e := &set.Endpoints[i]
+		if e.Name == "" {
+			return nil, fmt.Errorf("acl: endpoints[%d]: name is empty", i)
+		}
+		if eps[e.Name] {
+			return nil, fmt.Errorf("acl: endpoint %q: name used twice", e.Name)
+		}
+		eps[e.Name] = true
+		for j, a := range e.Addrs {
+			if !a.IsValid() {
+				return nil, fmt.Errorf("acl: endpoint %q: addrs[%d]: invalid address", e.Name, j)
+			}
+		}
+		for j, pr := range e.Profiles {
+			if _, ok := profiles[pr]; !ok {
+				return nil, fmt.Errorf("acl: endpoint %q: profiles[%d]: no profile %q", e.Name, j, pr)
+			}
+		}
+	}
+
+	// Expand every rule once: its boxes depend on the endpoint set only.
+	boxes := map[*parsedRule]famBoxes{}
+	expand := func(rs []*parsedRule) error {
+		for _, r := range rs {
+			b, err := r.boxes(set.Endpoints)
+			if err != nil {
+				return err
+			}
+			boxes[r] = b
+		}
+		return nil
+	}
+	for _, x := range pols {
+		if err := expand(x.inR); err != nil {
+			return nil, err
+		}
+		if err := expand(x.egR); err != nil {
+			return nil, err
+		}
+	}
+	for _, pr := range profiles {
+		if err := expand(pr[0]); err != nil {
+			return nil, err
+		}
+		if err := expand(pr[1]); err != nil {
+			return nil, err
+		}
+	}
+
+	// One program per distinct (direction, policies, profiles): endpoints
+	// with the same labels and profiles share it.
+	cache := map[string]*Program{}
+	out := &CompiledPolicy{endpoints: make(map[string]*EndpointPolicy, len(set.Endpoints))}
+	for i := range set.Endpoints {
+		e := &set.Endpoints[i]
+		ep := &EndpointPolicy{}
+		for dir := range 2 {
+			var pr [][]*parsedRule
+			var key strings.Builder
+			fmt.Fprintf(&key, "%d|", dir)
+			applies := false
+			for j, x := range pols {
+				if dir == 0 && !x.in || dir == 1 && !x.eg || !x.sel.Matches(e.Labels) {
+					continue
+				}
+				applies = true
+				fmt.Fprintf(&key, "%d,", j)
+				if dir == 0 {
+					pr = append(pr, x.inR)
+				} else {
+					pr = append(pr, x.egR)
+				}
+			}
+			key.WriteString("|")
+			var prof [][]*parsedRule
+			for _, name := range e.Profiles {
+				fmt.Fprintf(&key, "%q,", name)
+				prof = append(prof, profiles[name][dir])
+			}
+			prog := cache[key.String()]
+			if prog == nil {
+				var err error
+				if prog, err = buildProgram(applies, pr, prof, boxes); err != nil {
+					return nil, fmt.Errorf("acl: endpoint %q: %v", e.Name, err)
+				}
+				cache[key.String()] = prog
+			}
+			if dir == 0 {
+				ep.Ingress = prog
+			} else {
+				ep.Egress = prog
+			}
+		}
+		out.endpoints[e.Name] = ep
+	}
+	return out, nil
+}
+
+func parseRules(rs []PolicyRule, ref RuleRef, profile bool) ([]*parsedRule, error) {
+	out := make([]*parsedRule, len(rs))
+	for i := range rs {
+		ref.Index = i
+		ref.Action = rs[i].Action
+		r, err := parseRule(&rs[i], ref)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %v", strings.ToLower(string(ref.Dir)), i, err)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+var protoNames = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "sctp": 132, "udplite": 136}
+
+func parseProto(s string) (uint8, error) {
+	if p, ok := protoNames[strings.ToLower(s)]; ok {
+		return p, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 8)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a protocol name or a number 0-255", s)
+	}
+	return uint8(n), nil
+}
+
+func parseRule(pr *PolicyRule, ref RuleRef) (*parsedRule, error) {
+	r := &parsedRule{ref: ref, v4: true, v6: true}
+	switch pr.Action {
+	case Allow, Deny, Log, Pass:
+	default:
+		return nil, fmt.Errorf("action: %q is not Allow, Deny, Log or Pass", pr.Action)
+	}
+	switch pr.IPVersion {
+	case 0:
+	case 4:
+		r.v6 = false
+	case 6:
+		r.v4 = false
+	default:
+		return nil, fmt.Errorf("ipVersion: %d is not 4 or 6", pr.IPVersion)
+	}
+	r.protos = []rng{{0, 255}}
+	proto := -1
+	if pr.Protocol != "" {
+		p, err := parseProto(pr.Protocol)
+		if err != nil {
+			return nil, fmt.Errorf("protocol: %v", err)
+		}
+		proto = int(p)
+		r.protos = []rng{{uint32(p), uint32(p)}}
+	}
+	if pr.NotProtocol != "" {
+		p, err := parseProto(pr.NotProtocol)
+		if err != nil {
+			return nil, fmt.Errorf("notProtocol: %v", err)
+		}
+		r.protos = subtractRanges(r.protos, []rng{{uint32(p), uint32(p)}})
+	}
+	if pr.ICMP != nil || pr.NotICMP != nil {
+		field := "icmp"
+		if pr.ICMP == nil {
+			field = "notICMP"
+		}
+		switch proto {
+		case 1:
+			if !r.v4 {
+				return nil, fmt.Errorf("%s: protocol ICMP with ipVersion 6", field)
+			}
+			r.v6 = false
+		case 58:
+			if !r.v6 {
+				return nil, fmt.Errorf("%s: protocol ICMPv6 with ipVersion 4", field)
+			}
+			r.v4 = false
+		default:
+			return nil, fmt.Errorf("%s: needs protocol ICMP or ICMPv6", field)
+		}
+		pos := [2]rng{{0, 65535}, {0, 65535}}
+		if pr.ICMP != nil {
+			b, err := icmpBox(pr.ICMP)
+			if err != nil {
+				return nil, fmt.Errorf("icmp: %v", err)
+			}
+			pos = b
+		}
+		r.icmp = [][2]rng{pos}
+		if pr.NotICMP != nil {
+			b, err := icmpBox(pr.NotICMP)
+			if err != nil {
+				return nil, fmt.Errorf("notICMP: %v", err)
+			}
+			r.icmp = subtractBox(pos, b)
+		}
+	}
+	var err error
+	if r.src, err = parseEntity(&pr.Source, proto); err != nil {
+		return nil, fmt.Errorf("source.%v", err)
+	}
+	if r.dst, err = parseEntity(&pr.Destination, proto); err != nil {
+		return nil, fmt.Errorf("destination.%v", err)
+	}
+	return r, nil
+}
+
+func icmpBox(m *ICMPMatch) ([2]rng, error) {
+	b := [2]rng{{0, 65535}, {0, 65535}} // ports carry type and code; any value
+	if m.Type == nil {
+		if m.Code != nil {
+			return b, fmt.Errorf("code given without type")
+		}
+		return b, fmt.Errorf("type is missing")
+	}
+	if *m.Type < 0 || *m.Type > 254 {
+		return b, fmt.Errorf("type %d is not in 0-254", *m.Type)
+	}
+	b[0] = rng{uint32(*m.Type), uint32(*m.Type)}
+	if m.Code != nil {
+		if *m.Code < 0 || *m.Code > 255 {
+			return b, fmt.Errorf("code %d is not in 0-255", *m.Code)
+		}
+		b[1] = rng{uint32(*m.Code), uint32(*m.Code)}
+	}
+	return b, nil
+}
+
+// subtractBox returns a \ b as disjoint boxes (type, code).
+func subtractBox(a, b [2]rng) [][2]rng {
+	if b[0].hi < a[0].lo || b[0].lo > a[0].hi || b[1].hi < a[1].lo || b[1].lo > a[1].hi {
+		return [][2]rng{a}
+	}
+	var out [][2]rng
+	for _, t := range subtractRanges([]rng{a[0]}, []rng{b[0]}) {
+		out = append(out, [2]rng{t, a[1]})
+	}
+	mid := rng{max(a[0].lo, b[0].lo), min(a[0].hi, b[0].hi)}
+	for _, c := range subtractRanges([]rng{a[1]}, []rng{b[1]}) {
+		out = append(out, [2]rng{mid, c})
+	}
+	return out
+}
+
+func parseEntity(e *EntityMatch, proto int) (parsedEntity, error) {
+	var pe parsedEntity
+	var err error
+	if pe.nets, err = parseNets(e.Nets, "nets"); err != nil {
+		return pe, err
+	}
+	pe.hasNets = len(e.Nets) > 0
+	if pe.notNets, err = parseNets(e.NotNets, "notNets"); err != nil {
+		return pe, err
+	}
+	if e.Selector != "" {
+		if pe.sel, err = ParseSelector(e.Selector); err != nil {
+			return pe, fmt.Errorf("selector: %v", err)
+		}
+	}
+	if e.NotSelector != "" {
+		if pe.notSel, err = ParseSelector(e.NotSelector); err != nil {
+			return pe, fmt.Errorf("notSelector: %v", err)
+		}
+	}
+	if len(e.Ports) > 0 || len(e.NotPorts) > 0 {
+		switch proto {
+		case 6, 17, 132, 136:
+		default:
+			field := "ports"
+			if len(e.Ports) == 0 {
+				field = "notPorts"
+			}
+			return pe, fmt.Errorf("%s: needs protocol TCP, UDP, SCTP or UDPLite", field)
+		}
+		pos := []rng{{0, 65535}}
+		if len(e.Ports) > 0 {
+			if pos, err = parsePorts(e.Ports, "ports"); err != nil {
+				return pe, err
+			}
+		}
+		neg, err := parsePorts(e.NotPorts, "notPorts")
+		if err != nil {
+			return pe, err
+		}
+		pe.ports = subtractRanges(pos, neg)
+	}
+	return pe, nil
+}
+
+func parseNets(ss []string, field string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range ss {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s[%d]: %q is not a CIDR or an address", field, i, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Zone() != "" || p.Addr().Is4In6() {
+			return nil, fmt.Errorf("%s[%d]: %q: zones and IPv4-mapped IPv6 are not allowed", field, i, s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func parsePorts(ss []string, field string) ([]rng, error) {
+	var out []rng
+	for i, s := range ss {
+		los, his, isRange := strings.Cut(s, ":")
+		lo, err := strconv.ParseUint(strings.TrimSpace(los), 10, 16)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %q is not a port or a lo:hi range (named ports are not supported)", field, i, s)
+		}
+		hi := lo
+		if isRange {
+			if hi, err = strconv.ParseUint(strings.TrimSpace(his), 10, 16); err != nil {
+				return nil, fmt.Errorf("%s[%d]: %q: high port is not a number 0-65535", field, i, s)
+			}
+		}
+		if lo > hi {
+			return nil, fmt.Errorf("%s[%d]: %q: range is empty", field, i, s)
+		}
+		out = append(out, rng{uint32(lo), uint32(hi)})
+	}
+	return out, nil
+}
+
+// addrs returns the set of addresses of family v4 (or v6) an entity
+// matches (empty: none of that family).
+func (pe *parsedEntity) addrs(v4 bool, eps []Endpoint) addrSet {
+	fam := func(ps []netip.Prefix) []netip.Prefix {
+		var out []netip.Prefix
+		for _, p := range ps {
+			if p.Addr().Is4() == v4 {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	selAddrs := func(s *Selector) []netip.Prefix {
+		var out []netip.Prefix
+		for i := range eps {
+			if !s.Matches(eps[i].Labels) {
+				continue
+			}
+			for _, a := range eps[i].Addrs {
+				if a.Is4() == v4 {
+					out = append(out, netip.PrefixFrom(a, a.BitLen()))
+				}
+			}
+		}
+		return out
+	}
+	set := fullSet(v4)
+	if pe.hasNets {
+		set = setOf(fam(pe.nets))
+	}
+	if pe.sel != nil {
+		set = intersect(set, setOf(selAddrs(pe.sel)))
+	}
+	set = subtract(set, setOf(fam(pe.notNets)))
+	if pe.notSel != nil {
+		set = subtract(set, setOf(selAddrs(pe.notSel)))
+	}
+	return set
+}
+
+// famBoxes is a rule's boxes per family (box.rule is set per stage).
+type famBoxes struct{ v4, v6 []box }
+
+// boxes expands the rule into classifier boxes: the cross product of its
+// source and destination address ranges, protocol ranges and port (or
+// ICMP type/code) ranges, per family.
+func (r *parsedRule) boxes(eps []Endpoint) (famBoxes, error) {
+	var fb famBoxes
+	var ports [][2]rng
+	switch {
+	case r.icmp != nil:
+		ports = r.icmp
+	default:
+		sp, dp := r.src.ports, r.dst.ports
+		if sp == nil {
+			sp = []rng{{0, 65535}}
+		}
+		if dp == nil {
+			dp = []rng{{0, 65535}}
+		}
+		for _, s := range sp {
+			for _, d := range dp {
+				ports = append(ports, [2]rng{s, d})
+			}
+		}
+	}
+	total := 0
+	for _, v4 := range []bool{true, false} {
+		if v4 && !r.v4 || !v4 && !r.v6 {
+			continue
+		}
+		src, dst := r.src.addrs(v4, eps), r.dst.addrs(v4, eps)
+		var sw, dw [][4]rng // address dimensions: 1 word for IPv4, 4 for IPv6
+		if v4 {
+			for _, x := range src.ranges4() {
+				sw = append(sw, [4]rng{x})
+			}
+			for _, x := range dst.ranges4() {
+				dw = append(dw, [4]rng{x})
+			}
+		} else {
+			sw, dw = src.words6(), dst.words6()
+		}
+		total += len(sw) * len(dw) * len(r.protos) * len(ports)
+		if total > maxBoxesPerRule {
+			return fb, fmt.Errorf("%s: expands to more than %d classifier rules", r.ref, maxBoxesPerRule)
+		}
+		aw, nd := 1, dims4
+		if !v4 {
+			aw, nd = 4, dims6
+		}
+		var b box
+		for _, s := range sw {
+			copy(b.r[0:aw], s[:aw])
+			for _, d := range dw {
+				copy(b.r[aw:2*aw], d[:aw])
+				for _, p := range r.protos {
+					b.r[nd-1] = p
+					for _, pp := range ports {
+						b.r[nd-3], b.r[nd-2] = pp[0], pp[1]
+						if v4 {
+							fb.v4 = append(fb.v4, b)
+						} else {
+							fb.v6 = append(fb.v6, b)
+						}
+					}
+				}
+			}
+		}
+	}
+	return fb, nil
+}
