@@ -92,40 +92,43 @@ func (t *Table) LookupBatch6(his, los []uint64, nhs []uint32) (found uint64) {
 	return walkBatch(root, h[:len(his)], l[:len(his)], nhs)
 }
 
-// walkBatch runs the walks of a batch in groups of lanes, one level of
-// every unfinished walk per round; los may be nil (IPv4: all zero).
+// walkBatch runs the walks of a batch in groups of lanes, advancing every
+// walk of a group one level per round so that their node loads overlap. A
+// finished walk stays put: its slot has no child, so further rounds leave
+// it alone and no per-lane bookkeeping is needed. los may be nil (IPv4).
 func walkBatch(root *node, his, los []uint64, nhs []uint32) (found uint64) {
 	const lanes = 8
 	for base := 0; base < len(his); base += lanes {
 		end := min(base+lanes, len(his))
 		var cur [lanes]*node
 		var hi, lo [lanes]uint64
-		var live uint
-		for i := base; i < end; i++ {
-			j := i - base
-			cur[j], hi[j] = root, his[i]
-			if los != nil {
-				lo[j] = los[i]
-			}
-			live |= 1 << j
+		for j := range cur {
+			cur[j] = root
 		}
-		for live != 0 {
-			for m := live; m != 0; m &= m - 1 {
-				j := bits.TrailingZeros(m) & (lanes - 1)
+		copy(hi[:], his[base:end])
+		if los != nil {
+			copy(lo[:], los[base:end])
+		}
+		for moved := true; moved; {
+			moved = false
+			for j := range cur {
 				n := cur[j]
 				bit := uint64(1) << (hi[j] >> (64 - stride))
-				if n.vec&bit == 0 {
-					v := n.leaf(bits.OnesCount64(n.lvec&(bit<<1-1)) - 1)
-					nhs[base+j] = v - 1
-					if v != 0 {
-						found |= 1 << (base + j)
-					}
-					live &^= 1 << j
-					continue
+				if n.vec&bit != 0 {
+					cur[j] = n.kid(bits.OnesCount64(n.vec & (bit - 1)))
+					hi[j] = hi[j]<<stride | lo[j]>>(64-stride)
+					lo[j] <<= stride
+					moved = true
 				}
-				cur[j] = n.kid(bits.OnesCount64(n.vec & (bit - 1)))
-				hi[j] = hi[j]<<stride | lo[j]>>(64-stride)
-				lo[j] <<= stride
+			}
+		}
+		for j := range end - base {
+			n := cur[j]
+			bit := uint64(1) << (hi[j] >> (64 - stride))
+			v := n.leaf(bits.OnesCount64(n.lvec&(bit<<1-1)) - 1)
+			nhs[base+j] = v - 1
+			if v != 0 {
+				found |= 1 << (base + j)
 			}
 		}
 	}

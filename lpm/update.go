@@ -209,6 +209,25 @@ func (f *family) publish(tr *trail, d int, nn node) {
 // build returns a node with the given children and routes whose leaves are
 // pushed down from routes bm/vals and the inherited value def.
 func build(vec uint64, kids []node, bm ribBits, vals []uint32, def uint32) node {
+	// Paint every slot with the routes in index order: shorter prefixes
+	// have smaller indices, so a longer one paints over them.
+	var slot [64]uint32
+	for s := range slot {
+		slot[s] = def
+	}
+	k := 0
+	for w := range bm {
+		for m := bm[w]; m != 0; m &= m - 1 {
+			i := uint(w*64 + bits.TrailingZeros64(m))
+			l := uint(bits.Len(i) - 1)
+			first := (i - 1<<l) << (stride - l)
+			v := vals[k]
+			for s := first; s < first+1<<(stride-l); s++ {
+				slot[s&63] = v
+			}
+			k++
+		}
+	}
 	var leaves [64]uint32
 	var lvec uint64
 	nl := 0
@@ -216,8 +235,7 @@ func build(vec uint64, kids []node, bm ribBits, vals []uint32, def uint32) node 
 		if vec>>s&1 != 0 {
 			continue
 		}
-		v := slotValue(bm, vals, s, def)
-		if nl == 0 || v != leaves[nl-1] {
+		if v := slot[s]; nl == 0 || v != leaves[nl-1] {
 			lvec |= 1 << s
 			leaves[nl] = v
 			nl++

@@ -17,6 +17,7 @@ func newBenchLPMCmd() *cobra.Command {
 		duration time.Duration
 		pairs    int
 		seed     uint64
+		rounds   int
 	)
 	cmd := &cobra.Command{
 		Use:   "lpm",
@@ -40,7 +41,7 @@ time, and route updates per second while a reader keeps looking up.`,
 			if err != nil {
 				return err
 			}
-			rep := lpmbench.Run(ps, lpmbench.Options{Source: source, Duration: duration, Pairs: pairs, Seed: seed})
+			rep := lpmbench.Run(ps, lpmbench.Options{Source: source, Duration: duration, Pairs: pairs, Seed: seed, Rounds: rounds})
 			return rep.Write(cmd.OutOrStdout())
 		},
 	}
@@ -48,5 +49,6 @@ time, and route updates per second while a reader keeps looking up.`,
 	cmd.Flags().DurationVar(&duration, "duration", 500*time.Millisecond, "time per lookup measurement")
 	cmd.Flags().IntVar(&pairs, "pairs", 20000, "update pairs (delete+insert) per table")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed for keys and updates")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "alternating rounds per lookup metric (median reported)")
 	return cmd
 }

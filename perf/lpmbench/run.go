@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -54,12 +55,10 @@ func ChurnWhileLooking(s Subject, w *Workload, pairs int, seed uint64) (time.Dur
 		const chunk = 1 << 12
 		var sum uint32
 		for off := 0; !stop.Load(); off = (off + chunk) & (NumKeys - 1) {
-			keys, addrs := w.Keys4, w.Addrs4
-			if len(keys) == 0 {
-				keys, addrs = nil, w.Addrs6
-				sum += s.LookupAddrs(addrs[off:off+chunk], chunk)
+			if len(w.Keys4) > 0 {
+				sum += s.Lookup4(w.Keys4[off:off+chunk], chunk)
 			} else {
-				sum += s.Lookup4(keys[off:off+chunk], addrs[off:off+chunk], chunk)
+				sum += s.Lookup6(w.Keys6[off:off+chunk], chunk)
 			}
 			looked.Add(chunk)
 		}
@@ -83,6 +82,7 @@ type Options struct {
 	Duration time.Duration // per lookup measurement; default 500ms
 	Pairs    int           // update pairs per subject; default 20000
 	Seed     uint64
+	Rounds   int // alternating rounds per lookup metric; default 3
 }
 
 // Row is one metric across subjects.
@@ -120,7 +120,10 @@ func measure(d time.Duration, f func(n int)) float64 {
 	}
 }
 
-// Run measures every subject on the prefixes and returns the report.
+// Run measures every subject on the prefixes and returns the report. Both
+// tables are built first; each lookup metric then alternates between the
+// subjects for Rounds rounds and reports the median, so that noise from a
+// shared machine hits both alike.
 func Run(prefixes []netip.Prefix, opt Options) Report {
 	if opt.Duration == 0 {
 		opt.Duration = 500 * time.Millisecond
@@ -128,50 +131,63 @@ func Run(prefixes []netip.Prefix, opt Options) Report {
 	if opt.Pairs == 0 {
 		opt.Pairs = 20000
 	}
+	if opt.Rounds == 0 {
+		opt.Rounds = 3
+	}
 	w := NewWorkload(prefixes, opt.Seed)
 	subs := Subjects()
 	rep := Report{Source: opt.Source, Routes4: w.Routes4, Routes6: w.Routes6}
-	rows := map[string]*Row{}
-	var order []string
-	add := func(metric, unit string, lower bool, v float64) {
-		r, ok := rows[metric]
-		if !ok {
-			r = &Row{Metric: metric, Unit: unit, Lower: lower}
-			rows[metric] = r
-			order = append(order, metric)
-		}
-		r.Values = append(r.Values, v)
-	}
-	var sink uint32
 	for _, s := range subs {
 		rep.Subjects = append(rep.Subjects, s.Name())
+	}
+	row := func(metric, unit string, lower bool, vals []float64) {
+		rep.Rows = append(rep.Rows, Row{Metric: metric, Unit: unit, Lower: lower, Values: vals})
+	}
+	var builds, sizes []float64
+	for _, s := range subs {
 		d, b := BuildSized(s, w)
-		if w.Routes4 > 0 {
-			add("lookup IPv4, random in routes", "ns/op", true, measure(opt.Duration, func(n int) { sink += s.Lookup4(w.Keys4, w.Addrs4, n) }))
-			add("lookup IPv4, uniform random", "ns/op", true, measure(opt.Duration, func(n int) { sink += s.Lookup4(w.Uniform4, w.UniAddrs4, n) }))
+		builds, sizes = append(builds, float64(d.Microseconds())/1000), append(sizes, float64(b)/(1<<20))
+	}
+	var sink uint32
+	lookup := func(metric, unit string, k func(s Subject, n int) uint32) {
+		runs := make([][]float64, len(subs))
+		for range opt.Rounds {
+			for i, s := range subs {
+				runs[i] = append(runs[i], measure(opt.Duration, func(n int) { sink += k(s, n) }))
+			}
 		}
-		if w.Routes6 > 0 {
-			add("lookup IPv6, random in routes", "ns/op", true, measure(opt.Duration, func(n int) { sink += s.Lookup6(w.Keys6, w.Addrs6, n) }))
+		var med []float64
+		for _, r := range runs {
+			sort.Float64s(r)
+			med = append(med, r[len(r)/2])
 		}
-		if w.Routes4 > 0 {
-			add("Lookup(netip.Addr) IPv4, in routes", "ns/op", true, measure(opt.Duration, func(n int) { sink += s.LookupAddrs(w.Addrs4, n) }))
-			add("batch of 64 IPv4, in routes", "ns/key", true, measure(opt.Duration, func(n int) { sink += s.Batch4(w.Keys4, w.Addrs4, n) }))
-		}
-		if w.Routes6 > 0 {
-			add("batch of 64 IPv6, in routes", "ns/key", true, measure(opt.Duration, func(n int) { sink += s.Batch6(w.Keys6, w.Addrs6, n) }))
-		}
-		add("memory, full table (live heap)", "MiB", true, float64(b)/(1<<20))
-		add("build (insert all routes)", "ms", true, float64(d.Microseconds())/1000)
-		cd, looked := ChurnWhileLooking(s, w, opt.Pairs, opt.Seed)
-		add("updates with lookups running", "pairs/s", false, float64(opt.Pairs)/cd.Seconds())
-		add("  lookups done meanwhile", "Mlookup/s", false, float64(looked)/cd.Seconds()/1e6)
-		s.Build(nil) // drop the table before the next subject is sized
-		runtime.GC()
+		row(metric, unit, true, med)
+	}
+	if w.Routes4 > 0 {
+		lookup("lookup IPv4, random in routes", "ns/op", func(s Subject, n int) uint32 { return s.Lookup4(w.Keys4, n) })
+		lookup("lookup IPv4, uniform random", "ns/op", func(s Subject, n int) uint32 { return s.Lookup4(w.Uniform4, n) })
+	}
+	if w.Routes6 > 0 {
+		lookup("lookup IPv6, random in routes", "ns/op", func(s Subject, n int) uint32 { return s.Lookup6(w.Keys6, n) })
+	}
+	if w.Routes4 > 0 {
+		lookup("Lookup(netip.Addr) IPv4, in routes", "ns/op", func(s Subject, n int) uint32 { return s.Addr4(w.Keys4, n) })
+		lookup("batch of 64 IPv4, in routes", "ns/key", func(s Subject, n int) uint32 { return s.Batch4(w.Keys4, n) })
+	}
+	if w.Routes6 > 0 {
+		lookup("batch of 64 IPv6, in routes", "ns/key", func(s Subject, n int) uint32 { return s.Batch6(w.Keys6, n) })
 	}
 	_ = sink
-	for _, m := range order {
-		rep.Rows = append(rep.Rows, *rows[m])
+	row("memory, full table (live heap)", "MiB", true, sizes)
+	row("build (insert all routes)", "ms", true, builds)
+	var rates, looks []float64
+	for _, s := range subs {
+		cd, looked := ChurnWhileLooking(s, w, opt.Pairs, opt.Seed)
+		rates = append(rates, float64(opt.Pairs)/cd.Seconds())
+		looks = append(looks, float64(looked)/cd.Seconds()/1e6)
 	}
+	row("updates with lookups running", "pairs/s", false, rates)
+	row("  lookups done meanwhile", "Mlookup/s", false, looks)
 	return rep
 }
 

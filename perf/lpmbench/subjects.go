@@ -5,6 +5,8 @@
 package lpmbench
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"sync/atomic"
 
@@ -13,27 +15,40 @@ import (
 )
 
 // Subject is one table implementation. Lookup kernels cycle through their
-// keys for n lookups and return a checksum so the work cannot be elided.
-// Churn is one route update pair (delete, then insert again with nh) made in
-// the way the implementation supports readers running concurrently.
+// keys (a power-of-two count) for n lookups and return a checksum so the
+// work cannot be elided. Churn is one route update pair (delete, then
+// insert again with nh) made the way the implementation supports readers
+// running concurrently.
 type Subject interface {
 	Name() string
 	Build(routes []Route)
-	LookupAddrs(addrs []netip.Addr, n int) uint32
 	// Lookup4 and Lookup6 use the fastest form each table offers for a
 	// key from a packet: gannet's integer keys, bart's netip.Addr.
-	Lookup4(keys []uint32, addrs []netip.Addr, n int) uint32
-	Lookup6(keys [][2]uint64, addrs []netip.Addr, n int) uint32
-	// Batch4 and Batch6 look up n keys in batches of 64 against one
-	// table snapshot; bart has no batch form and loops.
-	Batch4(keys []uint32, addrs []netip.Addr, n int) uint32
-	Batch6(keys [][2]uint64, addrs []netip.Addr, n int) uint32
+	Lookup4(keys []uint32, n int) uint32
+	Lookup6(keys [][2]uint64, n int) uint32
+	// Addr4 goes through Lookup(netip.Addr) for every subject.
+	Addr4(keys []uint32, n int) uint32
+	// Batch4 and Batch6 look up n keys in batches of 64 against one table
+	// snapshot; bart has no batch form and loops.
+	Batch4(keys []uint32, n int) uint32
+	Batch6(keys [][2]uint64, n int) uint32
 	Churn(p netip.Prefix, nh uint32)
 }
 
 // Subjects returns fresh, empty subjects: gannet and bart.Fast.
 func Subjects() []Subject {
 	return []Subject{&Gannet{}, &BartFast{}}
+}
+
+func addr4(k uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
+}
+
+func addr6(k *[2]uint64) netip.Addr {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k[0])
+	binary.BigEndian.PutUint64(b[8:], k[1])
+	return netip.AddrFrom16(b)
 }
 
 // Gannet is lpm.Table.
@@ -50,16 +65,16 @@ func (g *Gannet) Build(routes []Route) {
 	}
 }
 
-func (g *Gannet) LookupAddrs(addrs []netip.Addr, n int) (sum uint32) {
-	mask := len(addrs) - 1
+func (g *Gannet) Addr4(keys []uint32, n int) (sum uint32) {
+	mask := len(keys) - 1
 	for i := range n {
-		nh, _ := g.T.Lookup(addrs[i&mask])
+		nh, _ := g.T.Lookup(addr4(keys[i&mask]))
 		sum += nh
 	}
 	return sum
 }
 
-func (g *Gannet) Lookup4(keys []uint32, _ []netip.Addr, n int) (sum uint32) {
+func (g *Gannet) Lookup4(keys []uint32, n int) (sum uint32) {
 	mask := len(keys) - 1
 	for i := range n {
 		nh, _ := g.T.Lookup4(keys[i&mask])
@@ -68,7 +83,7 @@ func (g *Gannet) Lookup4(keys []uint32, _ []netip.Addr, n int) (sum uint32) {
 	return sum
 }
 
-func (g *Gannet) Lookup6(keys [][2]uint64, _ []netip.Addr, n int) (sum uint32) {
+func (g *Gannet) Lookup6(keys [][2]uint64, n int) (sum uint32) {
 	mask := len(keys) - 1
 	for i := range n {
 		k := &keys[i&mask]
@@ -78,17 +93,16 @@ func (g *Gannet) Lookup6(keys [][2]uint64, _ []netip.Addr, n int) (sum uint32) {
 	return sum
 }
 
-func (g *Gannet) Batch4(keys []uint32, _ []netip.Addr, n int) (sum uint32) {
+func (g *Gannet) Batch4(keys []uint32, n int) (sum uint32) {
 	var nhs [lpm.BatchSize]uint32
 	for i := 0; i < n; i += lpm.BatchSize {
 		off := i & (len(keys) - 1)
-		found := g.T.LookupBatch4(keys[off:off+lpm.BatchSize], nhs[:])
-		sum += nhs[0] + uint32(found)
+		sum += sumFound(g.T.LookupBatch4(keys[off:off+lpm.BatchSize], nhs[:]), &nhs)
 	}
 	return sum
 }
 
-func (g *Gannet) Batch6(keys [][2]uint64, _ []netip.Addr, n int) (sum uint32) {
+func (g *Gannet) Batch6(keys [][2]uint64, n int) (sum uint32) {
 	var his, los [lpm.BatchSize]uint64
 	var nhs [lpm.BatchSize]uint32
 	for i := 0; i < n; i += lpm.BatchSize {
@@ -96,8 +110,16 @@ func (g *Gannet) Batch6(keys [][2]uint64, _ []netip.Addr, n int) (sum uint32) {
 		for j, k := range keys[off : off+lpm.BatchSize] {
 			his[j], los[j] = k[0], k[1]
 		}
-		found := g.T.LookupBatch6(his[:], los[:], nhs[:])
-		sum += nhs[0] + uint32(found)
+		sum += sumFound(g.T.LookupBatch6(his[:], los[:], nhs[:]), &nhs)
+	}
+	return sum
+}
+
+// sumFound adds the next hops of the keys that matched, as the bart
+// kernels' checksum does (a miss counts 0).
+func sumFound(found uint64, nhs *[lpm.BatchSize]uint32) (sum uint32) {
+	for m := found; m != 0; m &= m - 1 {
+		sum += nhs[bits.TrailingZeros64(m)]
 	}
 	return sum
 }
@@ -130,39 +152,48 @@ func (b *BartFast) Build(routes []Route) {
 	b.P.Store(t)
 }
 
-func (b *BartFast) LookupAddrs(addrs []netip.Addr, n int) (sum uint32) {
-	mask := len(addrs) - 1
+func (b *BartFast) Addr4(keys []uint32, n int) (sum uint32) {
+	mask := len(keys) - 1
 	for i := range n {
-		nh, _ := b.P.Load().Lookup(addrs[i&mask])
+		nh, _ := b.P.Load().Lookup(addr4(keys[i&mask]))
 		sum += nh
 	}
 	return sum
 }
 
-func (b *BartFast) Lookup4(_ []uint32, addrs []netip.Addr, n int) uint32 {
-	return b.LookupAddrs(addrs, n)
+func (b *BartFast) Lookup4(keys []uint32, n int) uint32 { return b.Addr4(keys, n) }
+
+func (b *BartFast) Lookup6(keys [][2]uint64, n int) (sum uint32) {
+	mask := len(keys) - 1
+	for i := range n {
+		nh, _ := b.P.Load().Lookup(addr6(&keys[i&mask]))
+		sum += nh
+	}
+	return sum
 }
 
-func (b *BartFast) Lookup6(_ [][2]uint64, addrs []netip.Addr, n int) uint32 {
-	return b.LookupAddrs(addrs, n)
-}
-
-func (b *BartFast) batch(addrs []netip.Addr, n int) (sum uint32) {
+func (b *BartFast) Batch4(keys []uint32, n int) (sum uint32) {
 	for i := 0; i < n; i += lpm.BatchSize {
-		off := i & (len(addrs) - 1)
+		off := i & (len(keys) - 1)
 		t := b.P.Load()
-		for _, a := range addrs[off : off+lpm.BatchSize] {
-			nh, _ := t.Lookup(a)
+		for _, k := range keys[off : off+lpm.BatchSize] {
+			nh, _ := t.Lookup(addr4(k))
 			sum += nh
 		}
 	}
 	return sum
 }
 
-func (b *BartFast) Batch4(_ []uint32, addrs []netip.Addr, n int) uint32 { return b.batch(addrs, n) }
-
-func (b *BartFast) Batch6(_ [][2]uint64, addrs []netip.Addr, n int) uint32 {
-	return b.batch(addrs, n)
+func (b *BartFast) Batch6(keys [][2]uint64, n int) (sum uint32) {
+	for i := 0; i < n; i += lpm.BatchSize {
+		off := i & (len(keys) - 1)
+		t := b.P.Load()
+		for j := range keys[off : off+lpm.BatchSize] {
+			nh, _ := t.Lookup(addr6(&keys[off+j]))
+			sum += nh
+		}
+	}
+	return sum
 }
 
 func (b *BartFast) Churn(p netip.Prefix, nh uint32) {
