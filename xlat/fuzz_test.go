@@ -4,6 +4,7 @@ package xlat
 // benchmarks of the hot path.
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gannet-net/gannet/pkt"
@@ -209,5 +210,27 @@ func BenchmarkTo6ICMPError(b *testing.B) {
 	for b.Loop() {
 		p.reset(in)
 		tr.To6(p, nil)
+	}
+}
+
+func TestFixedSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 2000 {
+		b := make([]byte, 32)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+			if r.IntN(4) == 0 {
+				b[i] = 0xff
+			}
+		}
+		if got, want := sum8(b), pkt.Checksum(b[:8], 0); got != want && !(got == 0xffff && want == 0) && !(got == 0 && want == 0xffff) {
+			t.Fatalf("sum8(%x) = %#x, want %#x", b[:8], got, want)
+		}
+		if got, want := sum20(b), pkt.Checksum(b[:20], 0); got != want && !(got == 0xffff && want == 0) && !(got == 0 && want == 0xffff) {
+			t.Fatalf("sum20(%x) = %#x, want %#x", b[:20], got, want)
+		}
+		if got, want := sum32(b), pkt.Checksum(b, 0); got != want && !(got == 0xffff && want == 0) && !(got == 0 && want == 0xffff) {
+			t.Fatalf("sum32(%x) = %#x, want %#x", b, got, want)
+		}
 	}
 }

@@ -158,7 +158,7 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 
 	// Nothing below drops.
 	p.Space = sp.id
-	oldSum := pkt.Checksum(b[8:40], 0) // IPv6 source and destination
+	oldSum := sum32(b[8:40]) // IPv6 source and destination
 	newOff := p.Off + c.l4 - pkt.IPv4MinLen
 	var id uint16
 	var fragOff uint16
@@ -172,9 +172,7 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 
 	if fragOff == 0 {
 		seg := b[c.l4:]
-		newSum := binary.BigEndian.Uint16(src4[:2])
-		newSum = pkt.ChecksumCombine(pkt.ChecksumCombine(newSum, binary.BigEndian.Uint16(src4[2:])),
-			pkt.ChecksumCombine(binary.BigEndian.Uint16(dst4[:2]), binary.BigEndian.Uint16(dst4[2:])))
+		newSum := fold(uint64(binary.BigEndian.Uint32(src4[:])) + uint64(binary.BigEndian.Uint32(dst4[:])))
 		switch c.proto {
 		case pkt.ProtoTCP:
 			if c.l4 == int(s.L4Off) {
@@ -213,7 +211,7 @@ func writeIPv4(h pkt.IPv4, tos uint8, total, id uint16, df, mf bool, fragOff uin
 	h.SetSrc(src)
 	h.SetDst(dst)
 	h.SetChecksum(0)
-	h.SetChecksum(^pkt.Checksum(h[:pkt.IPv4MinLen], 0))
+	h.SetChecksum(^sum20(h))
 }
 
 // echo64 turns an ICMPv6 echo into an ICMPv4 one: new type, and the

@@ -108,7 +108,7 @@ func (t *Translator) To6(p *Packet, st *Stats) Verdict {
 	}
 
 	// Nothing below drops. Save the IPv4 fields the new header overwrites.
-	oldSum := pkt.Checksum(b[12:20], 0) // IPv4 source and destination
+	oldSum := sum8(b[12:20]) // IPv4 source and destination
 	tos, ttl, proto := s.TOS, s.TTL, s.Proto
 	if proto == pkt.ProtoICMP {
 		proto = pkt.ProtoICMPv6
@@ -135,7 +135,7 @@ func (t *Translator) To6(p *Packet, st *Stats) Verdict {
 	// only the address sums change (RFC 7915 4.5).
 	if fragOff == 0 {
 		seg := b[ihl:n]
-		newSum := pkt.Checksum(h[8:40], 0)
+		newSum := sum32(h[8:40])
 		switch s.Proto {
 		case pkt.ProtoTCP:
 			c := pkt.TCP(seg)
