@@ -219,3 +219,42 @@ func TestICMPErrorNested(t *testing.T) {
 		t.Fatalf("To6(bad checksum) = %v (%v), want drop (icmp-checksum)", v, p.Reason)
 	}
 }
+
+func TestICMPError46Pool(t *testing.T) {
+	t.Run("rfc6791v6", func(t *testing.T) {
+		// Space 0 maps only 198.18.0.0/16 and 198.19.0.0/16 (EAM): the
+		// router 203.0.113.5 has no IPv6 form and gets the pool address.
+		tr := newTranslator(t, func(c *Config) {
+			c.Pool6, c.AddressSpaces = "", nil
+			c.EAM = []EAMEntry{{IPv4: "198.18.0.0/16", IPv6: "2001:db8:18::/112"}, {IPv4: "198.19.0.0/16", IPv6: "2001:db8:19::/112"}}
+		})
+		in := icmpv4Error(t, 11, 0, 0)
+		copy(in[12:16], []byte{203, 0, 113, 5})
+		pkt.IPv4(in).SetChecksum(0)
+		pkt.IPv4(in).SetChecksum(pkt.IPv4(in).ComputeChecksum())
+		p := newPacket(in, 0)
+		if v := tr.To6(p, nil); v != Forward {
+			t.Fatalf("To6 = %v (%v), want forward", v, p.Reason)
+		}
+		s := verify(t, p.bytes())
+		if s.Src != pool6 || s.DstAddr().String() != "2001:db8:18::1" {
+			t.Errorf("outer %v -> %v, want 2001:db8:ffff::1 -> 2001:db8:18::1", s.SrcAddr(), s.DstAddr())
+		}
+	})
+	t.Run("truncated-to-1280", func(t *testing.T) {
+		// RFC 4443 2.4(c): the translated error fits the minimum MTU.
+		inner := ipv4(17)
+		quoted := serializeLayers(t, inner, udpOver(inner), payload(1400))
+		outer := ipv4(1)
+		outer.SrcIP, outer.DstIP = routerV4, v4A
+		in := serializeLayers(t, outer, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(3, 1)}, gopacket.Payload(quoted))
+		p := newPacket(in, 7)
+		if v := newTranslator(t, nil).To6(p, nil); v != Forward {
+			t.Fatalf("To6 = %v (%v), want forward", v, p.Reason)
+		}
+		if p.Len != 1280 {
+			t.Errorf("translated error is %d bytes, want 1280", p.Len)
+		}
+		verify(t, p.bytes())
+	})
+}
