@@ -109,8 +109,8 @@ type Workload struct {
 const NumKeys = 1 << 20
 
 // NewWorkload assigns next hops round robin over NextHops values and draws
-// the keys from seed.
-func NewWorkload(prefixes []netip.Prefix, seed uint64) *Workload {
+// nkeys keys per set (a power of two; NumKeys for measurements) from seed.
+func NewWorkload(prefixes []netip.Prefix, seed uint64, nkeys int) *Workload {
 	w := &Workload{}
 	var p4, p6 []netip.Prefix
 	for i, p := range prefixes {
@@ -124,7 +124,7 @@ func NewWorkload(prefixes []netip.Prefix, seed uint64) *Workload {
 	w.Routes4, w.Routes6 = len(p4), len(p6)
 	r := rand.New(rand.NewPCG(seed, 0x6c706d))
 	if len(p4) > 0 {
-		for range NumKeys {
+		for range nkeys {
 			a := randomIn(r, p4[r.IntN(len(p4))])
 			b := a.As4()
 			w.Keys4 = append(w.Keys4, uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))
@@ -132,7 +132,7 @@ func NewWorkload(prefixes []netip.Prefix, seed uint64) *Workload {
 		}
 	}
 	if len(p6) > 0 {
-		for range NumKeys {
+		for range nkeys {
 			a := randomIn(r, p6[r.IntN(len(p6))])
 			b := a.As16()
 			var hi, lo uint64

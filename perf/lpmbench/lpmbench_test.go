@@ -79,7 +79,7 @@ func TestSubjectsAgree(t *testing.T) {
 	for i := 0; i < len(ps); i += 40 {
 		some = append(some, ps[i])
 	}
-	w := NewWorkload(some, 7)
+	w := NewWorkload(some, 7, 1<<14)
 	const n = 1 << 14
 	var sums [][]uint32
 	for _, s := range Subjects() {
@@ -110,7 +110,7 @@ func setup(b *testing.B) (*Workload, []Subject) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		benchW = NewWorkload(ps, 1)
+		benchW = NewWorkload(ps, 1, NumKeys)
 		benchSubs = Subjects()
 		for _, s := range benchSubs {
 			s.Build(benchW.Routes)

@@ -52,15 +52,16 @@ func ChurnWhileLooking(s Subject, w *Workload, pairs int, seed uint64) (time.Dur
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		const chunk = 1 << 12
+		nkeys := max(len(w.Keys4), len(w.Keys6))
+		chunk := min(1<<12, nkeys)
 		var sum uint32
-		for off := 0; !stop.Load(); off = (off + chunk) & (NumKeys - 1) {
+		for off := 0; !stop.Load(); off = (off + chunk) % nkeys {
 			if len(w.Keys4) > 0 {
 				sum += s.Lookup4(w.Keys4[off:off+chunk], chunk)
 			} else {
 				sum += s.Lookup6(w.Keys6[off:off+chunk], chunk)
 			}
-			looked.Add(chunk)
+			looked.Add(int64(chunk))
 		}
 		_ = sum
 	}()
@@ -134,7 +135,7 @@ func Run(prefixes []netip.Prefix, opt Options) Report {
 	if opt.Rounds == 0 {
 		opt.Rounds = 3
 	}
-	w := NewWorkload(prefixes, opt.Seed)
+	w := NewWorkload(prefixes, opt.Seed, NumKeys)
 	subs := Subjects()
 	rep := Report{Source: opt.Source, Routes4: w.Routes4, Routes6: w.Routes6}
 	for _, s := range subs {
