@@ -47,7 +47,7 @@ func hostMask(k int) u128 {
 	return u128{0, ^uint64(0) >> (64 - k)}
 }
 
-func (a u128) or(b u128) u128     { return u128{a.hi | b.hi, a.lo | b.lo} }
+func (a u128) or(b u128) u128 { return u128{a.hi | b.hi, a.lo | b.lo} }
 func addrU128(a netip.Addr) u128 {
 	if a.Is4() {
 		b := a.As4()

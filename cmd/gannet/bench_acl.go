@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gannet-net/gannet/acl/classbench"
 	"github.com/gannet-net/gannet/perf/aclbench"
 	"github.com/spf13/cobra"
 )
@@ -13,7 +14,7 @@ import (
 // newBenchACLCmd measures the acl classifier against a linear scan on a
 // ClassBench rule set.
 func newBenchACLCmd() *cobra.Command {
-	var rules, trace, out string
+	var rules, trace, out, saveTrace string
 	var minTime time.Duration
 	cmd := &cobra.Command{
 		Use:   "acl --rules FILE [--trace FILE] [--out FILE]",
@@ -32,6 +33,19 @@ index of the first matching rule for each header (-1: none), one per line.`,
 			rs, hs, err := aclbench.Load(rules, trace)
 			if err != nil {
 				return err
+			}
+			if saveTrace != "" {
+				f, err := os.Create(saveTrace)
+				if err != nil {
+					return err
+				}
+				if err := classbench.WriteTrace(f, hs); err != nil {
+					f.Close()
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
 			}
 			res, err := aclbench.Run(aclbench.Config{Rules: rs, Headers: hs, MinTime: minTime})
 			if err != nil {
@@ -62,6 +76,7 @@ index of the first matching rule for each header (-1: none), one per line.`,
 	cmd.Flags().StringVar(&rules, "rules", "", "ClassBench filter file")
 	cmd.Flags().StringVar(&trace, "trace", "", "trace file (default: generate headers)")
 	cmd.Flags().StringVar(&out, "out", "", "write the first matching rule index per header to this file")
+	cmd.Flags().StringVar(&saveTrace, "save-trace", "", "write the headers used as a trace (e.g. for dpdk-test-acl)")
 	cmd.Flags().DurationVar(&minTime, "time", time.Second, "how long each lookup loop runs")
 	return cmd
 }
