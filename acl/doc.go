@@ -49,6 +49,41 @@
 // Linear is the slow twin: a first-match scan over the Rule fields as
 // written, used by the differential tests and as the benchmark baseline.
 //
+// # Policy
+//
+// PolicySet holds Calico-shaped Policies (order, selector, types,
+// ingress/egress rules), Profiles and Endpoints (labels, addresses,
+// profile names). CompilePolicy validates everything first — an invalid
+// CIDR, port range, selector, action or reference is an error naming the
+// policy (or profile, or endpoint), the rule and the field, and nothing is
+// returned — then compiles, per endpoint and direction, a Program. The
+// semantics (documented on Program) are Calico's: policies by ascending
+// order, unordered ones last, ties by name; first matching rule acts;
+// Allow and Deny end evaluation, Log marks and continues, Pass skips to
+// the profiles; once any policy selects the endpoint in a direction,
+// anything not allowed is denied; profiles apply when no policy does or
+// after a Pass, and end in a deny. Types default to Ingress, plus Egress
+// when there are egress rules. Rule matches: protocol/notProtocol,
+// icmp/notICMP (type, code; needs protocol ICMP or ICMPv6), source and
+// destination nets/notNets, selector/notSelector (resolved to the
+// addresses of the endpoints they select) and ports/notPorts (numbers and
+// "lo:hi"; need TCP, UDP, SCTP or UDPLite). Negations and sets are
+// expanded into range boxes, so a rule with several nets or exclusions is
+// a few classifier rules with one action. Endpoints with the same policies
+// and profiles share one Program.
+//
+// # Stateful use
+//
+// Program.Check(state, key) is the data path's entry point. The connection
+// table lives in package nat; acl does not import nat and nat does not
+// import acl. fwd looks the packet up in nat, maps the answer to a
+// ConnState (ConnNew when there is no entry, ConnEstablished for a known
+// flow in either direction, ConnRelated for an ICMP error quoting one,
+// ConnInvalid when conntrack rejects the packet) and passes it in:
+// established and related packets skip policy, invalid ones are dropped,
+// new ones are evaluated, and fwd creates the connection entry only for a
+// new packet policy accepted.
+//
 // # ICMP type and code
 //
 // Keys carry the ICMP type in SrcPort and the code in DstPort for ICMP and
