@@ -58,7 +58,7 @@ func (t *Table) checkInvariants() error {
 	if live != t.live || live+len(t.free) != len(t.sess) {
 		return fmt.Errorf("%d live sessions, count says %d, %d free of %d", live, t.live, len(t.free), len(t.sess))
 	}
-	reserved := make(map[famKey]map[[2]int]bool)
+	reserved := make(map[famKey]*portSet)
 	used := 0
 	for mi := range t.maps.m {
 		if refs[int32(mi)] == 0 {
@@ -77,21 +77,23 @@ func (t *Table) checkInvariants() error {
 		}
 		fk := famKey{m.fam, m.extAddr}
 		if reserved[fk] == nil {
-			reserved[fk] = map[[2]int]bool{}
+			reserved[fk] = new(portSet)
 		}
-		reserved[fk][[2]int{portSlot(m.proto), int(m.extPort)}] = true
+		reserved[fk].take(portSlot(m.proto), m.extPort)
 	}
 	if used+len(t.maps.free) != len(t.maps.m) {
 		return fmt.Errorf("%d mappings in use, %d free of %d", used, len(t.maps.free), len(t.maps.m))
 	}
+	var none portSet
 	for fk, ps := range t.ports {
+		want := reserved[fk]
+		if want == nil {
+			want = &none
+		}
 		for slot := range ps.used {
-			for w, bits := range ps.used[slot] {
-				for b := range 64 {
-					set := bits&(1<<b) != 0
-					if set != reserved[fk][[2]int{slot, w*64 + b}] {
-						return fmt.Errorf("address %v slot %d port %d: reserved=%v, mapped=%v", fk.a, slot, w*64+b, set, !set)
-					}
+			for w := range ps.used[slot] {
+				if got, want := ps.used[slot][w], want.used[slot][w]; got != want {
+					return fmt.Errorf("address %v slot %d ports %d-%d: reserved %#x, mapped %#x", fk.a, slot, w*64, w*64+63, got, want)
 				}
 			}
 		}

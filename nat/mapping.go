@@ -41,8 +41,8 @@ const (
 	sideExt = 1
 )
 
-func (ms *mappings) init(n int) {
-	ms.m = make([]mapping, n)
+func (ms *mappings) init(t *Table, n int) {
+	ms.m = hugeSlice[mapping](t, n)
 	ms.free = make([]int32, n)
 	for i := range ms.free {
 		ms.free[i] = int32(n - 1 - i)
@@ -51,7 +51,7 @@ func (ms *mappings) init(n int) {
 	for size < 4*n {
 		size <<= 1
 	}
-	ms.index = make([]uint32, size)
+	ms.index = hugeSlice[uint32](t, size)
 	ms.mask = uint64(size - 1)
 }
 

@@ -55,6 +55,10 @@ type session struct {
 	// (link[0]) or its destination (link[1]); under mu.
 	link [2]mlink
 	key  [2][5]atomic.Uint64
+	// pad makes a session exactly two cache lines, so that a lookup
+	// touches two adjacent lines (which the hardware fetches as a pair)
+	// rather than straddling three.
+	_ [8]byte
 }
 
 // mlink is a session's place in a mapping's list of sessions.
@@ -165,14 +169,14 @@ func New(cfg Config) (*Table, error) {
 	for n < 4*cfg.Capacity {
 		n <<= 1
 	}
-	t.index = make([]atomic.Uint64, n)
+	t.index = hugeSlice[atomic.Uint64](t, n)
 	t.mask = uint64(n - 1)
-	t.sess = make([]session, cfg.Capacity)
+	t.sess = hugeSlice[session](t, cfg.Capacity)
 	t.free = make([]int32, cfg.Capacity)
 	for i := range t.free {
 		t.free[i] = int32(cfg.Capacity - 1 - i) // pop gives slot 0 first
 	}
-	t.maps.init(cfg.MaxMappings)
+	t.maps.init(t, cfg.MaxMappings)
 	t.ports = make(map[famKey]*portSet)
 	if err := t.SetPolicy(&Policy{}); err != nil {
 		return nil, err
@@ -234,13 +238,16 @@ func (t *Table) probe(k *key, h uint64, out *hit) bool {
 		if c1&seqOdd != 0 || c1&stLive == 0 || !s.match(d, k) {
 			continue
 		}
-		o := s.loadKey(d ^ 1)
-		seen := s.seen.Load()
+		w := &s.key[d^1]
+		out.other.src[0], out.other.src[1] = w[0].Load(), w[1].Load()
+		out.other.dst[0], out.other.dst[1] = w[2].Load(), w[3].Load()
+		out.other.m = w[4].Load()
+		out.seen = s.seen.Load()
 		c2 := s.ctl.Load()
 		if c1>>32 != c2>>32 {
 			continue
 		}
-		*out = hit{si: si, dir: d, ctl: c2, seen: seen, other: o}
+		out.si, out.dir, out.ctl = si, d, c2
 		return true
 	}
 }

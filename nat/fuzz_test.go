@@ -1,0 +1,143 @@
+package nat
+
+// FuzzTrack feeds arbitrary frames to a table that already holds flows
+// of every kind, through Track and Commit. Invariants: no panic; a
+// dropped frame is untouched; a translated frame still parses, its
+// summary matches a fresh parse, and every checksum that verified before
+// verifies after; the table stays consistent.
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gannet-net/gannet/pkt"
+)
+
+// fuzzSeeds are frames the fuzzer starts from: packets of the preloaded
+// flows in both directions, new flows, and ICMP errors about them.
+func fuzzSeeds(t testing.TB) [][]byte {
+	h := newHarness(t, Config{Capacity: 64}, testPolicy())
+	var seeds [][]byte
+	for _, f := range fuzzFlows() {
+		fr := f.frame(t)
+		seeds = append(seeds, append([]byte(nil), fr...))
+		h.send(fr, 0)
+		var s pkt.Summary
+		pkt.Parse(fr, &s)
+		rep := f.reply("SA")
+		rep.dst = s.SrcAddr().String()
+		if f.proto == "ping" {
+			rep.sp = s.ICMPID
+		} else {
+			rep.dp = s.SrcPort
+		}
+		seeds = append(seeds, rep.frame(t))
+		typ, code := unreach("4")
+		if s.Family == pkt.FamilyIPv6 {
+			typ, code = unreach("6")
+		}
+		router := "198.51.100.254"
+		if s.Family == pkt.FamilyIPv6 {
+			router = "2001:db8:2::fe"
+		}
+		seeds = append(seeds, icmpError(t, router, s.SrcAddr().String(), typ, code, ipOf(fr)))
+	}
+	return seeds
+}
+
+func fuzzFlows() []flow {
+	return []flow{
+		out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80),
+		out("udp", "198.18.1.2", 5353, "198.51.100.1", 53),
+		out("ping", "198.18.1.3", 77, "198.51.100.1", 0),
+		out("udp", floatWl4, 4000, "198.51.100.9", 53),
+		out("tcp", "2001:db8:1::1", 5000, "2001:db8:2::1", 80),
+		out("ping", "2001:db8:1::2", 78, "2001:db8:2::1", 0),
+	}
+}
+
+// transportOK reports whether the packet's transport checksum verifies
+// (false when there is none to check).
+func transportOK(frame []byte, s *pkt.Summary) bool {
+	if s.Verdict != pkt.OK || s.Flags&pkt.FlagFragment != 0 || s.End() > len(frame) {
+		return false
+	}
+	seg := frame[s.L4Off:s.End()]
+	var pseudo uint16
+	switch {
+	case s.Proto == pkt.ProtoICMP && s.Family == pkt.FamilyIPv4:
+	case s.Proto == pkt.ProtoUDP && s.Flags&pkt.FlagUDPZeroChecksum != 0:
+		return false
+	case s.Proto == pkt.ProtoTCP, s.Proto == pkt.ProtoUDP, s.Proto == pkt.ProtoICMPv6:
+		if s.Family == pkt.FamilyIPv4 {
+			pseudo = pkt.PseudoHeaderSum4(s.Src[:4], s.Dst[:4], s.Proto, uint16(len(seg)))
+		} else {
+			pseudo = pkt.PseudoHeaderSum6(s.Src[:], s.Dst[:], s.Proto, uint32(len(seg)))
+		}
+	default:
+		return false
+	}
+	return pkt.VerifyTransport(pseudo, seg)
+}
+
+func FuzzTrack(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s, uint16(0), uint8(0))
+		f.Add(s, uint16(1), uint8(1))
+	}
+	var preload [][]byte
+	for _, fl := range fuzzFlows() {
+		preload = append(preload, fl.frame(f))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte, space uint16, mode uint8) {
+		p := testPolicy()
+		p.Filtering = Filtering(mode & 1)
+		h := newHarness(t, Config{Capacity: 16, MaxMappings: 8}, p)
+		for _, fr := range preload {
+			h.send(append([]byte(nil), fr...), 0)
+		}
+		var s pkt.Summary
+		if pkt.Parse(frame, &s) != pkt.OK {
+			// Track must refuse a summary that is not OK.
+			orig := append([]byte(nil), frame...)
+			if r := h.w.Track(frame, &s, space); r.Action != Drop {
+				t.Fatalf("Track(malformed) = %+v", r)
+			}
+			if !bytes.Equal(orig, frame) {
+				t.Fatalf("malformed frame modified")
+			}
+			return
+		}
+		orig := append([]byte(nil), frame...)
+		csumOK := transportOK(frame, &s)
+		var r Result
+		if mode&2 == 0 {
+			r = h.w.Process(frame, &s, space)
+		} else {
+			r = h.w.Track(frame, &s, space)
+		}
+		switch {
+		case r.Action == Drop || r.Action == DropAndReply || r.Action == Decide:
+			if !bytes.Equal(orig, frame) {
+				t.Fatalf("%+v but the frame changed", r)
+			}
+			if r.Action == DropAndReply && len(h.w.Reply()) == 0 {
+				t.Fatalf("DropAndReply without a reply")
+			}
+		case r.Translated:
+			var s2 pkt.Summary
+			if v := pkt.Parse(frame, &s2); v != pkt.OK {
+				t.Fatalf("translated frame no longer parses: %v %v", v, s2.Reason)
+			}
+			if s2 != s {
+				t.Fatalf("summary after translation %+v, fresh parse %+v", s, s2)
+			}
+			if csumOK && !transportOK(frame, &s2) {
+				t.Fatalf("transport checksum broken by translation (%+v)", r)
+			}
+		}
+		if err := h.tab.checkInvariants(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
