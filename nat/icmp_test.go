@@ -201,6 +201,18 @@ func TestICMPErrorChecksums(t *testing.T) {
 		orig := f.ip(t)
 		h.expectFwd(icmpError(t, "198.51.100.254", x, 3, 3, q[:28]), icmpError(t, "198.51.100.254", "198.18.1.1", 3, 3, orig[:28]), StateRelated)
 	})
+	t.Run("quote with ICMP extensions", func(t *testing.T) {
+		// RFC 4884: the quote padded to 128 bytes, then an extension
+		// structure. Only the quoted packet's own bytes may change.
+		h, f, q, x := setup(t)
+		ext := func(quote []byte) []byte {
+			b := make([]byte, 128, 136)
+			copy(b, quote)
+			return append(b, 0x20, 0, 0, 0, 0, 8, 1, 1) // version 2, object header
+		}
+		h.expectFwd(icmpError(t, "198.51.100.254", x, 3, 3, ext(q)),
+			icmpError(t, "198.51.100.254", "198.18.1.1", 3, 3, ext(f.ip(t))), StateRelated)
+	})
 	t.Run("quoted header with options", func(t *testing.T) {
 		h := newHarness(t, Config{}, testPolicy())
 		f := out("udp", "198.18.1.1", 6000, "198.51.100.1", 80)

@@ -34,11 +34,9 @@ func packM(space uint16, fam pkt.Family, proto uint8, sport, dport uint16) uint6
 	return uint64(space)<<48 | uint64(fam)<<40 | uint64(proto)<<32 | uint64(sport)<<16 | uint64(dport)
 }
 
-func (k *key) space() uint16      { return uint16(k.m >> 48) }
-func (k *key) family() pkt.Family { return pkt.Family(k.m >> 40) }
-func (k *key) proto() uint8       { return uint8(k.m >> 32) }
-func (k *key) sport() uint16      { return uint16(k.m >> 16) }
-func (k *key) dport() uint16      { return uint16(k.m) }
+func (k *key) space() uint16 { return uint16(k.m >> 48) }
+func (k *key) sport() uint16 { return uint16(k.m >> 16) }
+func (k *key) dport() uint16 { return uint16(k.m) }
 
 // reverse returns the key of the opposite direction.
 func (k *key) reverse() key {

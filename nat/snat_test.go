@@ -530,3 +530,34 @@ func TestNoStateFromStrays(t *testing.T) {
 		t.Errorf("%d sessions, want 0", n)
 	}
 }
+
+// RFC 7857 section 2.1: the closing timer is configured apart from the
+// opening one.
+func TestTCPClosingTimer(t *testing.T) {
+	p := testPolicy()
+	p.Timeouts.TCPTransitory = 10 * time.Minute
+	p.Timeouts.TCPClosing = 30 * time.Second
+	h := newHarness(t, Config{}, p)
+	f := out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80)
+	x, xp := h.sendOut(f)
+	rep := f.reply("SA")
+	rep.dst, rep.dp = x, xp
+	h.send(rep.frame(t), 0)
+	f.flags, rep.flags = "FA", "FA"
+	h.send(f.frame(t), 0)
+	h.send(rep.frame(t), 0)
+	h.advance(30 * time.Second)
+	if h.state(f) == 0 {
+		t.Fatal("closed session gone before TCPClosing")
+	}
+	h.advance(2 * time.Second)
+	if h.state(f) != 0 {
+		t.Fatal("closed session alive after TCPClosing")
+	}
+	g := out("tcp", "198.18.1.2", 5000, "198.51.100.1", 80)
+	h.sendOut(g)
+	h.advance(9 * time.Minute)
+	if h.state(g) == 0 {
+		t.Fatal("opening session gone before TCPTransitory")
+	}
+}
