@@ -32,7 +32,10 @@ type mapping struct {
 type mappings struct {
 	m     []mapping
 	free  []int32
-	index []uint32 // (mi<<1|side)+1; 0 = empty
+	// index slot: uint32(hash)<<32 | (mi<<1|side)+1; 0 = empty. The hash
+	// bits let a probe skip slots without touching their mapping, and
+	// give each entry's home for deletion without rehashing.
+	index []uint64
 	mask  uint64
 }
 
@@ -51,12 +54,12 @@ func (ms *mappings) init(t *Table, n int) {
 	for size < 4*n {
 		size <<= 1
 	}
-	ms.index = hugeSlice[uint32](t, size)
+	ms.index = hugeSlice[uint64](t, size)
 	ms.mask = uint64(size - 1)
 }
 
 func (ms *mappings) memoryBytes() int {
-	return len(ms.m)*int(unsafe.Sizeof(mapping{})) + cap(ms.free)*4 + len(ms.index)*4
+	return len(ms.m)*int(unsafe.Sizeof(mapping{})) + cap(ms.free)*4 + len(ms.index)*8
 }
 
 // mapKey is the key of one side of a mapping. The external side marks
@@ -76,18 +79,19 @@ func (m *mapping) keyOf(side int) key {
 	return extKey(m.fam, m.proto, &m.extAddr, m.extPort)
 }
 
-// find returns the mapping whose side has key k, or -1.
+// findMapping returns the mapping whose side has key k, or -1.
 func (t *Table) findMapping(side int, k *key) int32 {
 	ms := &t.maps
-	for i := k.hash(t.s0, t.s1) & ms.mask; ; i = (i + 1) & ms.mask {
+	h := k.hash(t.s0, t.s1)
+	tag := uint64(uint32(h))
+	for i := tag & ms.mask; ; i = (i + 1) & ms.mask {
 		v := ms.index[i]
 		if v == 0 {
 			return -1
 		}
-		ref := v - 1
-		if int(ref&1) == side {
-			mk := ms.m[ref>>1].keyOf(side)
-			if mk == *k {
+		ref := uint32(v) - 1
+		if v>>32 == tag && int(ref&1) == side {
+			if mk := ms.m[ref>>1].keyOf(side); mk == *k {
 				return int32(ref >> 1)
 			}
 		}
@@ -97,9 +101,10 @@ func (t *Table) findMapping(side int, k *key) int32 {
 func (t *Table) mapIndexInsert(mi int32, side int) {
 	ms := &t.maps
 	k := ms.m[mi].keyOf(side)
-	for i := k.hash(t.s0, t.s1) & ms.mask; ; i = (i + 1) & ms.mask {
+	tag := uint64(uint32(k.hash(t.s0, t.s1)))
+	for i := tag & ms.mask; ; i = (i + 1) & ms.mask {
 		if ms.index[i] == 0 {
-			ms.index[i] = uint32(mi)<<1 | uint32(side) + 1
+			ms.index[i] = tag<<32 | uint64(uint32(mi)<<1|uint32(side)) + 1
 			return
 		}
 	}
@@ -107,9 +112,10 @@ func (t *Table) mapIndexInsert(mi int32, side int) {
 
 func (t *Table) mapIndexDelete(mi int32, side int) {
 	ms := &t.maps
-	want := uint32(mi)<<1 | uint32(side) + 1
 	k := ms.m[mi].keyOf(side)
-	i := k.hash(t.s0, t.s1) & ms.mask
+	tag := uint64(uint32(k.hash(t.s0, t.s1)))
+	want := tag<<32 | uint64(uint32(mi)<<1|uint32(side)) + 1
+	i := tag & ms.mask
 	for ms.index[i] != want {
 		i = (i + 1) & ms.mask
 	}
@@ -120,9 +126,7 @@ func (t *Table) mapIndexDelete(mi int32, side int) {
 			ms.index[i] = 0
 			return
 		}
-		ref := v - 1
-		ok := ms.m[ref>>1].keyOf(int(ref & 1))
-		home := ok.hash(t.s0, t.s1) & ms.mask
+		home := (v >> 32) & ms.mask
 		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
 			ms.index[i] = v
 			i = j

@@ -55,10 +55,6 @@ type session struct {
 	// (link[0]) or its destination (link[1]); under mu.
 	link [2]mlink
 	key  [2][5]atomic.Uint64
-	// pad makes a session exactly two cache lines, so that a lookup
-	// touches two adjacent lines (which the hardware fetches as a pair)
-	// rather than straddling three.
-	_ [8]byte
 }
 
 // mlink is a session's place in a mapping's list of sessions.

@@ -73,12 +73,14 @@ const (
 
 // translate rewrites the packet whose key is k to the reverse of o, the
 // key of the other direction, and updates the summary to match. It
-// reports whether anything changed.
+// reports whether anything changed. Only the fields that change are
+// written: source NAT touches the source, its replies the destination.
 func translate(frame []byte, s *pkt.Summary, k, o *key) bool {
 	nsrc, ndst := o.dst, o.src
 	nsp, ndp := o.dport(), o.sport()
 	osp, odp := k.sport(), k.dport()
-	if nsrc == k.src && ndst == k.dst && nsp == osp && ndp == odp {
+	srcChanged, dstChanged := nsrc != k.src, ndst != k.dst
+	if !srcChanged && !dstChanged && nsp == osp && ndp == odp {
 		return false
 	}
 	fam := s.Family
@@ -86,31 +88,38 @@ func translate(frame []byte, s *pkt.Summary, k, o *key) bool {
 	oldA := sumAddr(k.src, fam) + sumAddr(k.dst, fam)
 	newA := sumAddr(nsrc, fam) + sumAddr(ndst, fam)
 	if fam == pkt.FamilyIPv4 {
-		putAddr(frame[l3+v4SrcOff:], nsrc, fam)
-		putAddr(frame[l3+v4DstOff:], ndst, fam)
+		// An IPv4 summary keeps bytes 4-15 of its addresses zero.
+		if srcChanged {
+			binary.LittleEndian.PutUint32(frame[l3+v4SrcOff:], uint32(nsrc[0]))
+			binary.LittleEndian.PutUint32(s.Src[:4], uint32(nsrc[0]))
+		}
+		if dstChanged {
+			binary.LittleEndian.PutUint32(frame[l3+v4DstOff:], uint32(ndst[0]))
+			binary.LittleEndian.PutUint32(s.Dst[:4], uint32(ndst[0]))
+		}
 		patch(frame[l3+v4CsumOff:], oldA, newA)
 	} else {
-		putAddr(frame[l3+v6SrcOff:], nsrc, fam)
-		putAddr(frame[l3+v6DstOff:], ndst, fam)
-	}
-	s.Src, s.Dst = wordsAddr(nsrc), wordsAddr(ndst)
-	if fam == pkt.FamilyIPv4 {
-		clear(s.Src[4:])
-		clear(s.Dst[4:])
+		if srcChanged {
+			putAddr(frame[l3+v6SrcOff:], nsrc, fam)
+			putAddr(s.Src[:], nsrc, fam)
+		}
+		if dstChanged {
+			putAddr(frame[l3+v6DstOff:], ndst, fam)
+			putAddr(s.Dst[:], ndst, fam)
+		}
 	}
 	switch s.Proto {
-	case pkt.ProtoTCP:
-		l := l4
-		binary.BigEndian.PutUint16(frame[l:], nsp)
-		binary.BigEndian.PutUint16(frame[l+2:], ndp)
-		patch(frame[l+tcpCsumOff:], oldA+lePort(osp)+lePort(odp), newA+lePort(nsp)+lePort(ndp))
+	case pkt.ProtoTCP, pkt.ProtoUDP:
+		p := frame[l4 : l4+8]
+		binary.BigEndian.PutUint16(p[0:], nsp)
+		binary.BigEndian.PutUint16(p[2:], ndp)
 		s.SrcPort, s.DstPort = nsp, ndp
-	case pkt.ProtoUDP:
-		l := l4
-		binary.BigEndian.PutUint16(frame[l:], nsp)
-		binary.BigEndian.PutUint16(frame[l+2:], ndp)
-		patchUDP(frame[l+udpCsumOff:], oldA+lePort(osp)+lePort(odp), newA+lePort(nsp)+lePort(ndp))
-		s.SrcPort, s.DstPort = nsp, ndp
+		oldS, newS := oldA+lePort(osp)+lePort(odp), newA+lePort(nsp)+lePort(ndp)
+		if s.Proto == pkt.ProtoTCP {
+			patch(frame[l4+tcpCsumOff:], oldS, newS)
+		} else {
+			patchUDP(p[udpCsumOff:], oldS, newS)
+		}
 	case pkt.ProtoICMP, pkt.ProtoICMPv6:
 		oid, nid := osp, nsp
 		if icmpQueryKind(fam, s.ICMPType) == 2 {
