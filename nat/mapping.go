@@ -30,8 +30,8 @@ type mapping struct {
 }
 
 type mappings struct {
-	m     []mapping
-	free  []int32
+	m    []mapping
+	free []int32
 	// index slot: uint32(hash)<<32 | (mi<<1|side)+1; 0 = empty. The hash
 	// bits let a probe skip slots without touching their mapping, and
 	// give each entry's home for deletion without rehashing.
