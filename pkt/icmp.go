@@ -96,15 +96,15 @@ func (c ICMP) Rest() uint32 { return binary.BigEndian.Uint32(c[icmpRestOff:]) }
 func (c ICMP) ID() uint16  { return binary.BigEndian.Uint16(c[icmpIDOff:]) }
 func (c ICMP) Seq() uint16 { return binary.BigEndian.Uint16(c[icmpSeqOff:]) }
 
-// MTU returns the next-hop MTU of an ICMPv4 Fragmentation Needed (RFC 1191:
+// MTU4 returns the next-hop MTU of an ICMPv4 Fragmentation Needed (RFC 1191:
 // the low 16 bits of the rest field).
 func (c ICMP) MTU4() uint16 { return binary.BigEndian.Uint16(c[icmpSeqOff:]) }
 
 // MTU6 returns the MTU of an ICMPv6 Packet Too Big.
 func (c ICMP) MTU6() uint32 { return c.Rest() }
 
-// Pointer returns the pointer of a Parameter Problem: the high byte of the
-// rest field for ICMPv4, all 32 bits for ICMPv6.
+// Pointer4 returns the pointer of an ICMPv4 Parameter Problem (the high
+// byte of the rest field); Pointer6 that of an ICMPv6 one (all 32 bits).
 func (c ICMP) Pointer4() uint8  { return c[icmpRestOff] }
 func (c ICMP) Pointer6() uint32 { return c.Rest() }
 

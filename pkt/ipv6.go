@@ -68,15 +68,10 @@ func IsExtensionHeader(p uint8) bool {
 	return false
 }
 
-// IPv6Ext is a generic extension header in the RFC 6564 shape: Next Header,
-// then Hdr Ext Len in 8-octet units not counting the first 8 (AH counts
-// 4-octet units not counting the first 2; use ExtHeaderLen).
-type IPv6Ext []byte
-
-func (e IPv6Ext) NextHeader() uint8 { return e[0] }
-
 // ExtHeaderLen returns the length in bytes of the extension header of type
-// proto whose Hdr Ext Len byte (the second) is lenField.
+// proto whose Hdr Ext Len byte (the second) is lenField: 8-octet units not
+// counting the first 8 in the RFC 6564 shape, 4-octet units not counting
+// the first 2 for AH, and always 8 for the fragment header.
 func ExtHeaderLen(proto uint8, lenField uint8) int {
 	switch proto {
 	case ProtoFragment:
