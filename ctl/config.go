@@ -1,0 +1,173 @@
+package ctl
+
+// Configuration: the YAML file `gannet run --config` reads, as the operator
+// writes it. Values that need checking stay strings here so every error can
+// name the field and quote the text it did not like; Validate turns a
+// Config into a Plan of typed values (plan.go) or reports every problem it
+// found. Nothing in this file touches the system.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gannet-net/gannet/acl"
+	"github.com/gannet-net/gannet/xlat"
+)
+
+// Config is the whole configuration of one gannet node. Its sections are
+// shaped after Calico's resources (WorkloadEndpoint, IPPool,
+// GlobalNetworkPolicy, Profile) so the control plane can grow them into
+// a datastore later without changing what operators write.
+type Config struct {
+	Node              Node               `yaml:"node"`
+	Dataplane         Dataplane          `yaml:"dataplane"`
+	Ports             []Port             `yaml:"ports"`
+	AddressSpaces     []AddressSpace     `yaml:"addressSpaces"`
+	WorkloadEndpoints []WorkloadEndpoint `yaml:"workloadEndpoints"`
+	Routes            []Route            `yaml:"routes"`
+	Policy            Policy             `yaml:"policy"`
+	NAT               *NAT               `yaml:"nat"`
+	Translation       *xlat.Config       `yaml:"translation"`
+}
+
+// Node names the host and the addresses it speaks from.
+type Node struct {
+	Name string `yaml:"name"`
+	// RouterIPv4 and RouterIPv6 are the sources of the ICMP errors the
+	// router sends (Time Exceeded, Unreachable, Fragmentation Needed), so
+	// traceroute shows this address as gannet's hop.
+	RouterIPv4 string `yaml:"routerIPv4"`
+	RouterIPv6 string `yaml:"routerIPv6"`
+}
+
+// Dataplane sizes the workers and their sockets.
+type Dataplane struct {
+	// Cores lists the CPUs that run a worker each; empty means [0].
+	// Worker i opens queue i of every port.
+	Cores     []int  `yaml:"cores"`
+	Frames    int    `yaml:"frames"`    // UMEM frames per worker; default 4096
+	FrameSize int    `yaml:"frameSize"` // 2048 or 4096 (default)
+	RingSize  int    `yaml:"ringSize"`  // rx/tx/fill/completion entries; default 2048
+	Idle      string `yaml:"idle"`      // poll (default) or busy
+	XSKMode   string `yaml:"xskMode"`   // auto (default), copy, zerocopy
+	XDPMode   string `yaml:"xdpMode"`   // auto (default), native, generic
+	// NoSocket is what the XDP program does with a frame arriving on a
+	// queue no worker has bound: pass (default) to the kernel, or drop.
+	NoSocket  string     `yaml:"noSocket"`
+	Conntrack *Conntrack `yaml:"conntrack"`
+}
+
+// Conntrack enables connection tracking (stateful policy, NAT).
+type Conntrack struct {
+	Capacity int `yaml:"capacity"` // sessions; default 65536
+}
+
+// Port is an uplink: a NIC or veth toward the fabric or the Internet.
+// Workload ports are declared by their endpoints.
+type Port struct {
+	Interface string `yaml:"interface"`
+	Role      string `yaml:"role"` // uplink (default)
+	// MTU of the link as gannet enforces it; 0 takes the interface's.
+	MTU int `yaml:"mtu"`
+}
+
+// AddressSpace declares an IPv4 address space other than the flat space 0.
+type AddressSpace struct {
+	ID int `yaml:"id"`
+	// Translated spaces carry their IPv4 over the IPv6 core by stateless
+	// translation (RFC 6052 addresses, RFC 7915); the translation section
+	// gives their prefixes.
+	Translated bool `yaml:"translated"`
+}
+
+// WorkloadEndpoint is one workload interface: the host side of a veth or
+// TAP, the workload's MAC and its addresses (Calico WorkloadEndpoint).
+type WorkloadEndpoint struct {
+	Name         string            `yaml:"name"`
+	Interface    string            `yaml:"interface"`
+	MAC          string            `yaml:"mac"`
+	IPNetworks   []string          `yaml:"ipNetworks"`
+	AddressSpace int               `yaml:"addressSpace"`
+	Labels       map[string]string `yaml:"labels"`
+	Profiles     []string          `yaml:"profiles"`
+	MTU          int               `yaml:"mtu"`
+}
+
+// Route is a static route in one address space.
+type Route struct {
+	Space  int    `yaml:"space"`
+	Prefix string `yaml:"prefix"`
+	// Via is the gateway on Interface; empty means the prefix is
+	// directly connected there.
+	Via       string `yaml:"via"`
+	Interface string `yaml:"interface"`
+}
+
+// Policy holds the Calico-shaped policies and profiles; the endpoints they
+// select are the workloadEndpoints.
+type Policy struct {
+	Policies []acl.Policy  `yaml:"policies"`
+	Profiles []acl.Profile `yaml:"profiles"`
+}
+
+// NAT is the border's address translation: natOutgoing pools, external
+// pools and floating IPs.
+type NAT struct {
+	ExternalSpace int            `yaml:"externalSpace"`
+	IPPools       []IPPool       `yaml:"ipPools"`
+	External      []ExternalPool `yaml:"external"`
+	FloatingIPs   []FloatingIP   `yaml:"floatingIPs"`
+	// Filtering is endpoint-independent (default) or address-dependent.
+	Filtering string      `yaml:"filtering"`
+	Timeouts  NATTimeouts `yaml:"timeouts"`
+}
+
+// IPPool is a workload address pool (Calico IPPool).
+type IPPool struct {
+	CIDR        string `yaml:"cidr"`
+	Space       int    `yaml:"space"`
+	NATOutgoing bool   `yaml:"natOutgoing"`
+}
+
+// ExternalPool is a block of public addresses with a port range.
+type ExternalPool struct {
+	CIDR  string `yaml:"cidr"`
+	Ports string `yaml:"ports"` // "1024-65535" (default)
+}
+
+// FloatingIP maps a public address 1:1 onto a workload address.
+type FloatingIP struct {
+	Public   string `yaml:"public"`
+	Workload string `yaml:"workload"`
+	Space    int    `yaml:"space"`
+}
+
+// NATTimeouts are idle timers as Go durations ("5m", "2h4m"); empty
+// takes nat's default.
+type NATTimeouts struct {
+	UDP            string `yaml:"udp"`
+	TCPEstablished string `yaml:"tcpEstablished"`
+	TCPTransitory  string `yaml:"tcpTransitory"`
+	TCPRstHold     string `yaml:"tcpRstHold"`
+	ICMPQuery      string `yaml:"icmpQuery"`
+}
+
+// ParseConfig reads a configuration strictly (an unknown field is an
+// error naming its line) and validates it.
+func ParseConfig(data []byte) (*Config, *Plan, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	p, err := c.Validate()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &c, p, nil
+}

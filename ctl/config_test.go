@@ -1,0 +1,125 @@
+package ctl
+
+import (
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseConfigExample(t *testing.T) {
+	data, err := os.ReadFile("testdata/host.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := ParseConfig(data)
+	if err != nil {
+		t.Fatalf("ParseConfig(testdata/host.yaml) = %v", err)
+	}
+	if p.Router4 != netip.MustParseAddr("198.18.0.1") || p.Router6 != netip.MustParseAddr("2001:db8::1") {
+		t.Errorf("router addresses = %v %v", p.Router4, p.Router6)
+	}
+	wantEP := []PlanEndpoint{
+		{Name: "web-1", Interface: "gw-web1", MAC: [6]byte{2, 0, 0, 0, 1, 0x0a},
+			Addrs: []netip.Addr{netip.MustParseAddr("198.18.1.10"), netip.MustParseAddr("2001:db8:1::10")}},
+		{Name: "db-1", Interface: "gw-db1", MAC: [6]byte{2, 0, 0, 0, 1, 0x0b},
+			Addrs: []netip.Addr{netip.MustParseAddr("198.18.1.11")}},
+		{Name: "tenant7-a", Interface: "gw-t7a", MAC: [6]byte{2, 0, 0, 0, 7, 0x0a},
+			Addrs: []netip.Addr{netip.MustParseAddr("100.64.0.10")}, Space: 7},
+	}
+	if diff := cmp.Diff(wantEP, p.Endpoints, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("endpoints (-want +got):\n%s", diff)
+	}
+	if len(p.Routes) != 2 || p.Routes[0].Via != netip.MustParseAddr("198.18.0.2") {
+		t.Errorf("routes = %+v", p.Routes)
+	}
+	if p.Policy == nil || p.Policy.Endpoint("db-1") == nil {
+		t.Errorf("policy not compiled for db-1")
+	}
+	if p.NAT == nil || len(p.NAT.Floating) != 1 {
+		t.Errorf("nat = %+v", p.NAT)
+	}
+	if p.Translation == nil || p.ConntrackCapacity != 65536 {
+		t.Errorf("translation %v, conntrack %d", p.Translation, p.ConntrackCapacity)
+	}
+	if diff := cmp.Diff([]PlanSpace{{ID: 0}, {ID: 7, Translated: true}}, p.Spaces); diff != "" {
+		t.Errorf("spaces (-want +got):\n%s", diff)
+	}
+}
+
+// TestConfigErrors: each bad file is rejected with a message naming the
+// field.
+func TestConfigErrors(t *testing.T) {
+	const ep = `
+workloadEndpoints:
+  - {name: a, interface: gw-a, mac: "02:00:00:00:00:01", ipNetworks: [198.18.1.1/32]}
+`
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown field", "node: {nmae: x}", []string{"field nmae not found"}},
+		{"router family", "node: {routerIPv4: 2001:db8::1}", []string{`node.routerIPv4: "2001:db8::1" is not an IPv4 address`}},
+		{"core", "dataplane: {cores: [0, 4096]}", []string{"dataplane.cores[1]: CPU 4096 does not exist"}},
+		{"core twice", "dataplane: {cores: [0, 0]}", []string{"dataplane.cores[1]: CPU 0 is listed twice"}},
+		{"frame size", "dataplane: {frameSize: 3000}", []string{"dataplane.frameSize: 3000: must be 2048 or 4096"}},
+		{"ring size", "dataplane: {ringSize: 1000}", []string{"dataplane.ringSize: 1000"}},
+		{"idle", "dataplane: {idle: sleepy}", []string{`dataplane.idle: "sleepy"`}},
+		{"xsk mode", "dataplane: {xskMode: fast}", []string{`dataplane.xskMode: "fast": want one of auto, copy, zerocopy`}},
+		{"port role", "ports: [{interface: up0, role: workload}]", []string{`ports[0].role: "workload"`}},
+		{"port missing", "ports: [{role: uplink}]", []string{"ports[0].interface: missing"}},
+		{"port name", "ports: [{interface: a-very-long-interface-name}]", []string{"ports[0].interface"}},
+		{"interface twice", "ports: [{interface: up0}]\nworkloadEndpoints: [{name: a, interface: up0, mac: '02:00:00:00:00:01', ipNetworks: [198.18.1.1]}]",
+			[]string{`workloadEndpoints[0].interface: interface "up0" is already used by ports[0]`}},
+		{"mtu", "ports: [{interface: up0, mtu: 100}]", []string{"ports[0].mtu: 100 out of range"}},
+		{"space id", "addressSpaces: [{id: 0}]", []string{"addressSpaces[0].id: 0 out of range"}},
+		{"space twice", "addressSpaces: [{id: 3}, {id: 3}]", []string{"addressSpaces[1].id: space 3 is declared twice"}},
+		{"mac", "workloadEndpoints: [{name: a, interface: gw-a, mac: zz, ipNetworks: [198.18.1.1]}]", []string{`workloadEndpoints[0].mac: "zz" is not an Ethernet MAC address`}},
+		{"multicast mac", "workloadEndpoints: [{name: a, interface: gw-a, mac: '01:00:5e:00:00:01', ipNetworks: [198.18.1.1]}]", []string{"workloadEndpoints[0].mac: 01:00:5e:00:00:01 is a multicast address"}},
+		{"no address", "workloadEndpoints: [{name: a, interface: gw-a, mac: '02:00:00:00:00:01'}]", []string{"workloadEndpoints[0].ipNetworks: an endpoint needs at least one address"}},
+		{"not a host", "workloadEndpoints: [{name: a, interface: gw-a, mac: '02:00:00:00:00:01', ipNetworks: [198.18.1.0/24]}]", []string{"workloadEndpoints[0].ipNetworks[0]: \"198.18.1.0/24\": is a /24, want a single address (/32)"}},
+		{"undeclared space", "workloadEndpoints: [{name: a, interface: gw-a, mac: '02:00:00:00:00:01', ipNetworks: [198.18.1.1], addressSpace: 9}]", []string{"workloadEndpoints[0].addressSpace: address space 9 is not declared"}},
+		{"duplicate address", ep + "  - {name: b, interface: gw-b, mac: '02:00:00:00:00:02', ipNetworks: [198.18.1.1]}", []string{"workloadEndpoints[1].ipNetworks[0]: 198.18.1.1 in space 0 is already workloadEndpoints[0]'s"}},
+		{"duplicate name", ep + "  - {name: a, interface: gw-b, mac: '02:00:00:00:00:02', ipNetworks: [198.18.1.2]}", []string{`workloadEndpoints[1].name: "a" is used by another endpoint`}},
+		{"route prefix", "ports: [{interface: up0}]\nroutes: [{prefix: 198.18.0.1/16, interface: up0}]", []string{"routes[0].prefix: 198.18.0.1/16 has host bits set (want 198.18.0.0/16)"}},
+		{"route via family", "ports: [{interface: up0}]\nroutes: [{prefix: 0.0.0.0/0, via: 2001:db8::1, interface: up0}]", []string{"routes[0].via: 2001:db8::1 is not the same family as prefix 0.0.0.0/0"}},
+		{"route interface", "routes: [{prefix: 0.0.0.0/0, interface: up9}]", []string{`routes[0].interface: "up9" is not a port or workload interface`}},
+		{"route v6 space", "addressSpaces: [{id: 7}]\nports: [{interface: up0}]\nroutes: [{space: 7, prefix: "::/0", interface: up0}]", []string{"routes[0].prefix: ::/0: IPv6 routes live in space 0"}},
+		{"policy", ep + "policy: {policies: [{name: p, selector: all(), ingress: [{action: Jump}]}]}", []string{`policy "p": ingress[0]: action: "Jump"`}},
+		{"missing profile", ep[:len(ep)-2] + ", profiles: [nope]}\n", []string{`workloadEndpoints[0].profiles: profile "nope" is not defined`}},
+		{"nat needs conntrack", "nat: {external: [{cidr: 203.0.113.0/28}]}", []string{"nat: needs connection tracking"}},
+		{"nat ports", "dataplane: {conntrack: {}}\nnat: {external: [{cidr: 203.0.113.0/28, ports: 9-3}]}", []string{`nat.external[0].ports: "9-3"`}},
+		{"nat timeout", "dataplane: {conntrack: {}}\nnat: {timeouts: {udp: soon}}", []string{`nat.timeouts.udp: "soon" is not a positive duration`}},
+		{"nat filtering", "dataplane: {conntrack: {}}\nnat: {filtering: strict}", []string{`nat.filtering: "strict"`}},
+		{"translated needs translation", "addressSpaces: [{id: 7, translated: true}]", []string{"translation: missing, but address space 7 is translated"}},
+		{"translation space not declared", "translation: {addressSpaces: {8: }}", []string{"translation.addressSpaces[8]: space 8 is not declared translated"}},
+		{"translation invalid", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: 2001:db8::/33}}", []string{"translation: "}},
+		{"several at once", "dataplane: {frameSize: 1, ringSize: 3}", []string{"dataplane.frameSize", "dataplane.ringSize"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, p, err := ParseConfig([]byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("ParseConfig(%q) = %+v, want an error", tc.yaml, p)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("ParseConfig(%q) error\n%v\nwant it to contain %q", tc.yaml, err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEmptyConfigDefaults(t *testing.T) {
+	_, p, err := ParseConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Frames != DefaultFrames || p.FrameSize != DefaultFrameSize || p.RingSize != DefaultRingSize ||
+		len(p.Cores) != 1 || p.XSKMode != "auto" || p.XDPMode != "auto" || p.NoSocketDrop || p.ConntrackCapacity != 0 {
+		t.Errorf("defaults = %+v", p)
+	}
+}
