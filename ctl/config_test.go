@@ -86,7 +86,7 @@ workloadEndpoints:
 		{"route prefix", "ports: [{interface: up0}]\nroutes: [{prefix: 198.18.0.1/16, interface: up0}]", []string{"routes[0].prefix: 198.18.0.1/16 has host bits set (want 198.18.0.0/16)"}},
 		{"route via family", "ports: [{interface: up0}]\nroutes: [{prefix: 0.0.0.0/0, via: 2001:db8::1, interface: up0}]", []string{"routes[0].via: 2001:db8::1 is not the same family as prefix 0.0.0.0/0"}},
 		{"route interface", "routes: [{prefix: 0.0.0.0/0, interface: up9}]", []string{`routes[0].interface: "up9" is not a port or workload interface`}},
-		{"route v6 space", "addressSpaces: [{id: 7}]\nports: [{interface: up0}]\nroutes: [{space: 7, prefix: "::/0", interface: up0}]", []string{"routes[0].prefix: ::/0: IPv6 routes live in space 0"}},
+		{"route v6 space", "addressSpaces: [{id: 7}]\nports: [{interface: up0}]\nroutes: [{space: 7, prefix: '::/0', interface: up0}]", []string{"routes[0].prefix: ::/0: IPv6 routes live in space 0"}},
 		{"policy", ep + "policy: {policies: [{name: p, selector: all(), ingress: [{action: Jump}]}]}", []string{`policy "p": ingress[0]: action: "Jump"`}},
 		{"missing profile", ep[:len(ep)-2] + ", profiles: [nope]}\n", []string{`workloadEndpoints[0].profiles: profile "nope" is not defined`}},
 		{"nat needs conntrack", "nat: {external: [{cidr: 203.0.113.0/28}]}", []string{"nat: needs connection tracking"}},
