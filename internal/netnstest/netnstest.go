@@ -1,0 +1,164 @@
+// Package netnstest builds throwaway network namespaces and veth pairs for
+// tests that need the real kernel: every name gets a random suffix (so
+// packages testing in parallel never collide), everything is removed by
+// t.Cleanup, and a test without root skips with a message naming what is
+// missing. It drives iproute2 (`ip`), the tool an operator would use, so a
+// failing step prints the command that failed.
+package netnstest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netns"
+)
+
+// Require skips t unless the process is root and the named tools (plus
+// `ip`) are on PATH.
+func Require(t testing.TB, tools ...string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates network namespaces and veth pairs")
+	}
+	for _, tool := range append([]string{"ip"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s on PATH (%v)", tool, err)
+		}
+	}
+}
+
+// Name returns prefix plus a random 6-hex-digit suffix; it stays within
+// the kernel's 15-byte interface name limit for prefixes up to 8 bytes.
+func Name(prefix string) string {
+	var b [3]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// NS is a network namespace made for one test.
+type NS struct {
+	Name string
+	t    testing.TB
+}
+
+// NewNS creates a namespace named prefix+suffix with its loopback up and
+// removes it when the test ends.
+func NewNS(t testing.TB, prefix string) *NS {
+	t.Helper()
+	ns := &NS{Name: Name(prefix), t: t}
+	Run(t, "ip", "netns", "add", ns.Name)
+	t.Cleanup(func() {
+		// Deleting the namespace destroys the interfaces in it (and with
+		// a veth end, its peer).
+		if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
+			t.Logf("ip netns del %s: %v: %s", ns.Name, err, out)
+		}
+	})
+	ns.Run("ip", "link", "set", "lo", "up")
+	return ns
+}
+
+// Run runs a command inside the namespace and returns its output; a
+// failure ends the test.
+func (ns *NS) Run(args ...string) string {
+	ns.t.Helper()
+	return Run(ns.t, append([]string{"ip", "netns", "exec", ns.Name}, args...)...)
+}
+
+// Try runs a command inside the namespace and returns its output and error.
+func (ns *NS) Try(args ...string) (string, error) {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns.Name}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// Command returns a command that runs inside the namespace, for callers
+// that want to start it in the background.
+func (ns *NS) Command(args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns.Name}, args...)...)
+}
+
+// Do runs fn on an OS thread switched into the namespace: sockets fn opens
+// belong to the namespace and keep working after Do returns.
+func (ns *NS) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is left locked (and so discarded when this goroutine
+		// exits) if switching back fails, so no other goroutine ever runs
+		// in the wrong namespace.
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		h, err := netns.GetFromName(ns.Name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer h.Close()
+		if err := netns.Set(h); err != nil {
+			errc <- err
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(orig); err != nil {
+			errc <- fmt.Errorf("netnstest: switching back: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// Veth creates a veth pair, end a in namespace na and end b in nb (nil
+// means the test's own namespace), and brings both up. Extra `ip link add`
+// arguments (e.g. "numrxqueues", "2") go after the type.
+func Veth(t testing.TB, a string, na *NS, b string, nb *NS, extra ...string) {
+	t.Helper()
+	args := []string{"ip", "link", "add", a}
+	if na != nil {
+		args = append(args, "netns", na.Name)
+	}
+	args = append(args, "type", "veth")
+	args = append(args, extra...)
+	args = append(args, "peer", "name", b)
+	if nb != nil {
+		args = append(args, "netns", nb.Name)
+	}
+	Run(t, args...)
+	t.Cleanup(func() {
+		// Gone already when one of the namespaces was deleted.
+		_ = exec.Command("ip", "link", "del", a).Run()
+	})
+	up := func(ns *NS, dev string) {
+		if ns != nil {
+			ns.Run("ip", "link", "set", dev, "up")
+		} else {
+			Run(t, "ip", "link", "set", dev, "up")
+		}
+	}
+	up(na, a)
+	up(nb, b)
+}
+
+// Run runs a command and returns its combined output; a failure ends the
+// test with the command line and its output.
+func Run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
