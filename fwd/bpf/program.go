@@ -1,0 +1,398 @@
+// Program: the Go side of xdp.c. Options flow in at Load (role and no-socket policy become
+// load-time constants, host addresses fill two hash maps), sockets and address sets flow into
+// the maps while the program runs, and per-CPU counters flow back out through Stats.
+
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// Role says which traffic of a port the kernel must see.
+type Role uint8
+
+const (
+	// RoleUplink: ARP, NDP, IPv6 link-local and multicast traffic, IPv4 broadcast and
+	// multicast, non-IP protocols and traffic to host addresses go to the kernel.
+	RoleUplink Role = iota
+	// RoleWorkload: ARP/NDP go to the socket (the pipeline answers the gateway);
+	// traffic to host addresses still goes to the kernel.
+	RoleWorkload
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleUplink:
+		return "uplink"
+	case RoleWorkload:
+		return "workload"
+	}
+	return fmt.Sprintf("Role(%d)", r)
+}
+
+// NoSocket is what happens to a frame bound for a queue that has no socket.
+type NoSocket uint8
+
+const (
+	NoSocketPass NoSocket = iota // give it to the kernel
+	NoSocketDrop                 // drop it
+)
+
+func (n NoSocket) String() string {
+	switch n {
+	case NoSocketPass:
+		return "pass"
+	case NoSocketDrop:
+		return "drop"
+	}
+	return fmt.Sprintf("NoSocket(%d)", n)
+}
+
+// AttachMode is how the program is attached to a device.
+type AttachMode uint8
+
+const (
+	AttachAuto    AttachMode = iota // native, else generic
+	AttachNative                    // in the driver (XDP_FLAGS_DRV_MODE)
+	AttachGeneric                   // on the skb path (XDP_FLAGS_SKB_MODE), any device
+)
+
+func (m AttachMode) String() string {
+	switch m {
+	case AttachAuto:
+		return "auto"
+	case AttachNative:
+		return "native"
+	case AttachGeneric:
+		return "generic"
+	}
+	return fmt.Sprintf("AttachMode(%d)", m)
+}
+
+// Sizes of the program's maps (xdp.c).
+const (
+	MaxQueues    = 256  // XSKMAP entries: queues 0..255 can have a socket
+	MaxHostAddrs = 1024 // per family
+)
+
+// XDP actions (enum xdp_action in <linux/bpf.h>).
+const (
+	xdpDrop = 1
+	xdpPass = 2
+)
+
+// Options configure one Program.
+type Options struct {
+	Role      Role
+	NoSocket  NoSocket
+	HostAddrs []netip.Addr
+}
+
+// Stats are the program's counters summed over CPUs: one per outcome, every frame counted
+// exactly once. Redirected counts frames handed to a socket's queue; the socket's own
+// statistics (rx_dropped) count those it then had no room for.
+type Stats struct {
+	Redirected     uint64 // to the queue's AF_XDP socket
+	PassHost       uint64 // to one of the host's addresses
+	PassARP        uint64 // ARP on an uplink
+	PassNDP        uint64 // NDP on an uplink
+	PassLinkLocal  uint64 // to an IPv6 link-local address on an uplink
+	PassMulticast  uint64 // IPv4 broadcast/multicast or IPv6 multicast on an uplink
+	PassOtherProto uint64 // neither IPv4, IPv6 nor ARP, on an uplink
+	PassNoSocket   uint64 // no socket on the queue, NoSocketPass
+	DropNoSocket   uint64 // no socket on the queue, NoSocketDrop
+	DropMalformed  uint64 // shorter than its headers say, or a bad IP version or IHL
+}
+
+// Passed returns the frames given to the kernel.
+func (s Stats) Passed() uint64 {
+	return s.PassHost + s.PassARP + s.PassNDP + s.PassLinkLocal + s.PassMulticast + s.PassOtherProto + s.PassNoSocket
+}
+
+// Dropped returns the frames dropped by the program.
+func (s Stats) Dropped() uint64 { return s.DropNoSocket + s.DropMalformed }
+
+// Program is the XDP program of one interface with its maps. Its methods are safe for
+// concurrent use.
+type Program struct {
+	mu      sync.Mutex // serializes Attach, SetHostAddrs and Close
+	objs    xdpObjects
+	link    link.Link // nil until attached
+	ifindex int
+	mode    AttachMode
+	closed  bool
+}
+
+var memlockOnce sync.Once
+
+// Load validates opts, loads the program and its maps into the kernel and fills the host
+// address set. Nothing is attached yet.
+func Load(opts Options) (*Program, error) {
+	if opts.Role > RoleWorkload {
+		return nil, fmt.Errorf("bpf: Options.Role: unknown role %d", opts.Role)
+	}
+	action := uint32(xdpPass)
+	switch opts.NoSocket {
+	case NoSocketPass:
+	case NoSocketDrop:
+		action = xdpDrop
+	default:
+		return nil, fmt.Errorf("bpf: Options.NoSocket: unknown policy %d", opts.NoSocket)
+	}
+	v4, v6, err := hostKeys(opts.HostAddrs, "Options.HostAddrs")
+	if err != nil {
+		return nil, err
+	}
+	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones to the memcg,
+	// and RemoveMemlock then does nothing.
+	memlockOnce.Do(func() { _ = rlimit.RemoveMemlock() })
+
+	spec, err := loadXdp()
+	if err != nil {
+		return nil, fmt.Errorf("bpf: %w", err)
+	}
+	if err := spec.Variables[xdpVarRole].Set(uint8(opts.Role)); err != nil {
+		return nil, fmt.Errorf("bpf: setting role: %w", err)
+	}
+	if err := spec.Variables[xdpVarNoSocketAction].Set(action); err != nil {
+		return nil, fmt.Errorf("bpf: setting no-socket action: %w", err)
+	}
+	p := &Program{}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		return nil, fmt.Errorf("bpf: loading the XDP program: %w", err)
+	}
+	if err := p.replaceHostKeys(v4, v6); err != nil {
+		p.objs.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Attach attaches the program to the device ifindex through a BPF link and returns the mode
+// it got: AttachAuto tries native mode and falls back to generic. A program attaches once.
+func (p *Program) Attach(ifindex int, mode AttachMode) (AttachMode, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, errors.New("bpf: Attach: program closed")
+	}
+	if p.link != nil {
+		return 0, fmt.Errorf("bpf: Attach: already attached to ifindex %d", p.ifindex)
+	}
+	attach := func(flags link.XDPAttachFlags) (link.Link, error) {
+		return link.AttachXDP(link.XDPOptions{Program: p.objs.GannetXdp, Interface: ifindex, Flags: flags})
+	}
+	var (
+		l   link.Link
+		err error
+		got = mode
+	)
+	switch mode {
+	case AttachNative:
+		l, err = attach(link.XDPDriverMode)
+	case AttachGeneric:
+		l, err = attach(link.XDPGenericMode)
+	case AttachAuto:
+		got = AttachNative
+		l, err = attach(link.XDPDriverMode)
+		if err != nil {
+			nativeErr := err
+			got = AttachGeneric
+			if l, err = attach(link.XDPGenericMode); err != nil {
+				err = fmt.Errorf("native: %w; generic: %w", nativeErr, err)
+			}
+		}
+	default:
+		return 0, fmt.Errorf("bpf: Attach: unknown mode %d", mode)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("bpf: attaching XDP to ifindex %d (%v): %w", ifindex, mode, err)
+	}
+	p.link, p.ifindex, p.mode = l, ifindex, got
+	return got, nil
+}
+
+// Attached returns the device and mode the program is attached with, or ok false.
+func (p *Program) Attached() (ifindex int, mode AttachMode, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ifindex, p.mode, p.link != nil
+}
+
+// SetSocket makes fd (an AF_XDP socket with its rx ring and UMEM set up) the socket of
+// receive queue queue.
+func (p *Program) SetSocket(queue, fd int) error {
+	if queue < 0 || queue >= MaxQueues {
+		return fmt.Errorf("bpf: SetSocket: queue %d outside 0..%d", queue, MaxQueues-1)
+	}
+	if fd < 0 {
+		return fmt.Errorf("bpf: SetSocket: bad fd %d", fd)
+	}
+	if err := p.objs.Xsks.Put(uint32(queue), uint32(fd)); err != nil {
+		return fmt.Errorf("bpf: SetSocket(queue %d): %w", queue, err)
+	}
+	return nil
+}
+
+// ClearSocket removes the socket of queue queue; its frames then follow the NoSocket
+// policy. Clearing a queue without a socket is not an error.
+func (p *Program) ClearSocket(queue int) error {
+	if queue < 0 || queue >= MaxQueues {
+		return fmt.Errorf("bpf: ClearSocket: queue %d outside 0..%d", queue, MaxQueues-1)
+	}
+	if err := p.objs.Xsks.Delete(uint32(queue)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("bpf: ClearSocket(queue %d): %w", queue, err)
+	}
+	return nil
+}
+
+// SetHostAddrs replaces the host's address set. Addresses that stay are never absent
+// in between: new ones are added before stale ones are removed. Invalid input changes
+// nothing.
+func (p *Program) SetHostAddrs(addrs []netip.Addr) error {
+	v4, v6, err := hostKeys(addrs, "SetHostAddrs")
+	if err != nil {
+		return err
+	}
+	return p.replaceHostKeys(v4, v6)
+}
+
+// HostAddrs returns the host address set as the program sees it (for inspection).
+func (p *Program) HostAddrs() ([]netip.Addr, error) {
+	var out []netip.Addr
+	var k4 [4]byte
+	var k6 [16]byte
+	var v uint8
+	it := p.objs.Host4.Iterate()
+	for it.Next(&k4, &v) {
+		out = append(out, netip.AddrFrom4(k4))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("bpf: reading host4: %w", err)
+	}
+	it = p.objs.Host6.Iterate()
+	for it.Next(&k6, &v) {
+		out = append(out, netip.AddrFrom16(k6))
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("bpf: reading host6: %w", err)
+	}
+	return out, nil
+}
+
+// hostKeys validates addrs and splits them into map keys, without duplicates. where names
+// the input in errors.
+func hostKeys(addrs []netip.Addr, where string) (v4 map[[4]byte]struct{}, v6 map[[16]byte]struct{}, err error) {
+	v4, v6 = make(map[[4]byte]struct{}), make(map[[16]byte]struct{})
+	for i, a := range addrs {
+		switch {
+		case !a.IsValid():
+			return nil, nil, fmt.Errorf("bpf: %s[%d]: invalid address", where, i)
+		case a.Is4In6():
+			return nil, nil, fmt.Errorf("bpf: %s[%d]: %v is an IPv4-mapped IPv6 address; give the IPv4 address", where, i, a)
+		case a.Is4():
+			v4[a.As4()] = struct{}{}
+		default:
+			v6[a.As16()] = struct{}{} // a zone names the link, and the program is per link
+		}
+	}
+	if len(v4) > MaxHostAddrs || len(v6) > MaxHostAddrs {
+		return nil, nil, fmt.Errorf("bpf: %s: %d IPv4 and %d IPv6 addresses, at most %d of each", where, len(v4), len(v6), MaxHostAddrs)
+	}
+	return v4, v6, nil
+}
+
+func (p *Program) replaceHostKeys(v4 map[[4]byte]struct{}, v6 map[[16]byte]struct{}) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("bpf: SetHostAddrs: program closed")
+	}
+	if err := replaceSet(p.objs.Host4, v4); err != nil {
+		return fmt.Errorf("bpf: host4: %w", err)
+	}
+	if err := replaceSet(p.objs.Host6, v6); err != nil {
+		return fmt.Errorf("bpf: host6: %w", err)
+	}
+	return nil
+}
+
+// replaceSet makes the keys of m exactly want: adds first, then deletes the stale keys.
+func replaceSet[K comparable](m *ebpf.Map, want map[K]struct{}) error {
+	one := uint8(1)
+	for k := range want {
+		if err := m.Put(k, one); err != nil {
+			return fmt.Errorf("adding %v: %w", k, err)
+		}
+	}
+	var stale []K
+	var k K
+	var v uint8
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		if _, ok := want[k]; !ok {
+			stale = append(stale, k)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("listing: %w", err)
+	}
+	for _, k := range stale {
+		if err := m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("removing %v: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Stats returns the counters summed over CPUs. The sum is not a snapshot of one instant:
+// CPUs keep counting while it is read.
+func (p *Program) Stats() (Stats, error) {
+	var per []xdpCounters
+	if err := p.objs.Stats.Lookup(uint32(0), &per); err != nil {
+		return Stats{}, fmt.Errorf("bpf: reading counters: %w", err)
+	}
+	var s Stats
+	for _, c := range per {
+		s.Redirected += c.Redirect
+		s.PassHost += c.PassHost
+		s.PassARP += c.PassArp
+		s.PassNDP += c.PassNdp
+		s.PassLinkLocal += c.PassLinkLocal
+		s.PassMulticast += c.PassMulticast
+		s.PassOtherProto += c.PassOtherProto
+		s.PassNoSocket += c.PassNoSocket
+		s.DropNoSocket += c.DropNoSocket
+		s.DropMalformed += c.DropMalformed
+	}
+	return s, nil
+}
+
+// Close detaches the program (when attached) and frees the program and its maps.
+// Closing twice is not an error.
+func (p *Program) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	if p.link != nil {
+		if err := p.link.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("bpf: detaching from ifindex %d: %w", p.ifindex, err))
+		}
+		p.link = nil
+	}
+	if err := p.objs.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("bpf: closing: %w", err))
+	}
+	return errors.Join(errs...)
+}
