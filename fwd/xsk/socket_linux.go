@@ -30,6 +30,7 @@ type Socket struct {
 	rxMap  []byte
 	txMap  []byte
 	mode   Mode
+	chunk  uint64 // ^(FrameSize-1): masks an address to its chunk start
 	wakeup bool // need_wakeup in effect: kick only when a ring's flag asks
 	busy   bool // busy polling: every empty receive and every transmit drives NAPI by a syscall
 
@@ -119,7 +120,7 @@ func (u *Umem) open(cfg SocketConfig, flags uint16, register bool) (_ *Socket, e
 		return nil, fmt.Errorf("xsk: socket(AF_XDP): %w", err)
 	}
 	key := queueKey{cfg.Ifindex, cfg.Queue}
-	s := &Socket{fd: fd, umem: u, key: key}
+	s := &Socket{fd: fd, umem: u, key: key, chunk: ^uint64(u.cfg.FrameSize - 1)}
 	var newFC *fillCompRing
 	defer func() {
 		if err != nil {
@@ -323,10 +324,15 @@ func (s *Socket) Transmit(d []Desc) int {
 }
 
 // Complete takes up to len(addrs) finished tx frames off the completion ring
-// of the socket's queue. Each is the Addr of a transmitted Desc, now the
-// caller's again.
+// of the socket's queue, now the caller's again. The kernel returns the Addr
+// of each transmitted Desc; Complete masks it to its chunk start, ready for a
+// FrameStack or the fill ring.
 func (s *Socket) Complete(addrs []uint64) int {
-	return s.fc.comp.consume(addrs)
+	n := s.fc.comp.consume(addrs)
+	for i := range addrs[:n] {
+		addrs[i] &= s.chunk
+	}
+	return n
 }
 
 // Poll waits up to timeout (negative: forever) for the rx ring to have
