@@ -31,8 +31,8 @@ type Socket struct {
 	txMap  []byte
 	mode   Mode
 	chunk  uint64 // ^(FrameSize-1): masks an address to its chunk start
-	wakeup bool // need_wakeup in effect: kick only when a ring's flag asks
-	busy   bool // busy polling: every empty receive and every transmit drives NAPI by a syscall
+	wakeup bool   // need_wakeup in effect: kick only when a ring's flag asks
+	busy   bool   // busy polling: every empty receive and every transmit drives NAPI by a syscall
 
 	pollFD [1]unix.PollFd
 
