@@ -293,4 +293,23 @@ func TestZeroAlloc(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 	})
+	ff := out("udp", "198.18.3.9", 4000, "198.51.100.7", 53)
+	ff.payload = fragPayload
+	h4.sendOut(ff)
+	frags := fragment(t, ff.ip(t), fragSize, 77)
+	fbuf := make([]byte, len(frags[0]))
+	check("first fragment recorded", func() {
+		copy(fbuf, frags[0])
+		pkt.Parse(fbuf, &s)
+		if r := h4.w.Track(fbuf, &s, 0); r.State != StateEstablished {
+			t.Fatalf("%+v", r)
+		}
+	})
+	check("later fragment translated", func() {
+		copy(fbuf, frags[2])
+		pkt.Parse(fbuf[:len(frags[2])], &s)
+		if r := h4.w.Track(fbuf[:len(frags[2])], &s, 0); r.State != StateEstablished || !r.Translated {
+			t.Fatalf("%+v", r)
+		}
+	})
 }

@@ -18,6 +18,9 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	if r := check(frame, s); r != ReasonNone {
 		return w.drop(r)
 	}
+	if laterFragment(s) {
+		return w.drop(ReasonFragment) // no ports: only a first fragment opens a flow
+	}
 	if s.Flags&pkt.FlagICMPError != 0 {
 		return w.drop(ReasonErrorUntracked) // errors never create state (RFC 5508 REQ-6)
 	}
@@ -47,29 +50,36 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	if t.probe(&k, h, &ht) {
 		if !expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
 			t.mu.Unlock()
-			return w.established(frame, s, &k, &ht)
+			return w.established(frame, s, &k, &ht, space)
 		}
 		t.removeSession(int32(ht.si))
 	}
-	k1, r := w.create(s, &k, space)
+	k1, si, r := w.create(s, &k, space)
+	var ctl uint64
+	if r == ReasonNone {
+		ctl = t.sess[si].ctl.Load()
+	}
 	t.mu.Unlock()
 	if r != ReasonNone {
 		return w.refuse(frame, s, r)
 	}
 	w.created.Add(1)
+	if s.Flags&pkt.FlagFragment != 0 {
+		w.recordFirst(s, space, uint32(si), 0, ctl)
+	}
 	tr := translate(frame, s, &k, &k1)
 	return Result{Action: Forward, State: StateNew, Space: k1.space(), Translated: tr}
 }
 
 // create decides the translation of the flow k and records the session.
 // It returns the reply-direction key. The caller holds mu.
-func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, Reason) {
+func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, int32, Reason) {
 	t, snap := w.t, w.snap
 	fam, proto := s.Family, s.Proto
 	// A slot first: eviction may drop the last session of a mapping this
 	// flow would otherwise reuse.
 	if len(t.free) == 0 && !t.evictOne(w.now, &snap.tm) {
-		return key{}, ReasonTableFull
+		return key{}, -1, ReasonTableFull
 	}
 
 	// Source side.
@@ -85,7 +95,7 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, Reason) {
 		} else if snap.natSource(space, fam, &s.Src) {
 			slot := portSlot(proto)
 			if slot < 0 {
-				return key{}, ReasonProtoUnsupported
+				return key{}, -1, ReasonProtoUnsupported
 			}
 			ik := intKey(space, fam, proto, &s.Src, nsp)
 			if mi := t.findMapping(sideInt, &ik); mi >= 0 {
@@ -94,10 +104,10 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, Reason) {
 			} else {
 				list := snap.ext[famIndex(fam)]
 				if len(list) == 0 {
-					return key{}, ReasonPortsExhausted
+					return key{}, -1, ReasonPortsExhausted
 				}
 				if len(t.maps.free) == 0 {
-					return key{}, ReasonMappingsFull
+					return key{}, -1, ReasonMappingsFull
 				}
 				// Paired pooling (RFC 4787 REQ-2, RFC 7857 section
 				// 4): the external address depends on the internal
@@ -106,7 +116,7 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, Reason) {
 				e := &list[jump(pk.hash(t.s0, t.s1), len(list))]
 				port, ok := e.ports.allocPort(slot, e.lo, e.hi, nsp, ik.hash(t.s1, t.s0))
 				if !ok {
-					return key{}, ReasonPortsExhausted
+					return key{}, -1, ReasonPortsExhausted
 				}
 				mapBuf = mapping{intAddr: s.Src, extAddr: e.a, intPort: nsp, extPort: port,
 					space: space, fam: fam, proto: proto}
@@ -135,17 +145,17 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, Reason) {
 				// Query identifiers map replies, not requests from
 				// outside: nobody behind a shared address is pinged.
 				release()
-				return key{}, ReasonNoMapping
+				return key{}, -1, ReasonNoMapping
 			}
 			ek := extKey(fam, proto, &s.Dst, ndp)
 			mi := t.findMapping(sideExt, &ek)
 			if mi < 0 {
 				release()
-				return key{}, ReasonNoMapping
+				return key{}, -1, ReasonNoMapping
 			}
 			if snap.filtering == AddressDependent && !t.sentTo(mi, nsrc) {
 				release()
-				return key{}, ReasonFiltered
+				return key{}, -1, ReasonFiltered
 			}
 			m := &t.maps.m[mi]
 			dstMap, ndst, ndp, outSpace = mi, addrWords(&m.intAddr), m.intPort, m.space
@@ -157,12 +167,12 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, Reason) {
 	if t.probe(&k1, k1.hash(t.s0, t.s1), &ht) {
 		if !expired(ht.ctl, ht.seen, w.now, &snap.tm) {
 			release()
-			return key{}, ReasonTupleConflict
+			return key{}, -1, ReasonTupleConflict
 		}
 		t.removeSession(int32(ht.si))
 		if len(t.free) == 0 { // cannot happen: removal freed one
 			release()
-			return key{}, ReasonTableFull
+			return key{}, -1, ReasonTableFull
 		}
 	}
 	if newMap != nil {
@@ -179,7 +189,7 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, Reason) {
 	if dstMap >= 0 {
 		t.link(si, sideExt, dstMap)
 	}
-	return k1, ReasonNone
+	return k1, si, ReasonNone
 }
 
 // jump is Lamping and Veach's jump consistent hash: growing the address

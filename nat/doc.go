@@ -3,12 +3,14 @@
 // workers, TCP/UDP/ICMP-query state and idle timers on an injectable clock,
 // border source NAT (Calico natOutgoing) onto external address pools with
 // endpoint-independent mapping, 1:1 floating IPs, the RFC 5508 rewriting of
-// ICMP errors about tracked flows, and the ICMP "administratively
+// ICMP errors about tracked flows, the translation of later fragments the
+// way their first fragment was translated, and the ICMP "administratively
 // prohibited" answer when a new flow cannot be given state.
 //
 // It never routes, never applies policy (it reports New, Established,
-// Related or Invalid so that the data path can), never reassembles
-// fragments, and never touches rings, ports or the kernel.
+// Related or Invalid so that the data path can), never reassembles or
+// buffers fragments (a later fragment that overtakes its first fragment is
+// dropped), and never touches rings, ports or the kernel.
 //
 // # Sharing between workers
 //

@@ -42,7 +42,22 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		}
 		seeds = append(seeds, icmpError(t, router, s.SrcAddr().String(), typ, code, ipOf(fr)))
 	}
+	// Later fragments of the preloaded fragmented datagrams, and of one
+	// the table never saw.
+	for _, f := range fragFlows() {
+		frags := fragment(t, f.ip(t), fragSize, 3)
+		seeds = append(seeds, frags[1], frags[3])
+		seeds = append(seeds, fragment(t, f.ip(t), fragSize, 4)[2])
+	}
 	return seeds
+}
+
+// fragFlows are flows whose first fragment (datagram ID 3) is preloaded.
+func fragFlows() []flow {
+	f4 := out("udp", "198.18.1.2", 5353, "198.51.100.1", 53)
+	f6 := out("ping", "2001:db8:1::2", 78, "2001:db8:2::1", 0)
+	f4.payload, f6.payload = fragPayload, fragPayload
+	return []flow{f4, f6}
 }
 
 func fuzzFlows() []flow {
@@ -88,6 +103,9 @@ func FuzzTrack(f *testing.F) {
 	var preload [][]byte
 	for _, fl := range fuzzFlows() {
 		preload = append(preload, fl.frame(f))
+	}
+	for _, fl := range fragFlows() {
+		preload = append(preload, fragment(f, fl.ip(f), fragSize, 3)[0])
 	}
 	f.Fuzz(func(t *testing.T, frame []byte, space uint16, mode uint8) {
 		p := testPolicy()

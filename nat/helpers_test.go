@@ -169,6 +169,7 @@ type flow struct {
 	src, dst string
 	sp, dp   uint16 // ports, or the ICMP identifier in sp
 	flags    string // TCP flags: any of S A F R
+	payload  []byte // nil means "gannet-nat"
 }
 
 func (f flow) layers(t testing.TB) ([]gopacket.SerializableLayer, layers.EthernetType) {
@@ -185,6 +186,9 @@ func (f flow) layers(t testing.TB) ([]gopacket.SerializableLayer, layers.Etherne
 	}
 	ipl, nl, et := ipLayer(f.src, f.dst, proto)
 	payload := gopacket.Payload("gannet-nat")
+	if f.payload != nil {
+		payload = f.payload
+	}
 	switch f.proto {
 	case "tcp":
 		l := &layers.TCP{SrcPort: layers.TCPPort(f.sp), DstPort: layers.TCPPort(f.dp), Seq: 100, Ack: 7, Window: 1000}
@@ -240,7 +244,7 @@ func (f flow) ip(t testing.TB) []byte {
 // reply is the flow's answer: addresses and ports swapped, TCP flags as
 // given, echo request answered by echo reply.
 func (f flow) reply(flags string) flow {
-	r := flow{proto: f.proto, src: f.dst, dst: f.src, sp: f.dp, dp: f.sp, flags: flags}
+	r := flow{proto: f.proto, src: f.dst, dst: f.src, sp: f.dp, dp: f.sp, flags: flags, payload: f.payload}
 	switch f.proto {
 	case "ping":
 		r.proto, r.sp, r.dp = "pong", f.sp, 0

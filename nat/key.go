@@ -95,10 +95,22 @@ func keyOf(s *pkt.Summary, space uint16, k *key) Reason {
 			return ReasonICMPUntracked
 		}
 	}
-	k.src = addrWords(&s.Src)
-	k.dst = addrWords(&s.Dst)
+	loadAddrs(s, k)
 	k.m = packM(space, s.Family, s.Proto, sp, dp)
 	return ReasonNone
+}
+
+// loadAddrs sets k's addresses from the summary. An IPv4 address is read
+// as the 4 bytes the parser wrote: an 8-byte load over a 4-byte store
+// would stall store-to-load forwarding on every packet.
+func loadAddrs(s *pkt.Summary, k *key) {
+	if s.Family == pkt.FamilyIPv4 {
+		k.src = [2]uint64{uint64(binary.LittleEndian.Uint32(s.Src[:4])), 0}
+		k.dst = [2]uint64{uint64(binary.LittleEndian.Uint32(s.Dst[:4])), 0}
+		return
+	}
+	k.src = addrWords(&s.Src)
+	k.dst = addrWords(&s.Dst)
 }
 
 // hash mixes a key with the table's seeds (a 128-bit multiply fold in the

@@ -69,6 +69,9 @@ type Timeouts struct {
 	TCPRstHold     time.Duration // after an RST; default 4 min (RFC 7857 2.2)
 	ICMPQuery      time.Duration // default 60 s (RFC 5508 REQ-2: at least 60 s)
 	Other          time.Duration // other protocols; default 5 min
+	// Fragment is how long the first fragment of a datagram is
+	// remembered for its later fragments; default 2 s, at most 60 s.
+	Fragment time.Duration
 }
 
 // Default idle timers.
@@ -79,6 +82,7 @@ const (
 	DefaultTCPRstHold     = 4 * time.Minute
 	DefaultICMPQuery      = 60 * time.Second
 	DefaultOther          = 5 * time.Minute
+	DefaultFragment       = 2 * time.Second
 )
 
 // Policy is the whole NAT configuration of a node.
@@ -111,6 +115,7 @@ const MaxExternalAddrs = 4096
 // timers are the idle timeouts in seconds.
 type timers struct {
 	udp, tcpEst, tcpTrans, tcpClose, tcpRst, icmp, other uint32
+	frag                                                 uint32
 }
 
 func (tm *timers) of(st uint32) uint32 {
@@ -276,6 +281,12 @@ func compile(p *Policy) (*snapshot, error) {
 	}
 	if s.tm.other, err = timeoutField("Other", t.Other, DefaultOther, time.Second, "must be positive"); err != nil {
 		return nil, err
+	}
+	if s.tm.frag, err = timeoutField("Fragment", t.Fragment, DefaultFragment, time.Second, "must be at least 1 s"); err != nil {
+		return nil, err
+	}
+	if s.tm.frag > 60 {
+		return nil, fmt.Errorf("nat: Policy.Timeouts.Fragment %v above 60 s", t.Fragment)
 	}
 
 	for i, pl := range p.Pools {

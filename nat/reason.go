@@ -14,7 +14,7 @@ const (
 	ReasonMalformed         // the summary is not OK, or its offsets do not fit the frame
 	ReasonNotIP             // not an IPv4 or IPv6 packet
 	ReasonICMPUntracked     // an ICMP type that is neither a query nor an error (router advertisement, NDP, ...)
-	ReasonFragment          // a non-first fragment: no ports, cannot be matched (no reassembly here)
+	ReasonFragment          // a non-first fragment whose first fragment was not forwarded (yet), or whose state expired
 	ReasonTCPNotSYN         // a TCP packet of no known flow that is not a SYN
 	ReasonICMPNotRequest    // an ICMP query of no known flow that is not a request
 	ReasonLand              // source and destination endpoints are equal
@@ -40,7 +40,7 @@ var reasonNames = [numReasons]string{
 	ReasonMalformed:         "malformed",
 	ReasonNotIP:             "not-ip",
 	ReasonICMPUntracked:     "icmp-untracked-type",
-	ReasonFragment:          "fragment",
+	ReasonFragment:          "fragment-no-state",
 	ReasonTCPNotSYN:         "tcp-not-syn",
 	ReasonICMPNotRequest:    "icmp-not-request",
 	ReasonLand:              "land",

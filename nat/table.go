@@ -99,6 +99,10 @@ type Config struct {
 	// SweepPerBatch is how many session slots each BeginBatch inspects
 	// for expiry; zero means 64.
 	SweepPerBatch int
+	// Fragments is how many fragmented datagrams the table remembers at
+	// once (their first fragment's session, for the later fragments);
+	// zero means DefaultFragments.
+	Fragments int
 }
 
 // MaxCapacity bounds Config.Capacity: session references are 31 bits.
@@ -118,6 +122,8 @@ type Table struct {
 	// mu); a lookup miss is trusted only if wseq was even and unchanged
 	// across the probe.
 	wseq atomic.Uint64
+
+	frags fragTable // first fragments seen, for the later ones
 
 	policy atomic.Pointer[snapshot]
 	sweep  atomic.Uint64 // next slot BeginBatch inspects
@@ -148,6 +154,12 @@ func New(cfg Config) (*Table, error) {
 	if cfg.SweepPerBatch < 0 || cfg.SweepPerBatch > maxSweep {
 		return nil, fmt.Errorf("nat: Config.SweepPerBatch %d out of range 1..%d", cfg.SweepPerBatch, maxSweep)
 	}
+	if cfg.Fragments == 0 {
+		cfg.Fragments = DefaultFragments
+	}
+	if cfg.Fragments < 1 || cfg.Fragments > MaxFragments {
+		return nil, fmt.Errorf("nat: Config.Fragments %d out of range 1..%d", cfg.Fragments, MaxFragments)
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = wallClock{}
 	}
@@ -173,6 +185,7 @@ func New(cfg Config) (*Table, error) {
 		t.free[i] = int32(cfg.Capacity - 1 - i) // pop gives slot 0 first
 	}
 	t.maps.init(t, cfg.MaxMappings)
+	t.frags.init(cfg.Fragments)
 	t.ports = make(map[famKey]*portSet)
 	if err := t.SetPolicy(&Policy{}); err != nil {
 		return nil, err
@@ -184,7 +197,7 @@ func New(cfg Config) (*Table, error) {
 // mappings and their index, and port bitmaps of external addresses.
 func (t *Table) MemoryBytes() int {
 	n := len(t.sess)*int(unsafe.Sizeof(session{})) + len(t.index)*8 +
-		cap(t.free)*4 + t.maps.memoryBytes()
+		cap(t.free)*4 + t.maps.memoryBytes() + len(t.frags.e)*int(unsafe.Sizeof(fragEntry{}))
 	t.mu.Lock()
 	n += len(t.ports) * int(unsafe.Sizeof(portSet{}))
 	t.mu.Unlock()

@@ -198,6 +198,8 @@ func TestPolicyValidation(t *testing.T) {
 		{"icmp timeout too short", func(p *Policy) { p.Timeouts.ICMPQuery = 30 * time.Second }, "Timeouts.ICMPQuery"},
 		{"filtering", func(p *Policy) { p.Filtering = 9 }, "Filtering"},
 		{"error source family", func(p *Policy) { p.ErrorSource4 = addr("2001:db8::1") }, "ErrorSource4"},
+		{"fragment timeout too short", func(p *Policy) { p.Timeouts.Fragment = time.Second / 2 }, "Timeouts.Fragment"},
+		{"fragment timeout too long", func(p *Policy) { p.Timeouts.Fragment = 61 * time.Second }, "Timeouts.Fragment"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,7 +211,7 @@ func TestPolicyValidation(t *testing.T) {
 			}
 		})
 	}
-	for _, cfg := range []Config{{Capacity: 0}, {Capacity: 1, MaxMappings: -1}, {Capacity: 1, SweepPerBatch: 5000}} {
+	for _, cfg := range []Config{{Capacity: 0}, {Capacity: 1, MaxMappings: -1}, {Capacity: 1, SweepPerBatch: 5000}, {Capacity: 1, Fragments: -1}, {Capacity: 1, Fragments: MaxFragments + 1}} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}

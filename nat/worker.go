@@ -162,10 +162,12 @@ func check(frame []byte, s *pkt.Summary) Reason {
 	if s.Family != pkt.FamilyIPv4 && s.Family != pkt.FamilyIPv6 {
 		return ReasonNotIP
 	}
-	if s.Flags&pkt.FlagFragment != 0 && s.Flags&pkt.FlagFirstFragment == 0 {
-		return ReasonFragment
-	}
 	return ReasonNone
+}
+
+// laterFragment reports whether s is a fragment other than the first.
+func laterFragment(s *pkt.Summary) bool {
+	return s.Flags&(pkt.FlagFragment|pkt.FlagFirstFragment) == pkt.FlagFragment
 }
 
 // Track looks the packet up. A packet of a tracked flow is translated in
@@ -176,6 +178,9 @@ func check(frame []byte, s *pkt.Summary) Reason {
 func (w *Worker) Track(frame []byte, s *pkt.Summary, space uint16) Result {
 	if r := check(frame, s); r != ReasonNone {
 		return w.drop(r)
+	}
+	if laterFragment(s) {
+		return w.trackFragment(frame, s, space)
 	}
 	if s.Flags&pkt.FlagICMPError != 0 {
 		return w.trackError(frame, s, space)
@@ -188,7 +193,7 @@ func (w *Worker) Track(frame []byte, s *pkt.Summary, space uint16) Result {
 	if !w.t.lookup(&k, k.hash(w.t.s0, w.t.s1), &h) || expired(h.ctl, h.seen, w.now, &w.snap.tm) {
 		return Result{Action: Decide, State: StateNew, Space: space}
 	}
-	return w.established(frame, s, &k, &h)
+	return w.established(frame, s, &k, &h, space)
 }
 
 // Process is Track followed by Commit for a new flow: for a data path
@@ -202,8 +207,11 @@ func (w *Worker) Process(frame []byte, s *pkt.Summary, space uint16) Result {
 }
 
 // established updates a hit session's state and timer and translates the
-// packet.
-func (w *Worker) established(frame []byte, s *pkt.Summary, k *key, h *hit) Result {
+// packet; a first fragment is remembered for the later ones.
+func (w *Worker) established(frame []byte, s *pkt.Summary, k *key, h *hit, space uint16) Result {
+	if s.Flags&pkt.FlagFragment != 0 {
+		w.recordFirst(s, space, h.si, h.dir, h.ctl)
+	}
 	sess := &w.t.sess[h.si]
 	c := h.ctl
 	for {
