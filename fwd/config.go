@@ -1,0 +1,130 @@
+// Configuration: the plain Go values the control plane (ctl, from the YAML
+// of `gannet run`) hands to NewTables. Nothing here is read by the data
+// path; NewTables validates it and compiles it into a Tables snapshot.
+
+package fwd
+
+import (
+	"net/netip"
+
+	"github.com/gannet-net/gannet/acl"
+	"github.com/gannet-net/gannet/nat"
+	"github.com/gannet-net/gannet/xlat"
+)
+
+// Role is what a port connects to.
+type Role uint8
+
+const (
+	// RoleUplink: the fabric or the Internet. Next hops are found through
+	// the neighbour table; ARP and NDP are the kernel's.
+	RoleUplink Role = iota
+	// RoleWorkload: one workload endpoint (a veth or TAP). gannet answers
+	// ARP and NDP for the gateway address itself and checks sources.
+	RoleWorkload
+)
+
+func (r Role) String() string {
+	if r == RoleWorkload {
+		return "workload"
+	}
+	return "uplink"
+}
+
+// Default gateway identity on workload ports (Calico's).
+var (
+	DefaultGatewayMAC = [6]byte{0xee, 0xee, 0xee, 0xee, 0xee, 0xee}
+	DefaultGateway4   = netip.MustParseAddr("169.254.1.1")
+	DefaultGateway6   = netip.MustParseAddr("fe80::1")
+)
+
+// DefaultICMPRate is the router's ICMP error budget per worker and second
+// when Config.ICMPRate is zero.
+const DefaultICMPRate = 100
+
+// Config is everything NewTables compiles. Index fields (PortConfig
+// position, EndpointConfig.Port, RouteConfig.Port) refer to Ports by
+// position: port i of the tables is port i of every Worker.
+type Config struct {
+	Ports     []PortConfig
+	Spaces    []SpaceConfig // space 0 (flat, not translated) exists without being listed
+	Endpoints []EndpointConfig
+	Routes    []RouteConfig
+
+	// RouterAddrs are the source addresses of the router's ICMP errors
+	// when the ingress port has no host address of the packet's family:
+	// at most one IPv4 and one IPv6 address.
+	RouterAddrs []netip.Addr
+
+	// Gateway identity on workload ports; zero values take the defaults
+	// (ee:ee:ee:ee:ee:ee, 169.254.1.1, fe80::1).
+	GatewayMAC         [6]byte
+	Gateway4, Gateway6 netip.Addr
+
+	// ICMPRate is the number of ICMP errors each worker may send per
+	// second (burst: one second's worth); zero means DefaultICMPRate,
+	// negative means none.
+	ICMPRate int
+
+	// NAT is the connection table (shared by all workers). nil: no
+	// conntrack or NAT stage; policy is then stateless (every packet,
+	// both directions, is evaluated as new).
+	NAT *nat.Table
+	// Xlat translates translated address spaces; required when any space
+	// is translated.
+	Xlat *xlat.Translator
+}
+
+// PortConfig describes one port. Its index is its position in
+// Config.Ports.
+type PortConfig struct {
+	Name    string // interface name, for counters and errors
+	Ifindex int    // the kernel's index: neighbour lookups on uplinks use it
+	Role    Role
+	MAC     [6]byte // the port's own MAC: source of frames sent on an uplink
+	MTU     int     // largest IP packet sent out of the port; zero means 1500
+	// HostAddrs are the host's addresses on this port: the source of
+	// ICMP errors about packets that came in here (first of each family),
+	// before Config.RouterAddrs.
+	HostAddrs []netip.Addr
+}
+
+// SpaceConfig declares an address space (a VRF). Space 0 is the flat
+// space; its IPv6 table is the core table that translated traffic is
+// routed in.
+type SpaceConfig struct {
+	ID uint16
+	// Translated: an IPv4-only space carried over the IPv6 core by
+	// stateless translation (Config.Xlat must know the space).
+	Translated bool
+}
+
+// EndpointConfig is a workload endpoint on a workload port.
+type EndpointConfig struct {
+	Name  string
+	Port  int     // index into Config.Ports; a workload port holds one endpoint
+	MAC   [6]byte // the workload's MAC: destination of frames delivered to it
+	Addrs []netip.Addr
+	Space uint16
+	// Ingress and Egress are the endpoint's compiled programs (from
+	// acl.CompilePolicy). nil means no policy at all in that direction:
+	// everything passes. A non-nil Program follows acl's semantics,
+	// including the default deny of profiles.
+	Ingress, Egress *acl.Program
+}
+
+// RouteConfig is a static route in a space. The next hop is either a port
+// (with a gateway address, or none for a directly connected prefix whose
+// destinations are their own neighbours), or, in space 0's IPv6 table
+// only, a translation into a translated space (the border's exit: the
+// packet is translated 6->4 and routed again in that space).
+type RouteConfig struct {
+	Space  uint16
+	Prefix netip.Prefix
+
+	Port    int
+	Gateway netip.Addr // invalid (zero) for a directly connected prefix
+
+	Translate      bool   // instead of Port/Gateway
+	TranslateSpace uint16 // the translated space to deliver into
+}

@@ -1,0 +1,93 @@
+// Package fwd owns gannet's data plane: ports (the Port interface and its
+// in-memory twin MemPort), workers pinned to cores that own their frames
+// and queues, the immutable forwarding Tables, and the per-batch pipeline
+// that routes, polices, translates and answers packets. It never parses
+// configuration files, never talks to the kernel about routes or
+// neighbours (fwd/neigh does), never loads BPF (fwd/bpf does) and never
+// allocates, locks, logs or makes an interface call per packet.
+//
+// # Pipeline
+//
+// A worker takes up to BatchSize frames from one port, parses them all
+// into a caller-owned summary array, and takes each through:
+//
+//	parse -> port context (the workload port's endpoint and address space;
+//	uplinks are in space 0) -> gateway ARP (169.254.1.1) and neighbour
+//	solicitations (fe80::1) answered in place with ee:ee:ee:ee:ee:ee ->
+//	unicast check -> anti-spoofing (workload ports: the source must be one
+//	of the endpoint's addresses) -> TTL / hop limit (Time Exceeded) ->
+//	route lookup in the space's table -> translation 6->4 when the route
+//	delivers into a translated space -> conntrack (nat.Track) -> policy
+//	(egress program of the source endpoint, ingress program of the local
+//	destination endpoint; acl.Program.Check with nat's state) -> nat.Commit
+//	for a new flow policy admitted (NAT) -> route lookup again when NAT
+//	rewrote the packet -> translation 4->6 when a translated space's packet
+//	leaves for the core -> neighbour MAC -> MTU -> TTL decrement with an
+//	incremental checksum -> the egress port's tx queue.
+//
+// Every frame ends its batch on exactly one tx queue or back on the free
+// stack; a frame that did not leave as a forwarded packet is counted under
+// a named Reason (each belongs to a Stage), with the detail of the library
+// that refused it (pkt, nat, xlat reasons) in Stats.
+//
+// # Where policy sees translated traffic
+//
+// Conntrack and policy always see a packet as the workload sees it: IPv4
+// in its own address space for translated spaces. A packet leaving a
+// workload of a translated space is tracked and policed as IPv4 (space ID
+// in the connection key, so equal addresses of two tenants never meet)
+// and translated 4->6 afterwards; a packet arriving from the IPv6 core for
+// such a workload is translated 6->4 first and then tracked and policed.
+// This is why translation into a space runs before conntrack and
+// translation out of one runs after NAT, where DESIGN.md's list has both
+// before.
+//
+// # Address spaces and routes
+//
+// Space 0 is the flat space, and its IPv6 table is also the core table
+// translated traffic travels in. Each space has one lpm table (both
+// families) whose values index the Tables' next-hop array. Endpoints get
+// /32 and /128 routes implicitly; an IPv4 address of a translated space
+// also gets its RFC 6052 /128 (as the Translator maps it) in the core
+// table, with a next hop that translates 6->4 and delivers. A translated
+// space holds only its endpoints' routes: an IPv4 destination that is not
+// a local endpoint of the space goes through translation to the core.
+// A route in the core may translate into a translated space (a border's
+// exit to the IPv4 Internet, where nat source-NATs the flow into the
+// external space).
+//
+// # ICMP from the router
+//
+// Time Exceeded, Destination Unreachable (no route; code 0 in both
+// families) and Fragmentation Needed / Packet Too Big are built in place
+// with pkt's builders and sent back out of the ingress port to the
+// sender's MAC, from the ingress port's first host address of the family
+// or else Config.RouterAddrs, limited per worker by a token bucket
+// (Config.ICMPRate per second, refilled from the clock read once per
+// round). An error only ever quotes the packet as it arrived: the TTL and
+// MTU checks run before NAT (source NAT keeps the destination, hence the
+// egress port), and a packet that NAT or translation rewrote and that then
+// cannot be forwarded is dropped and counted without an error
+// (too-big-rewritten, no-route). IPv4 without DF above the egress MTU is
+// dropped as needs-fragmentation: gannet does not fragment. Path MTU
+// across translation is the Translator's (its ipv4MTU/ipv6MTU settings
+// should match the ports').
+//
+// # Policy without conntrack
+//
+// With Config.NAT nil there is no conntrack or NAT stage and policy is
+// stateless: every packet, in both directions, is evaluated as a new
+// one, so return traffic needs rules of its own. A nil acl.Program means
+// no policy in that direction (everything passes); a non-nil one follows
+// acl's semantics, including the default deny of an endpoint's profiles.
+//
+// # Workers and frames
+//
+// A Worker owns frame memory (a []byte cut into frames; an xsk.Umem's
+// memory for real ports), an xsk.FrameStack of free frames and one Port
+// per port of the tables. Each round it takes completions back, tops up
+// every fill ring, receives and processes a batch per port, hands the
+// batch's tx queues to their ports, and publishes its counters with atomic
+// stores; Stats reads them from any goroutine. Tables, the neighbour
+// snapshot and the clock are read once per round.
+package fwd

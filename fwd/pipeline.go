@@ -1,0 +1,462 @@
+// The pipeline: a batch of received frames flows parse -> port context ->
+// gateway ARP/NDP -> anti-spoofing -> TTL -> route lookup -> translation
+// 6->4 (into a translated space) -> conntrack -> policy -> NAT -> route
+// lookup again when NAT rewrote the packet -> translation 4->6 (out of a
+// translated space) -> neighbour MAC -> MTU -> TTL decrement -> the tx
+// queue of the egress port. Every frame ends the batch on exactly one tx
+// queue or back on the free stack, with a Reason counted when it did not
+// leave as a forwarded packet.
+
+package fwd
+
+import (
+	"net/netip"
+
+	"github.com/gannet-net/gannet/acl"
+	"github.com/gannet-net/gannet/fwd/xsk"
+	"github.com/gannet-net/gannet/nat"
+	"github.com/gannet-net/gannet/pkt"
+	"github.com/gannet-net/gannet/xlat"
+)
+
+// BatchSize is the most frames a worker takes from one port at a time.
+const BatchSize = 64
+
+// view is where a packet is while it moves through the stages: its
+// summary's offsets are from base (the frame start at first; the IP
+// header once translation has moved it), and the frame may grow back
+// toward chunk.
+type view struct {
+	base, chunk uint64
+	s           *pkt.Summary
+	in          int       // ingress port
+	srcMAC      pkt.MAC   // sender's MAC, saved before anything overwrites it
+	rewritten   bool      // NAT or translation changed the packet: no ICMP error can quote it any more
+	sp          *space    // the address space the packet is in now
+	nh          *nextHop  // route of the packet's current destination, or nil
+	ep          *endpoint // the source endpoint (workload ports)
+}
+
+// l3 returns the absolute address of the IP header.
+func (v *view) l3() uint64 { return v.base + uint64(v.s.L3Off) }
+
+// process runs one batch of frames received on port in.
+func (w *Worker) process(t *Tables, in int, descs []xsk.Desc) {
+	sums := w.sums[:len(descs)]
+	for i, d := range descs {
+		pkt.Parse(w.mem[d.Addr:d.Addr+uint64(d.Len)], &sums[i])
+	}
+	for i := range descs {
+		w.packet(t, in, descs[i], &sums[i])
+	}
+	w.flush()
+}
+
+// packet takes one frame through the pipeline.
+func (w *Worker) packet(t *Tables, in int, d xsk.Desc, s *pkt.Summary) {
+	chunk := d.Addr &^ uint64(w.frameSize-1)
+	if s.Verdict != pkt.OK {
+		w.c.parse[s.Reason]++
+		if s.Verdict == pkt.Unsupported {
+			w.drop(chunk, ReasonUnsupported)
+		} else {
+			w.drop(chunk, ReasonMalformed)
+		}
+		return
+	}
+	if in >= len(t.ports) {
+		w.drop(chunk, ReasonPortUnknown)
+		return
+	}
+	pe := &t.ports[in]
+	frame := w.mem[d.Addr : d.Addr+uint64(d.Len)]
+	v := view{base: d.Addr, chunk: chunk, s: s, in: in, srcMAC: pkt.Ethernet(frame).Src(), sp: t.flat}
+	if pe.role == RoleWorkload {
+		if pe.ep == nil {
+			w.drop(chunk, ReasonNoEndpoint)
+			return
+		}
+		v.ep = pe.ep
+		v.sp = pe.ep.space
+	}
+
+	// Gateway ARP and NDP (before the source check: a workload asks
+	// for the gateway from its link-local address).
+	if s.Family == pkt.FamilyNone { // ARP: Parse accepts nothing else as OK
+		w.arp(t, pe, &v, d)
+		return
+	}
+	if s.Family == pkt.FamilyIPv6 && s.Proto == pkt.ProtoICMPv6 &&
+		s.ICMPType >= pkt.ICMPv6RouterSolicit && s.ICMPType <= pkt.ICMPv6Redirect {
+		w.ndp(t, pe, &v, d)
+		return
+	}
+	if pkt.Ethernet(frame).Dst().IsMulticast() || !unicastDst(s) {
+		w.drop(chunk, ReasonNotUnicast)
+		return
+	}
+	if v.ep != nil {
+		if r := w.checkSource(t, v.ep, s); r != ReasonNone {
+			w.drop(chunk, r)
+			return
+		}
+		if v.sp.translated && s.Family == pkt.FamilyIPv6 {
+			w.drop(chunk, ReasonFamilyNotRouted)
+			return
+		}
+	}
+
+	// The router is a hop: a packet that cannot take one more is answered.
+	if s.TTL <= 1 {
+		if s.Family == pkt.FamilyIPv4 {
+			w.icmpError(t, &v, pkt.ICMPv4TimeExceeded, pkt.ICMPv4TTLExceeded, 0, ReasonTTLExceeded)
+		} else {
+			w.icmpError(t, &v, pkt.ICMPv6TimeExceeded, pkt.ICMPv6HopLimitExceeded, 0, ReasonTTLExceeded)
+		}
+		return
+	}
+
+	v.nh = lookup(t, v.sp, s)
+	translatedIn := false
+	if nh := v.nh; nh != nil && (nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat) {
+		// 6->4 before conntrack and policy: they see the packet as the
+		// workload of the translated space sees it.
+		if !w.to4(t, &v, nh.space) {
+			return
+		}
+		translatedIn = true
+		if nh.kind == nhTranslate {
+			v.nh = lookup(t, v.sp, s)
+		} else {
+			v.nh = &t.nhs[nh.deliver]
+		}
+	}
+
+	// The path MTU check quotes the packet as it arrived, so it runs
+	// before NAT rewrites it (source NAT keeps the destination, hence
+	// the egress port).
+	if nh := v.nh; nh != nil && !v.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.ports[nh.port].mtu {
+		w.tooBig(t, &v, t.ports[nh.port].mtu)
+		return
+	}
+
+	if !w.state(t, &v) {
+		return
+	}
+
+	nh := v.nh
+	if nh == nil {
+		if v.sp.translated && s.Family == pkt.FamilyIPv4 && !translatedIn {
+			// Not a local endpoint of the space: across the core.
+			if !w.to6(t, &v) {
+				return
+			}
+			nh = lookup(t, v.sp, s)
+		}
+		if nh == nil {
+			if v.rewritten {
+				w.drop(chunk, ReasonNoRoute)
+			} else if s.Family == pkt.FamilyIPv4 {
+				w.icmpError(t, &v, pkt.ICMPv4DestUnreach, pkt.ICMPv4NetUnreach, 0, ReasonNoRoute)
+			} else {
+				w.icmpError(t, &v, pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonNoRoute)
+			}
+			return
+		}
+	}
+	if nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat {
+		// Only one 6->4 per packet: a route back into a translated
+		// space after NAT or 4->6 would loop.
+		w.drop(chunk, ReasonRouteLoop)
+		return
+	}
+	w.forward(t, &v, nh)
+}
+
+// unicastDst reports whether the packet's destination is one a router
+// forwards: not multicast, broadcast, "this network" or IPv6 link-local.
+func unicastDst(s *pkt.Summary) bool {
+	if s.Family == pkt.FamilyIPv4 {
+		return s.Dst[0] != 0 && s.Dst[0] < 224
+	}
+	return s.Dst[0] != 0xff && !(s.Dst[0] == 0xfe && s.Dst[1]&0xc0 == 0x80)
+}
+
+// checkSource is the anti-spoofing check (and refuses IP packets to the
+// gateway address itself, which the pipeline does not answer).
+func (w *Worker) checkSource(t *Tables, ep *endpoint, s *pkt.Summary) Reason {
+	if s.Family == pkt.FamilyIPv4 {
+		if [4]byte(s.Dst[:4]) == t.gw4 {
+			return ReasonToRouter
+		}
+		src := [4]byte(s.Src[:4])
+		for _, a := range ep.addrs4 {
+			if a == src {
+				return ReasonNone
+			}
+		}
+		return ReasonSpoofed
+	}
+	if s.Dst == t.gw6 {
+		return ReasonToRouter
+	}
+	for _, a := range ep.addrs6 {
+		if a == s.Src {
+			return ReasonNone
+		}
+	}
+	return ReasonSpoofed
+}
+
+// lookup returns the route of the packet's destination in sp, or nil.
+func lookup(t *Tables, sp *space, s *pkt.Summary) *nextHop {
+	var i uint32
+	var ok bool
+	if s.Family == pkt.FamilyIPv4 {
+		i, ok = sp.table.Lookup4(s.Dst4())
+	} else {
+		i, ok = sp.table.Lookup6(s.Dst6())
+	}
+	if !ok {
+		return nil
+	}
+	return &t.nhs[i]
+}
+
+// frame returns the packet's frame from its current base to the end of
+// its chunk (room for a translation or an answer to grow into).
+func (w *Worker) frame(v *view) []byte {
+	return w.mem[v.base : v.chunk+uint64(w.frameSize)]
+}
+
+// state runs conntrack, policy and NAT. It returns false when the packet
+// was dropped (or answered). When NAT rewrote the packet the route is
+// looked up again, in the space NAT put it in.
+func (w *Worker) state(t *Tables, v *view) bool {
+	s := v.s
+	var dst *endpoint
+	if v.nh != nil && v.nh.kind == nhEndpoint {
+		dst = v.nh.ep
+	}
+	if t.nat == nil {
+		// No connection table: stateless policy, every packet is new.
+		if r := w.policy(acl.ConnNew, v.ep, dst, s); r != ReasonNone {
+			w.drop(v.chunk, r)
+			return false
+		}
+		return true
+	}
+	nw := w.nw
+	frame := w.frame(v)
+	res := nw.Track(frame, s, v.sp.id)
+	if res.Action == nat.Decide || res.Action == nat.Forward {
+		if r := w.policy(connState(res.State), v.ep, dst, s); r != ReasonNone {
+			w.drop(v.chunk, r)
+			return false
+		}
+		if res.Action == nat.Decide {
+			res = nw.Commit(frame, s, v.sp.id)
+		}
+	}
+	switch res.Action {
+	case nat.Drop:
+		w.drop(v.chunk, ReasonConntrack)
+		return false
+	case nat.DropAndReply:
+		w.natReply(t, v, nw.Reply())
+		return false
+	}
+	if res.Translated {
+		v.rewritten = true
+		if res.Space != v.sp.id {
+			sp := t.spaces[res.Space]
+			if sp == nil {
+				w.drop(v.chunk, ReasonNoRoute)
+				return false
+			}
+			v.sp = sp
+		}
+		v.nh = lookup(t, v.sp, s)
+	}
+	return true
+}
+
+// connState maps conntrack's answer onto policy's.
+func connState(st nat.State) acl.ConnState {
+	switch st {
+	case nat.StateEstablished:
+		return acl.ConnEstablished
+	case nat.StateRelated:
+		return acl.ConnRelated
+	case nat.StateInvalid:
+		return acl.ConnInvalid
+	}
+	return acl.ConnNew
+}
+
+// policy checks the egress program of the source endpoint and the ingress
+// program of the destination endpoint (when they are local and have one).
+func (w *Worker) policy(st acl.ConnState, src, dst *endpoint, s *pkt.Summary) Reason {
+	egress := src != nil && src.egress != nil
+	ingress := dst != nil && dst.ingress != nil
+	if !egress && !ingress {
+		return ReasonNone
+	}
+	if st == acl.ConnNew {
+		w.key.FromSummary(s)
+	}
+	if egress && src.egress.Check(st, &w.key).Verdict != acl.Accept {
+		return ReasonPolicyEgress
+	}
+	if ingress && dst.ingress.Check(st, &w.key).Verdict != acl.Accept {
+		return ReasonPolicyIngress
+	}
+	return ReasonNone
+}
+
+// to4 translates the packet 6->4 into space target. On success the view
+// describes the IPv4 packet in target; otherwise the frame was dropped or
+// answered and to4 returns false.
+func (w *Worker) to4(t *Tables, v *view, target *space) bool {
+	if t.xlat == nil {
+		w.drop(v.chunk, ReasonXlat)
+		return false
+	}
+	p := w.xlatPacket(v, target.id)
+	switch t.xlat.To4(p, &w.c.xlat) {
+	case xlat.Forward:
+	case xlat.Reply:
+		w.xlatReply(t, v, p)
+		return false
+	case xlat.Fragments:
+		w.drop(v.chunk, ReasonXlatFrags)
+		return false
+	default:
+		w.drop(v.chunk, ReasonXlat)
+		return false
+	}
+	if p.Space != target.id {
+		w.drop(v.chunk, ReasonXlatSpace)
+		return false
+	}
+	return w.reparse(v, p, target)
+}
+
+// to6 translates the packet of a translated space 4->6 into the core.
+func (w *Worker) to6(t *Tables, v *view) bool {
+	p := w.xlatPacket(v, v.sp.id)
+	switch t.xlat.To6(p, &w.c.xlat) {
+	case xlat.Forward:
+	case xlat.Reply:
+		w.xlatReply(t, v, p)
+		return false
+	case xlat.Fragments:
+		w.drop(v.chunk, ReasonXlatFrags)
+		return false
+	default:
+		w.drop(v.chunk, ReasonXlat)
+		return false
+	}
+	return w.reparse(v, p, t.flat)
+}
+
+func (w *Worker) xlatPacket(v *view, spaceID uint16) *xlat.Packet {
+	p := &w.xp
+	p.Buf = w.mem[v.chunk : v.chunk+uint64(w.frameSize)]
+	p.Off = int(v.l3() - v.chunk)
+	p.Len = int(v.s.L3Len)
+	p.Space = spaceID
+	p.Frags = nil // gannet lends no fragment buffers: packets that must be split are dropped (xlat counts fragment-buffers)
+	return p
+}
+
+// reparse points the view at the translated packet.
+func (w *Worker) reparse(v *view, p *xlat.Packet, sp *space) bool {
+	v.base = v.chunk + uint64(p.Off)
+	v.rewritten = true
+	v.sp = sp
+	if pkt.ParseIP(w.mem[v.base:v.base+uint64(p.Len)], v.s) != pkt.OK {
+		// The translator wrote it: this would be a bug in xlat.
+		w.c.parse[v.s.Reason]++
+		w.drop(v.chunk, ReasonMalformed)
+		return false
+	}
+	return true
+}
+
+// forward sends the packet out of nh's port: neighbour MAC, egress MTU,
+// TTL decrement, Ethernet header.
+func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
+	s := v.s
+	if nh.port >= len(w.ports) {
+		w.drop(v.chunk, ReasonNoPort)
+		return
+	}
+	out := &t.ports[nh.port]
+	if int(s.L3Len) > out.mtu {
+		// Unchanged packets were checked against this port before NAT;
+		// this one was rewritten, so no error could reach its sender.
+		w.drop(v.chunk, ReasonTooBigRewritten)
+		return
+	}
+	var dstMAC pkt.MAC
+	srcMAC := out.mac
+	switch nh.kind {
+	case nhEndpoint:
+		dstMAC = nh.ep.mac
+		srcMAC = t.gwMAC
+	case nhGateway, nhConnected:
+		if out.role == RoleWorkload {
+			srcMAC = t.gwMAC
+		}
+		addr := nh.gw
+		if nh.kind == nhConnected {
+			addr = dstAddr(s)
+		}
+		mac, ok := w.nsnap.Lookup(out.ifindex, addr)
+		if !ok {
+			w.neighMiss(out.ifindex, addr)
+			w.drop(v.chunk, ReasonNoNeighbour)
+			return
+		}
+		dstMAC = mac
+	}
+	l3 := v.l3()
+	if l3 < v.chunk+pkt.EthernetLen {
+		w.drop(v.chunk, ReasonNoHeadroom)
+		return
+	}
+	ip := w.mem[l3 : l3+uint64(s.L3Len)]
+	var et uint16
+	if s.Family == pkt.FamilyIPv4 {
+		pkt.IPv4(ip).DecTTL()
+		et = pkt.EtherTypeIPv4
+	} else {
+		ip[7]-- // hop limit: no header checksum in IPv6
+		et = pkt.EtherTypeIPv6
+	}
+	start := l3 - pkt.EthernetLen
+	eth := pkt.Ethernet(w.mem[start:l3])
+	eth.SetDst(dstMAC)
+	eth.SetSrc(srcMAC)
+	eth.SetEtherType(et)
+	w.c.fwd++
+	w.enqueue(nh.port, xsk.Desc{Addr: start, Len: uint32(pkt.EthernetLen) + uint32(s.L3Len)})
+}
+
+// dstAddr is the packet's destination as a netip.Addr (no allocation).
+func dstAddr(s *pkt.Summary) netip.Addr {
+	if s.Family == pkt.FamilyIPv4 {
+		return netip.AddrFrom4([4]byte(s.Dst[:4]))
+	}
+	return netip.AddrFrom16(s.Dst)
+}
+
+// neighMiss tells the neighbour cache once per batch and address.
+func (w *Worker) neighMiss(ifindex int, addr netip.Addr) {
+	if w.neigh == nil || (w.missed && w.lastMissIf == ifindex && w.lastMiss == addr) {
+		return
+	}
+	w.missed, w.lastMissIf, w.lastMiss = true, ifindex, addr
+	w.neigh.Miss(ifindex, addr)
+}

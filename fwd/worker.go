@@ -1,0 +1,395 @@
+// Workers: one per core. Frames flow from the worker's free stack onto
+// its ports' fill rings, come back on the rx rings in batches of up to
+// BatchSize, go through the pipeline, leave on the tx rings, and return to
+// the free stack from the completion rings (or at once when dropped).
+// Every frame is always in exactly one of those places.
+
+package fwd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gannet-net/gannet/acl"
+	"github.com/gannet-net/gannet/fwd/neigh"
+	"github.com/gannet-net/gannet/fwd/xsk"
+	"github.com/gannet-net/gannet/nat"
+	"github.com/gannet-net/gannet/pkt"
+	"github.com/gannet-net/gannet/xlat"
+)
+
+// Clock gives the time; the worker reads it once per round. nat.ManualClock
+// satisfies it for tests.
+type Clock interface{ Now() time.Time }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Neighbours is where a worker finds the MACs of uplink next hops. A
+// *neigh.Cache satisfies it. Snapshot is called once per round; Miss once
+// per round and unresolved address (it must not block).
+type Neighbours interface {
+	Snapshot() *neigh.Snapshot
+	Miss(ifindex int, addr netip.Addr)
+}
+
+// StaticNeighbours serves a fixed snapshot (static configuration, tests);
+// misses are counted, nothing resolves them.
+type StaticNeighbours struct {
+	Table  *neigh.Snapshot
+	misses atomic.Uint64
+}
+
+// Snapshot implements Neighbours.
+func (n *StaticNeighbours) Snapshot() *neigh.Snapshot { return n.Table }
+
+// Miss implements Neighbours.
+func (n *StaticNeighbours) Miss(int, netip.Addr) { n.misses.Add(1) }
+
+// Misses returns how many misses were reported.
+func (n *StaticNeighbours) Misses() uint64 { return n.misses.Load() }
+
+// Idle is what a worker does when a round found nothing to receive.
+type Idle uint8
+
+const (
+	// IdlePoll waits in poll(2) on the ports' descriptors (PollTimeout at
+	// most) when every port has one, and naps for Nap otherwise.
+	IdlePoll Idle = iota
+	// IdleBusy goes straight to the next round: lowest latency, one core
+	// at 100%.
+	IdleBusy
+)
+
+// WorkerConfig describes one worker.
+type WorkerConfig struct {
+	// Mem is the worker's frame memory (an xsk.Umem's Mem() for real
+	// ports), cut into frames of FrameSize bytes (a power of two > 256).
+	Mem       []byte
+	FrameSize int
+	// Ports are the worker's queues, one per port of the tables, by
+	// index. Ports share Mem.
+	Ports []Port
+	// Tables is where the control plane publishes snapshots; shared by
+	// all workers. A nil pointer value means "no tables yet": every
+	// frame is dropped as port-unknown.
+	Tables *atomic.Pointer[Tables]
+	// Neighbours resolves uplink next hops; nil means none are known.
+	Neighbours Neighbours
+	// Clock defaults to the wall clock.
+	Clock Clock
+	// Pin locks the worker's goroutine to CPU when started.
+	Pin         bool
+	CPU         int
+	Idle        Idle
+	PollTimeout time.Duration // default 10ms
+	Nap         time.Duration // default 50µs
+	// FillTarget is how many frames each port keeps on its fill ring;
+	// zero means an equal share of half the frames.
+	FillTarget int
+}
+
+// Worker owns frame memory, a free-frame stack and one queue per port,
+// and runs the pipeline over them. Methods other than Stats, Start and
+// Stop belong to the goroutine running it.
+type Worker struct {
+	mem        []byte
+	frameSize  int
+	numFrames  int
+	free       *xsk.FrameStack
+	ports      []Port
+	tables     *atomic.Pointer[Tables]
+	neigh      Neighbours
+	clock      Clock
+	cfg        WorkerConfig
+	fillTarget int
+	fillOut    []int // frames on each port's fill ring (given, not yet received)
+
+	// Per round.
+	nsnap      *neigh.Snapshot
+	nowNs      int64
+	nw         *nat.Worker
+	natTable   *nat.Table
+	missed     bool
+	lastMissIf int
+	lastMiss   netip.Addr
+
+	icmpTokens, icmpLast int64
+
+	rx    [BatchSize]xsk.Desc
+	sums  [BatchSize]pkt.Summary
+	addrs [BatchSize]uint64
+	txq   []txQueue
+	xp    xlat.Packet
+	key   acl.PacketKey
+	c     counters
+	pub   published
+
+	natMu sync.Mutex    // guards natws against Stats
+	natws []*nat.Worker // every nat handle this worker used, for counters
+
+	running atomic.Bool
+	stop    atomic.Bool
+	done    chan struct{}
+}
+
+type txQueue struct {
+	d [BatchSize]xsk.Desc
+	n int
+}
+
+var empty, _ = NewTables(Config{})
+
+// NewWorker checks cfg and returns a worker with every frame on its free
+// stack.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	fs := cfg.FrameSize
+	if fs <= RxHeadroom || fs&(fs-1) != 0 {
+		return nil, fmt.Errorf("fwd: WorkerConfig.FrameSize: %d is not a power of two above %d", fs, RxHeadroom)
+	}
+	n := len(cfg.Mem) / fs
+	if n < 1 {
+		return nil, fmt.Errorf("fwd: WorkerConfig.Mem: %d bytes hold no %d-byte frame", len(cfg.Mem), fs)
+	}
+	if len(cfg.Ports) == 0 {
+		return nil, errors.New("fwd: WorkerConfig.Ports: no ports")
+	}
+	for i, p := range cfg.Ports {
+		if p == nil {
+			return nil, fmt.Errorf("fwd: WorkerConfig.Ports[%d]: nil", i)
+		}
+	}
+	if cfg.Tables == nil {
+		return nil, errors.New("fwd: WorkerConfig.Tables: nil")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{}
+	}
+	if cfg.PollTimeout <= 0 {
+		cfg.PollTimeout = 10 * time.Millisecond
+	}
+	if cfg.Nap <= 0 {
+		cfg.Nap = 50 * time.Microsecond
+	}
+	w := &Worker{
+		mem: cfg.Mem[:n*fs], frameSize: fs, numFrames: n,
+		free:    xsk.NewFrameStack(n),
+		ports:   cfg.Ports,
+		tables:  cfg.Tables,
+		neigh:   cfg.Neighbours,
+		clock:   cfg.Clock,
+		cfg:     cfg,
+		fillOut: make([]int, len(cfg.Ports)),
+		txq:     make([]txQueue, len(cfg.Ports)),
+	}
+	w.fillTarget = cfg.FillTarget
+	if w.fillTarget <= 0 {
+		w.fillTarget = max(1, n/2/len(cfg.Ports))
+	}
+	for i := n - 1; i >= 0; i-- {
+		w.free.Push(uint64(i * fs))
+	}
+	w.nowNs = w.clock.Now().UnixNano()
+	w.icmpLast, w.icmpTokens = w.nowNs, icmpBurst
+	return w, nil
+}
+
+// Step runs one round: for each port, take back completed frames, top up
+// the fill ring, receive a batch and run it through the pipeline, then
+// publish the counters. It returns the number of frames received. Tests
+// and single-threaded drivers call it directly; Start calls it in a loop.
+func (w *Worker) Step() int {
+	t := w.tables.Load()
+	if t == nil {
+		t = empty
+	}
+	if w.neigh != nil {
+		w.nsnap = w.neigh.Snapshot()
+	}
+	w.missed = false
+	w.nowNs = w.clock.Now().UnixNano()
+	w.refill()
+	w.nw = nil
+	if t.nat != nil {
+		w.nw = w.natWorker(t)
+		w.nw.BeginBatch()
+	}
+	mask := ^uint64(w.frameSize - 1)
+	got := 0
+	for pi, p := range w.ports {
+		for {
+			n := p.Complete(w.addrs[:])
+			for _, a := range w.addrs[:n] {
+				w.free.Push(a & mask)
+			}
+			if n < len(w.addrs) {
+				break
+			}
+		}
+		if want := min(w.fillTarget-w.fillOut[pi], len(w.addrs)); want > 0 {
+			k := w.free.PopBatch(w.addrs[:want])
+			m := p.Fill(w.addrs[:k])
+			w.free.PushBatch(w.addrs[m:k])
+			w.fillOut[pi] += m
+		}
+		n := p.Receive(w.rx[:])
+		if n == 0 {
+			continue
+		}
+		w.fillOut[pi] -= n
+		w.c.rx += uint64(n)
+		got += n
+		w.process(t, pi, w.rx[:n])
+	}
+	w.c.batches++
+	w.pub.publish(&w.c)
+	return got
+}
+
+// natWorker returns the nat handle for t's table, making a new one when
+// the control plane published a different table.
+func (w *Worker) natWorker(t *Tables) *nat.Worker {
+	if w.natTable != t.nat {
+		nw := t.nat.NewWorker()
+		w.natMu.Lock()
+		w.natws = append(w.natws, nw)
+		w.natMu.Unlock()
+		w.natTable = t.nat
+		return nw
+	}
+	return w.natws[len(w.natws)-1]
+}
+
+// drop frees the frame and counts r.
+func (w *Worker) drop(chunk uint64, r Reason) {
+	w.c.drops[r]++
+	w.free.Push(chunk)
+}
+
+// enqueue puts a frame on port's tx queue for the end of the batch.
+func (w *Worker) enqueue(port int, d xsk.Desc) {
+	q := &w.txq[port]
+	q.d[q.n] = d
+	q.n++
+}
+
+// flush hands every tx queue to its port; what a full ring refuses is
+// dropped.
+func (w *Worker) flush() {
+	mask := ^uint64(w.frameSize - 1)
+	for pi := range w.txq {
+		q := &w.txq[pi]
+		if q.n == 0 {
+			continue
+		}
+		k := w.ports[pi].Transmit(q.d[:q.n])
+		for _, d := range q.d[:k] {
+			w.c.txBytes += uint64(d.Len)
+		}
+		w.c.tx += uint64(k)
+		for _, d := range q.d[k:q.n] {
+			w.drop(d.Addr&mask, ReasonTxFull)
+		}
+		q.n = 0
+	}
+}
+
+// Stats returns the worker's counters as last published (any goroutine).
+func (w *Worker) Stats() Stats {
+	var s Stats
+	w.pub.read(&s)
+	w.natMu.Lock()
+	for _, nw := range w.natws {
+		for r := range s.NAT {
+			s.NAT[r] += nw.Drops(nat.Reason(r))
+		}
+		s.NATCreated += nw.Created()
+	}
+	w.natMu.Unlock()
+	return s
+}
+
+// Start runs the worker on its own goroutine, locked to an OS thread and,
+// with Pin, to its CPU. It returns once the goroutine runs (or failed to
+// pin).
+func (w *Worker) Start() error {
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("fwd: worker already started")
+	}
+	w.stop.Store(false)
+	w.done = make(chan struct{})
+	started := make(chan error, 1)
+	go func() {
+		defer close(w.done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if w.cfg.Pin {
+			if err := pinCPU(w.cfg.CPU); err != nil {
+				started <- fmt.Errorf("fwd: pin worker to CPU %d: %w", w.cfg.CPU, err)
+				return
+			}
+		}
+		started <- nil
+		w.loop()
+	}()
+	if err := <-started; err != nil {
+		<-w.done
+		w.running.Store(false)
+		return err
+	}
+	return nil
+}
+
+func (w *Worker) loop() {
+	var fds []int32
+	if w.cfg.Idle == IdlePoll {
+		fds = pollFDs(w.ports)
+	}
+	for !w.stop.Load() {
+		if w.Step() > 0 || w.cfg.Idle == IdleBusy {
+			continue
+		}
+		if fds != nil {
+			pollIn(fds, w.cfg.PollTimeout)
+		} else {
+			time.Sleep(w.cfg.Nap)
+		}
+	}
+}
+
+// Stop asks the worker to finish its round and waits until its goroutine
+// has exited, or ctx ends. After it returns nil the caller may close the
+// ports and free the frame memory.
+func (w *Worker) Stop(ctx context.Context) error {
+	if !w.running.Load() {
+		return nil
+	}
+	w.stop.Store(true)
+	select {
+	case <-w.done:
+		w.running.Store(false)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("fwd: stop worker: %w", ctx.Err())
+	}
+}
+
+// pollFDs returns the descriptors of ports, or nil when any port has none.
+func pollFDs(ports []Port) []int32 {
+	fds := make([]int32, 0, len(ports))
+	for _, p := range ports {
+		pp, ok := p.(Pollable)
+		if !ok {
+			return nil
+		}
+		fds = append(fds, int32(pp.FD()))
+	}
+	return fds
+}
