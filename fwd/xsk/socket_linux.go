@@ -317,10 +317,26 @@ func (s *Socket) Receive(d []Desc) int {
 func (s *Socket) Transmit(d []Desc) int {
 	n := s.tx.produce(d)
 	if len(d) > 0 && (s.busy || !s.wakeup || s.tx.needWakeup()) {
-		s.txWakeups.Add(1)
-		sendtoNonblock(s.fd)
+		s.kickTx()
 	}
 	return n
+}
+
+// maxTxKicks bounds the sendto calls of one Transmit. In copy mode the kernel
+// sends at most 32 frames per sendto and says EAGAIN when more are waiting;
+// kicking again while it makes progress sends a whole batch per Transmit.
+const maxTxKicks = 16
+
+func (s *Socket) kickTx() {
+	for range maxTxKicks {
+		before := atomic.LoadUint32(s.tx.consumer)
+		s.txWakeups.Add(1)
+		if sendtoNonblock(s.fd) != unix.EAGAIN || atomic.LoadUint32(s.tx.consumer) == before {
+			// Done, or stuck (completion ring full, device busy): the
+			// next batch kicks again.
+			return
+		}
+	}
 }
 
 // Complete takes up to len(addrs) finished tx frames off the completion ring
@@ -405,8 +421,9 @@ func (s *Socket) Close() error {
 // kicked again with the next batch; a dead device shows up in Stats and in
 // frames that never complete.
 
-func sendtoNonblock(fd int) {
-	unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+func sendtoNonblock(fd int) unix.Errno {
+	_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
+	return e
 }
 
 func recvfromNonblock(fd int) {
