@@ -362,3 +362,37 @@ func TestVethModes(t *testing.T) {
 var cmpIgnoreEmptyTx = cmp.FilterPath(func(p cmp.Path) bool {
 	return p.Last().String() == ".TxRingEmptyDescs"
 }, cmp.Ignore())
+
+// TestVethAllocs checks the data-path methods on a real socket, syscalls
+// included, allocate nothing.
+func TestVethAllocs(t *testing.T) {
+	n := newTestNS(t)
+	v := n.veth()
+	u, err := NewUmem(UmemConfig{NumFrames: 256, FrameSize: 2048, FillSize: 64, CompletionSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	s, err := n.socket(u, SocketConfig{Ifindex: v.xsk, RxSize: 64, TxSize: 64})
+	if err != nil {
+		t.Fatalf("NewSocket: %v", err)
+	}
+	stack := NewFrameStack(u.NumFrames())
+	stack.PushBatch(u.Frames(nil))
+	addrs := make([]uint64, 32)
+	s.Fill(addrs[:stack.PopBatch(addrs)])
+	descs := make([]Desc, 16)
+	allocs := testing.AllocsPerRun(100, func() {
+		k := stack.PopBatch(addrs[:16])
+		for i, a := range addrs[:k] {
+			descs[i] = Desc{Addr: a + PacketHeadroom, Len: 64}
+		}
+		stack.PushBatch(addrs[s.Transmit(descs[:k]):k])
+		stack.PushBatch(addrs[:s.Complete(addrs)])
+		s.Receive(descs)
+		s.Poll(0)
+	})
+	if allocs != 0 {
+		t.Errorf("Transmit+Complete+Receive+Poll on a veth socket allocate %v times per run, want 0", allocs)
+	}
+}
