@@ -83,12 +83,16 @@ func testLive(t *testing.T, spec Spec) {
 			return err
 		}
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
+		cpu := 0
+		if err := PinThread(cpu); err != nil {
+			return err
+		}
 		flows := make([]int, f.Flows())
 		for i := range flows {
 			flows[i] = i
 		}
 		var sent Counter
-		if err := live.Send(context.Background(), SendConfig{Ifindex: txIf.Index, Flows: flows, Count: uint64(perFlow * len(flows)), Burst: 100}, &sent); err != nil {
+		if err := live.Send(context.Background(), SendConfig{Ifindex: txIf.Index, Flows: flows, Count: uint64(perFlow * len(flows)), Burst: 100, CPU: cpu}, &sent); err != nil {
 			return err
 		}
 		if got := sent.Load(); got != uint64(perFlow*len(flows)) {
