@@ -104,12 +104,7 @@ func (u *Umem) openShared(cfg SocketConfig) (*Socket, error) {
 		return nil, fmt.Errorf("xsk: socket on ifindex %d queue %d wants %v mode but the UMEM is bound %v: %w",
 			cfg.Ifindex, cfg.Queue, cfg.Mode, u.mode, ErrSharedUmem)
 	}
-	s, err := u.open(cfg, unix.XDP_SHARED_UMEM, false)
-	var errno unix.Errno
-	if err != nil && errors.As(err, &errno) && errno != unix.ENODEV && errno != unix.EBUSY {
-		return nil, fmt.Errorf("%w: %w", err, ErrSharedUmem)
-	}
-	return s, err
+	return u.open(cfg, unix.XDP_SHARED_UMEM, false)
 }
 
 // open creates one socket and binds it with flags. register says whether this
@@ -200,7 +195,15 @@ func (u *Umem) open(cfg SocketConfig, flags uint16, register bool) (_ *Socket, e
 		sa.SharedUmemFD = uint32(u.sockets[0].fd)
 	}
 	if err := unix.Bind(fd, sa); err != nil {
-		return nil, fmt.Errorf("xsk: bind ifindex %d queue %d (flags %#x): %w", cfg.Ifindex, cfg.Queue, flags, err)
+		err = fmt.Errorf("xsk: bind ifindex %d queue %d (flags %#x): %w", cfg.Ifindex, cfg.Queue, flags, err)
+		if !register && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EBUSY) {
+			// A missing device or a taken queue is the caller's problem
+			// either way; anything else (EOPNOTSUPP for a zero-copy UMEM on
+			// a copy-only device, EINVAL on kernels without cross-device
+			// sharing) is the kernel declining to share.
+			err = fmt.Errorf("%w: %w", err, ErrSharedUmem)
+		}
+		return nil, err
 	}
 	opts, err := getsockoptInt(fd, unix.XDP_OPTIONS)
 	if err != nil {
