@@ -27,6 +27,7 @@ stateless IPv4<->IPv6 translation.`,
 		newPcapCmd(),
 		newXlatCmd(),
 		newBenchCmd(),
+		newPktgenCmd(),
 	)
 	return root
 }

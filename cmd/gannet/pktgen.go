@@ -24,12 +24,12 @@ import (
 func newPktgenCmd() *cobra.Command {
 	var (
 		dev, rxDev, mode, proto, src, dst, srcMAC, dstMAC, cores, rxCores, xskMode, jsonOut string
-		srcAddrs, flows, size, burst                                                       int
-		sport, dport                                                                       uint16
-		rate                                                                               float64
-		count                                                                              uint64
-		duration                                                                           time.Duration
-		quiet                                                                              bool
+		srcAddrs, flows, size, burst                                                        int
+		sport, dport                                                                        uint16
+		rate                                                                                float64
+		count                                                                               uint64
+		duration                                                                            time.Duration
+		quiet                                                                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "pktgen --dev IFACE | --rx-dev IFACE [flags]",
@@ -186,4 +186,3 @@ func parseCPUList(s string) ([]int, error) {
 	}
 	return out, nil
 }
-

@@ -39,7 +39,7 @@ type Config struct {
 
 // Latency is a latency summary in nanoseconds.
 type Latency struct {
-	Samples                              uint64
+	Samples                             uint64
 	Min, Mean, P50, P90, P99, P999, Max int64
 }
 
