@@ -30,14 +30,14 @@ var (
 	bcastMAC   = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 )
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_BPF and CAP_NET_ADMIN) to load and run XDP programs")
 	}
 }
 
-func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
@@ -50,7 +50,7 @@ func eth(dst net.HardwareAddr, typ layers.EthernetType) *layers.Ethernet {
 	return &layers.Ethernet{SrcMAC: peerMAC, DstMAC: dst, EthernetType: typ}
 }
 
-func arpFrame(t *testing.T, op uint16, tags ...layers.EthernetType) []byte {
+func arpFrame(t testing.TB, op uint16, tags ...layers.EthernetType) []byte {
 	a := &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
 		Operation: op, SourceHwAddress: peerMAC, SourceProtAddress: peerIP4.AsSlice(),
 		DstHwAddress: make([]byte, 6), DstProtAddress: hostIP4.AsSlice()}
@@ -74,14 +74,14 @@ func vlanHeaders(dst net.HardwareAddr, inner layers.EthernetType, tags ...layers
 	return out
 }
 
-func udp4(t *testing.T, dst netip.Addr, dstMAC net.HardwareAddr, tags ...layers.EthernetType) []byte {
+func udp4(t testing.TB, dst netip.Addr, dstMAC net.HardwareAddr, tags ...layers.EthernetType) []byte {
 	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: peerIP4.AsSlice(), DstIP: dst.AsSlice()}
 	u := &layers.UDP{SrcPort: 1000, DstPort: 179}
 	u.SetNetworkLayerForChecksum(ip)
 	return serialize(t, append(vlanHeaders(dstMAC, layers.EthernetTypeIPv4, tags...), ip, u, gopacket.Payload("gannet"))...)
 }
 
-func udp6(t *testing.T, dst netip.Addr) []byte {
+func udp6(t testing.TB, dst netip.Addr) []byte {
 	ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP, SrcIP: peerIP6.AsSlice(), DstIP: dst.AsSlice()}
 	u := &layers.UDP{SrcPort: 1000, DstPort: 179}
 	u.SetNetworkLayerForChecksum(ip)
@@ -90,7 +90,7 @@ func udp6(t *testing.T, dst netip.Addr) []byte {
 
 // icmp6 builds an ICMPv6 message of type typ from src to dst, optionally behind a
 // hop-by-hop options header (as MLD messages are).
-func icmp6(t *testing.T, src, dst netip.Addr, typ uint8, hbh bool) []byte {
+func icmp6(t testing.TB, src, dst netip.Addr, typ uint8, hbh bool) []byte {
 	ip := &layers.IPv6{Version: 6, HopLimit: 255, NextHeader: layers.IPProtocolICMPv6, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
 	ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(typ, 0)}
 	ic.SetNetworkLayerForChecksum(ip)
