@@ -206,6 +206,14 @@ func NewTables(c Config) (*Tables, error) {
 		prefix netip.Prefix
 	}
 	seen := map[routeKey]string{}
+	// Routes share next hops: a full table has a handful of gateways.
+	type hopKey struct {
+		kind  nhKind
+		port  int
+		gw    netip.Addr
+		space *space
+	}
+	hops := map[hopKey]uint32{}
 	for i, rc := range c.Routes {
 		f := fmt.Sprintf("fwd: Routes[%d]", i)
 		sp := t.spaces[rc.Space]
@@ -255,7 +263,13 @@ func NewTables(c Config) (*Tables, error) {
 				nh = nextHop{kind: nhGateway, port: rc.Port, gw: gw.WithZone("")}
 			}
 		}
-		if err := sp.table.Insert(p, t.addNH(nh)); err != nil {
+		hk := hopKey{nh.kind, nh.port, nh.gw, nh.space}
+		nhi, ok := hops[hk]
+		if !ok {
+			nhi = t.addNH(nh)
+			hops[hk] = nhi
+		}
+		if err := sp.table.Insert(p, nhi); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 	}
