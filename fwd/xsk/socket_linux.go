@@ -346,12 +346,31 @@ func (s *Socket) kickTx() {
 // of the socket's queue, now the caller's again. The kernel returns the Addr
 // of each transmitted Desc; Complete masks it to its chunk start, ready for a
 // FrameStack or the fill ring.
+//
+// Complete also kicks the kernel when this socket's tx ring still holds
+// descriptors the kernel has not taken and the ring asks for a wakeup: a
+// Transmit's kicks stop when the kernel makes no progress (its completion
+// ring was full), and the worker calls Complete every round, so frames left
+// behind leave with the next round even when nothing new is sent.
 func (s *Socket) Complete(addrs []uint64) int {
 	n := s.fc.comp.consume(addrs)
 	for i := range addrs[:n] {
 		addrs[i] &= s.chunk
 	}
+	if s.txOutstanding() && (s.busy || !s.wakeup || s.tx.needWakeup()) {
+		s.kickTx()
+	}
 	return n
+}
+
+// txOutstanding reports whether the kernel has not yet taken everything on
+// the tx ring. It loads the consumer index only when the cache says so.
+func (s *Socket) txOutstanding() bool {
+	if s.tx.limit-s.tx.prod == s.tx.size {
+		return false
+	}
+	s.tx.limit = atomic.LoadUint32(s.tx.consumer) + s.tx.size
+	return s.tx.limit-s.tx.prod != s.tx.size
 }
 
 // Poll waits up to timeout (negative: forever) for the rx ring to have

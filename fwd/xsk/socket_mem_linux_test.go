@@ -281,6 +281,25 @@ func TestWakeups(t *testing.T) {
 	}
 }
 
+// TestCompleteKicks checks that Complete kicks the kernel for descriptors
+// still on the tx ring, and only then.
+func TestCompleteKicks(t *testing.T) {
+	m := newMemSocket(2048, 8, 0)
+	m.s.Transmit(make([]Desc, 4)) // the kernel is busy: no kick
+	m.tx.flags = 1                // now it sleeps with 4 descriptors untaken
+	m.s.Complete(make([]uint64, 4))
+	if tx, _ := m.s.Wakeups(); tx == 0 {
+		t.Errorf("Complete with 4 descriptors untaken on a sleeping tx ring made no kick")
+	}
+	m.tx.kConsume(make([]Desc, 8))
+	before, _ := m.s.Wakeups()
+	m.s.Complete(make([]uint64, 4))
+	m.s.Complete(make([]uint64, 4))
+	if tx, _ := m.s.Wakeups(); tx != before {
+		t.Errorf("Complete with the tx ring empty made %d kicks, want 0", tx-before)
+	}
+}
+
 func TestSocketAllocs(t *testing.T) {
 	m := newMemSocket(2048, 64, 0)
 	m.tx.flags, m.fill.flags = 1, 1 // take the wakeup syscall paths too
