@@ -156,6 +156,53 @@ func BenchmarkEstablished(b *testing.B) {
 	}
 }
 
+// BenchmarkEstablishedBatch is BenchmarkEstablished through TrackBatch,
+// 64 packets a batch: the harness fills a batch of frames, then tracks it.
+func BenchmarkEstablishedBatch(b *testing.B) {
+	for _, n := range []int{1 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
+			var bt *benchTable
+			if n == 1<<20 {
+				bt = benchTable1M(b)
+			} else {
+				bt = newBenchTable(b, n)
+			}
+			w := bt.h.tab.NewWorker()
+			const batch = 64
+			frames := make([][]byte, batch)
+			sums := make([]*pkt.Summary, batch)
+			spaces := make([]uint16, batch)
+			res := make([]Result, batch)
+			for i := range frames {
+				frames[i] = make([]byte, len(bt.gen.tmpl))
+				sums[i] = new(pkt.Summary)
+			}
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := threadCPU()
+			for i := 0; i < b.N; i += batch {
+				w.BeginBatch()
+				m := min(batch, b.N-i)
+				for j := range m {
+					bt.gen.gen(((i+j)*7919)&(n-1), frames[j], sums[j])
+				}
+				w.TrackBatch(frames[:m], sums[:m], spaces[:m], res[:m])
+				for j := range m {
+					if res[j].State != StateEstablished {
+						b.Fatalf("packet %d: %+v", i+j, res[j])
+					}
+				}
+			}
+			cpu := threadCPU() - cpu0
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
+		})
+	}
+}
+
 // BenchmarkNewFlow measures session setup for flows that each need a new
 // mapping and an external port.
 func BenchmarkNewFlow(b *testing.B) {

@@ -113,10 +113,14 @@ func loadAddrs(s *pkt.Summary, k *key) {
 	k.dst = addrWords(&s.Dst)
 }
 
-// hash mixes a key with the table's seeds (a 128-bit multiply fold in the
+// hash mixes a key with the table's seeds (128-bit multiply folds in the
 // style of wyhash). A per-table random seed keeps crafted tuples from
-// piling onto one probe chain.
+// piling onto one probe chain. Keys whose addresses fit in 32 bits (all
+// of IPv4) pack both addresses into one word and take one multiply.
 func (k *key) hash(s0, s1 uint64) uint64 {
+	if k.src[1]|k.dst[1]|(k.src[0]|k.dst[0])>>32 == 0 {
+		return mum(k.src[0]|k.dst[0]<<32^s0, k.m^s1)
+	}
 	h := mum(k.src[0]^s0, k.src[1]^s1)
 	h ^= mum(k.dst[0]^s1, k.dst[1]^s0)
 	return mum(h^k.m, s0^0x9e3779b97f4a7c15)

@@ -41,7 +41,9 @@ const seqOdd = 1 << 32 // the low bit of the sequence number in ctl
 // session is one tracked flow: its two keys (original direction, as the
 // initiator sent it, and reply direction, as the answer arrives after
 // translation) and its state. Fields read by lock-free lookups are atomic;
-// the rest is touched only under Table.mu.
+// the rest is touched only under Table.mu. A session is 128 bytes, two
+// whole cache lines: the first holds the control word and the original
+// key, the second the reply key; processors fetch such pairs together.
 type session struct {
 	// ctl is seq<<32 | state. Written by: creation and removal under mu
 	// (seq odd while keys change), and by any worker's state CAS, which
@@ -51,10 +53,12 @@ type session struct {
 	// seen is the last refresh in seconds since the table's epoch; any
 	// worker stores it.
 	seen atomic.Uint32
+	_    uint32
+	key  [2][5]atomic.Uint64
 	// link ties the session to the mapping that translates its source
 	// (link[0]) or its destination (link[1]); under mu.
 	link [2]mlink
-	key  [2][5]atomic.Uint64
+	_    uint64
 }
 
 // mlink is a session's place in a mapping's list of sessions.
@@ -73,12 +77,6 @@ func (s *session) loadKey(d int) key {
 	w := &s.key[d]
 	return key{src: [2]uint64{w[0].Load(), w[1].Load()},
 		dst: [2]uint64{w[2].Load(), w[3].Load()}, m: w[4].Load()}
-}
-
-func (s *session) match(d int, k *key) bool {
-	w := &s.key[d]
-	return w[4].Load() == k.m && w[0].Load() == k.src[0] && w[2].Load() == k.dst[0] &&
-		w[1].Load() == k.src[1] && w[3].Load() == k.dst[1]
 }
 
 // Config sizes a Table. It is fixed for the table's life; what may change
@@ -232,8 +230,9 @@ type hit struct {
 // writer moved entries meanwhile; lookup decides.
 func (t *Table) probe(k *key, h uint64, out *hit) bool {
 	tag := uint32(h)
-	for i := uint64(tag) & t.mask; ; i = (i + 1) & t.mask {
-		v := t.index[i].Load()
+	index, sess, mask := t.index, t.sess, t.mask
+	for i := uint64(tag) & mask; ; i = (i + 1) & mask {
+		v := index[i].Load()
 		if v == 0 {
 			return false
 		}
@@ -241,22 +240,23 @@ func (t *Table) probe(k *key, h uint64, out *hit) bool {
 			continue
 		}
 		ref := uint32(v) - 1
-		si, d := ref>>1, int(ref&1)
-		s := &t.sess[si]
+		s := &sess[ref>>1]
+		d := int(ref & 1)
 		c1 := s.ctl.Load()
-		if c1&seqOdd != 0 || c1&stLive == 0 || !s.match(d, k) {
+		w := &s.key[d]
+		if w[4].Load() != k.m || w[0].Load() != k.src[0] || w[2].Load() != k.dst[0] ||
+			w[1].Load() != k.src[1] || w[3].Load() != k.dst[1] || c1&(seqOdd|stLive) != stLive {
 			continue
 		}
-		w := &s.key[d^1]
-		out.other.src[0], out.other.src[1] = w[0].Load(), w[1].Load()
-		out.other.dst[0], out.other.dst[1] = w[2].Load(), w[3].Load()
-		out.other.m = w[4].Load()
+		o := &s.key[d^1]
+		out.other.src[0], out.other.src[1] = o[0].Load(), o[1].Load()
+		out.other.dst[0], out.other.dst[1] = o[2].Load(), o[3].Load()
+		out.other.m = o[4].Load()
 		out.seen = s.seen.Load()
-		c2 := s.ctl.Load()
-		if c1>>32 != c2>>32 {
+		if s.ctl.Load()>>32 != c1>>32 {
 			continue
 		}
-		out.si, out.dir, out.ctl = si, d, c2
+		out.si, out.dir, out.ctl = ref>>1, d, c1
 		return true
 	}
 }

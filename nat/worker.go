@@ -113,6 +113,7 @@ type Worker struct {
 	replyLen int
 	reply    [pkt.ICMPv6ErrorMaxLen]byte
 	sweepBuf [maxSweep]int32
+	batch    batchScratch
 }
 
 // NewWorker returns a worker handle. Call BeginBatch before its first
@@ -189,11 +190,16 @@ func (w *Worker) Track(frame []byte, s *pkt.Summary, space uint16) Result {
 	if r := keyOf(s, space, &k); r != ReasonNone {
 		return w.drop(r)
 	}
-	var h hit
-	if !w.t.lookup(&k, k.hash(w.t.s0, w.t.s1), &h) || expired(h.ctl, h.seen, w.now, &w.snap.tm) {
+	return w.trackKey(frame, s, &k, k.hash(w.t.s0, w.t.s1), space)
+}
+
+// trackKey is Track for a packet with key k (hash h).
+func (w *Worker) trackKey(frame []byte, s *pkt.Summary, k *key, h uint64, space uint16) Result {
+	var ht hit
+	if !w.t.lookup(k, h, &ht) || expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
 		return Result{Action: Decide, State: StateNew, Space: space}
 	}
-	return w.established(frame, s, &k, &h, space)
+	return w.established(frame, s, k, &ht, space)
 }
 
 // Process is Track followed by Commit for a new flow: for a data path
