@@ -24,6 +24,7 @@ stateless IPv4<->IPv6 translation.`,
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newRunCmd(),
 		newPcapCmd(),
 		newXlatCmd(),
 		newBenchCmd(),

@@ -1,0 +1,268 @@
+package e2e
+
+// The harness: build the binary once, start `gannet run` inside a host
+// namespace, plug workloads in (a veth pair whose far end lives in the
+// workload's own namespace, addressed as Calico addresses workloads: a /32
+// and a /128 with the gateway 169.254.1.1 / fe80::1 on-link), and open
+// sockets inside workloads.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
+)
+
+// gannetBin is the binary under test, built by TestMain when root.
+var gannetBin string
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		dir, err := os.MkdirTemp("", "gannet-e2e")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		gannetBin = filepath.Join(dir, "gannet")
+		build := exec.Command("go", "build", "-o", gannetBin, "github.com/gannet-net/gannet/cmd/gannet")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building gannet: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		code := m.Run()
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// require skips the test unless it can build its lab.
+func require(t *testing.T, tools ...string) {
+	t.Helper()
+	netnstest.Require(t, append([]string{"ethtool", "ping"}, tools...)...)
+	if gannetBin == "" {
+		t.Skip("gannet binary not built (needs root)")
+	}
+}
+
+// daemon is one `gannet run` process in a host namespace.
+type daemon struct {
+	t    *testing.T
+	ns   *netnstest.NS
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan error
+}
+
+// lockedWriter lets the process's output be read while it runs.
+type lockedWriter struct{ d *daemon }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	return w.d.out.Write(p)
+}
+
+// output returns everything the daemon printed so far.
+func (d *daemon) output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out.String()
+}
+
+// startGannet writes config into a file and runs `gannet run` in ns,
+// returning once the daemon says it is forwarding. At cleanup it sends
+// SIGTERM and requires a clean exit.
+func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gannet.yaml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{t: t, ns: ns, done: make(chan error, 1)}
+	d.cmd = ns.Command(gannetBin, "run", "--config", path)
+	d.cmd.Stdout = lockedWriter{d}
+	d.cmd.Stderr = lockedWriter{d}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("starting gannet: %v", err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	deadline := time.After(15 * time.Second)
+	for !strings.Contains(d.output(), "gannet: forwarding") {
+		select {
+		case err := <-d.done:
+			t.Fatalf("gannet run exited before forwarding: %v\n%s", err, d.output())
+		case <-deadline:
+			_ = d.cmd.Process.Kill()
+			t.Fatalf("gannet run did not start forwarding within 15s:\n%s", d.output())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() { d.stop() })
+	return d
+}
+
+// stop sends SIGTERM and waits for a clean exit; it returns the output.
+func (d *daemon) stop() string {
+	d.t.Helper()
+	if d.cmd.ProcessState != nil {
+		return d.output()
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			d.t.Errorf("gannet run exited with %v after SIGTERM:\n%s", err, d.output())
+		}
+	case <-time.After(10 * time.Second):
+		_ = d.cmd.Process.Kill()
+		d.t.Errorf("gannet run did not stop within 10s of SIGTERM:\n%s", d.output())
+	}
+	return d.output()
+}
+
+// counter reads a final counter line "  name  N" from the output of a
+// stopped daemon; it returns -1 when the counter is absent.
+func counter(out, name string) int64 {
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && f[0] == name {
+			var n int64
+			if _, err := fmt.Sscan(f[1], &n); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// workload is a namespace plugged into a gannet host by a veth pair.
+type workload struct {
+	name   string
+	ns     *netnstest.NS
+	hostIf string // the host side, named in the gannet config
+	dev    string // the workload side
+	mac    string
+	v4, v6 string
+}
+
+// addWorkload creates the workload namespace and its veth pair into host,
+// and configures it like a Calico workload. v6 may be empty.
+func addWorkload(t *testing.T, host *netnstest.NS, name, mac, v4, v6 string) *workload {
+	t.Helper()
+	w := &workload{name: name, ns: netnstest.NewNS(t, "wl"), hostIf: netnstest.Name("gw"), dev: netnstest.Name("eth"), mac: mac, v4: v4, v6: v6}
+	// No DAD: the workload's addresses are usable at once.
+	w.ns.Run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
+	host.Run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
+	netnstest.Veth(t, w.dev, w.ns, w.hostIf, host)
+	// The host side carries no address: gannet is the workload's only
+	// neighbour. Checksum offload is off on the workload side because
+	// frames leaving a veth with a partial checksum would reach the other
+	// workload unfinished once gannet, not the kernel, forwards them.
+	w.ns.Run("ethtool", "-K", w.dev, "tx", "off")
+	w.ns.Run("ip", "link", "set", w.dev, "address", mac)
+	w.ns.Run("ip", "addr", "add", v4+"/32", "dev", w.dev)
+	w.ns.Run("ip", "route", "add", "169.254.1.1", "dev", w.dev, "scope", "link")
+	w.ns.Run("ip", "route", "add", "default", "via", "169.254.1.1", "dev", w.dev)
+	if v6 != "" {
+		w.ns.Run("ip", "-6", "addr", "add", v6+"/128", "dev", w.dev, "nodad")
+		w.ns.Run("ip", "-6", "route", "add", "default", "via", "fe80::1", "dev", w.dev)
+	}
+	return w
+}
+
+// endpoint is the workloadEndpoints entry for w.
+func (w *workload) endpoint(space int, labels, profiles string) string {
+	nets := w.v4 + "/32"
+	if w.v6 != "" {
+		nets += ", " + w.v6 + "/128"
+	}
+	s := fmt.Sprintf("  - name: %s\n    interface: %s\n    mac: %q\n    ipNetworks: [%s]\n    addressSpace: %d\n",
+		w.name, w.hostIf, w.mac, nets, space)
+	if labels != "" {
+		s += "    labels: {" + labels + "}\n"
+	}
+	if profiles != "" {
+		s += "    profiles: [" + profiles + "]\n"
+	}
+	return s
+}
+
+// ping runs ping in the workload and returns how many replies came back.
+func (w *workload) ping(t *testing.T, dst string, count int, extra ...string) int {
+	t.Helper()
+	args := append([]string{"ping", "-c", fmt.Sprint(count), "-i", "0.2", "-W", "1"}, extra...)
+	out, _ := w.ns.Try(append(args, dst)...)
+	var sent, recv int
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "packets transmitted") {
+			fmt.Sscanf(strings.TrimSpace(line), "%d packets transmitted, %d received", &sent, &recv)
+		}
+	}
+	t.Logf("%s: ping %s: %d/%d", w.name, dst, recv, sent)
+	return recv
+}
+
+// waitPing pings until one reply arrives (neighbours resolving, daemon
+// settling) or the deadline passes; it reports whether one did.
+func (w *workload) waitPing(t *testing.T, dst string, within time.Duration) bool {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if out, err := w.ns.Try("ping", "-c", "1", "-W", "1", dst); err == nil && strings.Contains(out, "1 received") {
+			return true
+		}
+	}
+	return false
+}
+
+// listen opens a TCP listener inside the workload.
+func (w *workload) listen(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	if err := w.ns.Do(func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("%s: listen %s: %v", w.name, addr, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// dial connects from inside the workload.
+func (w *workload) dial(addr string, timeout time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := w.ns.Do(func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, timeout)
+		return err
+	})
+	return c, err
+}
+
+// serveName answers every connection on ln with name and closes it.
+func serveName(ln net.Listener, name string) {
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, name)
+			c.Close()
+		}
+	}()
+}
