@@ -24,7 +24,7 @@ type link struct {
 	mtu      int
 	queues   int
 	uplink   bool
-	endpoint int // index into Plan.Endpoints, -1 for uplinks
+	endpoint int  // index into Plan.Endpoints, -1 for uplinks
 	down     bool // administratively down when resolved: reported, not refused
 }
 
