@@ -205,7 +205,16 @@ func NewTables(c Config) (*Tables, error) {
 		space  uint16
 		prefix netip.Prefix
 	}
-	seen := map[routeKey]string{}
+	// seen names the first user of each prefix, formatted only for an
+	// error: a full table has a million routes.
+	type user struct{ route, ep, addr int }
+	seen := make(map[routeKey]user, len(c.Routes))
+	name := func(u user) string {
+		if u.route >= 0 {
+			return fmt.Sprintf("Routes[%d]", u.route)
+		}
+		return fmt.Sprintf("Endpoints[%d].Addrs[%d]", u.ep, u.addr)
+	}
 	// Routes share next hops: a full table has a handful of gateways.
 	type hopKey struct {
 		kind  nhKind
@@ -215,7 +224,7 @@ func NewTables(c Config) (*Tables, error) {
 	}
 	hops := map[hopKey]uint32{}
 	for i, rc := range c.Routes {
-		f := fmt.Sprintf("fwd: Routes[%d]", i)
+		f := routeField(i)
 		sp := t.spaces[rc.Space]
 		if sp == nil {
 			return nil, fmt.Errorf("%s.Space: address space %d is not declared", f, rc.Space)
@@ -232,9 +241,9 @@ func NewTables(c Config) (*Tables, error) {
 		}
 		k := routeKey{rc.Space, p}
 		if prev, dup := seen[k]; dup {
-			return nil, fmt.Errorf("%s.Prefix: %v in space %d repeats %s", f, p, rc.Space, prev)
+			return nil, fmt.Errorf("%s.Prefix: %v in space %d repeats %s", f, p, rc.Space, name(prev))
 		}
-		seen[k] = f[len("fwd: "):]
+		seen[k] = user{route: i}
 		var nh nextHop
 		if rc.Translate {
 			dst := t.spaces[rc.TranslateSpace]
@@ -320,9 +329,9 @@ func NewTables(c Config) (*Tables, error) {
 			hp := netip.PrefixFrom(a, a.BitLen())
 			k := routeKey{sp.id, hp}
 			if prev, dup := seen[k]; dup {
-				return nil, fmt.Errorf("%s: %v in space %d repeats %s", af, a, sp.id, prev)
+				return nil, fmt.Errorf("%s: %v in space %d repeats %s", af, a, sp.id, name(prev))
 			}
-			seen[k] = af[len("fwd: "):]
+			seen[k] = user{-1, i, j}
 			if err := sp.table.Insert(hp, nhi); err != nil {
 				return nil, fmt.Errorf("%s: %w", af, err)
 			}
@@ -338,9 +347,9 @@ func NewTables(c Config) (*Tables, error) {
 				}
 				ck := routeKey{0, netip.PrefixFrom(a6, 128)}
 				if prev, dup := seen[ck]; dup {
-					return nil, fmt.Errorf("%s: its core address %v repeats %s", af, a6, prev)
+					return nil, fmt.Errorf("%s: its core address %v repeats %s", af, a6, name(prev))
 				}
-				seen[ck] = af[len("fwd: "):]
+				seen[ck] = user{-1, i, j}
 				if err := t.flat.table.Insert(ck.prefix, core); err != nil {
 					return nil, fmt.Errorf("%s: %w", af, err)
 				}
@@ -350,6 +359,12 @@ func NewTables(c Config) (*Tables, error) {
 	}
 	return t, nil
 }
+
+// routeField names route i in errors. It is a string type with a lazy
+// String so that a million valid routes format nothing.
+type routeField int
+
+func (r routeField) String() string { return fmt.Sprintf("fwd: Routes[%d]", int(r)) }
 
 func (t *Tables) addNH(nh nextHop) uint32 {
 	t.nhs = append(t.nhs, nh)

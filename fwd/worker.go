@@ -201,8 +201,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	return w, nil
 }
 
-// Step runs one round: for each port, take back completed frames, top up
-// the fill ring, receive a batch and run it through the pipeline, then
+// Step runs one round: for each port, take back completed frames, receive
+// a batch and run it through the pipeline, top up the fill ring, then
 // publish the counters. It returns the number of frames received. Tests
 // and single-threaded drivers call it directly; Start calls it in a loop.
 func (w *Worker) Step() int {
@@ -233,20 +233,24 @@ func (w *Worker) Step() int {
 				break
 			}
 		}
-		if want := min(w.fillTarget-w.fillOut[pi], len(w.addrs)); want > 0 {
-			k := w.free.PopBatch(w.addrs[:want])
+		if n := p.Receive(w.rx[:]); n > 0 {
+			w.fillOut[pi] -= n
+			w.c.rx += uint64(n)
+			got += n
+			w.process(t, pi, w.rx[:n])
+		}
+		// Top up after the batch, so that the ring is full while the
+		// worker is elsewhere and the batch's dropped frames are reused.
+		for want := w.fillTarget - w.fillOut[pi]; want > 0; {
+			k := w.free.PopBatch(w.addrs[:min(want, len(w.addrs))])
 			m := p.Fill(w.addrs[:k])
 			w.free.PushBatch(w.addrs[m:k])
 			w.fillOut[pi] += m
+			want -= m
+			if m < len(w.addrs) {
+				break
+			}
 		}
-		n := p.Receive(w.rx[:])
-		if n == 0 {
-			continue
-		}
-		w.fillOut[pi] -= n
-		w.c.rx += uint64(n)
-		got += n
-		w.process(t, pi, w.rx[:n])
 	}
 	w.c.batches++
 	w.pub.publish(&w.c)
