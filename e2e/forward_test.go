@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,12 @@ func TestOneHost(t *testing.T) {
 	})
 
 	out := d.stop()
+	// A stopped daemon leaves nothing attached.
+	for _, w := range []*workload{a, b} {
+		if link := host.Run("ip", "link", "show", w.hostIf); strings.Contains(link, "xdp") {
+			t.Errorf("XDP program still attached to %s after stop:\n%s", w.hostIf, link)
+		}
+	}
 	if n := counter(out, "drop/anti-spoof/spoofed"); n < 3 {
 		t.Errorf("drop/anti-spoof/spoofed = %d after 3 spoofed pings, want at least 3; output:\n%s", n, out)
 	}
@@ -279,5 +286,30 @@ translation:
 		if string(got) != tc.want {
 			t.Errorf("%s reached %q at 100.64.0.20, want %q", tc.from.name, got, tc.want)
 		}
+	}
+}
+
+// TestBadConfigAttachesNothing: a configuration naming an interface that
+// does not exist is refused with the field named, and the interfaces it
+// does name are left untouched.
+func TestBadConfigAttachesNothing(t *testing.T) {
+	require(t)
+	host := netnstest.NewNS(t, "gh")
+	a := addWorkload(t, host, "wl-a", "02:00:00:00:05:0a", "198.18.5.10", "")
+	cfg := fmt.Sprintf(oneHostConfig, "", a.endpoint(0, "", "")+
+		"  - {name: ghost, interface: nosuchif0, mac: '02:00:00:00:05:0b', ipNetworks: [198.18.5.11]}\n", "")
+	path := t.TempDir() + "/bad.yaml"
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := host.Try(gannetBin, "run", "--config", path)
+	if err == nil {
+		t.Fatalf("gannet run accepted a config naming a missing interface:\n%s", out)
+	}
+	if !strings.Contains(out, "workloadEndpoints[1].interface") || !strings.Contains(out, "nosuchif0") {
+		t.Errorf("error does not name the field and interface:\n%s", out)
+	}
+	if link := host.Run("ip", "link", "show", a.hostIf); strings.Contains(link, "xdp") {
+		t.Errorf("a refused config attached XDP to %s:\n%s", a.hostIf, link)
 	}
 }
