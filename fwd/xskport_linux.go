@@ -13,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gannet-net/gannet/fwd/xsk"
 )
 
@@ -31,8 +29,6 @@ type XSKPort struct {
 	workerMem []byte
 	frameSize uint64
 	copies    uint64 // written by the owner only
-	// outstanding counts frames on the socket's tx ring not yet completed.
-	outstanding uint32
 	descs       [batchMax]xsk.Desc
 	addrs       [batchMax]uint64
 }
@@ -147,9 +143,7 @@ func (p *XSKPort) Receive(d []xsk.Desc) int {
 // once (Complete returns it).
 func (p *XSKPort) Transmit(d []xsk.Desc) int {
 	if p.own == nil {
-		n := p.sock.Transmit(d)
-		p.outstanding += uint32(n)
-		return n
+		return p.sock.Transmit(d)
 	}
 	p.reclaim()
 	k := min(len(d), p.ownFree.Len(), cap(p.done)-len(p.done), batchMax)
@@ -170,22 +164,15 @@ func (p *XSKPort) Transmit(d []xsk.Desc) int {
 		p.done = append(p.done, d[i].Addr&^mask)
 	}
 	p.copies += uint64(n)
-	p.outstanding += uint32(n)
 	return n
 }
 
 // Complete returns frames the port has finished sending (chunk addresses).
-// While frames wait on the tx ring it kicks the kernel: in copy mode the
-// kernel sends at most 32 frames per wakeup (TX_BATCH_SIZE in
-// xsk_generic_xmit), so one kick per Transmit would strand the rest.
+// The socket's Complete also kicks the kernel while frames wait on the tx
+// ring: in copy mode the kernel sends at most 32 frames per wakeup.
 func (p *XSKPort) Complete(addrs []uint64) int {
-	if p.outstanding > 0 {
-		kick(p.sock.FD())
-	}
 	if p.own == nil {
-		n := p.sock.Complete(addrs)
-		p.outstanding -= uint32(n)
-		return n
+		return p.sock.Complete(addrs)
 	}
 	p.reclaim()
 	n := copy(addrs, p.done)
@@ -197,7 +184,6 @@ func (p *XSKPort) Complete(addrs []uint64) int {
 func (p *XSKPort) reclaim() {
 	for {
 		n := p.sock.Complete(p.addrs[:])
-		p.outstanding -= uint32(n)
 		for i := range n {
 			p.ownFree.Push(p.addrs[i] &^ (p.frameSize - 1))
 		}
@@ -210,12 +196,6 @@ func (p *XSKPort) reclaim() {
 // Copies returns how many frames the copy fallback has copied (0 when the
 // UMEM is shared). Owner only.
 func (p *XSKPort) Copies() uint64 { return p.copies }
-
-// kick asks the kernel to process the tx ring (a non-blocking sendto with
-// no data, the AF_XDP wakeup).
-func kick(fd int) {
-	_, _, _ = unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)
-}
 
 // Close closes the socket (and the port's own UMEM). Frames the port held
 // belong to the worker's UMEM, which the worker's owner closes.
