@@ -29,8 +29,8 @@ type XSKPort struct {
 	workerMem []byte
 	frameSize uint64
 	copies    uint64 // written by the owner only
-	descs       [batchMax]xsk.Desc
-	addrs       [batchMax]uint64
+	descs     [batchMax]xsk.Desc
+	addrs     [batchMax]uint64
 }
 
 // batchMax bounds the batches the port moves per call in copy mode.
