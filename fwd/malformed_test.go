@@ -55,7 +55,9 @@ func TestNewTablesErrors(t *testing.T) {
 		{"route port", func(c *Config) { c.Routes[0].Port = -1 }, "fwd: Routes[0].Port: -1 is not a port index (0-2)"},
 		{"gateway family", func(c *Config) { c.Routes[0].Gateway = netip.MustParseAddr("fe80::1") }, "fwd: Routes[0].Gateway: fe80::1 is not of the prefix's family"},
 		{"duplicate route", func(c *Config) { c.Routes[1].Prefix = c.Routes[0].Prefix }, "fwd: Routes[1].Prefix: 0.0.0.0/0 in space 0 repeats Routes[0]"},
-		{"translate route in ipv4", func(c *Config) { c.Routes[0] = RouteConfig{Prefix: c.Routes[0].Prefix, Translate: true, TranslateSpace: 7} }, "fwd: Routes[0].Translate: translation routes belong in space 0's IPv6 (core) table"},
+		{"translate route in ipv4", func(c *Config) {
+			c.Routes[0] = RouteConfig{Prefix: c.Routes[0].Prefix, Translate: true, TranslateSpace: 7}
+		}, "fwd: Routes[0].Translate: translation routes belong in space 0's IPv6 (core) table"},
 		{"mtu", func(c *Config) { c.Ports[0].MTU = 40 }, "fwd: Ports[0].MTU: 40 out of range 68-65535"},
 		{"two router addresses", func(c *Config) { c.RouterAddrs = append(c.RouterAddrs, netip.MustParseAddr("192.0.2.9")) }, "fwd: RouterAddrs[2]: 192.0.2.9: only one address per family"},
 		{"link-local endpoint address", func(c *Config) { c.Endpoints[0].Addrs[1] = netip.MustParseAddr("fe80::5") }, "fwd: Endpoints[0].Addrs[1]: fe80::5 is not a routable unicast address"},

@@ -6,7 +6,6 @@
 package fwd
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -400,6 +399,3 @@ func map46(tr *xlat.Translator, spaceID uint16, a netip.Addr) (netip.Addr, error
 
 // NumPorts returns the number of ports the tables describe.
 func (t *Tables) NumPorts() int { return len(t.ports) }
-
-// be32 reads a big-endian IPv4 key.
-func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }

@@ -23,9 +23,9 @@ func trafficMix(t testing.TB) (frames [][]byte, ports []int) {
 		add(1, spec{srcMAC: macW2, dstMAC: gwMAC, src: w2v4, dst: up, proto: "syn", sport: 5, dport: 80}.frame(t))
 		add(2, spec{srcMAC: macPeer, dstMAC: macUp, src: up, dst: w1v4, proto: "udp", sport: 53, dport: 3}.frame(t))
 	}
-	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, ttl: 1, proto: "udp"}.frame(t))                            // Time Exceeded
-	add(1, spec{srcMAC: macW2, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp"}.frame(t))                                    // spoofed
-	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp"}.frame(t)[:20])                               // malformed
+	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, ttl: 1, proto: "udp"}.frame(t))                                                            // Time Exceeded
+	add(1, spec{srcMAC: macW2, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp"}.frame(t))                                                                    // spoofed
+	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp"}.frame(t)[:20])                                                               // malformed
 	add(2, spec{srcMAC: macPeer, dstMAC: macUp, src: netip.MustParseAddr("2001:db8:77::9"), dst: netip.MustParseAddr("2001:db8:5::1"), proto: "udp"}.frame(t)) // back out of the uplink
 	add(0, serialize(t, &layers.Ethernet{SrcMAC: macW1, DstMAC: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EthernetType: layers.EthernetTypeARP},
 		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,

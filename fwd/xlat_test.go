@@ -182,4 +182,3 @@ func (t *Tables) endpointSpaces(tb *testing.T) {
 		}
 	}
 }
-
