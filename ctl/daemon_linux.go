@@ -318,8 +318,12 @@ func (d *daemon) printCounters() {
 	}
 	var rest []string
 	for r := fwd.Reason(1); r < fwd.NumReasons; r++ {
+		kind := "drop"
+		if r.Answered() {
+			kind = "answered"
+		}
 		if n := s.Drops[r]; n > 0 {
-			rest = append(rest, fmt.Sprintf("drop/%s/%s %d", r.Stage(), r, n))
+			rest = append(rest, fmt.Sprintf("%s/%s/%s %d", kind, r.Stage(), r, n))
 		}
 	}
 	for r := range s.Parse {
