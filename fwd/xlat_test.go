@@ -182,3 +182,48 @@ func (t *Tables) endpointSpaces(tb *testing.T) {
 		}
 	}
 }
+
+// TestTranslatedSpaceLocal: two workloads of one translated space on one
+// host talk IPv4 directly; a workload of another space with the same
+// addresses never reaches them and goes to the core instead.
+func TestTranslatedSpaceLocal(t *testing.T) {
+	tr, err := xlat.New(xlat.Config{AddressSpaces: map[int]string{int(tenantA): "", int(tenantB): ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := netip.MustParseAddr("100.64.0.3")
+	macT3 := mac(0x02, 0x73)
+	c := Config{
+		Ports: []PortConfig{
+			{Name: "a1", Role: RoleWorkload}, {Name: "b1", Role: RoleWorkload},
+			{Name: "fabric", Ifindex: 2, Role: RoleUplink, MAC: mac6(macUpA)}, {Name: "a3", Role: RoleWorkload},
+		},
+		Spaces: []SpaceConfig{{ID: tenantA, Translated: true}, {ID: tenantB, Translated: true}},
+		Endpoints: []EndpointConfig{
+			{Name: "a1", Port: 0, MAC: mac6(macTA), Addrs: []netip.Addr{addrHere}, Space: tenantA},
+			{Name: "b1", Port: 1, MAC: mac6(macTB), Addrs: []netip.Addr{addrHere}, Space: tenantB},
+			{Name: "a3", Port: 3, MAC: mac6(macT3), Addrs: []netip.Addr{third}, Space: tenantA},
+		},
+		Routes: []RouteConfig{{Prefix: netip.MustParsePrefix("64:ff9b:1::/48"), Port: 2, Gateway: llB}},
+		Xlat:   tr,
+	}
+	h := newHost(t, c, []neigh.Entry{{Ifindex: 2, Addr: llB, MAC: mac6(macUpB)}})
+
+	req := spec{srcMAC: macTA, dstMAC: gwMAC, src: addrHere, dst: third, proto: "udp", sport: 1, dport: 2, payload: []byte("x")}
+	h.send(0, req.frame(t))
+	expectFrames(t, "a3", h.out(3), req.hop(gwMAC, macT3).wire(t))
+	expectFrames(t, "fabric", h.out(2))
+
+	other := req
+	other.srcMAC = macTB
+	h.send(1, other.frame(t))
+	expectFrames(t, "a3", h.out(3))
+	core := spec{srcMAC: macUpA, dstMAC: macUpB, src: core6(tenantB, addrHere), dst: core6(tenantB, third), ttl: 63, proto: "udp", sport: 1, dport: 2, payload: []byte("x")}
+	expectFrames(t, "fabric", h.out(2), core.wire(t))
+
+	// IPv6 from a tenant is not routed.
+	h.send(0, spec{srcMAC: macTA, dstMAC: gwMAC, src: netip.MustParseAddr("2001:db8::7"), dst: w2v6, proto: "udp"}.frame(t))
+	if st := h.stats(); st.Drops[ReasonSpoofed]+st.Drops[ReasonFamilyNotRouted] != 1 || st.Dropped() != 1 {
+		t.Errorf("drops %v, want the IPv6 packet refused", nonZero(st))
+	}
+}
