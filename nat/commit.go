@@ -45,6 +45,8 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	}
 	h := k.hash(w.t.s0, w.t.s1)
 	t := w.t
+	var pl plan
+	w.plan(s, &k, space, &pl)
 	t.mu.Lock()
 	var ht hit
 	if t.probe(&k, h, &ht) {
@@ -54,7 +56,7 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 		}
 		t.removeSession(int32(ht.si))
 	}
-	k1, si, r := w.create(s, &k, space)
+	k1, si, r := w.create(s, &k, space, &pl)
 	var ctl uint64
 	if r == ReasonNone {
 		ctl = t.sess[si].ctl.Load()
@@ -71,9 +73,107 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	return Result{Action: Forward, State: StateNew, Space: k1.space(), Translated: tr}
 }
 
+// plan is what Commit decides about a new flow before it takes the lock:
+// everything that depends only on the policy snapshot and the packet.
+type plan struct {
+	reason   Reason    // the flow cannot be source-NATed: why
+	dst      uint8     // dstNone, dstFloating or dstExternal
+	float    int32     // the floating IP of dstFloating
+	nsrc     [2]uint64 // the source after translation
+	outSpace uint16    // the space after source translation
+	snat     bool      // source NAT through an endpoint-independent mapping
+	slot     int       // port bitmap of the protocol
+	ik       key       // the mapping's internal key
+	ikh      uint64    // and its hash
+	ext      *extAddr  // the paired external address
+	// ekh and k1h are the hashes of the mapping's external key and of the
+	// reply key if the internal port is kept (port preservation).
+	ekh, k1h uint64
+}
+
+// Destinations in the external space that are translated.
+const (
+	dstNone     = iota
+	dstFloating // a floating public address
+	dstExternal // an external (shared) address: inbound through a mapping, or hairpinned
+)
+
+// plan decides the source side of new flow k and finds what its
+// destination is; for source NAT it also predicts the index slots create
+// will read: the mapping's internal and external keys and the reply key,
+// assuming the internal port is kept.
+func (w *Worker) plan(s *pkt.Summary, k *key, space uint16, p *plan) {
+	w.planSource(s, k, space, p)
+	if p.outSpace != w.snap.extSpace || p.reason != ReasonNone {
+		return
+	}
+	fk := famKey{s.Family, s.Dst}
+	if len(w.snap.byPublic) > 0 {
+		if fi, ok := w.snap.byPublic[fk]; ok {
+			p.dst, p.float = dstFloating, fi
+			return
+		}
+	}
+	if _, ok := w.snap.extIndex[fk]; ok {
+		p.dst = dstExternal
+	}
+}
+
+func (w *Worker) planSource(s *pkt.Summary, k *key, space uint16, p *plan) {
+	t, snap := w.t, w.snap
+	fam, proto := s.Family, s.Proto
+	p.nsrc, p.outSpace = k.src, space
+	if snap.inPools(space, fam, &s.Dst) {
+		return
+	}
+	if len(snap.byWorkload) > 0 {
+		if fi, ok := snap.byWorkload[spaceKey{space, fam, s.Src}]; ok {
+			p.nsrc, p.outSpace = addrWords(&snap.floats[fi].public), snap.extSpace
+			return
+		}
+	}
+	if !snap.natSource(space, fam, &s.Src) {
+		return
+	}
+	p.outSpace = snap.extSpace
+	p.slot = portSlot(proto)
+	if p.slot < 0 {
+		p.reason = ReasonProtoUnsupported
+		return
+	}
+	list := snap.ext[famIndex(fam)]
+	if len(list) == 0 {
+		p.reason = ReasonPortsExhausted
+		return
+	}
+	p.snat = true
+	p.ik = intKey(space, fam, proto, &s.Src, k.sport())
+	p.ikh = p.ik.hash(t.s0, t.s1)
+	// Paired pooling (RFC 4787 REQ-2, RFC 7857 section 4): the external
+	// address depends on the internal address only, for every protocol.
+	pk := key{src: p.ik.src, m: uint64(space)<<48 | uint64(fam)<<40}
+	p.ext = &list[jump(pk.hash(t.s0, t.s1), len(list))]
+
+	ek := extKey(fam, proto, &p.ext.a, k.sport())
+	k1 := key{src: k.dst, dst: addrWords(&p.ext.a), m: packM(snap.extSpace, fam, proto, k.dport(), k.sport())}
+	p.ekh, p.k1h = ek.hash(t.s0, t.s1), k1.hash(t.s0, t.s1)
+}
+
+// touch reads, together, the index slots that create will most likely
+// read one after another: their misses overlap instead of queuing. The
+// mapping index is read only under the lock.
+func (w *Worker) touch(p *plan) {
+	if !p.snat {
+		return
+	}
+	t, ms := w.t, &w.t.maps
+	w.batch.sink += ms.index[uint64(uint32(p.ikh))&ms.mask] + ms.index[uint64(uint32(p.ekh))&ms.mask] +
+		t.index[uint64(uint32(p.k1h))&t.mask].Load()
+}
+
 // create decides the translation of the flow k and records the session.
-// It returns the reply-direction key. The caller holds mu.
-func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, int32, Reason) {
+// It returns the reply-direction key and the session. The caller holds mu.
+func (w *Worker) create(s *pkt.Summary, k *key, space uint16, pl *plan) (key, int32, Reason) {
 	t, snap := w.t, w.snap
 	fam, proto := s.Family, s.Proto
 	// A slot first: eviction may drop the last session of a mapping this
@@ -83,52 +183,37 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, int32, Reaso
 	}
 
 	// Source side.
-	nsrc, nsp := k.src, k.sport()
-	outSpace := space
+	if pl.reason != ReasonNone {
+		return key{}, -1, pl.reason
+	}
+	w.touch(pl)
+	nsrc, nsp := pl.nsrc, k.sport()
+	outSpace := pl.outSpace
 	srcMap := int32(-1)
 	var newMap *mapping
 	var mapBuf mapping
-	if !snap.inPools(space, fam, &s.Dst) {
-		if fi, ok := snap.byWorkload[spaceKey{space, fam, s.Src}]; ok {
-			nsrc = addrWords(&snap.floats[fi].public)
-			outSpace = snap.extSpace
-		} else if snap.natSource(space, fam, &s.Src) {
-			slot := portSlot(proto)
-			if slot < 0 {
-				return key{}, -1, ReasonProtoUnsupported
+	if pl.snat {
+		if mi := t.findMapping(sideInt, &pl.ik, pl.ikh); mi >= 0 {
+			m := &t.maps.m[mi]
+			srcMap, nsrc, nsp = mi, addrWords(&m.extAddr), m.extPort
+		} else {
+			if len(t.maps.free) == 0 {
+				return key{}, -1, ReasonMappingsFull
 			}
-			ik := intKey(space, fam, proto, &s.Src, nsp)
-			if mi := t.findMapping(sideInt, &ik); mi >= 0 {
-				m := &t.maps.m[mi]
-				srcMap, nsrc, nsp = mi, addrWords(&m.extAddr), m.extPort
-			} else {
-				list := snap.ext[famIndex(fam)]
-				if len(list) == 0 {
-					return key{}, -1, ReasonPortsExhausted
-				}
-				if len(t.maps.free) == 0 {
-					return key{}, -1, ReasonMappingsFull
-				}
-				// Paired pooling (RFC 4787 REQ-2, RFC 7857 section
-				// 4): the external address depends on the internal
-				// address only, for every protocol.
-				pk := key{src: ik.src, m: uint64(space)<<48 | uint64(fam)<<40}
-				e := &list[jump(pk.hash(t.s0, t.s1), len(list))]
-				port, ok := e.ports.allocPort(slot, e.lo, e.hi, nsp, ik.hash(t.s1, t.s0))
-				if !ok {
-					return key{}, -1, ReasonPortsExhausted
-				}
-				mapBuf = mapping{intAddr: s.Src, extAddr: e.a, intPort: nsp, extPort: port,
-					space: space, fam: fam, proto: proto}
-				newMap = &mapBuf
-				nsrc, nsp = addrWords(&e.a), port
+			e := pl.ext
+			port, ok := e.ports.allocPort(pl.slot, e.lo, e.hi, nsp, pl.ik.hash(t.s1, t.s0))
+			if !ok {
+				return key{}, -1, ReasonPortsExhausted
 			}
-			outSpace = snap.extSpace
+			mapBuf = mapping{intAddr: s.Src, extAddr: e.a, intPort: nsp, extPort: port,
+				space: space, fam: fam, proto: proto}
+			newMap = &mapBuf
+			nsrc, nsp = addrWords(&e.a), port
 		}
 	}
 	release := func() {
 		if newMap != nil {
-			t.ports[famKey{fam, newMap.extAddr}].release(portSlot(proto), newMap.extPort)
+			pl.ext.ports.release(pl.slot, newMap.extPort)
 		}
 	}
 
@@ -136,30 +221,29 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, int32, Reaso
 	// inbound to a floating IP or through a mapping, or hairpinned.
 	ndst, ndp := k.dst, k.dport()
 	dstMap := int32(-1)
-	if outSpace == snap.extSpace {
-		if fi, ok := snap.byPublic[famKey{fam, s.Dst}]; ok {
-			ndst = addrWords(&snap.floats[fi].workload)
-			outSpace = snap.floats[fi].space
-		} else if _, ok := snap.extIndex[famKey{fam, s.Dst}]; ok {
-			if isICMP(proto) {
-				// Query identifiers map replies, not requests from
-				// outside: nobody behind a shared address is pinged.
-				release()
-				return key{}, -1, ReasonNoMapping
-			}
-			ek := extKey(fam, proto, &s.Dst, ndp)
-			mi := t.findMapping(sideExt, &ek)
-			if mi < 0 {
-				release()
-				return key{}, -1, ReasonNoMapping
-			}
-			if snap.filtering == AddressDependent && !t.sentTo(mi, nsrc) {
-				release()
-				return key{}, -1, ReasonFiltered
-			}
-			m := &t.maps.m[mi]
-			dstMap, ndst, ndp, outSpace = mi, addrWords(&m.intAddr), m.intPort, m.space
+	switch pl.dst {
+	case dstFloating:
+		fl := &snap.floats[pl.float]
+		ndst, outSpace = addrWords(&fl.workload), fl.space
+	case dstExternal:
+		if isICMP(proto) {
+			// Query identifiers map replies, not requests from
+			// outside: nobody behind a shared address is pinged.
+			release()
+			return key{}, -1, ReasonNoMapping
 		}
+		ek := extKey(fam, proto, &s.Dst, ndp)
+		mi := t.findMapping(sideExt, &ek, ek.hash(t.s0, t.s1))
+		if mi < 0 {
+			release()
+			return key{}, -1, ReasonNoMapping
+		}
+		if snap.filtering == AddressDependent && !t.sentTo(mi, nsrc) {
+			release()
+			return key{}, -1, ReasonFiltered
+		}
+		m := &t.maps.m[mi]
+		dstMap, ndst, ndp, outSpace = mi, addrWords(&m.intAddr), m.intPort, m.space
 	}
 
 	k1 := key{src: ndst, dst: nsrc, m: packM(outSpace, fam, proto, ndp, nsp)}
@@ -176,7 +260,7 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16) (key, int32, Reaso
 		}
 	}
 	if newMap != nil {
-		srcMap = t.newMapping(*newMap)
+		srcMap = t.newMapping(*newMap, pl.ikh)
 	}
 	st := protoClass(proto) << stClassShift
 	if proto == pkt.ProtoTCP {

@@ -123,3 +123,53 @@ func TestConcurrentDirections(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Two workers open the same new flows at the same moment, and some of
+// their own: each shared flow gets one session and one mapping, whoever
+// wins; the loser's packet finds the winner's session. Run with -race.
+func TestConcurrentCommit(t *testing.T) {
+	h := newHarness(t, Config{Capacity: 4096}, testPolicy())
+	const flows = 300
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	got := [2][]string{}
+	for wk := range 2 {
+		got[wk] = make([]string, flows)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := h.tab.NewWorker()
+			var s pkt.Summary
+			for i := range flows {
+				f := out("udp", fmt.Sprintf("198.18.%d.%d", 20+i/200, i%200+1), uint16(3000+i), "198.51.100.3", 53)
+				if i%3 == 0 { // a flow of this worker only
+					f.sp += uint16(10000 * (wk + 1))
+				}
+				fr := f.frame(t)
+				pkt.Parse(fr, &s)
+				r := w.Process(fr, &s, 0)
+				if r.Action != Forward || (r.State != StateNew && r.State != StateEstablished) {
+					errs <- fmt.Sprintf("worker %d flow %d: %+v", wk, i, r)
+					return
+				}
+				got[wk][i] = fmt.Sprintf("%v:%d", s.SrcAddr(), s.SrcPort)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	for i := range flows {
+		if i%3 != 0 && got[0][i] != got[1][i] {
+			t.Errorf("flow %d translated to %s by one worker and %s by the other", i, got[0][i], got[1][i])
+		}
+	}
+	if want := flows + flows/3; h.tab.Len() != want {
+		t.Errorf("%d sessions, want %d", h.tab.Len(), want)
+	}
+	if err := h.tab.checkInvariants(); err != nil {
+		t.Error(err)
+	}
+}

@@ -20,10 +20,12 @@
 // established flow take no lock: the index is an open-addressing array of
 // atomic words, and each session is guarded by a sequence number (a
 // seqlock) so a reader never acts on a session being rewritten. Creating
-// and removing sessions and mappings takes one mutex, held for a few
-// hundred nanoseconds. A lookup miss that overlapped a concurrent index
-// change is retried, so a packet of an existing flow is never reported as
-// New because another worker was inserting next to it.
+// and removing sessions and mappings takes one mutex; what a new flow's
+// translation depends on that is not table state (pools, floating IPs,
+// the paired external address, hashes) is decided before it is taken.
+// A lookup miss that overlapped a concurrent index change is retried, so
+// a packet of an existing flow is never reported as New because another
+// worker was inserting next to it.
 //
 // # Per-packet interface
 //
@@ -35,7 +37,9 @@
 // incremental checksum updates and reported Established or Related. A
 // packet of no known flow is reported New and left untouched; if policy
 // admits it, the worker calls Commit, which creates the session (and the
-// NAT mapping) and translates the packet.
+// NAT mapping) and translates the packet. TrackBatch does what Track does
+// for a whole batch, overlapping the table's memory accesses across its
+// packets, which matters once the table is larger than the caches.
 //
 // # Configuration
 //

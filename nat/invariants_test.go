@@ -71,7 +71,7 @@ func (t *Table) checkInvariants() error {
 		}
 		for side := range 2 {
 			k := m.keyOf(side)
-			if got := t.findMapping(side, &k); got != int32(mi) {
+			if got := t.findMapping(side, &k, k.hash(t.s0, t.s1)); got != int32(mi) {
 				return fmt.Errorf("mapping %d side %d found as %d", mi, side, got)
 			}
 		}

@@ -79,10 +79,9 @@ func (m *mapping) keyOf(side int) key {
 	return extKey(m.fam, m.proto, &m.extAddr, m.extPort)
 }
 
-// findMapping returns the mapping whose side has key k, or -1.
-func (t *Table) findMapping(side int, k *key) int32 {
+// findMapping returns the mapping whose side has key k (hash h), or -1.
+func (t *Table) findMapping(side int, k *key, h uint64) int32 {
 	ms := &t.maps
-	h := k.hash(t.s0, t.s1)
 	tag := uint64(uint32(h))
 	for i := tag & ms.mask; ; i = (i + 1) & ms.mask {
 		v := ms.index[i]
@@ -98,10 +97,10 @@ func (t *Table) findMapping(side int, k *key) int32 {
 	}
 }
 
-func (t *Table) mapIndexInsert(mi int32, side int) {
+// mapIndexInsert indexes side of mapping mi, whose key hashes to h.
+func (t *Table) mapIndexInsert(mi int32, side int, h uint64) {
 	ms := &t.maps
-	k := ms.m[mi].keyOf(side)
-	tag := uint64(uint32(k.hash(t.s0, t.s1)))
+	tag := uint64(uint32(h))
 	for i := tag & ms.mask; ; i = (i + 1) & ms.mask {
 		if ms.index[i] == 0 {
 			ms.index[i] = tag<<32 | uint64(uint32(mi)<<1|uint32(side)) + 1
@@ -134,16 +133,18 @@ func (t *Table) mapIndexDelete(mi int32, side int) {
 	}
 }
 
-// newMapping records a mapping whose external port is already reserved.
-// The caller checked that a slot is free.
-func (t *Table) newMapping(m mapping) int32 {
+// newMapping records a mapping whose external port is already reserved;
+// ikh is the hash of its internal key. The caller checked that a slot is
+// free.
+func (t *Table) newMapping(m mapping, ikh uint64) int32 {
 	ms := &t.maps
 	mi := ms.free[len(ms.free)-1]
 	ms.free = ms.free[:len(ms.free)-1]
 	m.head = [2]int32{-1, -1}
 	ms.m[mi] = m
-	t.mapIndexInsert(mi, sideInt)
-	t.mapIndexInsert(mi, sideExt)
+	ek := m.keyOf(sideExt)
+	t.mapIndexInsert(mi, sideInt, ikh)
+	t.mapIndexInsert(mi, sideExt, ek.hash(t.s0, t.s1))
 	return mi
 }
 

@@ -64,13 +64,15 @@ type session struct {
 // mlink is a session's place in a mapping's list of sessions.
 type mlink struct{ m, next, prev int32 }
 
+// storeKey writes key d; the caller has made the session's sequence
+// number odd.
 func (s *session) storeKey(d int, k *key) {
 	w := &s.key[d]
-	w[0].Store(k.src[0])
-	w[1].Store(k.src[1])
-	w[2].Store(k.dst[0])
-	w[3].Store(k.dst[1])
-	w[4].Store(k.m)
+	storeRelaxed(&w[0], k.src[0])
+	storeRelaxed(&w[1], k.src[1])
+	storeRelaxed(&w[2], k.dst[0])
+	storeRelaxed(&w[3], k.dst[1])
+	storeRelaxed(&w[4], k.m)
 }
 
 func (s *session) loadKey(d int) key {
@@ -289,7 +291,7 @@ func (t *Table) indexInsert(h uint64, ref uint32) {
 	tag := uint32(h)
 	for i := uint64(tag) & t.mask; ; i = (i + 1) & t.mask {
 		if t.index[i].Load() == 0 {
-			t.index[i].Store(uint64(tag)<<32 | uint64(ref+1))
+			storeRelaxed(&t.index[i], uint64(tag)<<32|uint64(ref+1))
 			return
 		}
 	}
@@ -308,14 +310,14 @@ func (t *Table) indexDelete(h uint64, ref uint32) {
 		j = (j + 1) & t.mask
 		v := t.index[j].Load()
 		if v == 0 {
-			t.index[i].Store(0)
+			storeRelaxed(&t.index[i], 0)
 			return
 		}
 		home := (v >> 32) & t.mask
 		// The entry at j may fill the hole at i unless its home lies
 		// cyclically in (i, j].
 		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			t.index[i].Store(v)
+			storeRelaxed(&t.index[i], v)
 			i = j
 		}
 	}
