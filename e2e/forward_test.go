@@ -8,12 +8,10 @@ package e2e
 // other's, across an IPv6-only fabric.
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -75,44 +73,7 @@ func TestOneHost(t *testing.T) {
 		}
 	})
 
-	t.Run("tcp 10MB", func(t *testing.T) {
-		payload := make([]byte, 10<<20)
-		rand.Read(payload)
-		want := sha256.Sum256(payload)
-		ln := b.listen(t, "198.18.1.11:5001")
-		got := make(chan [32]byte, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				got <- [32]byte{}
-				return
-			}
-			defer c.Close()
-			h := sha256.New()
-			io.Copy(h, c)
-			var sum [32]byte
-			copy(sum[:], h.Sum(nil))
-			got <- sum
-		}()
-		c, err := a.dial("198.18.1.11:5001", 5*time.Second)
-		if err != nil {
-			t.Fatalf("dial: %v", err)
-		}
-		start := time.Now()
-		if _, err := io.Copy(c, bytes.NewReader(payload)); err != nil {
-			t.Fatalf("sending: %v", err)
-		}
-		c.Close()
-		select {
-		case sum := <-got:
-			if sum != want {
-				t.Fatalf("received data hashes to %x, sent %x", sum, want)
-			}
-			t.Logf("10 MiB in %v", time.Since(start))
-		case <-time.After(60 * time.Second):
-			t.Fatal("transfer did not finish within 60s")
-		}
-	})
+	t.Run("tcp 10MB", func(t *testing.T) { transfer(t, a, b, "198.18.1.11:5001", 10<<20) })
 
 	t.Run("spoofed source", func(t *testing.T) {
 		a.ns.Run("ip", "addr", "add", "198.18.1.99/32", "dev", a.dev)
@@ -192,10 +153,10 @@ policy:
 
 // fabric joins two host namespaces by a veth pair; the kernel holds the
 // fabric addresses (so ARP, NDP and BGP go to it) and gannet forwards.
-func fabric(t *testing.T, x, y *netnstest.NS, v4 bool) (xif, yif string) {
+func fabric(t *testing.T, x, y *netnstest.NS, v4 bool, linkOpts ...string) (xif, yif string) {
 	t.Helper()
 	xif, yif = netnstest.Name("fab"), netnstest.Name("fab")
-	netnstest.Veth(t, xif, x, yif, y)
+	netnstest.Veth(t, xif, x, yif, y, linkOpts...)
 	if v4 {
 		x.Run("ip", "addr", "add", "198.18.100.1/30", "dev", xif)
 		y.Run("ip", "addr", "add", "198.18.100.2/30", "dev", yif)
@@ -205,16 +166,22 @@ func fabric(t *testing.T, x, y *netnstest.NS, v4 bool) (xif, yif string) {
 	return xif, yif
 }
 
+// TestTwoHosts runs two workers per host (one per CPU of this machine's
+// two), each with its own queue on every port.
 func TestTwoHosts(t *testing.T) {
 	require(t)
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 CPUs for two workers per host")
+	}
+	queues := []string{"numrxqueues", "2", "numtxqueues", "2"}
 	x, y := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gy")
-	a := addWorkload(t, x, "wl-a", "02:00:00:00:03:0a", "198.18.3.10", "2001:db8:3::10")
-	b := addWorkload(t, y, "wl-b", "02:00:00:00:04:0b", "198.18.4.10", "2001:db8:4::10")
-	xif, yif := fabric(t, x, y, true)
+	a := addWorkload(t, x, "wl-a", "02:00:00:00:03:0a", "198.18.3.10", "2001:db8:3::10", queues...)
+	b := addWorkload(t, y, "wl-b", "02:00:00:00:04:0b", "198.18.4.10", "2001:db8:4::10", queues...)
+	xif, yif := fabric(t, x, y, true, queues...)
 	cfg := func(name, router4, router6, uplink, ep, via4, via6, dst4, dst6 string) string {
 		return fmt.Sprintf(`
 node: {name: %s, routerIPv4: %s, routerIPv6: %s}
-dataplane: {cores: [0], frames: 4096}
+dataplane: {cores: [0, 1], frames: 4096}
 ports: [{interface: %s}]
 workloadEndpoints:
 %s
@@ -234,6 +201,10 @@ routes:
 		if got := a.ping(t, dst, 5); got != 5 {
 			t.Errorf("ping %s across the fabric: %d of 5", dst, got)
 		}
+	}
+	// Several connections, so both workers' queues carry traffic.
+	for i := range 4 {
+		transfer(t, a, b, fmt.Sprintf("198.18.4.10:%d", 5001+i), 2<<20)
 	}
 	// Two router hops: TTL 64 leaves wl-a, arrives at wl-b as 62.
 	out := a.ns.Run("ping", "-c", "1", b.v4)

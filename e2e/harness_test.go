@@ -9,6 +9,8 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -161,13 +163,13 @@ type workload struct {
 
 // addWorkload creates the workload namespace and its veth pair into host,
 // and configures it like a Calico workload. v6 may be empty.
-func addWorkload(t *testing.T, host *netnstest.NS, name, mac, v4, v6 string) *workload {
+func addWorkload(t *testing.T, host *netnstest.NS, name, mac, v4, v6 string, linkOpts ...string) *workload {
 	t.Helper()
 	w := &workload{name: name, ns: netnstest.NewNS(t, "wl"), hostIf: netnstest.Name("gw"), dev: netnstest.Name("eth"), mac: mac, v4: v4, v6: v6}
 	// No DAD: the workload's addresses are usable at once.
 	w.ns.Run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
 	host.Run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
-	netnstest.Veth(t, w.dev, w.ns, w.hostIf, host)
+	netnstest.Veth(t, w.dev, w.ns, w.hostIf, host, linkOpts...)
 	// The host side carries no address: gannet is the workload's only
 	// neighbour. Checksum offload is off on the workload side because
 	// frames leaving a veth with a partial checksum would reach the other
@@ -265,4 +267,44 @@ func serveName(ln net.Listener, name string) {
 			c.Close()
 		}
 	}()
+}
+
+// transfer sends size random bytes from one workload to a listener on
+// addr in another and checks they arrive intact (SHA-256).
+func transfer(t *testing.T, from, to *workload, addr string, size int) {
+	t.Helper()
+	payload := make([]byte, size)
+	rand.Read(payload)
+	want := sha256.Sum256(payload)
+	ln := to.listen(t, addr)
+	got := make(chan [32]byte, 1)
+	go func() {
+		var sum [32]byte
+		c, err := ln.Accept()
+		if err == nil {
+			h := sha256.New()
+			io.Copy(h, c)
+			c.Close()
+			copy(sum[:], h.Sum(nil))
+		}
+		got <- sum
+	}()
+	c, err := from.dial(addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("%s: dial %s: %v", from.name, addr, err)
+	}
+	start := time.Now()
+	if _, err := io.Copy(c, bytes.NewReader(payload)); err != nil {
+		t.Fatalf("%s: sending to %s: %v", from.name, addr, err)
+	}
+	c.Close()
+	select {
+	case sum := <-got:
+		if sum != want {
+			t.Fatalf("%s -> %s: received data hashes to %x, sent %x", from.name, addr, sum, want)
+		}
+		t.Logf("%s -> %s: %d bytes intact in %v", from.name, addr, size, time.Since(start))
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s -> %s: transfer did not finish within 60s", from.name, addr)
+	}
 }

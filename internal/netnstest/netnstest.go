@@ -122,20 +122,20 @@ func (ns *NS) Do(fn func() error) error {
 }
 
 // Veth creates a veth pair, end a in namespace na and end b in nb (nil
-// means the test's own namespace), and brings both up. Extra `ip link add`
-// arguments (e.g. "numrxqueues", "2") go after the type.
+// means the test's own namespace), and brings both up. Extra link options
+// (e.g. "numrxqueues", "2", "numtxqueues", "2") apply to both ends.
 func Veth(t testing.TB, a string, na *NS, b string, nb *NS, extra ...string) {
 	t.Helper()
 	args := []string{"ip", "link", "add", a}
 	if na != nil {
 		args = append(args, "netns", na.Name)
 	}
-	args = append(args, "type", "veth")
 	args = append(args, extra...)
-	args = append(args, "peer", "name", b)
+	args = append(args, "type", "veth", "peer", "name", b)
 	if nb != nil {
 		args = append(args, "netns", nb.Name)
 	}
+	args = append(args, extra...)
 	Run(t, args...)
 	t.Cleanup(func() {
 		// Gone already when one of the namespaces was deleted.
