@@ -13,6 +13,7 @@ func newBenchCmd() *cobra.Command {
 		// Subcommands are added here, one line each.
 		newBenchLPMCmd(),
 		newBenchACLCmd(),
+		newBenchForwardCmd(),
 	)
 	return bench
 }

@@ -211,18 +211,35 @@ func TestParseProcStatAndSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (CPUTimes{Busy: 160, Total: 970}); ca[0] != want {
+	if want := (CPUTimes{Busy: 160, Total: 970, IRQ: 10}); ca[0] != want {
 		t.Errorf("cpu0 = %+v, want %+v", ca[0], want)
 	}
 	t0 := time.Unix(100, 0)
-	ra := Reading{At: t0, Gen: LinkStats{TxPackets: 1000}, Sink: LinkStats{RxPackets: 500}, CPUs: ca, GenCPU: 0, DUTCPU: 1}
-	rb := Reading{At: t0.Add(2 * time.Second), Gen: LinkStats{TxPackets: 5000}, Sink: LinkStats{RxPackets: 3500}, CPUs: cb, GenCPU: 0, DUTCPU: 1}
+	ra := Reading{At: t0, Gen: LinkStats{TxPackets: 1000}, Sink: LinkStats{RxPackets: 500}, CPUs: ca, GenCPU: 0, DUTCPU: 1, DUTTicks: 1000}
+	rb := Reading{At: t0.Add(2 * time.Second), Gen: LinkStats{TxPackets: 4000, TxDropped: 1000}, Sink: LinkStats{RxPackets: 3500}, CPUs: cb, GenCPU: 0, DUTCPU: 1, DUTTicks: 1150}
 	got := SampleOf(ra, rb)
-	want := Sample{TxPPS: 2000, RxPPS: 1500, Loss: 0.25, DUTCPU: 1, GenCPU: 110.0 / 150}
+	want := Sample{TxPPS: 2000, RxPPS: 1500, Loss: 0.25, DUTCPU: 0.75, GenCPU: 110.0 / 150}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-9 })); diff != "" {
 		t.Errorf("SampleOf (-want +got):\n%s", diff)
 	}
 	if _, err := ParseProcStat(strings.NewReader("cpu0 1 2 x 4 5 6 7 8\n")); err == nil {
 		t.Errorf("ParseProcStat accepted a bad field")
+	}
+}
+
+func TestParseTaskTicks(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+	}{
+		{"9941 (napi/tb-450) S 2 0 0 0 -1 2129984 0 0 0 0 17 42 0 0 20 0 1 0 5 0 0", 59},
+		{"77 (a b) c) R 1 77 77 0 -1 4194560 100 0 0 0 3 4 0 0 20 0 1 0 5 0 0", 7},
+		{"garbage", 0},
+		{"1 (x) S 1 2", 0},
+	}
+	for _, tc := range tests {
+		if got := ParseTaskTicks(tc.in); got != tc.want {
+			t.Errorf("ParseTaskTicks(%q) = %d, want %d", tc.in, got, tc.want)
+		}
 	}
 }

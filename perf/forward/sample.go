@@ -40,6 +40,30 @@ func ParseLinkStats(b []byte) (LinkStats, error) {
 // CPUTimes are one CPU's /proc/stat times in clock ticks.
 type CPUTimes struct {
 	Busy, Total uint64 // busy: user, nice, system, irq, softirq, steal; total adds idle and iowait
+	IRQ         uint64 // irq and softirq
+}
+
+// ticksPerSecond is USER_HZ, the unit of /proc/stat and /proc/PID/stat.
+const ticksPerSecond = 100
+
+// ParseTaskTicks returns utime+stime from the text of /proc/PID/stat
+// (the command name in parentheses may hold spaces).
+func ParseTaskTicks(stat string) uint64 {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(stat[i+1:])
+	// After the name: state is field 3 of the line, utime 14, stime 15.
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	s, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return u + s
 }
 
 // ParseProcStat reads the per-CPU lines ("cpuN ...") of /proc/stat.
@@ -63,7 +87,7 @@ func ParseProcStat(r io.Reader) (map[int]CPUTimes, error) {
 		}
 		// user nice system idle iowait irq softirq steal
 		busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-		out[n] = CPUTimes{Busy: busy, Total: busy + v[3] + v[4]}
+		out[n] = CPUTimes{Busy: busy, Total: busy + v[3] + v[4], IRQ: v[5] + v[6]}
 	}
 	return out, sc.Err()
 }
@@ -76,7 +100,7 @@ type Reading struct {
 	CPUs     map[int]CPUTimes
 	GenCPU   int
 	DUTCPU   int
-	GenCount uint64 // packets the generator reports sent, when it reports them (else 0)
+	DUTTicks uint64 // CPU time of the DUT's processes and NAPI kthreads
 }
 
 // SampleOf makes a Sample from the readings before and after a run.
@@ -85,13 +109,18 @@ func SampleOf(a, b Reading) Sample {
 	if dt <= 0 {
 		return Sample{}
 	}
-	tx := float64(b.Gen.TxPackets - a.Gen.TxPackets)
+	// Offered: what the generator's veth sent or dropped because the DUT's
+	// receive ring was full (veth counts the latter as tx_dropped).
+	tx := float64(b.Gen.TxPackets + b.Gen.TxDropped - a.Gen.TxPackets - a.Gen.TxDropped)
 	rx := float64(b.Sink.RxPackets - a.Sink.RxPackets)
 	s := Sample{TxPPS: tx / dt, RxPPS: rx / dt}
 	if tx > 0 {
 		s.Loss = max(0, 1-rx/tx)
 	}
-	s.DUTCPU = busyShare(a.CPUs[a.DUTCPU], b.CPUs[b.DUTCPU])
+	// The DUT's share: its tasks plus interrupt work on its CPU, so that
+	// other load on a shared machine does not count.
+	irq := float64(b.CPUs[b.DUTCPU].IRQ - a.CPUs[a.DUTCPU].IRQ)
+	s.DUTCPU = (float64(b.DUTTicks-a.DUTTicks) + irq) / ticksPerSecond / dt
 	s.GenCPU = busyShare(a.CPUs[a.GenCPU], b.CPUs[b.GenCPU])
 	return s
 }

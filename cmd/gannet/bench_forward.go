@@ -1,0 +1,99 @@
+// gannet bench forward: the side-by-side forwarding benchmark of
+// perf/forward — gannet, the Linux kernel and other forwarders between
+// network namespaces, driven by gannet pktgen — as a table, JSON and PNG.
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gannet-net/gannet/perf/forward"
+)
+
+func newBenchForwardCmd() *cobra.Command {
+	var (
+		o    forward.Options
+		only string
+		out  string
+	)
+	cmd := &cobra.Command{
+		Use:   "forward [--out DIR]",
+		Short: "forwarding rate of gannet, Linux, nftables, TAYGA, dpdk-testpmd and an XDP redirect over veth",
+		Long: `Builds generator -> DUT -> sink network namespaces over veth pairs (names
+with a random suffix, addresses from 198.18.0.0/15 and 2001:db8::/32 only)
+for each scenario, runs gannet pktgen with the same packets against it, and
+reports packets per second delivered at the sink, loss and the DUT's CPU:
+median with min and max over --runs runs after a warm-up, with ratios
+against Linux forwarding and the in-kernel XDP redirect ceiling. Peers that
+are not installed are skipped with a note (make perf-deps installs them).
+Everything it made is removed when it ends or is interrupted. Root only.
+
+Writes forward.txt (the table), forward.json and forward.png to --out.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return fmt.Errorf("bench forward needs root: it creates network namespaces, veth pairs and XDP programs")
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			o.Gannet = exe
+			if only != "" {
+				o.Only = strings.Split(only, ",")
+			}
+			o.Log = cmd.ErrOrStderr()
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			rep, err := forward.Run(ctx, o)
+			if err != nil {
+				return err
+			}
+			if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			for _, w := range []struct {
+				name  string
+				write func(*os.File) error
+			}{
+				{"forward.txt", func(f *os.File) error { return rep.WriteTable(f) }},
+				{"forward.json", func(f *os.File) error { return rep.WriteJSON(f) }},
+				{"forward.png", func(f *os.File) error { return rep.WritePNG(f) }},
+			} {
+				f, err := os.Create(filepath.Join(out, w.name))
+				if err != nil {
+					return err
+				}
+				if err := w.write(f); err != nil {
+					f.Close()
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s/forward.{txt,json,png}\n", out)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.DurationVar(&o.Duration, "duration", 5*time.Second, "length of one run")
+	fl.DurationVar(&o.Warmup, "warmup", 2*time.Second, "traffic before the first run")
+	fl.IntVar(&o.Runs, "runs", 3, "runs per scenario (median, min, max reported)")
+	fl.IntVar(&o.GenCPU, "gen-cpu", 0, "CPU of the generator (and the sink's stack work)")
+	fl.IntVar(&o.DUTCPU, "dut-cpu", 1, "CPU of the device under test")
+	fl.StringVar(&only, "only", "", "comma-separated scenario names (default: all)")
+	fl.StringVar(&out, "out", "results", "directory for forward.txt, forward.json, forward.png")
+	return cmd
+}

@@ -1,0 +1,271 @@
+// The scenarios: what runs in the DUT namespace for each row, set up on
+// the common topology (see build). Kernel scenarios turn forwarding on and
+// load their rules; userspace DUTs (TAYGA, dpdk-testpmd, gannet) run as
+// background processes pinned to the DUT CPU; the XDP ceiling is a
+// redirect program loaded from this process.
+
+package forward
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+
+	"github.com/gannet-net/gannet/perf/lab"
+)
+
+// Scenarios returns every scenario in report order.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{Name: "linux-forward", Role: RoleBaseline, Detail: "Linux ip_forward, static route and neighbour",
+			Setup: kernelForward("")},
+		{Name: "nft-acl-1k", Role: RolePeer, Needs: []string{"nft"},
+			Detail: "ip_forward + nftables forward chain: ClassBench acl1_1k (941 drop rules, catch-all accept; the packets walk them all)",
+			Setup:  nftACL(false)},
+		{Name: "nft-acl-1k-ct", Role: RolePeer, Needs: []string{"nft"},
+			Detail: "as nft-acl-1k behind 'ct state established,related accept' (one-way UDP stays NEW, so every packet still walks the rules)",
+			Setup:  nftACL(true)},
+		{Name: "nft-masquerade", Role: RolePeer, Needs: []string{"nft"},
+			Detail: "ip_forward + nftables masquerade on the egress (conntrack + SNAT, 256 flows)",
+			Setup:  kernelForwardNft(func(e *env) string { return NftMasquerade(e.do) })},
+		{Name: "tayga-4to6", Role: RolePeer, Needs: []string{"tayga"},
+			Detail: "TAYGA NAT64 over TUN, IPv4 in, IPv6 out (sources in 64:ff9b:1::/96, 198.19.1.2 mapped to 2001:db8:2::2), pinned to the DUT CPU",
+			Setup:  tayga},
+		{Name: "dpdk-testpmd-io", Role: RolePeer, Needs: []string{"dpdk-testpmd"},
+			Detail: "dpdk-testpmd --forward-mode=io over net_af_xdp (copy mode), forwarding lcore on the DUT CPU; io mode does not rewrite MACs",
+			Setup:  testpmd},
+		{Name: "xdp-redirect", Role: RoleCeiling,
+			Detail: "in-kernel XDP program on the DUT ingress: rewrite MACs, bpf_redirect to the egress (no TTL, no lookup): the ceiling for AF_XDP",
+			Setup:  xdpRedirect},
+	}
+}
+
+// kernelForward turns on forwarding with the common routes, then loads
+// the nftables ruleset nft (if any).
+func kernelForward(nft string) func(e *env) (func() error, error) {
+	return kernelForwardNft(func(*env) string { return nft })
+}
+
+func kernelForwardNft(rules func(e *env) string) func(e *env) (func() error, error) {
+	return func(e *env) (func() error, error) {
+		if err := e.routeBehind(); err != nil {
+			return nil, err
+		}
+		if r := rules(e); r != "" {
+			path := filepath.Join(e.dir, "rules.nft")
+			if err := os.WriteFile(path, []byte(r), 0o644); err != nil {
+				return nil, err
+			}
+			if err := e.run(e.dut, "nft", "-f", path); err != nil {
+				return nil, err
+			}
+		}
+		return nil, e.forwarding(true)
+	}
+}
+
+func nftACL(conntrack bool) func(e *env) (func() error, error) {
+	return func(e *env) (func() error, error) {
+		rules, err := ACLRules()
+		if err != nil {
+			return nil, err
+		}
+		return kernelForward(NftACL(rules, conntrack))(e)
+	}
+}
+
+func tayga(e *env) (func() error, error) {
+	tun := e.lab.Name("nat")
+	cfg := Tayga{Tun: tun, Addr4: netip.MustParseAddr("198.18.255.1"), Addr6: netip.MustParseAddr("2001:db8:ff::1"),
+		Prefix: XlatPrefix, Map4: e.opts.Packets.Dst, Map6: XlatDst6, DataDir: filepath.Join(e.dir, "tayga")}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(e.dir, "tayga.conf")
+	if err := os.WriteFile(conf, []byte(cfg.Conf()), 0o644); err != nil {
+		return nil, err
+	}
+	if err := e.runAll(e.dut, [][]string{
+		{"tayga", "-c", conf, "--mktun"},
+		{"ip", "link", "set", tun, "up"},
+		{"ip", "addr", "add", "198.18.255.2/32", "dev", tun},
+		{"ip", "-6", "addr", "add", "2001:db8:ff::2/128", "dev", tun, "nodad"},
+		{"ip", "route", "add", NetBehind4.String(), "dev", tun},
+		{"ip", "-6", "route", "add", XlatPrefix.String(), "dev", tun},
+		{"ip", "-6", "route", "add", NetBehind6.String(), "via", AddrSink6.Addr().String(), "dev", e.do},
+	}); err != nil {
+		return nil, err
+	}
+	if err := e.forwarding(true); err != nil {
+		return nil, err
+	}
+	p, err := e.background(e.dut, "tayga.log", "nice", pinned(e.opts.DUTCPU, "tayga", "-c", conf, "--nodetach")...)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(300 * time.Millisecond) // TAYGA opens its TUN queue and reads the config
+	if err := p.Exited(); err != nil {
+		return nil, err
+	}
+	return p.Stop, nil
+}
+
+func testpmd(e *env) (func() error, error) {
+	o := e.opts
+	p, err := e.background(e.dut, "testpmd.log", "nice", "-n", strconv.Itoa(benchNice), "dpdk-testpmd",
+		"-l", fmt.Sprintf("%d,%d", o.GenCPU, o.DUTCPU), "--main-lcore", fmt.Sprint(o.GenCPU),
+		"--no-pci", "--no-huge", "-m", "1024", "--file-prefix="+e.lab.Name("tp"),
+		"--vdev", fmt.Sprintf("net_af_xdp0,iface=%s,queue_count=1", e.di),
+		"--vdev", fmt.Sprintf("net_af_xdp1,iface=%s,queue_count=1", e.do),
+		"--", "--forward-mode=io", "--auto-start", "--total-num-mbufs=16384", "--stats-period=60")
+	if err != nil {
+		return nil, err
+	}
+	// Ready when both ports have an XDP program.
+	ready := func() bool {
+		for _, dev := range []string{e.di, e.do} {
+			out, err := lab.Run(e.dut, "ip", "link", "show", "dev", dev)
+			if err != nil || !strings.Contains(out, "xdp") {
+				return false
+			}
+		}
+		return true
+	}
+	if err := waitFor(p, ready, 20*time.Second); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p.Stop, nil
+}
+
+// waitFor polls ready until it holds, p exits or d passes.
+func waitFor(p *proc, ready func() bool, d time.Duration) error {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := p.Exited(); err != nil {
+			return err
+		}
+		if ready() {
+			return nil
+		}
+	}
+	b, _ := os.ReadFile(p.log)
+	return fmt.Errorf("%s not ready after %v: %s", p.name, d, lastLines(string(b), 4))
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, " | ")
+}
+
+// redirectProgram rewrites the Ethernet addresses and redirects to egress.
+func redirectProgram(dst, src net.HardwareAddr, egress int) asm.Instructions {
+	le32 := func(b []byte) int64 { return int64(int32(binary.LittleEndian.Uint32(b))) }
+	le16 := func(b []byte) int64 { return int64(int16(binary.LittleEndian.Uint16(b))) }
+	const xdpPass = 2
+	return asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
+		asm.LoadMem(asm.R3, asm.R1, 4, asm.Word),
+		asm.Mov.Reg(asm.R4, asm.R2),
+		asm.Add.Imm(asm.R4, 14),
+		asm.JGT.Reg(asm.R4, asm.R3, "pass"),
+		asm.StoreImm(asm.R2, 0, le32(dst[0:4]), asm.Word),
+		asm.StoreImm(asm.R2, 4, le16(dst[4:6]), asm.Half),
+		asm.StoreImm(asm.R2, 6, le32(src[0:4]), asm.Word),
+		asm.StoreImm(asm.R2, 10, le16(src[4:6]), asm.Half),
+		asm.Mov.Imm(asm.R1, int32(egress)),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.FnRedirect.Call(),
+		asm.Return(),
+		asm.Mov.Imm(asm.R0, xdpPass).WithSymbol("pass"),
+		asm.Return(),
+	}
+}
+
+func xdpRedirect(e *env) (func() error, error) {
+	dst, err := net.ParseMAC(e.ms)
+	if err != nil {
+		return nil, err
+	}
+	src, err := net.ParseMAC(e.macDO)
+	if err != nil {
+		return nil, err
+	}
+	in, err := ifindex(e.dut, e.di)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ifindex(e.dut, e.do)
+	if err != nil {
+		return nil, err
+	}
+	// Redirected frames enter the sink's veth only with XDP or GRO on it:
+	// the sink has its drop program.
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "bench_redirect", Type: ebpf.XDP, License: "Dual MIT/GPL",
+		Instructions: redirectProgram(dst, src, out)})
+	if err != nil {
+		return nil, fmt.Errorf("load redirect program: %w", err)
+	}
+	var l link.Link
+	err = lab.Do(e.dut, func() error {
+		var err error
+		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: in, Flags: link.XDPDriverMode})
+		return err
+	})
+	if err != nil {
+		prog.Close()
+		return nil, fmt.Errorf("attach redirect program to %s: %w", e.di, err)
+	}
+	return func() error { return errors.Join(l.Close(), prog.Close()) }, nil
+}
+
+// xdpDrop is the XDP_DROP action.
+const xdpDrop = 1
+
+// attachDrop attaches an XDP program that drops everything to dev in ns.
+func attachDrop(ns, dev string) (io.Closer, error) {
+	idx, err := ifindex(ns, dev)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "bench_sink", Type: ebpf.XDP, License: "Dual MIT/GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, xdpDrop), asm.Return()}})
+	if err != nil {
+		return nil, fmt.Errorf("load sink program: %w", err)
+	}
+	var l link.Link
+	err = lab.Do(ns, func() error {
+		var err error
+		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: idx, Flags: link.XDPDriverMode})
+		return err
+	})
+	if err != nil {
+		prog.Close()
+		return nil, fmt.Errorf("attach sink program to %s: %w", dev, err)
+	}
+	return closers{l, prog}, nil
+}
+
+type closers []io.Closer
+
+func (c closers) Close() error {
+	var errs []error
+	for _, x := range c {
+		errs = append(errs, x.Close())
+	}
+	return errors.Join(errs...)
+}
