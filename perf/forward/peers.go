@@ -79,7 +79,7 @@ func nftRange(p acl.PortRange) string {
 // related traffic is accepted first, as a stateful firewall does.
 func NftACL(rules []acl.Rule, conntrack bool) string {
 	var b strings.Builder
-	b.WriteString("table ip gbench {\n\tchain fwd {\n\t\ttype filter hook forward priority 0; policy accept;\n")
+	b.WriteString("table ip gbench {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n")
 	if conntrack {
 		b.WriteString("\t\tct state established,related accept\n\t\tct state invalid drop\n")
 	}
@@ -106,7 +106,7 @@ type Tayga struct {
 	Tun     string
 	Addr4   netip.Addr   // TAYGA's own IPv4 address (source of its ICMP)
 	Addr6   netip.Addr   // TAYGA's own IPv6 address
-	Prefix  netip.Prefix // RFC 6052 prefix for the IPv4 sources; TAYGA refuses private IPv4 under 64:ff9b::/96, so use 64:ff9b:1::/96
+	Prefix  netip.Prefix // RFC 6052 prefix for the IPv4 sources; TAYGA refuses 64:ff9b:1::/96 as reserved and private IPv4 under 64:ff9b::/96
 	Map4    netip.Addr
 	Map6    netip.Addr
 	DataDir string
@@ -135,6 +135,8 @@ var (
 	// local use), the destination 198.19.1.2 as 2001:db8:2::2.
 	XlatPrefix = netip.MustParsePrefix("64:ff9b:1::/96")
 	XlatDst6   = netip.MustParseAddr("2001:db8:2::2")
+	// TaygaPrefix is the RFC 6052 prefix TAYGA accepts for these sources.
+	TaygaPrefix = netip.MustParsePrefix("2001:db8:64::/96")
 )
 
 // PacketSpec is what every scenario's generator sends (pktgen.Spec fields

@@ -248,10 +248,12 @@ func build(o *Options, dir string) (*env, error) {
 		{"ip", "neigh", "replace", AddrGen4.Addr().String(), "lladdr", e.macG, "dev", e.di, "nud", "permanent"},
 		{"ip", "neigh", "replace", AddrGen6.Addr().String(), "lladdr", e.macG, "dev", e.di, "nud", "permanent"},
 		// Frames the generator sends with XDP need GRO (or an XDP program) on
-		// the receiving veth. Threaded NAPI moves the receive work off the
-		// sending CPU: its kthread is pinned to the DUT CPU (pinNAPI).
+		// the receiving veth. Its receive work (GRO, an XDP program, the
+		// copy into an AF_XDP socket) runs where veth puts it, on the
+		// sending CPU, as a NIC's would off the forwarder's core; the
+		// kernel's forwarding itself is steered to the DUT CPU by RPS.
 		{"ethtool", "-K", e.di, "gro", "on"},
-		{"sh", "-c", "echo 1 > /sys/class/net/" + e.di + "/threaded"},
+		{"sh", "-c", fmt.Sprintf("echo %x > /sys/class/net/%s/queues/rx-0/rps_cpus", 1<<o.DUTCPU, e.di)},
 	}); err != nil {
 		return nil, err
 	}
@@ -515,8 +517,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		CPUs:      runtime.NumCPU(),
 		Generator: "gannet pktgen --mode live (BPF_PROG_RUN live frames, XDP_TX into the generator's veth), one thread",
 		Packets:   fmt.Sprintf("IPv4 UDP %dB frames, %d flows (%d sources from %v, ports from %d) to %v:%d", o.Packets.FrameSize, o.Packets.Flows, o.Packets.SrcAddrs, o.Packets.Src, o.Packets.SrcPort, o.Packets.Dst, o.Packets.DstPort),
-		Pinning: fmt.Sprintf("generator on CPU %d (taskset); DUT on CPU %d: the ingress veth's receive work (GRO, XDP, kernel forwarding) in its threaded-NAPI kthread pinned there, userspace DUTs by taskset or their own lcore/core setting; generator, DUT processes and DUT NAPI kthreads at nice %d (the machine is shared); sink's NAPI kthread on CPU %d at SCHED_FIFO so the busy generator cannot starve it. DUT CPU = CPU time of the DUT namespace's processes and NAPI kthreads plus irq/softirq time of CPU %d; gen CPU = CPU %d busy from /proc/stat (all causes)",
-			o.GenCPU, o.DUTCPU, benchNice, o.GenCPU, o.DUTCPU, o.GenCPU),
+		Pinning: fmt.Sprintf("generator on CPU %d (taskset). The DUT ingress veth's receive work (GRO; an XDP program; the copy into an AF_XDP socket) runs on the sending CPU %d, as veth does, like a NIC's off the forwarder's core; "+
+			"on CPU %d: kernel forwarding (RPS from the ingress veth), userspace DUTs (taskset, testpmd lcore, gannet worker core) and, for xdp-redirect only, the ingress NAPI in a threaded-NAPI kthread (the program is the whole DUT). "+
+			"Generator, DUT processes and DUT kthreads run at nice %d (the machine is shared); the sink's NAPI kthread runs on CPU %d at SCHED_FIFO so the busy generator cannot starve it. "+
+			"DUT CPU = CPU time of the DUT namespace's processes and NAPI kthreads plus irq/softirq time of CPU %d; gen CPU = CPU %d busy from /proc/stat, all causes",
+			o.GenCPU, o.GenCPU, o.DUTCPU, benchNice, o.GenCPU, o.DUTCPU, o.GenCPU),
 		Sink:       "delivered = rx_packets of the sink's veth (ip -s link); the sink blackholes everything",
 		Duration:   o.Duration,
 		Warmup:     o.Warmup,

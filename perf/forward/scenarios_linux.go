@@ -24,6 +24,7 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"github.com/gannet-net/gannet/perf/lab"
+	"github.com/gannet-net/gannet/perf/lpmbench"
 )
 
 // Scenarios returns every scenario in report order.
@@ -41,7 +42,7 @@ func Scenarios() []Scenario {
 			Detail: "ip_forward + nftables masquerade on the egress (conntrack + SNAT, 256 flows)",
 			Setup:  kernelForwardNft(func(e *env) string { return NftMasquerade(e.do) })},
 		{Name: "tayga-4to6", Role: RolePeer, Needs: []string{"tayga"},
-			Detail: "TAYGA NAT64 over TUN, IPv4 in, IPv6 out (sources in 64:ff9b:1::/96, 198.19.1.2 mapped to 2001:db8:2::2), pinned to the DUT CPU",
+			Detail: "TAYGA NAT64 over TUN, IPv4 in, IPv6 out (sources in 2001:db8:64::/96, 198.19.1.2 mapped to 2001:db8:2::2), pinned to the DUT CPU",
 			Setup:  tayga},
 		{Name: "dpdk-testpmd-io", Role: RolePeer, Needs: []string{"dpdk-testpmd"},
 			Detail: "dpdk-testpmd --forward-mode=io over net_af_xdp (copy mode), forwarding lcore on the DUT CPU; io mode does not rewrite MACs",
@@ -49,6 +50,77 @@ func Scenarios() []Scenario {
 		{Name: "xdp-redirect", Role: RoleCeiling,
 			Detail: "in-kernel XDP program on the DUT ingress: rewrite MACs, bpf_redirect to the egress (no TTL, no lookup): the ceiling for AF_XDP",
 			Setup:  xdpRedirect},
+		{Name: "gannet-route", Role: RoleGannet,
+			Detail: "gannet run: two uplink ports, static routes, neighbours from the kernel; one worker on the DUT CPU",
+			Setup:  gannetScenario(GannetRoute)},
+		{Name: "gannet-acl1k-bgp", Role: RoleGannet,
+			Detail: "gannet run: generator as a workload endpoint, acl1_1k as its egress policy (stateful, conntrack on), a full IPv4+IPv6 table of routes via the sink",
+			Setup:  gannetScenario(GannetACLBGP)},
+		{Name: "gannet-snat", Role: RoleGannet,
+			Detail: "gannet run: natOutgoing from 198.18.0.0/24 to 198.19.0.1 (conntrack on)",
+			Setup:  gannetScenario(GannetSNAT)},
+		{Name: "gannet-4to6", Role: RoleGannet,
+			Detail: "gannet run: generator as a workload in translated space 7; IPv4 in, IPv6 (64:ff9b:1:7::/96) out",
+			Setup:  gannetScenario(GannetXlat)},
+	}
+}
+
+// gannetScenario runs `gannet run` in the DUT namespace with the
+// scenario's configuration, pinned to the DUT CPU.
+func gannetScenario(kind GannetKind) func(e *env) (func() error, error) {
+	return func(e *env) (func() error, error) {
+		o := e.opts
+		l := GannetLab{In: e.di, Out: e.do, GenMAC: e.macG, DUTCPU: o.DUTCPU}
+		a := o.Packets.Src
+		for range o.Packets.SrcAddrs {
+			l.Sources = append(l.Sources, a)
+			a = a.Next()
+		}
+		if kind == GannetACLBGP {
+			var err error
+			if l.Rules, err = ACLRules(); err != nil {
+				return nil, err
+			}
+			ps, err := lpmbench.Default()
+			if err != nil {
+				return nil, err
+			}
+			l.Table = FullTable(ps)
+		}
+		if kind == GannetXlat {
+			if err := e.run(e.sink, "ip", "-6", "route", "add", "blackhole", XlatCore.String()); err != nil {
+				return nil, err
+			}
+		}
+		b, err := GannetConfig(kind, l)
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(e.dir, "gannet.yaml")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return nil, err
+		}
+		// No taskset: gannet checks dataplane.cores against runtime.NumCPU,
+		// which counts the affinity mask; its worker pins itself.
+		p, err := e.background(e.dut, "gannet.log", "nice", "-n", strconv.Itoa(benchNice), o.Gannet, "run", "--config", path)
+		if err != nil {
+			return nil, err
+		}
+		// Ready when both ports have the XDP program (a full table takes a while to load).
+		ready := func() bool {
+			for _, dev := range []string{e.di, e.do} {
+				out, err := lab.Run(e.dut, "ip", "link", "show", "dev", dev)
+				if err != nil || !strings.Contains(out, "xdp") {
+					return false
+				}
+			}
+			return true
+		}
+		if err := waitFor(p, ready, 5*time.Minute); err != nil {
+			p.Stop()
+			return nil, err
+		}
+		return p.Stop, nil
 	}
 }
 
@@ -89,7 +161,7 @@ func nftACL(conntrack bool) func(e *env) (func() error, error) {
 func tayga(e *env) (func() error, error) {
 	tun := e.lab.Name("nat")
 	cfg := Tayga{Tun: tun, Addr4: netip.MustParseAddr("198.18.255.1"), Addr6: netip.MustParseAddr("2001:db8:ff::1"),
-		Prefix: XlatPrefix, Map4: e.opts.Packets.Dst, Map6: XlatDst6, DataDir: filepath.Join(e.dir, "tayga")}
+		Prefix: TaygaPrefix, Map4: e.opts.Packets.Dst, Map6: XlatDst6, DataDir: filepath.Join(e.dir, "tayga")}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -103,7 +175,7 @@ func tayga(e *env) (func() error, error) {
 		{"ip", "addr", "add", "198.18.255.2/32", "dev", tun},
 		{"ip", "-6", "addr", "add", "2001:db8:ff::2/128", "dev", tun, "nodad"},
 		{"ip", "route", "add", NetBehind4.String(), "dev", tun},
-		{"ip", "-6", "route", "add", XlatPrefix.String(), "dev", tun},
+		{"ip", "-6", "route", "add", TaygaPrefix.String(), "dev", tun},
 		{"ip", "-6", "route", "add", NetBehind6.String(), "via", AddrSink6.Addr().String(), "dev", e.do},
 	}); err != nil {
 		return nil, err
@@ -229,6 +301,13 @@ func xdpRedirect(e *env) (func() error, error) {
 	if err != nil {
 		prog.Close()
 		return nil, fmt.Errorf("attach redirect program to %s: %w", e.di, err)
+	}
+	// The program is the whole DUT: its NAPI runs in a kthread that
+	// pinNAPI moves to the DUT CPU.
+	if err := e.run(e.dut, "sh", "-c", "echo 1 > /sys/class/net/"+e.di+"/threaded"); err != nil {
+		l.Close()
+		prog.Close()
+		return nil, err
 	}
 	return func() error { return errors.Join(l.Close(), prog.Close()) }, nil
 }
