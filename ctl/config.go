@@ -57,8 +57,13 @@ type Dataplane struct {
 	XDPMode   string `yaml:"xdpMode"`   // auto (default), native, generic
 	// NoSocket is what the XDP program does with a frame arriving on a
 	// queue no worker has bound: pass (default) to the kernel, or drop.
-	NoSocket  string     `yaml:"noSocket"`
-	Conntrack *Conntrack `yaml:"conntrack"`
+	NoSocket string `yaml:"noSocket"`
+	// Busy polling of the sockets (SO_BUSY_POLL microseconds,
+	// SO_BUSY_POLL_BUDGET, SO_PREFER_BUSY_POLL); zero values leave it off.
+	BusyPollUsec   int        `yaml:"busyPollUsec"`
+	BusyPollBudget int        `yaml:"busyPollBudget"`
+	PreferBusyPoll bool       `yaml:"preferBusyPoll"`
+	Conntrack      *Conntrack `yaml:"conntrack"`
 }
 
 // Conntrack enables connection tracking (stateful policy, NAT).

@@ -63,6 +63,9 @@ type daemon struct {
 	workers []*fwd.Worker
 	neigh   *neigh.Cache
 	cancel  context.CancelFunc
+	// kernelLines are the kernel-side counters taken just before stop
+	// closes the sockets and programs.
+	kernelLines []string
 }
 
 // Run brings the plan up, forwards until ctx ends, then stops everything
@@ -193,7 +196,8 @@ func (d *daemon) start(ctx context.Context) error {
 		var ports []*fwd.XSKPort
 		d.ports = append(d.ports, nil)
 		for li, l := range links {
-			sc := xsk.SocketConfig{Ifindex: l.index, Queue: wi, RxSize: p.RingSize, TxSize: p.RingSize, Mode: xskMode}
+			sc := xsk.SocketConfig{Ifindex: l.index, Queue: wi, RxSize: p.RingSize, TxSize: p.RingSize, Mode: xskMode,
+				BusyPollUsec: p.BusyPollUsec, BusyPollBudget: p.BusyPollBudget, PreferBusyPoll: p.PreferBusyPoll}
 			port, err := fwd.NewXSKPort(umem, fwd.XSKPortConfig{Socket: sc})
 			if err != nil {
 				return fmt.Errorf("%s: worker %d: queue %d: %w", l.field, wi, wi, err)
@@ -243,6 +247,7 @@ func (d *daemon) stop() error {
 		// leave them rather than free memory under it.
 		return errors.Join(errs...)
 	}
+	d.kernelLines = d.kernelCounters()
 	for wi, ports := range d.ports {
 		for li, port := range ports {
 			if li < len(d.progs) {
@@ -273,6 +278,53 @@ func (d *daemon) stop() error {
 	}
 	d.ports, d.progs, d.umems, d.neigh = nil, nil, nil, nil
 	return errors.Join(errs...)
+}
+
+// kernelCounters records what the kernel side saw — the XDP program's
+// decisions and the sockets' XDP_STATISTICS, per interface and summed over
+// workers — while programs and sockets are still open.
+func (d *daemon) kernelCounters() []string {
+	var rest []string
+	for li, l := range d.links {
+		if li < len(d.progs) {
+			if ps, err := d.progs[li].Stats(); err == nil {
+				for _, c := range []struct {
+					name string
+					n    uint64
+				}{{"redirected", ps.Redirected}, {"pass-host", ps.PassHost}, {"pass-arp", ps.PassARP},
+					{"pass-ndp", ps.PassNDP}, {"pass-link-local", ps.PassLinkLocal}, {"pass-multicast", ps.PassMulticast},
+					{"pass-other-proto", ps.PassOtherProto}, {"pass-no-socket", ps.PassNoSocket},
+					{"drop-no-socket", ps.DropNoSocket}, {"drop-malformed", ps.DropMalformed}} {
+					if c.n > 0 {
+						rest = append(rest, fmt.Sprintf("xdp/%s/%s %d", l.name, c.name, c.n))
+					}
+				}
+			}
+		}
+		var xs xsk.Stats
+		for _, ports := range d.ports {
+			if li < len(ports) {
+				if st, err := ports[li].Stats(); err == nil {
+					xs.RxDropped += st.RxDropped
+					xs.RxInvalidDescs += st.RxInvalidDescs
+					xs.TxInvalidDescs += st.TxInvalidDescs
+					xs.RxRingFull += st.RxRingFull
+					xs.RxFillRingEmptyDescs += st.RxFillRingEmptyDescs
+					xs.TxRingEmptyDescs += st.TxRingEmptyDescs
+				}
+			}
+		}
+		for _, c := range []struct {
+			name string
+			n    uint64
+		}{{"rx-dropped", xs.RxDropped}, {"rx-invalid", xs.RxInvalidDescs}, {"tx-invalid", xs.TxInvalidDescs},
+			{"rx-ring-full", xs.RxRingFull}, {"fill-ring-empty", xs.RxFillRingEmptyDescs}, {"tx-ring-empty", xs.TxRingEmptyDescs}} {
+			if c.n > 0 {
+				rest = append(rest, fmt.Sprintf("xsk/%s/%s %d", l.name, c.name, c.n))
+			}
+		}
+	}
+	return rest
 }
 
 // summary is the startup line: ports, their XDP and socket modes, workers.
@@ -348,6 +400,7 @@ func (d *daemon) printCounters() {
 			rest = append(rest, fmt.Sprintf("icmp/%s %d", icmpNames[i], n))
 		}
 	}
+	rest = append(rest, d.kernelLines...)
 	sort.Strings(rest)
 	fmt.Fprintln(d.log, "gannet: counters:")
 	for _, l := range append(lines, rest...) {

@@ -35,6 +35,9 @@ type Plan struct {
 	XDPMode      string // auto, native, generic
 	NoSocketDrop bool
 
+	BusyPollUsec, BusyPollBudget int
+	PreferBusyPoll               bool
+
 	// ConntrackCapacity is 0 when conntrack is off.
 	ConntrackCapacity int
 
@@ -158,6 +161,13 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 	p.XSKMode = oneOf(errs, "dataplane.xskMode", d.XSKMode, "auto", "copy", "zerocopy")
 	p.XDPMode = oneOf(errs, "dataplane.xdpMode", d.XDPMode, "auto", "native", "generic")
 	p.NoSocketDrop = oneOf(errs, "dataplane.noSocket", d.NoSocket, "pass", "drop") == "drop"
+	p.BusyPollUsec, p.BusyPollBudget, p.PreferBusyPoll = d.BusyPollUsec, d.BusyPollBudget, d.PreferBusyPoll
+	if d.BusyPollUsec < 0 || d.BusyPollUsec > 1000000 {
+		errs.addf("dataplane.busyPollUsec", "%d out of range 0-1000000", d.BusyPollUsec)
+	}
+	if d.BusyPollBudget < 0 || d.BusyPollBudget > 0xffff {
+		errs.addf("dataplane.busyPollBudget", "%d out of range 0-65535", d.BusyPollBudget)
+	}
 	if d.Conntrack != nil {
 		p.ConntrackCapacity = orDefault(d.Conntrack.Capacity, DefaultConntrackCapacity)
 		if p.ConntrackCapacity < 64 || p.ConntrackCapacity > nat.MaxCapacity {
