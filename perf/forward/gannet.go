@@ -43,7 +43,7 @@ type yamlMap = map[string]any
 func GannetConfig(kind GannetKind, l GannetLab) ([]byte, error) {
 	sink4, sink6 := AddrSink4.Addr().String(), AddrSink6.Addr().String()
 	cfg := yamlMap{
-		"node": yamlMap{"name": "bench-dut", "routerIPv4": AddrDUTIn4.Addr().String(), "routerIPv6": AddrDUTIn6.Addr().String()},
+		"node":      yamlMap{"name": "bench-dut", "routerIPv4": AddrDUTIn4.Addr().String(), "routerIPv6": AddrDUTIn6.Addr().String()},
 		"dataplane": yamlMap{"cores": []int{l.DUTCPU}, "idle": "poll"},
 	}
 	ports := []yamlMap{{"interface": l.Out, "role": "uplink"}}
