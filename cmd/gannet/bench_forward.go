@@ -95,5 +95,6 @@ Writes forward.txt (the table), forward.json and forward.png to --out.`,
 	fl.IntVar(&o.DUTCPU, "dut-cpu", 1, "CPU of the device under test")
 	fl.StringVar(&only, "only", "", "comma-separated scenario names (default: all)")
 	fl.StringVar(&out, "out", "results", "directory for forward.txt, forward.json, forward.png")
+	fl.BoolVar(&o.Generators, "generators", true, "also compare gannet pktgen with dpdk-testpmd txonly, each on one core")
 	return cmd
 }

@@ -114,13 +114,22 @@ type Report struct {
 	Started time.Time `json:"started"`
 	Setup   Setup     `json:"setup"`
 	Rows    []Row     `json:"rows"`
+	// Generators compares the generators, each sending from one core into
+	// a veth pair: RxPPS is what arrived at the far end, VsBaseline is
+	// relative to the RoleBaseline row (dpdk-testpmd txonly).
+	Generators []Row `json:"generators,omitempty"`
 }
 
 // Finish summarises every row and computes the ratios.
 func (rep *Report) Finish() {
+	finish(rep.Rows)
+	finish(rep.Generators)
+}
+
+func finish(rows []Row) {
 	var base, ceil float64
-	for i := range rep.Rows {
-		r := &rep.Rows[i]
+	for i := range rows {
+		r := &rows[i]
 		r.Summarize()
 		if !r.Ran() {
 			continue
@@ -132,8 +141,8 @@ func (rep *Report) Finish() {
 			ceil = r.RxPPS.Median
 		}
 	}
-	for i := range rep.Rows {
-		r := &rep.Rows[i]
+	for i := range rows {
+		r := &rows[i]
 		r.VsBaseline, r.VsCeiling = 0, 0
 		if !r.Ran() {
 			continue
@@ -211,6 +220,22 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	if len(notes) > 0 {
 		if _, err := fmt.Fprintf(w, "\nskipped:\n  %s\n", strings.Join(notes, "\n  ")); err != nil {
+			return err
+		}
+	}
+	if len(rep.Generators) > 0 {
+		fmt.Fprintf(w, "\ngenerators (one core each, into a veth pair whose far end drops in XDP on the other CPU):\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "generator\tdelivered Mpps\t(min-max)\tsent Mpps\tgen CPU\tvs testpmd")
+		for _, r := range rep.Generators {
+			if !r.Ran() {
+				fmt.Fprintf(tw, "%s\tskipped: %s\n", r.Name, r.Skipped)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t(%s-%s)\t%s\t%s\t%s\n", r.Name, Mpps(r.RxPPS.Median), Mpps(r.RxPPS.Min), Mpps(r.RxPPS.Max),
+				Mpps(r.TxPPS.Median), pct(r.GenCPU.Median), ratio(r.VsBaseline))
+		}
+		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}

@@ -59,6 +59,11 @@ func sampleReport() *Report {
 			{Name: "tayga", Role: RolePeer, Skipped: "tayga not installed (make perf-deps)"},
 			{Name: "gannet-route", Role: RoleGannet, Samples: s(1.2e6, 1.3e6, 1.25e6, 1.1e6)},
 		},
+		Generators: []Row{
+			{Name: "gannet pktgen --mode xsk", Role: RoleGannet, Samples: s(1.8e6, 1.9e6, 1.7e6)},
+			{Name: "dpdk-testpmd txonly", Role: RoleBaseline, Samples: s(1.2e6, 1.2e6, 1.3e6)},
+			{Name: "gannet pktgen --mode live", Role: RoleGannet, Skipped: "failed: no"},
+		},
 	}
 }
 
@@ -82,6 +87,10 @@ func TestFinishRatios(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, out, cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-9 })); diff != "" {
 		t.Errorf("Finish (-want +got):\n%s", diff)
+	}
+
+	if got, want := rep.Generators[0].VsBaseline, 1.8/1.2; math.Abs(got-want) > 1e-9 {
+		t.Errorf("pktgen vs testpmd = %v, want %v", got, want)
 	}
 
 	// Without a baseline no row has a "vs linux" ratio.

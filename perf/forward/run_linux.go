@@ -37,6 +37,7 @@ type Options struct {
 	Only           []string      // scenario names to run (default all)
 	WorkDir        string        // configs and logs (default a temp dir)
 	Log            io.Writer     // progress (default io.Discard)
+	Generators     bool          // also compare the generators (pktgen vs dpdk-testpmd txonly)
 }
 
 func (o *Options) defaults() {
@@ -164,6 +165,9 @@ func (e *env) pinNAPI() error {
 // processes in the DUT namespace and the NAPI kthreads of its interfaces.
 // Interrupt and softirq time of the DUT CPU is added by the Reading.
 func (e *env) dutTicks() uint64 {
+	if e.dut == "" {
+		return 0
+	}
 	var pids []int
 	for _, dev := range []string{e.di, e.do} {
 		p, _ := napiThreads(dev)
@@ -556,6 +560,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			fmt.Fprintf(o.Log, "  skipped: %s\n", row.Skipped)
 		}
 		rep.Rows = append(rep.Rows, row)
+	}
+	if o.Generators && ctx.Err() == nil {
+		rep.Generators = runGenerators(ctx, &o)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 	}
 	rep.Setup.LoadAfter = loadavg()
 	rep.Finish()
