@@ -51,6 +51,20 @@ $(STATICCHECK):
 	GOBIN=$(CURDIR)/bin/.staticcheck $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv bin/.staticcheck/staticcheck $@ && rmdir bin/.staticcheck
 
+# The benchmark set: gannet bench lpm, acl and forward (forward needs root and
+# builds its own network namespaces), all results in RESULTS.
+RESULTS ?= results
+.PHONY: perf perf-deps
+perf: build
+	@mkdir -p $(RESULTS)
+	$(BIN) bench lpm > $(RESULTS)/lpm.txt && cat $(RESULTS)/lpm.txt
+	$(BIN) bench acl --rules acl/testdata/classbench/acl1_1k > $(RESULTS)/acl.txt && cat $(RESULTS)/acl.txt
+	$(BIN) bench forward --out $(RESULTS)
+
+# The peers bench forward compares with (Debian packages).
+perf-deps:
+	apt-get install -y dpdk-dev dpdk tayga nftables
+
 # Regenerates every generated file; on a clean tree `git status` stays clean.
 generate:
 	$(GO) generate $(PKGS)
