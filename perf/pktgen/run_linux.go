@@ -39,8 +39,14 @@ type Config struct {
 
 // Latency is a latency summary in nanoseconds.
 type Latency struct {
-	Samples                             uint64
-	Min, Mean, P50, P90, P99, P999, Max int64
+	Samples uint64 `json:"samples"`
+	Min     int64  `json:"min"`
+	Mean    int64  `json:"mean"`
+	P50     int64  `json:"p50"`
+	P90     int64  `json:"p90"`
+	P99     int64  `json:"p99"`
+	P999    int64  `json:"p99_9"`
+	Max     int64  `json:"max"`
 }
 
 // Summary is what a run did.

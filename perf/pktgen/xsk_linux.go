@@ -83,6 +83,7 @@ func (s *XSKSender) Send(ctx context.Context, cfg SendConfig, sent *Counter) err
 	for iter := 0; ; iter++ {
 		if iter&63 == 0 {
 			if ctx.Err() != nil {
+				s.drain(queued-done, sent)
 				return nil
 			}
 			if !deadline.IsZero() && time.Now().After(deadline) {
@@ -145,6 +146,22 @@ func (s *XSKSender) Send(ctx context.Context, cfg SendConfig, sent *Counter) err
 		if m < k {
 			pending = append(pendBuf[:0], descs[m:k]...)
 		}
+	}
+}
+
+// drain counts the completions of up to outstanding frames still in the
+// kernel, waiting at most 100 ms, so that the sent count is exact.
+func (s *XSKSender) drain(outstanding uint64, sent *Counter) {
+	var addrs [xskBatch]uint64
+	for end := time.Now().Add(100 * time.Millisecond); outstanding > 0 && time.Now().Before(end); {
+		n := s.sock.Complete(addrs[:])
+		if n == 0 {
+			time.Sleep(100 * time.Microsecond)
+			continue
+		}
+		s.free.PushBatch(addrs[:n])
+		outstanding -= uint64(min(uint64(n), outstanding))
+		sent.Add(uint64(n))
 	}
 }
 
