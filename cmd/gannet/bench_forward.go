@@ -95,6 +95,9 @@ Writes forward.txt (the table), forward.json and forward.png to --out.`,
 	fl.IntVar(&o.DUTCPU, "dut-cpu", 1, "CPU of the device under test")
 	fl.StringVar(&only, "only", "", "comma-separated scenario names (default: all)")
 	fl.StringVar(&out, "out", "results", "directory for forward.txt, forward.json, forward.png")
+	fl.StringVar(&o.GenMode, "gen-mode", "live", "generator engine: live (BPF_PROG_RUN live frames) or xsk (AF_XDP; use it with --rate for a smooth rate)")
+	fl.Float64Var(&o.Rate, "rate", 0, "offered packets per second (0: as fast as the generator goes, i.e. overload)")
+	fl.StringVar(&o.GannetIdle, "gannet-idle", "poll", "dataplane.idle of the gannet scenarios: poll or busy")
 	fl.BoolVar(&o.Generators, "generators", true, "also compare gannet pktgen with dpdk-testpmd txonly, each on one core")
 	return cmd
 }

@@ -6,6 +6,7 @@
 package forward
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 
@@ -32,6 +33,7 @@ type GannetLab struct {
 	Sources []netip.Addr   // the generator's source addresses
 	Table   []netip.Prefix // extra routes via the sink (GannetACLBGP: a full table)
 	Rules   []acl.Rule     // GannetACLBGP: the rules, the last one the catch-all
+	Idle    string         // dataplane.idle: poll (default) or busy
 }
 
 // XlatSpace is the translated address space of GannetXlat.
@@ -44,7 +46,7 @@ func GannetConfig(kind GannetKind, l GannetLab) ([]byte, error) {
 	sink4, sink6 := AddrSink4.Addr().String(), AddrSink6.Addr().String()
 	cfg := yamlMap{
 		"node":      yamlMap{"name": "bench-dut", "routerIPv4": AddrDUTIn4.Addr().String(), "routerIPv6": AddrDUTIn6.Addr().String()},
-		"dataplane": yamlMap{"cores": []int{l.DUTCPU}, "idle": "poll"},
+		"dataplane": yamlMap{"cores": []int{l.DUTCPU}, "idle": cmp.Or(l.Idle, "poll")},
 	}
 	ports := []yamlMap{{"interface": l.Out, "role": "uplink"}}
 	routes := []yamlMap{

@@ -227,9 +227,14 @@ func TestParseProcStatAndSample(t *testing.T) {
 	ra := Reading{At: t0, Gen: LinkStats{TxPackets: 1000}, Sink: LinkStats{RxPackets: 500}, CPUs: ca, GenCPU: 0, DUTCPU: 1, DUTTicks: 1000}
 	rb := Reading{At: t0.Add(2 * time.Second), Gen: LinkStats{TxPackets: 4000, TxDropped: 1000}, Sink: LinkStats{RxPackets: 3500}, CPUs: cb, GenCPU: 0, DUTCPU: 1, DUTTicks: 1150}
 	got := SampleOf(ra, rb)
-	want := Sample{TxPPS: 2000, RxPPS: 1500, Loss: 0.25, DUTCPU: 0.75, GenCPU: 110.0 / 150}
+	// DUT: 150 task ticks, capped by the 100 busy ticks of CPU 1.
+	want := Sample{TxPPS: 2000, RxPPS: 1500, Loss: 0.25, DUTCPU: 1, GenCPU: 110.0 / 150}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b float64) bool { return math.Abs(a-b) < 1e-9 })); diff != "" {
 		t.Errorf("SampleOf (-want +got):\n%s", diff)
+	}
+	rb.DUTTicks = 1040 // 40 ticks of 100: under the cap
+	if got := SampleOf(ra, rb).DUTCPU; math.Abs(got-0.4) > 1e-9 {
+		t.Errorf("DUTCPU = %v, want 0.4", got)
 	}
 	if _, err := ParseProcStat(strings.NewReader("cpu0 1 2 x 4 5 6 7 8\n")); err == nil {
 		t.Errorf("ParseProcStat accepted a bad field")

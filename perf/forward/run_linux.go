@@ -38,6 +38,12 @@ type Options struct {
 	WorkDir        string        // configs and logs (default a temp dir)
 	Log            io.Writer     // progress (default io.Discard)
 	Generators     bool          // also compare the generators (pktgen vs dpdk-testpmd txonly)
+	// GenMode is the generator's engine: live (default: BPF_PROG_RUN live
+	// frames, the fastest) or xsk (AF_XDP: slower, but a smooth Rate).
+	GenMode string
+	Rate    float64 // offered packets per second; 0: as fast as the generator goes
+	// GannetIdle is dataplane.idle of the gannet scenarios: poll (default) or busy.
+	GannetIdle string
 }
 
 func (o *Options) defaults() {
@@ -58,6 +64,12 @@ func (o *Options) defaults() {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.GenMode == "" {
+		o.GenMode = "live"
+	}
+	if o.GannetIdle == "" {
+		o.GannetIdle = "poll"
 	}
 }
 
@@ -403,7 +415,8 @@ func (e *env) read() (Reading, error) {
 func (e *env) generate(d time.Duration) (*proc, error) {
 	p := e.opts.Packets
 	return e.background(e.gen, "pktgen.log", "nice", pinned(e.opts.GenCPU,
-		e.opts.Gannet, "pktgen", "--mode", "live", "--dev", e.g, "--dst-mac", e.macDI,
+		e.opts.Gannet, "pktgen", "--mode", e.opts.GenMode, "--rate", strconv.FormatFloat(e.opts.Rate, 'f', -1, 64),
+		"--dev", e.g, "--dst-mac", e.macDI,
 		"--src", p.Src.String(), "--src-addrs", fmt.Sprint(p.SrcAddrs), "--sport", fmt.Sprint(p.SrcPort),
 		"--dst", p.Dst.String(), "--dport", fmt.Sprint(p.DstPort), "--flows", fmt.Sprint(p.Flows),
 		"--size", fmt.Sprint(p.FrameSize), "--cores", fmt.Sprint(e.opts.GenCPU),
@@ -506,6 +519,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Gannet == "" {
 		return nil, errors.New("bench forward: Options.Gannet (the gannet binary) is required")
 	}
+	if o.GenMode != "live" && o.GenMode != "xsk" {
+		return nil, fmt.Errorf("bench forward: generator mode %q: want live or xsk", o.GenMode)
+	}
+	if o.GannetIdle != "poll" && o.GannetIdle != "busy" {
+		return nil, fmt.Errorf("bench forward: gannet idle %q: want poll or busy", o.GannetIdle)
+	}
 	if o.WorkDir == "" {
 		d, err := os.MkdirTemp("", "gannet-bench-forward-")
 		if err != nil {
@@ -519,7 +538,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Setup: Setup{
 		Kernel:    unix.ByteSliceToString(uts.Release[:]),
 		CPUs:      runtime.NumCPU(),
-		Generator: "gannet pktgen --mode live (BPF_PROG_RUN live frames, XDP_TX into the generator's veth), one thread",
+		Generator: generatorText(&o),
 		Packets:   fmt.Sprintf("IPv4 UDP %dB frames, %d flows (%d sources from %v, ports from %d) to %v:%d", o.Packets.FrameSize, o.Packets.Flows, o.Packets.SrcAddrs, o.Packets.Src, o.Packets.SrcPort, o.Packets.Dst, o.Packets.DstPort),
 		Pinning: fmt.Sprintf("generator on CPU %d (taskset). The DUT ingress veth's receive work (GRO; an XDP program; the copy into an AF_XDP socket) runs on the sending CPU %d, as veth does, like a NIC's off the forwarder's core; "+
 			"on CPU %d: kernel forwarding (RPS from the ingress veth), userspace DUTs (taskset, testpmd lcore, gannet worker core) and, for xdp-redirect only, the ingress NAPI in a threaded-NAPI kthread (the program is the whole DUT). "+
@@ -638,4 +657,17 @@ func ifindex(ns, dev string) (int, error) {
 		return err
 	})
 	return idx, err
+}
+
+func generatorText(o *Options) string {
+	t := "gannet pktgen --mode live (BPF_PROG_RUN live frames, XDP_TX into the generator's veth), one thread"
+	if o.GenMode == "xsk" {
+		t = "gannet pktgen --mode xsk (AF_XDP, copy mode on veth), one thread"
+	}
+	if o.Rate > 0 {
+		t += fmt.Sprintf(", offered rate limited to %s Mpps", Mpps(o.Rate))
+	} else {
+		t += ", as fast as it goes (the DUTs run at overload)"
+	}
+	return t
 }

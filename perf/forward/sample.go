@@ -43,9 +43,6 @@ type CPUTimes struct {
 	IRQ         uint64 // irq and softirq
 }
 
-// ticksPerSecond is USER_HZ, the unit of /proc/stat and /proc/PID/stat.
-const ticksPerSecond = 100
-
 // ParseTaskTicks returns utime+stime from the text of /proc/PID/stat
 // (the command name in parentheses may hold spaces).
 func ParseTaskTicks(stat string) uint64 {
@@ -118,9 +115,14 @@ func SampleOf(a, b Reading) Sample {
 		s.Loss = max(0, 1-rx/tx)
 	}
 	// The DUT's share: its tasks plus interrupt work on its CPU, so that
-	// other load on a shared machine does not count.
-	irq := float64(b.CPUs[b.DUTCPU].IRQ - a.CPUs[a.DUTCPU].IRQ)
-	s.DUTCPU = (float64(b.DUTTicks-a.DUTTicks) + irq) / ticksPerSecond / dt
+	// other load on a shared machine does not count. Without
+	// CONFIG_IRQ_TIME_ACCOUNTING a softirq tick that lands in a DUT task
+	// counts in both, so the sum is capped by the CPU's busy time.
+	ca, cb := a.CPUs[a.DUTCPU], b.CPUs[b.DUTCPU]
+	if cb.Total > ca.Total {
+		used := float64(b.DUTTicks-a.DUTTicks) + float64(cb.IRQ-ca.IRQ)
+		s.DUTCPU = min(used, float64(cb.Busy-ca.Busy)) / float64(cb.Total-ca.Total)
+	}
 	s.GenCPU = busyShare(a.CPUs[a.GenCPU], b.CPUs[b.GenCPU])
 	return s
 }

@@ -70,7 +70,7 @@ func Scenarios() []Scenario {
 func gannetScenario(kind GannetKind) func(e *env) (func() error, error) {
 	return func(e *env) (func() error, error) {
 		o := e.opts
-		l := GannetLab{In: e.di, Out: e.do, GenMAC: e.macG, DUTCPU: o.DUTCPU}
+		l := GannetLab{In: e.di, Out: e.do, GenMAC: e.macG, DUTCPU: o.DUTCPU, Idle: o.GannetIdle}
 		a := o.Packets.Src
 		for range o.Packets.SrcAddrs {
 			l.Sources = append(l.Sources, a)
