@@ -10,6 +10,8 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strings"
@@ -282,5 +284,69 @@ func TestBadConfigAttachesNothing(t *testing.T) {
 	}
 	if link := host.Run("ip", "link", "show", a.hostIf); strings.Contains(link, "xdp") {
 		t.Errorf("a refused config attached XDP to %s:\n%s", a.hostIf, link)
+	}
+}
+
+// TestBorderSNAT: a workload in a natOutgoing pool reaches a host on the
+// "Internet" side of an uplink; the host sees the connection come from the
+// external pool, and the replies find their way back.
+func TestBorderSNAT(t *testing.T) {
+	require(t)
+	border, inet := netnstest.NewNS(t, "gb"), netnstest.NewNS(t, "gi")
+	a := addWorkload(t, border, "wl-a", "02:00:00:00:07:0a", "198.18.7.10", "")
+	up, far := netnstest.Name("up"), netnstest.Name("far")
+	netnstest.Veth(t, up, border, far, inet)
+	border.Run("ip", "addr", "add", "203.0.113.1/24", "dev", up)
+	inet.Run("ip", "addr", "add", "203.0.113.2/24", "dev", far)
+	// Like a workload, the far host's frames must carry finished checksums
+	// (on a NIC the hardware would finish them before the wire).
+	inet.Run("ethtool", "-K", far, "tx", "off")
+	// The upstream router routes the external pool to the border.
+	inet.Run("ip", "route", "add", "203.0.113.64/28", "via", "203.0.113.1")
+	startGannet(t, border, fmt.Sprintf(`
+node: {name: border, routerIPv4: 203.0.113.1}
+dataplane: {cores: [0], conntrack: {capacity: 4096}}
+ports: [{interface: %s}]
+workloadEndpoints:
+%s
+routes: [{prefix: 0.0.0.0/0, via: 203.0.113.2, interface: %s}]
+nat:
+  ipPools: [{cidr: 198.18.7.0/24, natOutgoing: true}]
+  external: [{cidr: 203.0.113.64/28, ports: 20000-29999}]
+`, up, a.endpoint(0, "", ""), up))
+
+	var ln net.Listener
+	if err := inet.Do(func() (err error) {
+		ln, err = net.Listen("tcp", "203.0.113.2:7000")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, c.RemoteAddr().String())
+			c.Close()
+		}
+	}()
+	if !a.waitPing(t, "203.0.113.2", 10*time.Second) {
+		t.Fatal("wl-a cannot ping 203.0.113.2 through the border")
+	}
+	c, err := a.dial("203.0.113.2:7000", 3*time.Second)
+	if err != nil {
+		t.Fatalf("dial through the border: %v", err)
+	}
+	seen, _ := io.ReadAll(c)
+	c.Close()
+	ap, err := netip.ParseAddrPort(string(seen))
+	if err != nil {
+		t.Fatalf("server saw %q: %v", seen, err)
+	}
+	if !netip.MustParsePrefix("203.0.113.64/28").Contains(ap.Addr()) || ap.Port() < 20000 || ap.Port() > 29999 {
+		t.Errorf("the Internet side saw the connection from %v, want an address of 203.0.113.64/28 and a port in 20000-29999", ap)
 	}
 }
