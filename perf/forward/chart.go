@@ -62,7 +62,7 @@ func (rep *Report) Chart() *image.RGBA {
 	x0 := chartLabelW
 	scale := func(v float64) int { return x0 + int(v/top*float64(plotW)) }
 	text(img, 10, 18, "gannet bench forward: packets per second delivered at the sink (median, min-max whisker)")
-	text(img, 10, 36, fmt.Sprintf("%s; %s", rep.Setup.Packets, rep.Setup.Pinning))
+	text(img, 10, 36, clip(fmt.Sprintf("%s; generator CPU %d, DUT CPU %d", rep.Setup.Packets, rep.Setup.GenCPU, rep.Setup.DUTCPU), (chartWidth-20)/7))
 	// Vertical grid lines at round Mpps steps.
 	step := gridStep(top)
 	for v := 0.0; v <= top*1.0001; v += step {

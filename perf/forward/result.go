@@ -101,6 +101,8 @@ type Setup struct {
 	Generator  string        `json:"generator"` // mode and packets
 	Packets    string        `json:"packets"`
 	Pinning    string        `json:"pinning"`
+	GenCPU     int           `json:"genCpu"`
+	DUTCPU     int           `json:"dutCpu"`
 	Sink       string        `json:"sink"`
 	Duration   time.Duration `json:"duration"`
 	Warmup     time.Duration `json:"warmup"`

@@ -545,6 +545,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			"Generator, DUT processes and DUT kthreads run at nice %d (the machine is shared); the sink's NAPI kthread runs on CPU %d at SCHED_FIFO so the busy generator cannot starve it. "+
 			"DUT CPU = CPU time of the DUT namespace's processes and NAPI kthreads plus irq/softirq time of CPU %d; gen CPU = CPU %d busy from /proc/stat, all causes",
 			o.GenCPU, o.GenCPU, o.DUTCPU, benchNice, o.GenCPU, o.DUTCPU, o.GenCPU),
+		GenCPU:     o.GenCPU,
+		DUTCPU:     o.DUTCPU,
 		Sink:       "delivered = rx_packets of the sink's veth (ip -s link); the sink blackholes everything",
 		Duration:   o.Duration,
 		Warmup:     o.Warmup,
