@@ -6,6 +6,7 @@
 package forward
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"net/netip"
@@ -82,13 +83,7 @@ func GannetConfig(kind GannetKind, l GannetLab) ([]byte, error) {
 		cfg["policy"] = yamlMap{"policies": []yamlMap{{
 			"name": "classbench-acl1-1k", "selector": "role == 'generator'", "types": []string{"Egress"}, "egress": egress,
 		}}}
-		for _, p := range l.Table {
-			if p.Addr().Is4() {
-				routes = append(routes, yamlMap{"prefix": p.String(), "via": sink4, "interface": l.Out})
-			} else {
-				routes = append(routes, yamlMap{"prefix": p.String(), "via": sink6, "interface": l.Out})
-			}
-		}
+
 	case GannetSNAT:
 		ports = append([]yamlMap{{"interface": l.In, "role": "uplink"}}, ports...)
 		cfg["dataplane"].(yamlMap)["conntrack"] = yamlMap{"capacity": 65536}
@@ -107,7 +102,30 @@ func GannetConfig(kind GannetKind, l GannetLab) ([]byte, error) {
 	}
 	cfg["ports"] = ports
 	cfg["routes"] = routes
-	return yaml.Marshal(cfg)
+	b, err := yaml.Marshal(cfg)
+	if err != nil || kind != GannetACLBGP || len(l.Table) == 0 {
+		return b, err
+	}
+	// A full table is a million routes: written as flow mappings after the
+	// rest (top-level keys may come in any order) instead of through
+	// yaml.Marshal, which takes many seconds for it.
+	delete(cfg, "routes")
+	if b, err = yaml.Marshal(cfg); err != nil {
+		return nil, err
+	}
+	buf := bytes.NewBuffer(b)
+	buf.WriteString("routes:\n")
+	for _, r := range routes {
+		fmt.Fprintf(buf, "  - {prefix: %q, via: %q, interface: %q}\n", r["prefix"], r["via"], r["interface"])
+	}
+	for _, p := range l.Table {
+		via := sink4
+		if p.Addr().Is6() {
+			via = sink6
+		}
+		fmt.Fprintf(buf, "  - {prefix: %q, via: %q, interface: %q}\n", p.String(), via, l.Out)
+	}
+	return buf.Bytes(), nil
 }
 
 // XlatCore is where GannetXlat's translated packets go (the sink blackholes it).
