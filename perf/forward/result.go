@@ -226,7 +226,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	if len(rep.Generators) > 0 {
-		fmt.Fprintf(w, "\ngenerators (one core each, into a veth pair whose far end drops in XDP on the other CPU):\n")
+		fmt.Fprintf(w, "\ngenerators (one core each, into a veth pair whose far end drops the frames, addressed to another MAC, at once):\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "generator\tdelivered Mpps\t(min-max)\tsent Mpps\tgen CPU\tvs testpmd")
 		for _, r := range rep.Generators {
