@@ -49,7 +49,7 @@ type Dataplane struct {
 	// Cores lists the CPUs that run a worker each; empty means [0].
 	// Worker i opens queue i of every port.
 	Cores     []int  `yaml:"cores"`
-	Frames    int    `yaml:"frames"`    // UMEM frames per worker; default 4096
+	Frames    int    `yaml:"frames"`    // UMEM frames per worker; default 8192
 	FrameSize int    `yaml:"frameSize"` // 2048 or 4096 (default)
 	RingSize  int    `yaml:"ringSize"`  // rx/tx/fill/completion entries; default 2048
 	Idle      string `yaml:"idle"`      // poll (default) or busy

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -86,7 +87,7 @@ type PlanRoute struct {
 
 // Defaults.
 const (
-	DefaultFrames            = 4096
+	DefaultFrames            = 8192
 	DefaultFrameSize         = 4096
 	DefaultRingSize          = 2048
 	DefaultConntrackCapacity = 65536
@@ -129,11 +130,12 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 		p.Cores = []int{0}
 	}
 	seen := map[int]bool{}
+	ncpu := onlineCPUs()
 	for i, core := range p.Cores {
 		f := fmt.Sprintf("dataplane.cores[%d]", i)
 		switch {
-		case core < 0 || core >= runtime.NumCPU():
-			errs.addf(f, "CPU %d does not exist (this machine has CPUs 0-%d)", core, runtime.NumCPU()-1)
+		case core < 0 || core >= ncpu:
+			errs.addf(f, "CPU %d does not exist (this machine has CPUs 0-%d)", core, ncpu-1)
 		case seen[core]:
 			errs.addf(f, "CPU %d is listed twice", core)
 		}
@@ -449,6 +451,30 @@ func (c *Config) validateTranslation(errs *problems, p *Plan, spaces map[uint16]
 		}
 	}
 	p.Translation = c.Translation
+}
+
+// onlineCPUs is one more than the highest online CPU: the CPUs a worker may
+// be pinned to, whatever affinity mask gannet itself was started with
+// (runtime.NumCPU counts only the mask).
+func onlineCPUs() int {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	highest := -1
+	for _, r := range strings.Split(strings.TrimSpace(string(b)), ",") {
+		_, hi, _ := strings.Cut(r, "-")
+		if hi == "" {
+			hi = r
+		}
+		if n, err := strconv.Atoi(hi); err == nil && n > highest {
+			highest = n
+		}
+	}
+	if highest < 0 {
+		return runtime.NumCPU()
+	}
+	return highest + 1
 }
 
 // Field helpers.

@@ -111,6 +111,13 @@ type Worker struct {
 	cfg        WorkerConfig
 	fillTarget int
 	fillOut    []int // frames on each port's fill ring (given, not yet received)
+	// txOut counts frames handed to ports' tx rings and not yet
+	// completed; completed is how many came back in the last round. A
+	// worker with frames in flight does not sleep in poll(): on a
+	// copy-mode socket the kernel sends only while the worker kicks it,
+	// and the frames stuck on a tx ring are the ones the fill ring lacks.
+	txOut     int
+	completed int
 
 	// Per round.
 	nsnap      *neigh.Snapshot
@@ -223,9 +230,12 @@ func (w *Worker) Step() int {
 	}
 	mask := ^uint64(w.frameSize - 1)
 	got := 0
+	w.completed = 0
 	for pi, p := range w.ports {
 		for {
 			n := p.Complete(w.addrs[:])
+			w.completed += n
+			w.txOut -= n
 			for _, a := range w.addrs[:n] {
 				w.free.Push(a & mask)
 			}
@@ -298,6 +308,7 @@ func (w *Worker) flush() {
 			w.c.txBytes += uint64(d.Len)
 		}
 		w.c.tx += uint64(k)
+		w.txOut += k
 		for _, d := range q.d[k:q.n] {
 			w.drop(d.Addr&mask, ReasonTxFull)
 		}
@@ -351,15 +362,35 @@ func (w *Worker) Start() error {
 	return nil
 }
 
+// maxStalledRounds is how many rounds in a row a worker with frames in
+// flight spins without a completion before it waits like an idle one.
+const maxStalledRounds = 1 << 14
+
 func (w *Worker) loop() {
 	var fds []int32
 	if w.cfg.Idle == IdlePoll {
 		fds = pollFDs(w.ports)
 	}
+	stalled := 0
 	for !w.stop.Load() {
 		if w.Step() > 0 || w.cfg.Idle == IdleBusy {
+			stalled = 0
 			continue
 		}
+		// Frames still on their way out: keep completing (and so kicking
+		// the kernel) while they drain. A sleep here, even a short one,
+		// costs a millisecond and starves the fill rings; only when the
+		// frames stop moving for a while (a dead link) does the worker
+		// fall back to waiting.
+		if w.txOut > 0 && stalled < maxStalledRounds {
+			if w.completed > 0 {
+				stalled = 0
+			} else {
+				stalled++
+			}
+			continue
+		}
+		stalled = 0
 		if fds != nil {
 			pollIn(fds, w.cfg.PollTimeout)
 		} else {

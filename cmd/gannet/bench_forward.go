@@ -99,5 +99,6 @@ Writes forward.txt (the table), forward.json and forward.png to --out.`,
 	fl.Float64Var(&o.Rate, "rate", 0, "offered packets per second (0: as fast as the generator goes, i.e. overload)")
 	fl.StringVar(&o.GannetIdle, "gannet-idle", "poll", "dataplane.idle of the gannet scenarios: poll or busy")
 	fl.BoolVar(&o.Generators, "generators", true, "also compare gannet pktgen with dpdk-testpmd txonly, each on one core")
+	fl.StringVar(&o.WorkDir, "work-dir", "", "keep every scenario's configs and logs (gannet's final counters, testpmd's output) here (default: a temporary directory, removed)")
 	return cmd
 }
