@@ -100,8 +100,7 @@ func gannetScenario(kind GannetKind) func(e *env) (func() error, error) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return nil, err
 		}
-		// No taskset: gannet checks dataplane.cores against runtime.NumCPU,
-		// which counts the affinity mask; its worker pins itself.
+		// No taskset: the worker pins itself to dataplane.cores.
 		p, err := e.background(e.dut, "gannet.log", "nice", "-n", strconv.Itoa(benchNice), o.Gannet, "run", "--config", path)
 		if err != nil {
 			return nil, err
