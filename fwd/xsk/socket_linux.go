@@ -194,7 +194,7 @@ func (u *Umem) open(cfg SocketConfig, flags uint16, register bool) (_ *Socket, e
 	if !register {
 		sa.SharedUmemFD = uint32(u.sockets[0].fd)
 	}
-	if err := unix.Bind(fd, sa); err != nil {
+	if err := bindRetry(fd, sa); err != nil {
 		err = fmt.Errorf("xsk: bind ifindex %d queue %d (flags %#x): %w", cfg.Ifindex, cfg.Queue, flags, err)
 		if !register && !errors.Is(err, unix.ENODEV) && !errors.Is(err, unix.EBUSY) {
 			// A missing device or a taken queue is the caller's problem
@@ -442,6 +442,21 @@ func (s *Socket) Close() error {
 // interesting — EAGAIN/EBUSY/ENOBUFS mean the kernel is busy and will be
 // kicked again with the next batch; a dead device shows up in Stats and in
 // frames that never complete.
+
+// bindRetry binds, waiting out EBUSY for up to a second: a socket closed on
+// the same queue a moment ago (a restarted daemon, the previous run of a
+// benchmark) keeps the queue until the kernel's deferred release of its
+// buffer pool has run. A queue still busy after that really is taken.
+func bindRetry(fd int, sa *unix.SockaddrXDP) error {
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := unix.Bind(fd, sa)
+		if err != unix.EBUSY || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 func sendtoNonblock(fd int) unix.Errno {
 	_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), 0, 0, unix.MSG_DONTWAIT, 0, 0)

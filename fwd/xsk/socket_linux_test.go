@@ -396,3 +396,28 @@ func TestVethAllocs(t *testing.T) {
 		t.Errorf("Transmit+Complete+Receive+Poll on a veth socket allocate %v times per run, want 0", allocs)
 	}
 }
+
+// TestVethRebindAfterClose: a queue whose socket was just closed can be
+// bound again at once (the kernel releases the queue's buffer pool
+// asynchronously; NewSocket waits that out instead of failing with EBUSY).
+func TestVethRebindAfterClose(t *testing.T) {
+	n := newTestNS(t)
+	v := n.veth()
+	for i := range 5 {
+		u, err := NewUmem(UmemConfig{NumFrames: 256, FrameSize: 2048, FillSize: 128, CompletionSize: 128})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := n.socket(u, SocketConfig{Ifindex: v.xsk, RxSize: 128, TxSize: 128})
+		if err != nil {
+			u.Close()
+			t.Fatalf("bind %d right after closing the previous socket: %v", i, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
