@@ -33,6 +33,9 @@ type Socket struct {
 	chunk  uint64 // ^(FrameSize-1): masks an address to its chunk start
 	wakeup bool   // need_wakeup in effect: kick only when a ring's flag asks
 	busy   bool   // busy polling: every empty receive and every transmit drives NAPI by a syscall
+	// txBudget is how many descriptors one copy-mode wakeup sends
+	// (XDP_MAX_TX_SKB_BUDGET; 32 on kernels before 6.17).
+	txBudget int
 
 	pollFD [1]unix.PollFd
 
@@ -213,6 +216,9 @@ func (u *Umem) open(cfg SocketConfig, flags uint16, register bool) (_ *Socket, e
 	if opts&unix.XDP_OPTIONS_ZEROCOPY != 0 {
 		s.mode = ModeZeroCopy
 	}
+	if s.mode == ModeCopy {
+		s.txBudget = setTxBudget(fd, cfg.TxSize)
+	}
 	if register {
 		u.mode = s.mode
 		u.wakeup = flags&unix.XDP_USE_NEED_WAKEUP != 0
@@ -226,6 +232,20 @@ func (u *Umem) open(cfg SocketConfig, flags uint16, register bool) (_ *Socket, e
 		newFC = nil
 	}
 	return s, nil
+}
+
+// xdpMaxTxSkbBudget is XDP_MAX_TX_SKB_BUDGET (Linux 6.17): how many
+// descriptors one wakeup may send in copy mode (the kernel's default is 32).
+const xdpMaxTxSkbBudget = 9
+
+// setTxBudget raises a copy-mode socket's per-wakeup send budget to the
+// whole tx ring where the kernel allows it, so one sendto drains a batch
+// instead of 32 frames of it; it returns the budget in effect.
+func setTxBudget(fd, txSize int) int {
+	if err := unix.SetsockoptInt(fd, unix.SOL_XDP, xdpMaxTxSkbBudget, txSize); err != nil {
+		return 32 // older kernel (ENOPROTOOPT): the fixed TX_BATCH_SIZE
+	}
+	return txSize
 }
 
 // setBusyPoll applies the busy-poll socket options that cfg asks for.

@@ -421,3 +421,45 @@ func TestVethRebindAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// TestVethTxBudget: on kernels with XDP_MAX_TX_SKB_BUDGET (6.17+) one
+// copy-mode wakeup sends a whole batch, not 32 frames of it.
+func TestVethTxBudget(t *testing.T) {
+	n := newTestNS(t)
+	v := n.veth()
+	u, err := NewUmem(UmemConfig{NumFrames: 512, FrameSize: 2048, FillSize: 256, CompletionSize: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	s, err := n.socket(u, SocketConfig{Ifindex: v.xsk, RxSize: 256, TxSize: 256})
+	if err != nil {
+		t.Fatalf("NewSocket: %v", err)
+	}
+	if s.txBudget == 32 {
+		t.Skip("kernel without XDP_MAX_TX_SKB_BUDGET (Linux 6.17+): 32 frames per wakeup")
+	}
+	if s.txBudget != 256 {
+		t.Fatalf("txBudget = %d, want the tx ring size 256", s.txBudget)
+	}
+	d := make([]Desc, 200)
+	for i := range d {
+		a := uint64(i * 2048)
+		copy(u.Mem()[a:], testFrame(v.peerMAC, v.xskMAC, uint32(i)))
+		d[i] = Desc{Addr: a, Len: 60}
+	}
+	if got := s.Transmit(d); got != len(d) {
+		t.Fatalf("Transmit(%d) = %d", len(d), got)
+	}
+	done := make([]uint64, 256)
+	completed := 0
+	for deadline := time.Now().Add(2 * time.Second); completed < len(d) && time.Now().Before(deadline); {
+		completed += s.Complete(done)
+	}
+	if completed != len(d) {
+		t.Fatalf("completed %d of %d", completed, len(d))
+	}
+	if tx, _ := s.Wakeups(); tx != 1 {
+		t.Errorf("sending 200 frames took %d wakeups, want 1 with a budget of 256", tx)
+	}
+}
