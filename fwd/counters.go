@@ -69,7 +69,7 @@ const (
 	ReasonXlat      // translation dropped the packet (Stats.Xlat has the xlat reason)
 	ReasonXlatReply // translation answered with an ICMP error, sent back out of the ingress port
 	ReasonXlatSpace // 6->4 translation delivered into another address space than the route's
-	ReasonXlatFrags // translation split the packet; gannet does not send fragments yet
+	ReasonXlatFrags // translation had to split the packet and the free stack could not lend a frame for every piece: nothing was sent
 	ReasonRouteLoop // the packet would be translated back and forth
 
 	ReasonConntrack      // nat dropped the packet (Stats.NAT has the nat reason)
@@ -86,7 +86,8 @@ const (
 
 	ReasonTTLExceeded     // TTL / hop limit would reach 0 (ICMP Time Exceeded when allowed)
 	ReasonTooBig          // larger than the egress MTU with DF set, or IPv6 (Fragmentation Needed / Packet Too Big when allowed)
-	ReasonNeedsFragment   // IPv4 without DF larger than the egress MTU: gannet does not fragment
+	ReasonFragFrames      // IPv4 without DF larger than the egress MTU, and the free stack could not supply a frame for every fragment (or more than 64 were needed): nothing was sent
+	ReasonFragOptions     // IPv4 without DF larger than the egress MTU whose options cannot be walked to find those every fragment repeats
 	ReasonTooBigRewritten // larger than the egress MTU after NAT or translation rewrote it: no error can be addressed
 
 	ReasonTxFull // the egress port's tx ring was full
@@ -127,7 +128,8 @@ var reasonInfo = [NumReasons]struct {
 	ReasonNoNeighbour:     {"no-neighbour", StageNeighbour},
 	ReasonTTLExceeded:     {"ttl-exceeded", StageForward},
 	ReasonTooBig:          {"too-big", StageForward},
-	ReasonNeedsFragment:   {"needs-fragmentation", StageForward},
+	ReasonFragFrames:      {"fragment-no-frames", StageForward},
+	ReasonFragOptions:     {"fragment-bad-options", StageForward},
 	ReasonTooBigRewritten: {"too-big-rewritten", StageForward},
 	ReasonTxFull:          {"tx-full", StageTx},
 }
@@ -169,6 +171,10 @@ type Stats struct {
 	TxPackets uint64 // frames handed to ports: forwarded packets plus replies
 	Forwarded uint64 // packets routed out of a port (not replies)
 	TxBytes   uint64
+	// Fragmented counts forwarded packets that left as several frames:
+	// IPv4 the router fragmented for the egress MTU, or packets the
+	// translator split. Fragments counts the frames they left as.
+	Fragmented, Fragments uint64
 
 	Drops [NumReasons]uint64     // by fwd reason (ARPAnswered/NDPAnswered count replies, not drops)
 	Parse [pkt.NumReasons]uint64 // Malformed/Unsupported by pkt reason
@@ -207,6 +213,8 @@ func (s *Stats) Add(o *Stats) {
 	s.TxPackets += o.TxPackets
 	s.Forwarded += o.Forwarded
 	s.TxBytes += o.TxBytes
+	s.Fragmented += o.Fragmented
+	s.Fragments += o.Fragments
 	s.NATCreated += o.NATCreated
 	for i := range s.Drops {
 		s.Drops[i] += o.Drops[i]
@@ -229,6 +237,7 @@ func (s *Stats) Add(o *Stats) {
 // Only the nat counters are not here: the nat.Worker keeps its own atomics.
 type counters struct {
 	batches, rx, tx, fwd, txBytes uint64
+	fragmented, fragments         uint64
 	drops                         [NumReasons]uint64
 	parse                         [pkt.NumReasons]uint64
 	xlat                          xlat.Stats
@@ -237,6 +246,7 @@ type counters struct {
 
 type published struct {
 	batches, rx, tx, fwd, txBytes atomic.Uint64
+	fragmented, fragments         atomic.Uint64
 	drops                         [NumReasons]atomic.Uint64
 	parse                         [pkt.NumReasons]atomic.Uint64
 	xlat                          [xlat.NumReasons]atomic.Uint64
@@ -258,6 +268,8 @@ func (p *published) publish(c *counters) {
 	store(&p.tx, c.tx)
 	store(&p.fwd, c.fwd)
 	store(&p.txBytes, c.txBytes)
+	store(&p.fragmented, c.fragmented)
+	store(&p.fragments, c.fragments)
 	for i := range c.drops {
 		store(&p.drops[i], c.drops[i])
 	}
@@ -279,6 +291,8 @@ func (p *published) read(s *Stats) {
 	s.TxPackets = p.tx.Load()
 	s.Forwarded = p.fwd.Load()
 	s.TxBytes = p.txBytes.Load()
+	s.Fragmented = p.fragmented.Load()
+	s.Fragments = p.fragments.Load()
 	for i := range s.Drops {
 		s.Drops[i] = p.drops[i].Load()
 	}

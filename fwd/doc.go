@@ -68,10 +68,27 @@
 // MTU checks run before NAT (source NAT keeps the destination, hence the
 // egress port), and a packet that NAT or translation rewrote and that then
 // cannot be forwarded is dropped and counted without an error
-// (too-big-rewritten, no-route). IPv4 without DF above the egress MTU is
-// dropped as needs-fragmentation: gannet does not fragment. Path MTU
-// across translation is the Translator's (its ipv4MTU/ipv6MTU settings
-// should match the ports').
+// (too-big-rewritten, no-route). Path MTU across translation is the
+// Translator's (its ipv4MTU/ipv6MTU settings should match the ports').
+//
+// # Fragments
+//
+// IPv4 without DF above the egress MTU is fragmented by the router (RFC
+// 791, RFC 1812 section 5.2.6) after NAT, as the last step before the
+// TTL decrement: data on 8-byte boundaries, options with the copied flag
+// repeated in every fragment (the others only in the first), offsets and
+// MF relative to the packet's own when it already was a fragment. A
+// packet the translator splits (DF=0 IPv4 above lowestIPv6MTU going
+// 4->6, an IPv6 fragment above ipv4MTU going 6->4) is given frames to
+// split into. Both take their extra frames from the worker's free stack;
+// a packet that cannot have every frame it needs is dropped whole
+// (fragment-no-frames, xlat-fragments), never sent in part. Fragments
+// 6->4 translation made go through conntrack, NAT and policy one by one
+// (nat translates later fragments as it did the first), and the packet
+// goes on only if all of them do. Fragments are never fragmented again:
+// a translator's fragment above the egress MTU is too-big-rewritten. The
+// tx ring may still refuse some frames of a packet (tx-full), as a wire
+// may lose them.
 //
 // # Policy without conntrack
 //

@@ -231,13 +231,13 @@ func (h *host) advance(d time.Duration) { h.clock.Advance(d) }
 func (h *host) stats() Stats { return h.w.Stats() }
 
 // twoWorkloads is a host with workload ports 0 (W1) and 1 (W2) and an
-// uplink 2 whose default routes go to the fabric neighbour.
+// uplink 2 (MTU 1280) whose default routes go to the fabric neighbour.
 func twoWorkloads() Config {
 	return Config{
 		Ports: []PortConfig{
 			{Name: "w1", Ifindex: 11, Role: RoleWorkload, MTU: 1500},
 			{Name: "w2", Ifindex: 12, Role: RoleWorkload, MTU: 1500},
-			{Name: "up", Ifindex: 13, Role: RoleUplink, MAC: mac6(macUp), MTU: 1500},
+			{Name: "up", Ifindex: 13, Role: RoleUplink, MAC: mac6(macUp), MTU: 1280}, // below the workloads': IPv4 is fragmented
 		},
 		Endpoints: []EndpointConfig{
 			{Name: "w1", Port: 0, MAC: mac6(macW1), Addrs: []netip.Addr{w1v4, w1v6}},

@@ -84,18 +84,14 @@ func (w *Worker) icmpError(t *Tables, v *view, typ, code uint8, rest uint32, r R
 	w.replyOut(t, v, start, n)
 }
 
-// tooBig answers a packet larger than the egress MTU: Fragmentation
-// Needed for IPv4 with DF, Packet Too Big for IPv6; IPv4 without DF is
-// dropped (gannet does not fragment).
+// tooBig answers a packet larger than the egress MTU that may not be
+// fragmented: Fragmentation Needed for IPv4 with DF, Packet Too Big for
+// IPv6 (IPv4 without DF is fragmented instead, frag.go).
 func (w *Worker) tooBig(t *Tables, v *view, mtu int) {
-	s := v.s
-	switch {
-	case s.Family == pkt.FamilyIPv6:
+	if v.s.Family == pkt.FamilyIPv6 {
 		w.icmpError(t, v, pkt.ICMPv6PacketTooBig, 0, uint32(mtu), ReasonTooBig)
-	case s.Flags&pkt.FlagDontFragment != 0:
+	} else {
 		w.icmpError(t, v, pkt.ICMPv4DestUnreach, pkt.ICMPv4FragNeeded, pkt.RestMTU4(uint16(mtu)), ReasonTooBig)
-	default:
-		w.drop(v.chunk, ReasonNeedsFragment)
 	}
 }
 

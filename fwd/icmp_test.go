@@ -83,18 +83,6 @@ func TestRouterICMP(t *testing.T) {
 	}
 }
 
-func TestNeedsFragmentation(t *testing.T) {
-	c := twoWorkloads()
-	c.Ports[1].MTU = 1280
-	h := newHost(t, c, peerNeigh)
-	h.send(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp", payload: make([]byte, 1400)}.frame(t))
-	expectFrames(t, "w1", h.out(0))
-	expectFrames(t, "w2", h.out(1))
-	if st := h.stats(); st.Drops[ReasonNeedsFragment] != 1 {
-		t.Errorf("drops %v, want needs-fragmentation", nonZero(st))
-	}
-}
-
 func TestICMPRateLimit(t *testing.T) {
 	c := twoWorkloads()
 	c.ICMPRate = 2

@@ -48,6 +48,9 @@ func (w *Worker) process(t *Tables, in int, descs []xsk.Desc) {
 	}
 	for i := range descs {
 		w.packet(t, in, descs[i], &sums[i])
+		if w.nfrags > 0 {
+			w.releaseFrags()
+		}
 	}
 	w.flush()
 }
@@ -134,13 +137,18 @@ func (w *Worker) packet(t *Tables, in int, d xsk.Desc, s *pkt.Summary) {
 
 	// The path MTU check quotes the packet as it arrived, so it runs
 	// before NAT rewrites it (source NAT keeps the destination, hence
-	// the egress port).
-	if nh := v.nh; nh != nil && !v.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.ports[nh.port].mtu {
+	// the egress port). IPv4 without DF is fragmented on the way out.
+	if nh := v.nh; nh != nil && !v.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.ports[nh.port].mtu &&
+		(s.Family == pkt.FamilyIPv6 || s.Flags&pkt.FlagDontFragment != 0) {
 		w.tooBig(t, &v, t.ports[nh.port].mtu)
 		return
 	}
 
-	if !w.state(t, &v) {
+	if w.nfrags == 0 {
+		if !w.state(t, &v) {
+			return
+		}
+	} else if !w.stateFragments(t, &v) {
 		return
 	}
 
@@ -281,6 +289,34 @@ func (w *Worker) state(t *Tables, v *view) bool {
 	return true
 }
 
+// stateFragments runs state over every fragment of a packet the
+// translator split on its way into a translated space: each is an IPv4
+// packet of its own to conntrack, NAT and policy (the first carries the
+// ports; nat translates the later ones the way it translated the first).
+// The packet goes on only if every fragment does; otherwise the one that
+// failed was counted and the others' frames are released.
+func (w *Worker) stateFragments(t *Tables, v *view) bool {
+	pre := *v
+	if !w.state(t, v) {
+		return false
+	}
+	for i := range w.frags[:w.nfrags] {
+		f := &w.frags[i]
+		fv := pre
+		fv.chunk, fv.base, fv.s = f.chunk, f.l3, &w.fragSum
+		if pkt.ParseIP(w.mem[f.l3:f.l3+uint64(f.n)], fv.s) != pkt.OK {
+			w.c.parse[fv.s.Reason]++ // the translator wrote it: a bug in xlat
+			w.drop(f.chunk, ReasonMalformed)
+		} else if w.state(t, &fv) {
+			continue
+		}
+		f.chunk = noFrame // dropped or answered on its own
+		w.free.Push(v.chunk)
+		return false
+	}
+	return true
+}
+
 // connState maps conntrack's answer onto policy's.
 func connState(st nat.State) acl.ConnState {
 	switch st {
@@ -323,16 +359,15 @@ func (w *Worker) to4(t *Tables, v *view, target *space) bool {
 		return false
 	}
 	p := w.xlatPacket(v, target.id)
-	switch t.xlat.To4(p, &w.c.xlat) {
+	switch w.translate(t, p, false) {
 	case xlat.Forward:
 	case xlat.Reply:
 		w.xlatReply(t, v, p)
 		return false
 	case xlat.Fragments:
-		w.drop(v.chunk, ReasonXlatFrags)
-		return false
+		w.takeFragments(v, p)
 	default:
-		w.drop(v.chunk, ReasonXlat)
+		w.xlatDrop(v, p)
 		return false
 	}
 	if p.Space != target.id {
@@ -345,19 +380,27 @@ func (w *Worker) to4(t *Tables, v *view, target *space) bool {
 // to6 translates the packet of a translated space 4->6 into the core.
 func (w *Worker) to6(t *Tables, v *view) bool {
 	p := w.xlatPacket(v, v.sp.id)
-	switch t.xlat.To6(p, &w.c.xlat) {
+	switch w.translate(t, p, true) {
 	case xlat.Forward:
 	case xlat.Reply:
 		w.xlatReply(t, v, p)
 		return false
 	case xlat.Fragments:
-		w.drop(v.chunk, ReasonXlatFrags)
-		return false
+		w.takeFragments(v, p)
 	default:
-		w.drop(v.chunk, ReasonXlat)
+		w.xlatDrop(v, p)
 		return false
 	}
 	return w.reparse(v, p, t.flat)
+}
+
+// xlatDrop counts a packet the translator dropped.
+func (w *Worker) xlatDrop(v *view, p *xlat.Packet) {
+	if p.Reason == xlat.ReasonFragBuffers {
+		w.drop(v.chunk, ReasonXlatFrags)
+	} else {
+		w.drop(v.chunk, ReasonXlat)
+	}
 }
 
 func (w *Worker) xlatPacket(v *view, spaceID uint16) *xlat.Packet {
@@ -366,7 +409,6 @@ func (w *Worker) xlatPacket(v *view, spaceID uint16) *xlat.Packet {
 	p.Off = int(v.l3() - v.chunk)
 	p.Len = int(v.s.L3Len)
 	p.Space = spaceID
-	p.Frags = nil // gannet lends no fragment buffers: packets that must be split are dropped (xlat counts fragment-buffers)
 	return p
 }
 
@@ -384,8 +426,9 @@ func (w *Worker) reparse(v *view, p *xlat.Packet, sp *space) bool {
 	return true
 }
 
-// forward sends the packet out of nh's port: neighbour MAC, egress MTU,
-// TTL decrement, Ethernet header.
+// forward sends the packet out of nh's port: egress MTU (IPv4 without DF
+// is fragmented), neighbour MAC, TTL decrement, Ethernet header — for
+// every frame of the packet when the translator split it.
 func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
 	s := v.s
 	if nh.port >= len(w.ports) {
@@ -393,11 +436,22 @@ func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
 		return
 	}
 	out := &t.ports[nh.port]
+	split := false
 	if int(s.L3Len) > out.mtu {
-		// Unchanged packets were checked against this port before NAT;
-		// this one was rewritten, so no error could reach its sender.
-		w.drop(v.chunk, ReasonTooBigRewritten)
-		return
+		if w.nfrags != 0 || s.Family != pkt.FamilyIPv4 || s.Flags&pkt.FlagDontFragment != 0 {
+			// Unchanged packets were checked against this port before
+			// NAT; this one was rewritten (or is a translator's
+			// fragment), so no error could reach its sender.
+			w.drop(v.chunk, ReasonTooBigRewritten)
+			return
+		}
+		split = true
+	}
+	for _, f := range w.frags[:w.nfrags] {
+		if int(f.n) > out.mtu {
+			w.drop(v.chunk, ReasonTooBigRewritten)
+			return
+		}
 	}
 	var dstMAC pkt.MAC
 	srcMAC := out.mac
@@ -426,22 +480,38 @@ func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
 		w.drop(v.chunk, ReasonNoHeadroom)
 		return
 	}
-	ip := w.mem[l3 : l3+uint64(s.L3Len)]
-	var et uint16
-	if s.Family == pkt.FamilyIPv4 {
+	if split && !w.fragment4(v, out.mtu) {
+		return
+	}
+	w.c.fwd++
+	w.send(nh.port, l3, int(s.L3Len), s.Family, dstMAC, srcMAC)
+	if w.nfrags > 0 {
+		for _, f := range w.frags[:w.nfrags] {
+			w.send(nh.port, f.l3, int(f.n), s.Family, dstMAC, srcMAC)
+		}
+		w.c.fragmented++
+		w.c.fragments += uint64(w.nfrags) + 1
+		w.nfrags = 0
+	}
+}
+
+// send decrements the TTL or hop limit of the IP packet at l3 (n bytes),
+// puts an Ethernet header in front of it and queues it on port.
+func (w *Worker) send(port int, l3 uint64, n int, fam pkt.Family, dst, src pkt.MAC) {
+	ip := w.mem[l3 : l3+uint64(n)]
+	et := uint16(pkt.EtherTypeIPv6)
+	if fam == pkt.FamilyIPv4 {
 		pkt.IPv4(ip).DecTTL()
 		et = pkt.EtherTypeIPv4
 	} else {
 		ip[7]-- // hop limit: no header checksum in IPv6
-		et = pkt.EtherTypeIPv6
 	}
 	start := l3 - pkt.EthernetLen
 	eth := pkt.Ethernet(w.mem[start:l3])
-	eth.SetDst(dstMAC)
-	eth.SetSrc(srcMAC)
+	eth.SetDst(dst)
+	eth.SetSrc(src)
 	eth.SetEtherType(et)
-	w.c.fwd++
-	w.enqueue(nh.port, xsk.Desc{Addr: start, Len: uint32(pkt.EthernetLen) + uint32(s.L3Len)})
+	w.enqueue(port, xsk.Desc{Addr: start, Len: uint32(pkt.EthernetLen + n)})
 }
 
 // dstAddr is the packet's destination as a netip.Addr (no allocation).

@@ -139,6 +139,16 @@ type Worker struct {
 	c     counters
 	pub   published
 
+	// The packet in flight when it is several frames (frag.go): its
+	// extra fragments, the frames lent to the translator, and scratch.
+	frags    [maxFragments]fragFrame
+	nfrags   int
+	lent     [maxFragments + 1]uint64
+	fragBufs [maxFragments + 1][]byte
+	nlent    int
+	fragHdr  [60]byte
+	fragSum  pkt.Summary
+
 	natMu sync.Mutex    // guards natws against Stats
 	natws []*nat.Worker // every nat handle this worker used, for counters
 
@@ -287,33 +297,42 @@ func (w *Worker) drop(chunk uint64, r Reason) {
 	w.free.Push(chunk)
 }
 
-// enqueue puts a frame on port's tx queue for the end of the batch.
+// enqueue puts a frame on port's tx queue for the end of the batch. A
+// batch can send more frames than it received (fragments): a full queue
+// is handed to its port at once.
 func (w *Worker) enqueue(port int, d xsk.Desc) {
 	q := &w.txq[port]
+	if q.n == len(q.d) {
+		w.flushPort(port)
+	}
 	q.d[q.n] = d
 	q.n++
 }
 
-// flush hands every tx queue to its port; what a full ring refuses is
-// dropped.
+// flush hands every tx queue to its port.
 func (w *Worker) flush() {
-	mask := ^uint64(w.frameSize - 1)
 	for pi := range w.txq {
-		q := &w.txq[pi]
-		if q.n == 0 {
-			continue
+		if w.txq[pi].n != 0 {
+			w.flushPort(pi)
 		}
-		k := w.ports[pi].Transmit(q.d[:q.n])
-		for _, d := range q.d[:k] {
-			w.c.txBytes += uint64(d.Len)
-		}
-		w.c.tx += uint64(k)
-		w.txOut += k
-		for _, d := range q.d[k:q.n] {
-			w.drop(d.Addr&mask, ReasonTxFull)
-		}
-		q.n = 0
 	}
+}
+
+// flushPort hands port pi's tx queue to the port; what a full ring
+// refuses is dropped.
+func (w *Worker) flushPort(pi int) {
+	mask := ^uint64(w.frameSize - 1)
+	q := &w.txq[pi]
+	k := w.ports[pi].Transmit(q.d[:q.n])
+	for _, d := range q.d[:k] {
+		w.c.txBytes += uint64(d.Len)
+	}
+	w.c.tx += uint64(k)
+	w.txOut += k
+	for _, d := range q.d[k:q.n] {
+		w.drop(d.Addr&mask, ReasonTxFull)
+	}
+	q.n = 0
 }
 
 // Stats returns the worker's counters as last published (any goroutine).

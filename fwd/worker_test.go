@@ -23,6 +23,7 @@ func trafficMix(t testing.TB) (frames [][]byte, ports []int) {
 		add(1, spec{srcMAC: macW2, dstMAC: gwMAC, src: w2v4, dst: up, proto: "syn", sport: 5, dport: 80}.frame(t))
 		add(2, spec{srcMAC: macPeer, dstMAC: macUp, src: up, dst: w1v4, proto: "udp", sport: 53, dport: 3}.frame(t))
 	}
+	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: up, proto: "udp", sport: 7, dport: 9, payload: make([]byte, 1400)}.frame(t)) // two fragments
 	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, ttl: 1, proto: "udp"}.frame(t))                                                            // Time Exceeded
 	add(1, spec{srcMAC: macW2, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp"}.frame(t))                                                                    // spoofed
 	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp"}.frame(t)[:20])                                                               // malformed
@@ -115,6 +116,9 @@ func TestFrameAccountingRandom(t *testing.T) {
 				t.Errorf("RxPackets = %d, injected %d", st.RxPackets, injected)
 			}
 			checkConservation(t, st)
+			if st.Fragmented == 0 {
+				t.Errorf("nothing fragmented: the test did not exercise one frame in, several out")
+			}
 			if st.Drops[ReasonTxFull] == 0 {
 				t.Errorf("no tx-full drops: the test did not exercise a full tx ring")
 			}
