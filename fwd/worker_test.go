@@ -23,7 +23,7 @@ func trafficMix(t testing.TB) (frames [][]byte, ports []int) {
 		add(1, spec{srcMAC: macW2, dstMAC: gwMAC, src: w2v4, dst: up, proto: "syn", sport: 5, dport: 80}.frame(t))
 		add(2, spec{srcMAC: macPeer, dstMAC: macUp, src: up, dst: w1v4, proto: "udp", sport: 53, dport: 3}.frame(t))
 	}
-	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: up, proto: "udp", sport: 7, dport: 9, payload: make([]byte, 1400)}.frame(t)) // two fragments
+	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: up, proto: "udp", sport: 7, dport: 9, payload: make([]byte, 1400)}.frame(t))                     // two fragments
 	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, ttl: 1, proto: "udp"}.frame(t))                                                            // Time Exceeded
 	add(1, spec{srcMAC: macW2, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp"}.frame(t))                                                                    // spoofed
 	add(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp"}.frame(t)[:20])                                                               // malformed

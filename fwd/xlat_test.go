@@ -25,7 +25,14 @@ var (
 // neighbour (the other host) is peerLL at peerMAC.
 func tenantHost(t *testing.T, addr netip.Addr, upMAC net.HardwareAddr, peerLL netip.Addr, peerMAC net.HardwareAddr, set *acl.PolicySet) *host {
 	t.Helper()
-	tr, err := xlat.New(xlat.Config{AddressSpaces: map[int]string{int(tenantA): "", int(tenantB): ""}})
+	return tenantHostMTU(t, 0, addr, upMAC, peerLL, peerMAC, set)
+}
+
+// tenantHostMTU is tenantHost with the translator's IPv4 MTU set (0: the
+// default).
+func tenantHostMTU(t *testing.T, ipv4MTU int, addr netip.Addr, upMAC net.HardwareAddr, peerLL netip.Addr, peerMAC net.HardwareAddr, set *acl.PolicySet) *host {
+	t.Helper()
+	tr, err := xlat.New(xlat.Config{AddressSpaces: map[int]string{int(tenantA): "", int(tenantB): ""}, IPv4MTU: ipv4MTU})
 	if err != nil {
 		t.Fatalf("xlat.New: %v", err)
 	}
