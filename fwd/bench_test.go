@@ -8,6 +8,7 @@ package fwd
 // makes), parse, the pipeline, the rewrite and Drain's completion.
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/gannet-net/gannet/acl/classbench"
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/perf/lpmbench"
+	"github.com/gannet-net/gannet/pkt"
 )
 
 var benchEnv struct {
@@ -129,8 +131,8 @@ func BenchmarkPipeline(b *testing.B) {
 	loadBench(b)
 	e := &benchEnv
 	const flows = 1024
-	snat := func(b *testing.B) *nat.Table {
-		ct, err := nat.New(nat.Config{Capacity: 1 << 16, Seed: 1})
+	snat := func(b *testing.B, flows int) *nat.Table {
+		ct, err := nat.New(nat.Config{Capacity: max(1<<16, flows+flows/8), Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -146,10 +148,14 @@ func BenchmarkPipeline(b *testing.B) {
 		name   string
 		egress bool
 		nat    bool
+		flows  int
 	}{
-		{"route", false, false},                       // parse, full-table route, neighbour, rewrite
-		{"route+policy1k", true, false},               // + 1k-rule egress program on every packet (stateless)
-		{"route+policy1k+conntrack-snat", true, true}, // + established conntrack hit and SNAT rewrite (policy skipped: stateful)
+		{"route", false, false, flows},                       // parse, full-table route, neighbour, rewrite
+		{"route+policy1k", true, false, flows},               // + 1k-rule egress program on every packet (stateless)
+		{"route+policy1k+conntrack-snat", true, true, flows}, // + established conntrack hit and SNAT rewrite (policy skipped: stateful)
+		// The same with a million established flows: the connection
+		// table no longer fits the caches.
+		{"route+policy1k+conntrack-snat-1M", true, true, 1 << 20},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
@@ -159,24 +165,20 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			var ct *nat.Table
 			if tc.nat {
-				ct = snat(b)
+				ct = snat(b, tc.flows)
 			}
 			h := newHost(b, twoWorkloads(), peerNeigh)
 			h.tables.Store(variant(e.tables, pol, ct))
-			frames := make([][]byte, flows)
-			for i := range frames {
-				frames[i] = spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: e.dsts[i%len(e.dsts)], proto: "udp",
-					sport: uint16(10000 + i), dport: 443, payload: make([]byte, 18)}.frame(b)
-			}
+			frames := benchFrames(b, tc.flows)
 			p := h.ports[0]
 			batch := func(off int) {
 				for j := range BatchSize {
-					p.Inject(frames[(off+j)%flows])
+					p.Inject(frames.frame((off + j) % tc.flows))
 				}
 				h.w.Step()
 				h.ports[2].Drain(nil)
 			}
-			for off := 0; off < flows; off += BatchSize { // warm up: sessions exist
+			for off := 0; off < tc.flows; off += BatchSize { // warm up: sessions exist
 				batch(off)
 			}
 			before := h.stats()
@@ -198,5 +200,47 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		})
 	}
-	b.Logf("%d routes, %d policy rules, %d flows", e.routes, e.rules, flows)
+	b.Logf("%d routes, %d policy rules, %d flows (1M in the -1M variant)", e.routes, e.rules, flows)
+}
+
+// flowFrames holds n UDP frames from W1, one per flow, in one slab: flow i
+// goes to the destination i%len(dsts) from source port 10000+i/len(dsts).
+type flowFrames struct {
+	slab []byte
+	size int
+}
+
+func (f *flowFrames) frame(i int) []byte { return f.slab[i*f.size : (i+1)*f.size] }
+
+var benchFlows struct {
+	mu  sync.Mutex
+	byN map[int]*flowFrames
+}
+
+// benchFrames returns the frames of n flows, made once per n by patching
+// one gopacket-built frame (destination, source port, header checksum;
+// the UDP checksum is left as it was, as nothing on the path checks it).
+func benchFrames(b *testing.B, n int) *flowFrames {
+	e := &benchEnv
+	benchFlows.mu.Lock()
+	defer benchFlows.mu.Unlock()
+	if f := benchFlows.byN[n]; f != nil {
+		return f
+	}
+	tmpl := spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: e.dsts[0], proto: "udp", sport: 10000, dport: 443, payload: make([]byte, 18)}.frame(b)
+	f := &flowFrames{slab: make([]byte, n*len(tmpl)), size: len(tmpl)}
+	for i := range n {
+		fr := f.frame(i)
+		copy(fr, tmpl)
+		d := e.dsts[i%len(e.dsts)].As4()
+		copy(fr[pkt.EthernetLen+16:], d[:])
+		binary.BigEndian.PutUint16(fr[pkt.EthernetLen+20:], uint16(10000+i/len(e.dsts)))
+		ip := pkt.IPv4(fr[pkt.EthernetLen:])
+		ip.SetChecksum(ip.ComputeChecksum())
+	}
+	if benchFlows.byN == nil {
+		benchFlows.byN = map[int]*flowFrames{}
+	}
+	benchFlows.byN[n] = f
+	return f
 }

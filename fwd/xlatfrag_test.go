@@ -121,8 +121,8 @@ func TestXlatFragmentsAllOrNothing(t *testing.T) {
 // session and no frame behind.
 func TestXlatFragmentsPolicy(t *testing.T) {
 	b := tenantHostMTU(t, 576, addrThere, macUpB, llA, macUpA, &acl.PolicySet{
-		Policies: []acl.Policy{{Name: "icmp", Selector: "all()", Ingress: []acl.PolicyRule{{Action: acl.Allow, Protocol: "ICMP"}}}},
-		Profiles: []acl.Profile{{Name: "open", Egress: []acl.PolicyRule{{Action: acl.Allow}}}},
+		Policies:  []acl.Policy{{Name: "icmp", Selector: "all()", Ingress: []acl.PolicyRule{{Action: acl.Allow, Protocol: "ICMP"}}}},
+		Profiles:  []acl.Profile{{Name: "open", Egress: []acl.PolicyRule{{Action: acl.Allow}}}},
 		Endpoints: withProfile([]acl.Endpoint{{Name: "a", Addrs: []netip.Addr{addrThere}}, {Name: "b", Addrs: []netip.Addr{addrThere}}}, "open"),
 	})
 	from := func(proto string) spec {
