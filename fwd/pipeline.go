@@ -35,19 +35,61 @@ type view struct {
 	sp          *space    // the address space the packet is in now
 	nh          *nextHop  // route of the packet's current destination, or nil
 	ep          *endpoint // the source endpoint (workload ports)
+	// translatedIn: the packet was translated 6->4 on its way in.
+	translatedIn bool
 }
 
 // l3 returns the absolute address of the IP header.
 func (v *view) l3() uint64 { return v.base + uint64(v.s.L3Off) }
 
-// process runs one batch of frames received on port in.
+// process runs one batch of frames received on port in. With a
+// connection table the batch goes through the stages before conntrack
+// packet by packet, then through conntrack together (nat.TrackBatch
+// overlaps the table's memory accesses across the batch), then packet by
+// packet through the rest: every packet still meets the stages in their
+// order. A packet the translator split on its way in is taken through
+// the whole pipeline at once, as its fragments are the worker's only
+// set of extra frames.
 func (w *Worker) process(t *Tables, in int, descs []xsk.Desc) {
 	sums := w.sums[:len(descs)]
 	for i, d := range descs {
 		pkt.Parse(w.mem[d.Addr:d.Addr+uint64(d.Len)], &sums[i])
 	}
+	if t.nat == nil {
+		for i := range descs {
+			v := &w.views[0]
+			if w.ingress(t, in, descs[i], &sums[i], v) {
+				w.egress(t, v, nil)
+			}
+			if w.nfrags > 0 {
+				w.releaseFrags()
+			}
+		}
+		w.flush()
+		return
+	}
+	k := 0
 	for i := range descs {
-		w.packet(t, in, descs[i], &sums[i])
+		v := &w.views[k]
+		if !w.ingress(t, in, descs[i], &sums[i], v) {
+			if w.nfrags > 0 {
+				w.releaseFrags()
+			}
+			continue
+		}
+		if w.nfrags > 0 {
+			w.egress(t, v, nil)
+			w.releaseFrags()
+			continue
+		}
+		w.tframes[k], w.tsums[k], w.tspaces[k] = w.frame(v), v.s, v.sp.id
+		k++
+	}
+	if k > 0 {
+		w.nw.TrackBatch(w.tframes[:k], w.tsums[:k], w.tspaces[:k], w.tres[:k])
+	}
+	for j := range k {
+		w.egress(t, &w.views[j], &w.tres[j])
 		if w.nfrags > 0 {
 			w.releaseFrags()
 		}
@@ -55,8 +97,9 @@ func (w *Worker) process(t *Tables, in int, descs []xsk.Desc) {
 	w.flush()
 }
 
-// packet takes one frame through the pipeline.
-func (w *Worker) packet(t *Tables, in int, d xsk.Desc, s *pkt.Summary) {
+// ingress takes one frame through the stages before conntrack and fills
+// v. It returns false when the packet was dropped or answered.
+func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view) bool {
 	chunk := d.Addr &^ uint64(w.frameSize-1)
 	if s.Verdict != pkt.OK {
 		w.c.parse[s.Reason]++
@@ -65,19 +108,19 @@ func (w *Worker) packet(t *Tables, in int, d xsk.Desc, s *pkt.Summary) {
 		} else {
 			w.drop(chunk, ReasonMalformed)
 		}
-		return
+		return false
 	}
 	if in >= len(t.ports) {
 		w.drop(chunk, ReasonPortUnknown)
-		return
+		return false
 	}
 	pe := &t.ports[in]
 	frame := w.mem[d.Addr : d.Addr+uint64(d.Len)]
-	v := view{base: d.Addr, chunk: chunk, s: s, in: in, srcMAC: pkt.Ethernet(frame).Src(), sp: t.flat}
+	*v = view{base: d.Addr, chunk: chunk, s: s, in: in, srcMAC: pkt.Ethernet(frame).Src(), sp: t.flat}
 	if pe.role == RoleWorkload {
 		if pe.ep == nil {
 			w.drop(chunk, ReasonNoEndpoint)
-			return
+			return false
 		}
 		v.ep = pe.ep
 		v.sp = pe.ep.space
@@ -86,48 +129,47 @@ func (w *Worker) packet(t *Tables, in int, d xsk.Desc, s *pkt.Summary) {
 	// Gateway ARP and NDP (before the source check: a workload asks
 	// for the gateway from its link-local address).
 	if s.Family == pkt.FamilyNone { // ARP: Parse accepts nothing else as OK
-		w.arp(t, pe, &v, d)
-		return
+		w.arp(t, pe, v, d)
+		return false
 	}
 	if s.Family == pkt.FamilyIPv6 && s.Proto == pkt.ProtoICMPv6 &&
 		s.ICMPType >= pkt.ICMPv6RouterSolicit && s.ICMPType <= pkt.ICMPv6Redirect {
-		w.ndp(t, pe, &v, d)
-		return
+		w.ndp(t, pe, v, d)
+		return false
 	}
 	if pkt.Ethernet(frame).Dst().IsMulticast() || !unicastDst(s) {
 		w.drop(chunk, ReasonNotUnicast)
-		return
+		return false
 	}
 	if v.ep != nil {
 		if r := w.checkSource(t, v.ep, s); r != ReasonNone {
 			w.drop(chunk, r)
-			return
+			return false
 		}
 		if v.sp.translated && s.Family == pkt.FamilyIPv6 {
 			w.drop(chunk, ReasonFamilyNotRouted)
-			return
+			return false
 		}
 	}
 
 	// The router is a hop: a packet that cannot take one more is answered.
 	if s.TTL <= 1 {
 		if s.Family == pkt.FamilyIPv4 {
-			w.icmpError(t, &v, pkt.ICMPv4TimeExceeded, pkt.ICMPv4TTLExceeded, 0, ReasonTTLExceeded)
+			w.icmpError(t, v, pkt.ICMPv4TimeExceeded, pkt.ICMPv4TTLExceeded, 0, ReasonTTLExceeded)
 		} else {
-			w.icmpError(t, &v, pkt.ICMPv6TimeExceeded, pkt.ICMPv6HopLimitExceeded, 0, ReasonTTLExceeded)
+			w.icmpError(t, v, pkt.ICMPv6TimeExceeded, pkt.ICMPv6HopLimitExceeded, 0, ReasonTTLExceeded)
 		}
-		return
+		return false
 	}
 
 	v.nh = lookup(t, v.sp, s)
-	translatedIn := false
 	if nh := v.nh; nh != nil && (nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat) {
 		// 6->4 before conntrack and policy: they see the packet as the
 		// workload of the translated space sees it.
-		if !w.to4(t, &v, nh.space) {
-			return
+		if !w.to4(t, v, nh.space) {
+			return false
 		}
-		translatedIn = true
+		v.translatedIn = true
 		if nh.kind == nhTranslate {
 			v.nh = lookup(t, v.sp, s)
 		} else {
@@ -140,34 +182,41 @@ func (w *Worker) packet(t *Tables, in int, d xsk.Desc, s *pkt.Summary) {
 	// the egress port). IPv4 without DF is fragmented on the way out.
 	if nh := v.nh; nh != nil && !v.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.ports[nh.port].mtu &&
 		(s.Family == pkt.FamilyIPv6 || s.Flags&pkt.FlagDontFragment != 0) {
-		w.tooBig(t, &v, t.ports[nh.port].mtu)
-		return
+		w.tooBig(t, v, t.ports[nh.port].mtu)
+		return false
 	}
+	return true
+}
 
+// egress takes the packet of v through conntrack, policy and NAT (with
+// tracked, conntrack's answer when the batch was tracked together) and
+// on to its egress port.
+func (w *Worker) egress(t *Tables, v *view, tracked *nat.Result) {
+	s := v.s
 	if w.nfrags == 0 {
-		if !w.state(t, &v) {
+		if !w.state(t, v, tracked) {
 			return
 		}
-	} else if !w.stateFragments(t, &v) {
+	} else if !w.stateFragments(t, v) {
 		return
 	}
 
 	nh := v.nh
 	if nh == nil {
-		if v.sp.translated && s.Family == pkt.FamilyIPv4 && !translatedIn {
+		if v.sp.translated && s.Family == pkt.FamilyIPv4 && !v.translatedIn {
 			// Not a local endpoint of the space: across the core.
-			if !w.to6(t, &v) {
+			if !w.to6(t, v) {
 				return
 			}
 			nh = lookup(t, v.sp, s)
 		}
 		if nh == nil {
 			if v.rewritten {
-				w.drop(chunk, ReasonNoRoute)
+				w.drop(v.chunk, ReasonNoRoute)
 			} else if s.Family == pkt.FamilyIPv4 {
-				w.icmpError(t, &v, pkt.ICMPv4DestUnreach, pkt.ICMPv4NetUnreach, 0, ReasonNoRoute)
+				w.icmpError(t, v, pkt.ICMPv4DestUnreach, pkt.ICMPv4NetUnreach, 0, ReasonNoRoute)
 			} else {
-				w.icmpError(t, &v, pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonNoRoute)
+				w.icmpError(t, v, pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonNoRoute)
 			}
 			return
 		}
@@ -175,10 +224,10 @@ func (w *Worker) packet(t *Tables, in int, d xsk.Desc, s *pkt.Summary) {
 	if nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat {
 		// Only one 6->4 per packet: a route back into a translated
 		// space after NAT or 4->6 would loop.
-		w.drop(chunk, ReasonRouteLoop)
+		w.drop(v.chunk, ReasonRouteLoop)
 		return
 	}
-	w.forward(t, &v, nh)
+	w.forward(t, v, nh)
 }
 
 // unicastDst reports whether the packet's destination is one a router
@@ -237,10 +286,11 @@ func (w *Worker) frame(v *view) []byte {
 	return w.mem[v.base : v.chunk+uint64(w.frameSize)]
 }
 
-// state runs conntrack, policy and NAT. It returns false when the packet
-// was dropped (or answered). When NAT rewrote the packet the route is
-// looked up again, in the space NAT put it in.
-func (w *Worker) state(t *Tables, v *view) bool {
+// state runs conntrack (unless tracked already holds its answer), policy
+// and NAT. It returns false when the packet was dropped (or answered).
+// When NAT rewrote the packet the route is looked up again, in the space
+// NAT put it in.
+func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 	s := v.s
 	var dst *endpoint
 	if v.nh != nil && v.nh.kind == nhEndpoint {
@@ -256,7 +306,12 @@ func (w *Worker) state(t *Tables, v *view) bool {
 	}
 	nw := w.nw
 	frame := w.frame(v)
-	res := nw.Track(frame, s, v.sp.id)
+	var res nat.Result
+	if tracked != nil {
+		res = *tracked
+	} else {
+		res = nw.Track(frame, s, v.sp.id)
+	}
 	if res.Action == nat.Decide || res.Action == nat.Forward {
 		if r := w.policy(connState(res.State), v.ep, dst, s); r != ReasonNone {
 			w.drop(v.chunk, r)
@@ -297,7 +352,7 @@ func (w *Worker) state(t *Tables, v *view) bool {
 // failed was counted and the others' frames are released.
 func (w *Worker) stateFragments(t *Tables, v *view) bool {
 	pre := *v
-	if !w.state(t, v) {
+	if !w.state(t, v, nil) {
 		return false
 	}
 	for i := range w.frags[:w.nfrags] {
@@ -307,7 +362,7 @@ func (w *Worker) stateFragments(t *Tables, v *view) bool {
 		if pkt.ParseIP(w.mem[f.l3:f.l3+uint64(f.n)], fv.s) != pkt.OK {
 			w.c.parse[fv.s.Reason]++ // the translator wrote it: a bug in xlat
 			w.drop(f.chunk, ReasonMalformed)
-		} else if w.state(t, &fv) {
+		} else if w.state(t, &fv, nil) {
 			continue
 		}
 		f.chunk = noFrame // dropped or answered on its own

@@ -149,6 +149,13 @@ type Worker struct {
 	fragHdr  [60]byte
 	fragSum  pkt.Summary
 
+	// A batch between the stages before conntrack and nat.TrackBatch.
+	views   [BatchSize]view
+	tframes [BatchSize][]byte
+	tsums   [BatchSize]*pkt.Summary
+	tspaces [BatchSize]uint16
+	tres    [BatchSize]nat.Result
+
 	natMu sync.Mutex    // guards natws against Stats
 	natws []*nat.Worker // every nat handle this worker used, for counters
 
