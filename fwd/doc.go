@@ -42,6 +42,20 @@
 // translation out of one runs after NAT, where DESIGN.md's list has both
 // before.
 //
+// A new flow whose destination nat translates — a floating IP, or an
+// inbound packet through an endpoint-independent mapping — is checked
+// against the ingress program of the endpoint nat will deliver it to
+// (nat.Worker.Destination), with the destination address and port that
+// endpoint sees, before nat.Commit: a denied packet makes no session, so
+// every later packet of the flow is new and denied again. The egress
+// program of a local source sees the packet as it was sent.
+//
+// Conntrack takes a batch at once: the stages before it run packet by
+// packet, nat.TrackBatch tracks the batch's packets together (their
+// memory accesses overlap, which matters once the connection table
+// outgrows the caches), and the rest runs packet by packet; each packet
+// meets the stages in the same order.
+//
 // # Address spaces and routes
 //
 // Space 0 is the flat space, and its IPv6 table is also the core table

@@ -10,6 +10,7 @@
 package fwd
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/gannet-net/gannet/acl"
@@ -298,7 +299,7 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 	}
 	if t.nat == nil {
 		// No connection table: stateless policy, every packet is new.
-		if r := w.policy(acl.ConnNew, v.ep, dst, s); r != ReasonNone {
+		if r := w.policy(acl.ConnNew, v.ep, dst, s, nil); r != ReasonNone {
 			w.drop(v.chunk, r)
 			return false
 		}
@@ -313,7 +314,18 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 		res = nw.Track(frame, s, v.sp.id)
 	}
 	if res.Action == nat.Decide || res.Action == nat.Forward {
-		if r := w.policy(connState(res.State), v.ep, dst, s); r != ReasonNone {
+		var to *dnatTarget
+		if res.Action == nat.Decide {
+			// A new flow's ingress policy is the one of the endpoint
+			// NAT will deliver it to, decided before Commit makes a
+			// session for it.
+			if d, dsp, port, tr := nw.Destination(frame, s, v.sp.id); tr {
+				w.dnat = dnatTarget{dst: d, port: port}
+				to = &w.dnat
+				dst = localEndpoint(t, dsp, s.Family, &d)
+			}
+		}
+		if r := w.policy(connState(res.State), v.ep, dst, s, to); r != ReasonNone {
 			w.drop(v.chunk, r)
 			return false
 		}
@@ -385,9 +397,38 @@ func connState(st nat.State) acl.ConnState {
 	return acl.ConnNew
 }
 
+// dnatTarget is where NAT will deliver a new flow whose destination it
+// translates: the address and (TCP/UDP) port the receiving endpoint sees.
+type dnatTarget struct {
+	dst  [16]byte
+	port uint16
+}
+
+// localEndpoint returns the local endpoint that holds dst in space id, or
+// nil when the packet would not be delivered to one here.
+func localEndpoint(t *Tables, id uint16, fam pkt.Family, dst *[16]byte) *endpoint {
+	sp := t.spaces[id]
+	if sp == nil {
+		return nil
+	}
+	var i uint32
+	var ok bool
+	if fam == pkt.FamilyIPv4 {
+		i, ok = sp.table.Lookup4(binary.BigEndian.Uint32(dst[:4]))
+	} else {
+		i, ok = sp.table.Lookup6(binary.BigEndian.Uint64(dst[:8]), binary.BigEndian.Uint64(dst[8:]))
+	}
+	if !ok || t.nhs[i].kind != nhEndpoint || t.nhs[i].xlat {
+		return nil
+	}
+	return t.nhs[i].ep
+}
+
 // policy checks the egress program of the source endpoint and the ingress
 // program of the destination endpoint (when they are local and have one).
-func (w *Worker) policy(st acl.ConnState, src, dst *endpoint, s *pkt.Summary) Reason {
+// Egress sees the packet as its source sent it; with to, ingress sees the
+// destination NAT will give it.
+func (w *Worker) policy(st acl.ConnState, src, dst *endpoint, s *pkt.Summary, to *dnatTarget) Reason {
 	egress := src != nil && src.egress != nil
 	ingress := dst != nil && dst.ingress != nil
 	if !egress && !ingress {
@@ -399,8 +440,19 @@ func (w *Worker) policy(st acl.ConnState, src, dst *endpoint, s *pkt.Summary) Re
 	if egress && src.egress.Check(st, &w.key).Verdict != acl.Accept {
 		return ReasonPolicyEgress
 	}
-	if ingress && dst.ingress.Check(st, &w.key).Verdict != acl.Accept {
-		return ReasonPolicyIngress
+	if ingress {
+		k := &w.key
+		if to != nil && st == acl.ConnNew {
+			w.key2 = w.key
+			k = &w.key2
+			k.Dst = to.dst
+			if s.Flags&pkt.FlagPorts != 0 {
+				k.DstPort = to.port
+			}
+		}
+		if dst.ingress.Check(st, k).Verdict != acl.Accept {
+			return ReasonPolicyIngress
+		}
 	}
 	return ReasonNone
 }

@@ -136,6 +136,8 @@ type Worker struct {
 	txq   []txQueue
 	xp    xlat.Packet
 	key   acl.PacketKey
+	key2  acl.PacketKey // the key as the destination sees a DNATed flow
+	dnat  dnatTarget
 	c     counters
 	pub   published
 

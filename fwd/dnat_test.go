@@ -1,0 +1,102 @@
+package fwd
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/gannet-net/gannet/nat"
+)
+
+// TestDNATIngressPolicy: a new inbound flow that nat delivers to a local
+// endpoint — through a floating IP or an endpoint-independent mapping —
+// is checked against that endpoint's ingress program before any session
+// is made. W2 ("web") admits TCP to port 80 only; W1 ("client") admits
+// nothing new inbound.
+func TestDNATIngressPolicy(t *testing.T) {
+	floating := netip.MustParseAddr("203.0.113.200")
+	public := netip.MustParseAddr("203.0.113.100")
+	server := netip.MustParseAddr("198.51.100.50")
+	other := netip.MustParseAddr("198.51.100.60")
+	type step struct {
+		from, to int
+		p        spec
+		dnat     netip.Addr // destination after NAT when forwarded
+		reason   Reason     // ReasonNone: forwarded
+		sessions int        // sessions in the table afterwards
+	}
+	in := func(src, dst netip.Addr, proto string, sport, dport uint16) spec {
+		return spec{srcMAC: macPeer, dstMAC: macUp, src: src, dst: dst, proto: proto, sport: sport, dport: dport, ttl: 50}
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"floating IP to a port the endpoint denies", []step{
+			{2, 1, in(server, floating, "syn", 5000, 22), netip.Addr{}, ReasonPolicyIngress, 0},
+			{2, 1, in(server, floating, "syn", 5000, 22), netip.Addr{}, ReasonPolicyIngress, 0}, // the retry stays denied
+		}},
+		{"floating IP to a port the endpoint admits", []step{
+			{2, 1, in(server, floating, "syn", 5000, 80), w2v4, ReasonNone, 1},
+			{2, 1, in(server, floating, "syn", 5001, 22), netip.Addr{}, ReasonPolicyIngress, 1},
+		}},
+		{"inbound through a mapping to an endpoint that admits nothing new", []step{
+			{0, 2, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: server, proto: "udp", sport: 40000, dport: 5353}, netip.Addr{}, ReasonNone, 1},
+			{2, 0, in(server, public, "udp", 5353, 40000), w1v4, ReasonNone, 1}, // the reply: established
+			{2, 0, in(other, public, "udp", 5353, 40000), netip.Addr{}, ReasonPolicyIngress, 1},
+			{2, 0, in(other, public, "udp", 5353, 40000), netip.Addr{}, ReasonPolicyIngress, 1},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := policed(t, true)
+			if err := c.NAT.SetPolicy(&nat.Policy{
+				Pools:    []nat.Pool{{Prefix: netip.MustParsePrefix("198.18.0.0/24"), NATOutgoing: true}},
+				External: []nat.ExternalPool{{Prefix: netip.MustParsePrefix("203.0.113.100/32")}},
+				Floating: []nat.FloatingIP{{Workload: w2v4, Public: floating}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			h := newHost(t, c, peerNeigh)
+			macs := []spec{{dstMAC: macW1}, {dstMAC: macW2}, {dstMAC: macPeer}}
+			for i, s := range tc.steps {
+				before := h.stats()
+				h.send(s.from, s.p.frame(t))
+				got := h.out(s.to)
+				after := h.stats()
+				if s.reason == ReasonNone {
+					want := s.p.hop(gwMAC, macs[s.to].dstMAC)
+					if s.to == 2 {
+						want = s.p.hop(macUp, macPeer)
+						want.src = public
+					} else {
+						want.dst = s.dnat
+					}
+					expectFrames(t, "destination", got, want.wire(t))
+				} else {
+					expectFrames(t, "destination", got)
+					if after.Drops[s.reason] != before.Drops[s.reason]+1 {
+						t.Errorf("step %d: drops %v, want one more %v", i, nonZero(after), s.reason)
+					}
+				}
+				if n := c.NAT.Len(); n != s.sessions {
+					t.Errorf("step %d: %d sessions, want %d", i, n, s.sessions)
+				}
+			}
+			checkFrames(t, h)
+
+			// Deciding where a new flow goes allocates nothing.
+			last := tc.steps[len(tc.steps)-1].p.frame(t)
+			from := tc.steps[len(tc.steps)-1].from
+			if a := testing.AllocsPerRun(20, func() {
+				h.ports[from].Inject(last)
+				for h.w.Step() > 0 {
+				}
+				for _, p := range h.ports {
+					p.Drain(nil)
+				}
+			}); a != 0 {
+				t.Errorf("a denied DNAT flow allocates %v times per packet, want 0", a)
+			}
+		})
+	}
+}
