@@ -8,9 +8,10 @@
 // prohibited" answer when a new flow cannot be given state.
 //
 // It never routes, never applies policy (it reports New, Established,
-// Related or Invalid so that the data path can), never reassembles or
-// buffers fragments (a later fragment that overtakes its first fragment is
-// dropped), and never touches rings, ports or the kernel.
+// Related or Invalid so that the data path can), never reassembles
+// fragments (it only holds, in a fixed per-worker buffer, those that
+// overtake their first fragment), and never touches rings, ports or the
+// kernel.
 //
 // # Sharing between workers
 //
@@ -40,6 +41,37 @@
 // NAT mapping) and translates the packet. TrackBatch does what Track does
 // for a whole batch, overlapping the table's memory accesses across its
 // packets, which matters once the table is larger than the caches.
+// Destination tells, before Commit, where Commit would deliver a new flow
+// (a floating IP's workload, or an internal endpoint through a mapping),
+// so that the ingress policy of the real destination can run first.
+//
+// # Held fragments
+//
+// A later fragment that arrives before its datagram's first fragment
+// cannot be translated yet. By default Track drops it
+// (fragment-no-state). A data path that calls HoldFragments(slots,
+// frameLen) on a worker gets, instead, Action Held: nat has copied the
+// frame (up to the summary's End) into one of its slots, and the caller
+// frees its own frame without counting a drop. Per batch:
+//
+//	w.BeginBatch()            // frees the slots released last batch, drops
+//	                          // held fragments that timed out, releases
+//	                          // those another worker's first fragment freed
+//	w.SetHoldTag(port)        // optional: returned with each held fragment
+//	for each packet: w.Track / w.Commit ...
+//	for _, h := range w.Released() {
+//		// h.Frame is translated, h.Summary matches it, h.Result is
+//		// Forward/Established with Dir and Space (the space it is now
+//		// in), h.Space is the space it came in on and h.Tag the tag.
+//		// Copy h.Frame into a frame of your own and send it as a packet
+//		// of h.Result, after the batch's own packets.
+//	}
+//
+// Released's slice and frames belong to the worker and stay valid until
+// the next BeginBatch; nothing in this cycle allocates. A fragment whose
+// first fragment does not come within Policy.Timeouts.Fragment is dropped
+// and counted (fragment-hold-timeout); with every slot in use, or a frame
+// longer than frameLen, the new fragment is dropped (fragment-hold-full).
 //
 // # Configuration
 //

@@ -7,9 +7,11 @@ package nat
 // arrived — for a short time. Later fragments look that up and get the
 // same translation: their addresses are rewritten (and, for IPv4, the
 // header checksum patched); they hold no transport header to change. A
-// fragment that arrives before its first fragment finds nothing and is
-// dropped with reason fragment-no-state: nothing is buffered, so a flood
-// of fragments costs no memory (REQ-14 a). Nothing is reassembled.
+// fragment that arrives before its first fragment finds nothing: a worker
+// that holds fragments (hold.go) keeps a copy until the first fragment
+// comes, else it is dropped with reason fragment-no-state. The memory for
+// either is fixed, so a flood of fragments costs none (REQ-14 a). Nothing
+// is reassembled.
 
 import (
 	"sync/atomic"
@@ -133,19 +135,35 @@ func (ft *fragTable) record(k *key, h uint64, ref uint64, now, ttl uint32) {
 // translation).
 func (w *Worker) recordFirst(s *pkt.Summary, space uint16, si uint32, dir int, ctl uint64) {
 	k := fragKey(s, space)
+	h := k.hash(w.t.s0, w.t.s1)
 	ref := ctl>>32<<32 | uint64(si)<<1 | uint64(dir)
-	w.t.frags.record(&k, k.hash(w.t.s0, w.t.s1), ref, w.now, w.snap.tm.frag)
+	w.t.frags.record(&k, h, ref, w.now, w.snap.tm.frag)
+	if w.hold.held > 0 {
+		w.releaseHeld(&k, h, ref)
+	}
 }
 
 // trackFragment translates a non-first fragment the way its first
-// fragment was translated.
+// fragment was translated. One whose first fragment has not been seen is
+// held, when the worker holds fragments (HoldFragments), else dropped.
 func (w *Worker) trackFragment(frame []byte, s *pkt.Summary, space uint16) Result {
 	t := w.t
 	k := fragKey(s, space)
-	ref, ok := t.frags.lookup(&k, k.hash(t.s0, t.s1), w.now)
+	h := k.hash(t.s0, t.s1)
+	ref, ok := t.frags.lookup(&k, h, w.now)
 	if !ok {
+		if w.hold.slots != nil {
+			return w.holdFragment(frame, s, space, &k, h)
+		}
 		return w.drop(ReasonFragment)
 	}
+	return w.fragVia(frame, s, &k, ref)
+}
+
+// fragVia translates the later fragment whose datagram key is k by the
+// session its first fragment recorded as ref.
+func (w *Worker) fragVia(frame []byte, s *pkt.Summary, k *key, ref uint64) Result {
+	t := w.t
 	si, dir := uint32(ref)>>1, int(ref&1)
 	if int(si) >= len(t.sess) {
 		return w.drop(ReasonFragment)
@@ -160,7 +178,7 @@ func (w *Worker) trackFragment(frame []byte, s *pkt.Summary, space uint16) Resul
 	if sess.ctl.Load()>>32 != c1>>32 || expired(c1, seen, w.now, &w.snap.tm) {
 		return w.drop(ReasonFragment)
 	}
-	tr := translateAddrs(frame, s, &k, &o)
+	tr := translateAddrs(frame, s, k, &o)
 	return Result{Action: Forward, State: StateEstablished, Dir: Dir(dir), Space: o.space(), Translated: tr}
 }
 

@@ -1,14 +1,16 @@
 package nat
 
 // FuzzTrack feeds arbitrary frames to a table that already holds flows
-// of every kind, through Track and Commit. Invariants: no panic; a
-// dropped frame is untouched; a translated frame still parses, its
+// of every kind, through Track and Commit, with and without a hold
+// buffer for fragments. Invariants: no panic; a dropped or held frame is
+// untouched; a translated frame (or released fragment) still parses, its
 // summary matches a fresh parse, and every checksum that verified before
-// verifies after; the table stays consistent.
+// verifies after; the table and the hold buffer stay consistent.
 
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/gannet-net/gannet/pkt"
 )
@@ -99,6 +101,7 @@ func FuzzTrack(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s, uint16(0), uint8(0))
 		f.Add(s, uint16(1), uint8(1))
+		f.Add(s, uint16(0), uint8(4))
 	}
 	var preload [][]byte
 	for _, fl := range fuzzFlows() {
@@ -107,12 +110,31 @@ func FuzzTrack(f *testing.F) {
 	for _, fl := range fragFlows() {
 		preload = append(preload, fragment(f, fl.ip(f), fragSize, 3)[0])
 	}
+	// With a hold buffer, later fragments of datagram 5 wait for their
+	// first, which releases them.
+	var holdPreload [][]byte
+	for _, fl := range fragFlows() {
+		fr := fragment(f, fl.ip(f), fragSize, 5)
+		holdPreload = append(holdPreload, fr[2], fr[1], fr[0])
+	}
 	f.Fuzz(func(t *testing.T, frame []byte, space uint16, mode uint8) {
 		p := testPolicy()
 		p.Filtering = Filtering(mode & 1)
 		h := newHarness(t, Config{Capacity: 16, MaxMappings: 8}, p)
+		hold := mode&4 != 0
+		if hold {
+			if err := h.w.HoldFragments(4, 256); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for _, fr := range preload {
 			h.send(append([]byte(nil), fr...), 0)
+		}
+		if hold {
+			for _, fr := range holdPreload {
+				h.send(append([]byte(nil), fr...), 0)
+			}
+			checkReleased(t, h.w)
 		}
 		var s pkt.Summary
 		if pkt.Parse(frame, &s) != pkt.OK {
@@ -135,7 +157,9 @@ func FuzzTrack(f *testing.F) {
 			r = h.w.Track(frame, &s, space)
 		}
 		switch {
-		case r.Action == Drop || r.Action == DropAndReply || r.Action == Decide:
+		case r.Action == Held && !hold:
+			t.Fatalf("Held without a hold buffer")
+		case r.Action == Drop || r.Action == DropAndReply || r.Action == Decide || r.Action == Held:
 			if !bytes.Equal(orig, frame) {
 				t.Fatalf("%+v but the frame changed", r)
 			}
@@ -157,5 +181,28 @@ func FuzzTrack(f *testing.F) {
 		if err := h.tab.checkInvariants(); err != nil {
 			t.Fatal(err)
 		}
+		if hold {
+			checkReleased(t, h.w)
+			h.advance(0)
+			if err := h.w.checkHold(); err != nil {
+				t.Fatal(err)
+			}
+			h.advance(time.Minute)
+			if err := h.w.checkHold(); err != nil || h.w.Holding() != 0 {
+				t.Fatalf("after the fragment timeout: holding %d, %v", h.w.Holding(), err)
+			}
+		}
 	})
+}
+
+// checkReleased checks that every released fragment parses to the
+// summary that comes with it.
+func checkReleased(t *testing.T, w *Worker) {
+	t.Helper()
+	for i, r := range w.Released() {
+		var s pkt.Summary
+		if v := pkt.Parse(r.Frame, &s); v != pkt.OK || s != *r.Summary || r.Result.Action != Forward {
+			t.Fatalf("released fragment %d: parse %v, summary %+v, fresh %+v, result %+v", i, v, *r.Summary, s, r.Result)
+		}
+	}
 }

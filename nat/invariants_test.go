@@ -100,3 +100,46 @@ func (t *Table) checkInvariants() error {
 	}
 	return nil
 }
+
+// checkHold checks the hold buffer's bookkeeping: every slot is free (and
+// on the free stack exactly once), held (counted in held) or released
+// (listed once in the released list).
+func (w *Worker) checkHold() error {
+	hp := &w.hold
+	if hp.slots == nil {
+		return nil
+	}
+	onFree := make(map[int32]bool)
+	for _, i := range hp.free {
+		if onFree[i] || hp.slots[i].state != slotFree {
+			return fmt.Errorf("hold: slot %d on the free stack twice or not free (state %d)", i, hp.slots[i].state)
+		}
+		onFree[i] = true
+	}
+	onRel := make(map[int32]bool)
+	for _, i := range hp.relSlot {
+		if onRel[i] || hp.slots[i].state != slotReleased {
+			return fmt.Errorf("hold: slot %d released twice or not released (state %d)", i, hp.slots[i].state)
+		}
+		onRel[i] = true
+	}
+	held := 0
+	for i := range hp.slots {
+		switch hp.slots[i].state {
+		case slotHeld:
+			held++
+		case slotFree:
+			if !onFree[int32(i)] {
+				return fmt.Errorf("hold: free slot %d not on the free stack", i)
+			}
+		case slotReleased:
+			if !onRel[int32(i)] {
+				return fmt.Errorf("hold: released slot %d not in the released list", i)
+			}
+		}
+	}
+	if held != hp.held || len(hp.rel) != len(hp.relSlot) {
+		return fmt.Errorf("hold: %d slots held, counted %d; %d released, %d slots", held, hp.held, len(hp.rel), len(hp.relSlot))
+	}
+	return nil
+}

@@ -28,6 +28,8 @@ const (
 	ReasonErrorChecksum     // ICMP error whose ICMP checksum does not verify (RFC 5508 REQ-3)
 	ReasonErrorQuoteInvalid // ICMP error whose quoted packet is malformed or has a bad IPv4 header checksum
 	ReasonErrorUntracked    // ICMP error about a flow with no session (RFC 5508 REQ-4, REQ-5)
+	ReasonFragmentHoldFull  // a fragment that overtook its first fragment found no free hold slot (or none big enough)
+	ReasonFragmentTimeout   // a held fragment's first fragment did not come within the fragment timeout
 
 	numReasons
 )
@@ -54,6 +56,8 @@ var reasonNames = [numReasons]string{
 	ReasonErrorChecksum:     "icmp-error-checksum",
 	ReasonErrorQuoteInvalid: "icmp-error-quote-invalid",
 	ReasonErrorUntracked:    "icmp-error-untracked",
+	ReasonFragmentHoldFull:  "fragment-hold-full",
+	ReasonFragmentTimeout:   "fragment-hold-timeout",
 }
 
 // String returns the metric label of r.

@@ -58,6 +58,11 @@ const (
 	// DropAndReply: drop it and send Worker.Reply(), an ICMP error for
 	// its sender, back out of the port it came in on.
 	DropAndReply
+	// Held: nat kept a copy of the packet (a fragment that overtook its
+	// first fragment); the caller frees its frame without counting a
+	// drop. The packet comes back, translated, through Released. Only a
+	// worker that called HoldFragments returns it.
+	Held
 )
 
 func (a Action) String() string {
@@ -70,6 +75,8 @@ func (a Action) String() string {
 		return "drop"
 	case DropAndReply:
 		return "drop-and-reply"
+	case Held:
+		return "held"
 	}
 	return "action?"
 }
@@ -114,6 +121,7 @@ type Worker struct {
 	reply    [pkt.ICMPv6ErrorMaxLen]byte
 	sweepBuf [maxSweep]int32
 	batch    batchScratch
+	hold     holdPool // fragments waiting for their first fragment
 }
 
 // NewWorker returns a worker handle. Call BeginBatch before its first
@@ -125,12 +133,18 @@ func (t *Table) NewWorker() *Worker {
 }
 
 // BeginBatch reads the clock and the policy once for the coming batch and
-// expires a few idle sessions.
+// expires a few idle sessions. With HoldFragments, it also ends the last
+// batch's Released list and deals with held fragments: released when
+// their first fragment has been forwarded, dropped when they waited too
+// long.
 func (w *Worker) BeginBatch() {
 	w.snap = w.t.policy.Load()
 	w.now, w.nowNs = w.t.now()
 	if n := w.t.sweepSome(w.t.cfg.SweepPerBatch, w.now, &w.snap.tm, &w.sweepBuf); n > 0 {
 		w.swept.Add(uint64(n))
+	}
+	if w.hold.slots != nil {
+		w.beginHold()
 	}
 }
 
