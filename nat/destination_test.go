@@ -175,9 +175,9 @@ func (h *harness) sendOutIn(f flow, space uint16) (string, uint16) {
 // Destination and Commit and checks that they agree on every one that
 // Commit admits.
 func TestDestinationRandom(t *testing.T) {
-	n := 3000
+	n := 1500
 	if testing.Short() {
-		n = 800
+		n = 500
 	}
 	for _, filter := range []Filtering{EndpointIndependent, AddressDependent} {
 		t.Run(fmt.Sprint(filter), func(t *testing.T) {
