@@ -110,6 +110,11 @@ type Route struct {
 	// directly connected there.
 	Via       string `yaml:"via"`
 	Interface string `yaml:"interface"`
+	// TranslateToSpace, instead of Interface, makes an IPv6 route of the
+	// core (space 0) the border's exit from a translated space: packets
+	// to the prefix are translated 6->4 into that space and routed again
+	// there (toward the Internet, with natOutgoing).
+	TranslateToSpace *int `yaml:"translateToSpace"`
 }
 
 // Policy holds the Calico-shaped policies and profiles; the endpoints they

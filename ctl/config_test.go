@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gannet-net/gannet/fwd"
 )
 
 func TestParseConfigExample(t *testing.T) {
@@ -32,7 +34,7 @@ func TestParseConfigExample(t *testing.T) {
 	if diff := cmp.Diff(wantEP, p.Endpoints, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("endpoints (-want +got):\n%s", diff)
 	}
-	if len(p.Routes) != 2 || p.Routes[0].Via != netip.MustParseAddr("198.18.0.2") {
+	if len(p.Routes) != 3 || p.Routes[0].Via != netip.MustParseAddr("198.18.0.2") || !p.Routes[2].Translate || p.Routes[2].TranslateSpace != 7 {
 		t.Errorf("routes = %+v", p.Routes)
 	}
 	if p.Policy == nil || p.Policy.Endpoint("db-1") == nil {
@@ -87,6 +89,9 @@ workloadEndpoints:
 		{"route via family", "ports: [{interface: up0}]\nroutes: [{prefix: 0.0.0.0/0, via: 2001:db8::1, interface: up0}]", []string{"routes[0].via: 2001:db8::1 is not the same family as prefix 0.0.0.0/0"}},
 		{"route interface", "routes: [{prefix: 0.0.0.0/0, interface: up9}]", []string{`routes[0].interface: "up9" is not a port or workload interface`}},
 		{"route v6 space", "addressSpaces: [{id: 7}]\nports: [{interface: up0}]\nroutes: [{space: 7, prefix: '::/0', interface: up0}]", []string{"routes[0].prefix: ::/0: IPv6 routes live in space 0"}},
+		{"translate route with interface", "addressSpaces: [{id: 7, translated: true}]\nports: [{interface: up0}]\ntranslation: {addressSpaces: {7: }}\nroutes: [{prefix: '64:ff9b:1:7::/96', interface: up0, translateToSpace: 7}]", []string{"routes[0].translateToSpace: a translation route has no interface or via"}},
+		{"translate route v4", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: }}\nroutes: [{prefix: 0.0.0.0/0, translateToSpace: 7}]", []string{"routes[0].translateToSpace: translation routes are IPv6 routes of the core"}},
+		{"translate route flat space", "addressSpaces: [{id: 7}]\nroutes: [{prefix: '64:ff9b:1:7::/96', translateToSpace: 7}]", []string{"routes[0].translateToSpace: 7 is not a translated space"}},
 		{"policy", ep + "policy: {policies: [{name: p, selector: all(), ingress: [{action: Jump}]}]}", []string{`policy "p": ingress[0]: action: "Jump"`}},
 		{"missing profile", ep[:len(ep)-2] + ", profiles: [nope]}\n", []string{`workloadEndpoints[0].profiles: profile "nope" is not defined`}},
 		{"nat needs conntrack", "nat: {external: [{cidr: 203.0.113.0/28}]}", []string{"nat: needs connection tracking"}},
@@ -121,5 +126,36 @@ func TestEmptyConfigDefaults(t *testing.T) {
 	if p.Frames != DefaultFrames || p.FrameSize != DefaultFrameSize || p.RingSize != DefaultRingSize ||
 		len(p.Cores) != 1 || p.XSKMode != "auto" || p.XDPMode != "auto" || p.NoSocketDrop || p.ConntrackCapacity != 0 {
 		t.Errorf("defaults = %+v", p)
+	}
+}
+
+// TestTablesFromPlan: the example plan, with interfaces as the kernel
+// would report them, compiles into data-plane tables.
+func TestTablesFromPlan(t *testing.T) {
+	data, err := os.ReadFile("testdata/host.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := ParseConfig(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := []link{{name: "up0", index: 2, mtu: 1500, uplink: true, mac: [6]byte{2, 0, 0, 0, 0, 1}}}
+	for i, ep := range p.Endpoints {
+		links = append(links, link{name: ep.Interface, index: 10 + i, mtu: 1500, endpoint: i})
+	}
+	st, err := newStateful(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fwdConfig(p, links, make([][]netip.Addr, len(links)), st)
+	if len(c.Ports) != 4 || len(c.Endpoints) != 3 || len(c.Routes) != 3 || !c.Routes[2].Translate {
+		t.Fatalf("fwdConfig = %d ports, %d endpoints, %d routes", len(c.Ports), len(c.Endpoints), len(c.Routes))
+	}
+	if c.Endpoints[1].Port != 2 || c.Endpoints[1].Ingress == nil {
+		t.Errorf("endpoint db-1: port %d, ingress program %v", c.Endpoints[1].Port, c.Endpoints[1].Ingress)
+	}
+	if _, err := fwd.NewTables(c); err != nil {
+		t.Errorf("NewTables: %v", err)
 	}
 }

@@ -83,6 +83,9 @@ type PlanRoute struct {
 	Prefix    netip.Prefix
 	Via       netip.Addr // invalid: directly connected
 	Interface string
+	// Translate routes (Interface empty) deliver into TranslateSpace.
+	Translate      bool
+	TranslateSpace uint16
 }
 
 // Defaults.
@@ -295,6 +298,25 @@ func (c *Config) validateRoutes(errs *problems, p *Plan, ifaces map[string]strin
 				ok = false
 			}
 			pr.Via = via
+		}
+		if r.TranslateToSpace != nil {
+			ts := *r.TranslateToSpace
+			switch {
+			case r.Interface != "" || r.Via != "":
+				errs.addf(f+".translateToSpace", "a translation route has no interface or via")
+				ok = false
+			case space != 0 || (pfx.IsValid() && !pfx.Addr().Is6()):
+				errs.addf(f+".translateToSpace", "translation routes are IPv6 routes of the core (space 0)")
+				ok = false
+			case ts < 1 || ts > xlat.MaxSpaceID || !spaces[uint16(ts)]:
+				errs.addf(f+".translateToSpace", "%d is not a translated space of addressSpaces", ts)
+				ok = false
+			}
+			pr.Translate, pr.TranslateSpace = true, uint16(max(ts, 0))
+			if ok {
+				p.Routes = append(p.Routes, pr)
+			}
+			continue
 		}
 		decl, known := ifaces[r.Interface]
 		switch {

@@ -85,6 +85,10 @@ func fwdConfig(p *Plan, links []link, linkAddrs [][]netip.Addr, st stateful) fwd
 		c.Endpoints = append(c.Endpoints, e)
 	}
 	for _, r := range p.Routes {
+		if r.Translate {
+			c.Routes = append(c.Routes, fwd.RouteConfig{Space: r.Space, Prefix: r.Prefix, Translate: true, TranslateSpace: r.TranslateSpace})
+			continue
+		}
 		c.Routes = append(c.Routes, fwd.RouteConfig{Space: r.Space, Prefix: r.Prefix, Port: byName[r.Interface], Gateway: r.Via})
 	}
 	return c
