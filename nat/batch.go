@@ -77,7 +77,7 @@ func (w *Worker) trackChunk(frames [][]byte, sums []*pkt.Summary, spaces []uint1
 	b.sink = sink
 	for i, s := range sums {
 		if b.fast[i] {
-			res[i] = w.trackKey(frames[i], s, &b.k[i], b.h[i], spaces[i])
+			res[i] = w.trackKey(frames[i], s, &b.k[i], b.h[i], spaces[i]).result()
 		} else {
 			res[i] = w.Track(frames[i], s, spaces[i])
 		}

@@ -52,14 +52,14 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	if t.probe(&k, h, &ht) {
 		if !expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
 			t.mu.Unlock()
-			return w.established(frame, s, &k, &ht, space)
+			return w.established(frame, s, &k, &ht, space).result()
 		}
 		t.removeSession(int32(ht.si))
 	}
 	k1, si, r := w.create(s, &k, space, &pl)
-	var ctl uint64
+	var ctl, xl uint64
 	if r == ReasonNone {
-		ctl = t.sess[si].ctl.Load()
+		ctl, xl = t.sess[si].ctl.Load(), t.sess[si].xl.Load()
 	}
 	t.mu.Unlock()
 	if r != ReasonNone {
@@ -69,7 +69,7 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	if s.Flags&pkt.FlagFragment != 0 {
 		w.recordFirst(s, space, uint32(si), 0, ctl)
 	}
-	tr := translate(frame, s, &k, &k1)
+	tr := translateFast(frame, s, &k, &k1, uint32(xl))
 	return Result{Action: Forward, State: StateNew, Space: k1.space(), Translated: tr}
 }
 

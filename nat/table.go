@@ -40,10 +40,12 @@ const seqOdd = 1 << 32 // the low bit of the sequence number in ctl
 
 // session is one tracked flow: its two keys (original direction, as the
 // initiator sent it, and reply direction, as the answer arrives after
-// translation) and its state. Fields read by lock-free lookups are atomic;
-// the rest is touched only under Table.mu. A session is 128 bytes, two
-// whole cache lines: the first holds the control word and the original
-// key, the second the reply key; processors fetch such pairs together.
+// translation), the checksum deltas of translating each direction, and
+// its state. Fields read by lock-free lookups are atomic; the rest is
+// touched only under Table.mu. A session is 128 bytes, two whole cache
+// lines, which processors fetch together: the first holds the control
+// word, the original key and part of the reply key, the second the rest
+// of the reply key, the deltas and the mapping links.
 type session struct {
 	// ctl is seq<<32 | state. Written by: creation and removal under mu
 	// (seq odd while keys change), and by any worker's state CAS, which
@@ -55,10 +57,13 @@ type session struct {
 	seen atomic.Uint32
 	_    uint32
 	key  [2][5]atomic.Uint64
+	// xl holds, for each direction d in bits 32d..32d+31, the checksum
+	// deltas of translating a packet of key[d] (xlDeltas): computed once
+	// when the session is made, so that a packet only adds them.
+	xl atomic.Uint64
 	// link ties the session to the mapping that translates its source
 	// (link[0]) or its destination (link[1]); under mu.
 	link [2]mlink
-	_    uint64
 }
 
 // mlink is a session's place in a mapping's list of sessions.
@@ -224,7 +229,8 @@ type hit struct {
 	dir   int
 	ctl   uint64
 	seen  uint32
-	other key // the key of the opposite direction
+	xl    uint32 // the checksum deltas of translating this direction
+	other key    // the key of the opposite direction
 }
 
 // probe walks k's probe chain without a lock. A hit is exact: the key was
@@ -255,6 +261,7 @@ func (t *Table) probe(k *key, h uint64, out *hit) bool {
 		out.other.dst[0], out.other.dst[1] = o[2].Load(), o[3].Load()
 		out.other.m = o[4].Load()
 		out.seen = s.seen.Load()
+		out.xl = uint32(s.xl.Load() >> (32 * d))
 		if s.ctl.Load()>>32 != c1>>32 {
 			continue
 		}
@@ -335,6 +342,7 @@ func (t *Table) addSession(k0, k1 *key, st uint32, now uint32) int32 {
 	s.ctl.Store((seq + 1) << 32)
 	s.storeKey(0, k0)
 	s.storeKey(1, k1)
+	storeRelaxed(&s.xl, uint64(xlDeltas(k0, k1))|uint64(xlDeltas(k1, k0))<<32)
 	s.seen.Store(now)
 	s.link = [2]mlink{{m: -1}, {m: -1}}
 	s.ctl.Store((seq+2)<<32 | uint64(st|stLive))

@@ -99,6 +99,23 @@ type Result struct {
 	Translated bool   // the frame and the summary were rewritten
 }
 
+// packed is a Result in one word, for the per-packet path's internal
+// returns: Go returns a struct of small fields in registers but, when a
+// caller returns the struct it got, writes the fields to the stack one
+// byte at a time and reads them back as a word, a store-forwarding stall
+// at every level. A word passes through in a register.
+//
+//	action | state<<8 | reason<<16 | dir<<24 | space<<32 | translated<<48
+type packed uint64
+
+func pack(a Action, st State, dir int, space uint16, tr bool) packed {
+	p := packed(a) | packed(st)<<8 | packed(dir)<<24 | packed(space)<<32
+	if tr {
+		p |= 1 << 48
+	}
+	return p
+}
+
 // Worker is one data-path worker's handle on a Table: its clock reading,
 // policy snapshot, counters and scratch space. Not safe for concurrent
 // use; make one per worker.
@@ -204,14 +221,14 @@ func (w *Worker) Track(frame []byte, s *pkt.Summary, space uint16) Result {
 	if r := keyOf(s, space, &k); r != ReasonNone {
 		return w.drop(r)
 	}
-	return w.trackKey(frame, s, &k, k.hash(w.t.s0, w.t.s1), space)
+	return w.trackKey(frame, s, &k, k.hash(w.t.s0, w.t.s1), space).result()
 }
 
 // trackKey is Track for a packet with key k (hash h).
-func (w *Worker) trackKey(frame []byte, s *pkt.Summary, k *key, h uint64, space uint16) Result {
+func (w *Worker) trackKey(frame []byte, s *pkt.Summary, k *key, h uint64, space uint16) packed {
 	var ht hit
 	if !w.t.lookup(k, h, &ht) || expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
-		return Result{Action: Decide, State: StateNew, Space: space}
+		return pack(Decide, StateNew, 0, space, false)
 	}
 	return w.established(frame, s, k, &ht, space)
 }
@@ -228,7 +245,7 @@ func (w *Worker) Process(frame []byte, s *pkt.Summary, space uint16) Result {
 
 // established updates a hit session's state and timer and translates the
 // packet; a first fragment is remembered for the later ones.
-func (w *Worker) established(frame []byte, s *pkt.Summary, k *key, h *hit, space uint16) Result {
+func (w *Worker) established(frame []byte, s *pkt.Summary, k *key, h *hit, space uint16) packed {
 	if s.Flags&pkt.FlagFragment != 0 {
 		w.recordFirst(s, space, h.si, h.dir, h.ctl)
 	}
@@ -256,8 +273,8 @@ func (w *Worker) established(frame []byte, s *pkt.Summary, k *key, h *hit, space
 	if h.seen != w.now && s.TCPFlags&pkt.TCPFlagRST == 0 && (h.dir == 0 || !w.snap.outOnly) {
 		sess.seen.Store(w.now)
 	}
-	tr := translate(frame, s, k, &h.other)
-	return Result{Action: Forward, State: StateEstablished, Dir: Dir(h.dir), Space: h.other.space(), Translated: tr}
+	tr := translateFast(frame, s, k, &h.other, h.xl)
+	return pack(Forward, StateEstablished, h.dir, h.other.space(), tr)
 }
 
 // tcpNext is the TCP tracking of RFC 6146 section 3.5.2.2 as RFC 7857
