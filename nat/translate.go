@@ -184,31 +184,40 @@ func patchDelta(b []byte, d uint16) {
 // the deltas xl (xlDeltas(k, o)): the checksums are patched by adding
 // them, no sum is taken. It writes the same bytes as translate.
 func translateFast(frame []byte, s *pkt.Summary, k, o *key, xl uint32) bool {
-	nsrc, ndst := o.dst, o.src
-	srcChanged, dstChanged := nsrc != k.src, ndst != k.dst
-	nsp, ndp := o.dport(), o.sport()
-	if !srcChanged && !dstChanged && uint32(o.m) == uint32(k.m)<<16|uint32(k.m)>>16 {
+	// Word by word: the keys were written a word at a time (by probe),
+	// and a 16-byte array copy would read across two of those stores,
+	// which the processor cannot forward.
+	ns0, ns1, nd0, nd1 := o.dst[0], o.dst[1], o.src[0], o.src[1]
+	srcChanged := ns0 != k.src[0] || ns1 != k.src[1]
+	dstChanged := nd0 != k.dst[0] || nd1 != k.dst[1]
+	om := o.m
+	if !srcChanged && !dstChanged && uint32(om) == uint32(k.m)<<16|uint32(k.m)>>16 {
 		return false
 	}
+	nsp, ndp := uint16(om), uint16(om>>16)
 	l3, l4 := int(s.L3Off), int(s.L4Off)
 	if s.Family == pkt.FamilyIPv4 {
 		if srcChanged {
-			binary.LittleEndian.PutUint32(frame[l3+v4SrcOff:], uint32(nsrc[0]))
-			binary.LittleEndian.PutUint32(s.Src[:4], uint32(nsrc[0]))
+			binary.LittleEndian.PutUint32(frame[l3+v4SrcOff:], uint32(ns0))
+			binary.LittleEndian.PutUint32(s.Src[:4], uint32(ns0))
 		}
 		if dstChanged {
-			binary.LittleEndian.PutUint32(frame[l3+v4DstOff:], uint32(ndst[0]))
-			binary.LittleEndian.PutUint32(s.Dst[:4], uint32(ndst[0]))
+			binary.LittleEndian.PutUint32(frame[l3+v4DstOff:], uint32(nd0))
+			binary.LittleEndian.PutUint32(s.Dst[:4], uint32(nd0))
 		}
 		patchDelta(frame[l3+v4CsumOff:], uint16(xl>>16))
 	} else {
 		if srcChanged {
-			putAddr(frame[l3+v6SrcOff:], nsrc, pkt.FamilyIPv6)
-			putAddr(s.Src[:], nsrc, pkt.FamilyIPv6)
+			binary.LittleEndian.PutUint64(frame[l3+v6SrcOff:], ns0)
+			binary.LittleEndian.PutUint64(frame[l3+v6SrcOff+8:], ns1)
+			binary.LittleEndian.PutUint64(s.Src[:8], ns0)
+			binary.LittleEndian.PutUint64(s.Src[8:], ns1)
 		}
 		if dstChanged {
-			putAddr(frame[l3+v6DstOff:], ndst, pkt.FamilyIPv6)
-			putAddr(s.Dst[:], ndst, pkt.FamilyIPv6)
+			binary.LittleEndian.PutUint64(frame[l3+v6DstOff:], nd0)
+			binary.LittleEndian.PutUint64(frame[l3+v6DstOff+8:], nd1)
+			binary.LittleEndian.PutUint64(s.Dst[:8], nd0)
+			binary.LittleEndian.PutUint64(s.Dst[8:], nd1)
 		}
 	}
 	switch s.Proto {

@@ -137,8 +137,12 @@ type Worker struct {
 	replyLen int
 	reply    [pkt.ICMPv6ErrorMaxLen]byte
 	sweepBuf [maxSweep]int32
-	batch    batchScratch
-	hold     holdPool // fragments waiting for their first fragment
+	// k and ht are Track's key and lookup result: kept here rather than
+	// on the stack, where each packet would zero them first.
+	k     key
+	ht    hit
+	batch batchScratch
+	hold  holdPool // fragments waiting for their first fragment
 }
 
 // NewWorker returns a worker handle. Call BeginBatch before its first
@@ -211,26 +215,30 @@ func (w *Worker) Track(frame []byte, s *pkt.Summary, space uint16) Result {
 	if r := check(frame, s); r != ReasonNone {
 		return w.drop(r)
 	}
-	if laterFragment(s) {
-		return w.trackFragment(frame, s, space)
+	if s.Flags&(pkt.FlagFragment|pkt.FlagICMPError) != 0 {
+		if laterFragment(s) {
+			return w.trackFragment(frame, s, space)
+		}
+		if s.Flags&pkt.FlagICMPError != 0 {
+			return w.trackError(frame, s, space)
+		}
 	}
-	if s.Flags&pkt.FlagICMPError != 0 {
-		return w.trackError(frame, s, space)
-	}
-	var k key
-	if r := keyOf(s, space, &k); r != ReasonNone {
+	k := &w.k
+	if r := keyOf(s, space, k); r != ReasonNone {
 		return w.drop(r)
 	}
-	return w.trackKey(frame, s, &k, k.hash(w.t.s0, w.t.s1), space).result()
+	return w.trackKey(frame, s, k, k.hash(w.t.s0, w.t.s1), space).result()
 }
 
-// trackKey is Track for a packet with key k (hash h).
+// trackKey is Track for a packet with key k (hash h). A hit of the plain
+// probe is exact; only a miss needs lookup's guard against concurrent
+// index changes.
 func (w *Worker) trackKey(frame []byte, s *pkt.Summary, k *key, h uint64, space uint16) packed {
-	var ht hit
-	if !w.t.lookup(k, h, &ht) || expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
+	ht := &w.ht
+	if !w.t.probe(k, h, ht) && !w.t.lookup(k, h, ht) || expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
 		return pack(Decide, StateNew, 0, space, false)
 	}
-	return w.established(frame, s, k, &ht, space)
+	return w.established(frame, s, k, ht, space)
 }
 
 // Process is Track followed by Commit for a new flow: for a data path
