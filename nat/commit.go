@@ -46,12 +46,13 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	h := k.hash(w.t.s0, w.t.s1)
 	t := w.t
 	var pl plan
-	w.plan(s, &k, space, &pl)
+	w.plan(s, &k, space, &pl, true)
 	t.mu.Lock()
 	var ht hit
 	if t.probe(&k, h, &ht) {
 		if !expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
 			t.mu.Unlock()
+			pl.unclaim()
 			return w.established(frame, s, &k, &ht, space).result()
 		}
 		t.removeSession(int32(ht.si))
@@ -62,6 +63,7 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 		ctl, xl = t.sess[si].ctl.Load(), t.sess[si].xl.Load()
 	}
 	t.mu.Unlock()
+	pl.unclaim()
 	if r != ReasonNone {
 		return w.refuse(frame, s, r)
 	}
@@ -87,8 +89,21 @@ type plan struct {
 	ikh      uint64    // and its hash
 	ext      *extAddr  // the paired external address
 	// ekh and k1h are the hashes of the mapping's external key and of the
-	// reply key if the internal port is kept (port preservation).
+	// reply key if the internal port is kept (port preservation), or if
+	// it gets the claimed port.
 	ekh, k1h uint64
+	// claimed: port was claimed before the lock, for a new mapping; until
+	// create makes it one (and clears claimed), it must be released.
+	claimed bool
+	port    uint16
+}
+
+// unclaim releases a port claimed for a mapping that was not made.
+func (p *plan) unclaim() {
+	if p.claimed {
+		p.ext.ports.release(p.slot, p.port)
+		p.claimed = false
+	}
 }
 
 // Destinations in the external space that are translated.
@@ -99,11 +114,31 @@ const (
 )
 
 // plan decides the source side of new flow k and finds what its
-// destination is; for source NAT it also predicts the index slots create
-// will read: the mapping's internal and external keys and the reply key,
-// assuming the internal port is kept.
-func (w *Worker) plan(s *pkt.Summary, k *key, space uint16, p *plan) {
+// destination is. For source NAT it also reads, without the lock, the
+// index slots create will read under it: the mapping's internal key
+// and, when no mapping seems to exist for it and claim is set, claims
+// the external port (ports are claimed without the lock) and reads the
+// slots of the mapping's external key and of the reply key. Their cache
+// misses then overlap, outside the lock, instead of following one
+// another inside it.
+func (w *Worker) plan(s *pkt.Summary, k *key, space uint16, p *plan, claim bool) {
 	w.planSource(s, k, space, p)
+	if p.snat {
+		t := w.t
+		ms := &t.maps
+		if claim && !ms.mayHave(sideInt, p.ikh) {
+			e := p.ext
+			if port, ok := e.ports.allocPort(p.slot, e.lo, e.hi, k.sport(), p.ik.hash(t.s1, t.s0)); ok {
+				p.claimed, p.port = true, port
+				if port != k.sport() {
+					ek := extKey(s.Family, s.Proto, &e.a, port)
+					k1 := key{src: k.dst, dst: addrWords(&e.a), m: packM(w.snap.extSpace, s.Family, s.Proto, k.dport(), port)}
+					p.ekh, p.k1h = ek.hash(t.s0, t.s1), k1.hash(t.s0, t.s1)
+				}
+			}
+		}
+		w.batch.sink += ms.index[uint64(uint32(p.ekh))&ms.mask].Load() + t.index[uint64(uint32(p.k1h))&t.mask].Load()
+	}
 	if p.outSpace != w.snap.extSpace || p.reason != ReasonNone {
 		return
 	}
@@ -159,18 +194,6 @@ func (w *Worker) planSource(s *pkt.Summary, k *key, space uint16, p *plan) {
 	p.ekh, p.k1h = ek.hash(t.s0, t.s1), k1.hash(t.s0, t.s1)
 }
 
-// touch reads, together, the index slots that create will most likely
-// read one after another: their misses overlap instead of queuing. The
-// mapping index is read only under the lock.
-func (w *Worker) touch(p *plan) {
-	if !p.snat {
-		return
-	}
-	t, ms := w.t, &w.t.maps
-	w.batch.sink += ms.index[uint64(uint32(p.ikh))&ms.mask] + ms.index[uint64(uint32(p.ekh))&ms.mask] +
-		t.index[uint64(uint32(p.k1h))&t.mask].Load()
-}
-
 // create decides the translation of the flow k and records the session.
 // It returns the reply-direction key and the session. The caller holds mu.
 func (w *Worker) create(s *pkt.Summary, k *key, space uint16, pl *plan) (key, int32, Reason) {
@@ -186,7 +209,6 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16, pl *plan) (key, in
 	if pl.reason != ReasonNone {
 		return key{}, -1, pl.reason
 	}
-	w.touch(pl)
 	nsrc, nsp := pl.nsrc, k.sport()
 	outSpace := pl.outSpace
 	srcMap := int32(-1)
@@ -201,10 +223,14 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16, pl *plan) (key, in
 				return key{}, -1, ReasonMappingsFull
 			}
 			e := pl.ext
-			port, ok := e.ports.allocPort(pl.slot, e.lo, e.hi, nsp, pl.ik.hash(t.s1, t.s0))
+			port, ok := pl.port, pl.claimed
+			if !ok {
+				port, ok = e.ports.allocPort(pl.slot, e.lo, e.hi, nsp, pl.ik.hash(t.s1, t.s0))
+			}
 			if !ok {
 				return key{}, -1, ReasonPortsExhausted
 			}
+			pl.claimed = false // the mapping's now: release() gives it back
 			mapBuf = mapping{intAddr: s.Src, extAddr: e.a, intPort: nsp, extPort: port,
 				space: space, fam: fam, proto: proto}
 			newMap = &mapBuf

@@ -173,3 +173,49 @@ func TestConcurrentCommit(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Ports are claimed before the table lock; every way a new flow can be
+// refused after that must give the port back. After each refusal the
+// reserved ports must be exactly the mappings' ports (checkInvariants).
+func TestClaimedPortsReleased(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    Config
+		filter Filtering
+		setup  func(h *harness) flow // returns the flow that is refused
+		want   Reason
+	}{
+		{"table full", Config{Capacity: 1}, EndpointIndependent, func(h *harness) flow {
+			h.establish("198.18.7.1", 5000)
+			return out("udp", "198.18.7.9", 5000, "198.51.100.1", 53)
+		}, ReasonTableFull},
+		{"mappings full", Config{Capacity: 8, MaxMappings: 1}, EndpointIndependent, func(h *harness) flow {
+			h.establish("198.18.7.1", 5000)
+			return out("udp", "198.18.7.9", 5000, "198.51.100.1", 53)
+		}, ReasonMappingsFull},
+		{"hairpinned ping", Config{}, EndpointIndependent, func(h *harness) flow {
+			x, _ := h.sendOut(out("udp", "198.18.7.1", 5000, "198.51.100.1", 53))
+			return out("ping", "198.18.7.2", 77, x, 0)
+		}, ReasonNoMapping},
+		{"hairpin to no mapping", Config{}, EndpointIndependent, func(h *harness) flow {
+			x, xp := h.sendOut(out("udp", "198.18.7.1", 5000, "198.51.100.1", 53))
+			return out("udp", "198.18.7.2", 6000, x, xp+1)
+		}, ReasonNoMapping},
+		{"hairpin filtered", Config{}, AddressDependent, func(h *harness) flow {
+			x, xp := h.sendOut(out("udp", "198.18.7.1", 5000, "198.51.100.1", 53))
+			return out("udp", "198.18.7.2", 6000, x, xp)
+		}, ReasonFiltered},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPolicy()
+			p.Filtering = tc.filter
+			h := newHarness(t, tc.cfg, p)
+			f := tc.setup(h)
+			h.expectDrop(f.frame(t), tc.want)
+			if err := h.tab.checkInvariants(); err != nil {
+				t.Fatalf("after a %v refusal: %v", tc.want, err)
+			}
+		})
+	}
+}

@@ -43,7 +43,7 @@ func (w *Worker) Destination(frame []byte, s *pkt.Summary, space uint16) (dst [1
 		return
 	}
 	var pl plan
-	w.plan(s, &k, space, &pl)
+	w.plan(s, &k, space, &pl, false)
 	if pl.reason != ReasonNone {
 		return
 	}

@@ -92,7 +92,7 @@ func (t *Table) checkInvariants() error {
 		}
 		for slot := range ps.used {
 			for w := range ps.used[slot] {
-				if got, want := ps.used[slot][w], want.used[slot][w]; got != want {
+				if got, want := ps.used[slot][w].Load(), want.used[slot][w].Load(); got != want {
 					return fmt.Errorf("address %v slot %d ports %d-%d: reserved %#x, mapped %#x", fk.a, slot, w*64, w*64+63, got, want)
 				}
 			}

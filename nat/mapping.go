@@ -10,6 +10,7 @@ package nat
 // sent. Everything here runs under Table.mu.
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gannet-net/gannet/pkt"
@@ -34,8 +35,10 @@ type mappings struct {
 	free []int32
 	// index slot: uint32(hash)<<32 | (mi<<1|side)+1; 0 = empty. The hash
 	// bits let a probe skip slots without touching their mapping, and
-	// give each entry's home for deletion without rehashing.
-	index []uint64
+	// give each entry's home for deletion without rehashing. Written
+	// under Table.mu; read atomically so that a worker may look for a
+	// tag before it takes the lock (mayHave).
+	index []atomic.Uint64
 	mask  uint64
 }
 
@@ -54,7 +57,7 @@ func (ms *mappings) init(t *Table, n int) {
 	for size < 4*n {
 		size <<= 1
 	}
-	ms.index = hugeSlice[uint64](t, size)
+	ms.index = hugeSlice[atomic.Uint64](t, size)
 	ms.mask = uint64(size - 1)
 }
 
@@ -84,7 +87,7 @@ func (t *Table) findMapping(side int, k *key, h uint64) int32 {
 	ms := &t.maps
 	tag := uint64(uint32(h))
 	for i := tag & ms.mask; ; i = (i + 1) & ms.mask {
-		v := ms.index[i]
+		v := ms.index[i].Load()
 		if v == 0 {
 			return -1
 		}
@@ -97,13 +100,31 @@ func (t *Table) findMapping(side int, k *key, h uint64) int32 {
 	}
 }
 
+// mayHave reports whether the mapping index may hold an entry for side
+// with hash h: an entry with its tag. Without the lock: a false answer
+// can be wrong only if a mapping is being made at this moment, which the
+// caller finds again under the lock. Its loads also bring the entry's
+// slots into the cache for the locked lookup.
+func (ms *mappings) mayHave(side int, h uint64) bool {
+	tag := uint64(uint32(h))
+	for i := tag & ms.mask; ; i = (i + 1) & ms.mask {
+		v := ms.index[i].Load()
+		if v == 0 {
+			return false
+		}
+		if v>>32 == tag && int((uint32(v)-1)&1) == side {
+			return true
+		}
+	}
+}
+
 // mapIndexInsert indexes side of mapping mi, whose key hashes to h.
 func (t *Table) mapIndexInsert(mi int32, side int, h uint64) {
 	ms := &t.maps
 	tag := uint64(uint32(h))
 	for i := tag & ms.mask; ; i = (i + 1) & ms.mask {
-		if ms.index[i] == 0 {
-			ms.index[i] = tag<<32 | uint64(uint32(mi)<<1|uint32(side)) + 1
+		if ms.index[i].Load() == 0 {
+			storeRelaxed(&ms.index[i], tag<<32|uint64(uint32(mi)<<1|uint32(side))+1)
 			return
 		}
 	}
@@ -115,19 +136,19 @@ func (t *Table) mapIndexDelete(mi int32, side int) {
 	tag := uint64(uint32(k.hash(t.s0, t.s1)))
 	want := tag<<32 | uint64(uint32(mi)<<1|uint32(side)) + 1
 	i := tag & ms.mask
-	for ms.index[i] != want {
+	for ms.index[i].Load() != want {
 		i = (i + 1) & ms.mask
 	}
 	for j := i; ; {
 		j = (j + 1) & ms.mask
-		v := ms.index[j]
+		v := ms.index[j].Load()
 		if v == 0 {
-			ms.index[i] = 0
+			storeRelaxed(&ms.index[i], 0)
 			return
 		}
 		home := (v >> 32) & ms.mask
 		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			ms.index[i] = v
+			storeRelaxed(&ms.index[i], v)
 			i = j
 		}
 	}

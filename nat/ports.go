@@ -3,10 +3,15 @@ package nat
 // External port reservations: one bitmap per external address and
 // protocol, so that an external port is given to at most one internal
 // endpoint at a time (no port overloading, RFC 4787 REQ-3, RFC 5382
-// REQ-7). Touched only under Table.mu.
+// REQ-7). A port is claimed by setting its bit with a compare-and-swap
+// and released by clearing it, so workers claim ports for their new flows
+// before they take the table lock, each for itself: a bit that is set
+// belongs to exactly one claimant, which either makes it a mapping's
+// external port or releases it.
 
 import (
 	"math/bits"
+	"sync/atomic"
 
 	"github.com/gannet-net/gannet/pkt"
 )
@@ -14,7 +19,7 @@ import (
 // portSet holds the reserved ports of one external address for TCP, UDP
 // and ICMP query identifiers.
 type portSet struct {
-	used [3][1024]uint64
+	used [3][1024]atomic.Uint64
 }
 
 // portSlot maps a protocol to its bitmap; -1 for protocols without ports.
@@ -30,12 +35,15 @@ func portSlot(proto uint8) int {
 	return -1
 }
 
-func (p *portSet) isFree(slot int, port uint16) bool {
-	return p.used[slot][port>>6]&(1<<(port&63)) == 0
+// take claims port; false if it is taken.
+func (p *portSet) take(slot int, port uint16) bool {
+	bit := uint64(1) << (port & 63)
+	return p.used[slot][port>>6].Or(bit)&bit == 0
 }
 
-func (p *portSet) take(slot int, port uint16)    { p.used[slot][port>>6] |= 1 << (port & 63) }
-func (p *portSet) release(slot int, port uint16) { p.used[slot][port>>6] &^= 1 << (port & 63) }
+func (p *portSet) release(slot int, port uint16) {
+	p.used[slot][port>>6].And(^(uint64(1) << (port & 63)))
+}
 
 // Parity masks over a bitmap word: bit i is port 64*w+i.
 const (
@@ -44,7 +52,7 @@ const (
 	anyPort   = ^uint64(0)
 )
 
-// find returns the first free port in [lo, hi] at or after start,
+// find claims the first free port in [lo, hi] at or after start,
 // wrapping around to lo, whose bit is in mask.
 func (p *portSet) find(slot int, lo, hi, start uint16, mask uint64) (uint16, bool) {
 	bm := &p.used[slot]
@@ -57,24 +65,32 @@ func (p *portSet) find(slot int, lo, hi, start uint16, mask uint64) (uint16, boo
 	return 0, false
 }
 
-func scanFree(bm *[1024]uint64, a, b uint16, mask uint64) (uint16, bool) {
+func scanFree(bm *[1024]atomic.Uint64, a, b uint16, mask uint64) (uint16, bool) {
 	first, last := int(a>>6), int(b>>6)
 	for w := first; w <= last; w++ {
-		free := ^bm[w] & mask
+		m := mask
 		if w == first {
-			free &= anyPort << (a & 63)
+			m &= anyPort << (a & 63)
 		}
 		if w == last {
-			free &= anyPort >> (63 - b&63)
+			m &= anyPort >> (63 - b&63)
 		}
-		if free != 0 {
-			return uint16(w<<6 + bits.TrailingZeros64(free)), true
+		for {
+			old := bm[w].Load()
+			free := ^old & m
+			if free == 0 {
+				break
+			}
+			bit := free & -free
+			if bm[w].CompareAndSwap(old, old|bit) {
+				return uint16(w<<6 + bits.TrailingZeros64(bit)), true
+			}
 		}
 	}
 	return 0, false
 }
 
-// allocPort reserves an external port for internal port want on an
+// allocPort claims an external port for internal port want on an
 // address whose range is [lo, hi]:
 //   - the range is narrowed to want's class, 0-1023 or 1024-65535, when
 //     it covers part of that class (RFC 4787 REQ-3 a);
@@ -92,8 +108,7 @@ func (p *portSet) allocPort(slot int, lo, hi, want uint16, h uint64) (uint16, bo
 	} else if hi >= 1024 {
 		lo = max(lo, 1024)
 	}
-	if want >= lo && want <= hi && p.isFree(slot, want) {
-		p.take(slot, want)
+	if want >= lo && want <= hi && p.take(slot, want) {
 		return want, true
 	}
 	start := lo + uint16(h%(uint64(hi-lo)+1))
@@ -104,9 +119,6 @@ func (p *portSet) allocPort(slot int, lo, hi, want uint16, h uint64) (uint16, bo
 	port, ok := p.find(slot, lo, hi, start, mask)
 	if !ok {
 		port, ok = p.find(slot, lo, hi, start, anyPort)
-	}
-	if ok {
-		p.take(slot, port)
 	}
 	return port, ok
 }

@@ -305,9 +305,9 @@ func TestSweepAmortized(t *testing.T) {
 		t.Errorf("Expired() = %d, want %d", got, n)
 	}
 	for _, e := range h.w.snap.ext[0] {
-		for w, bits := range e.ports.used {
-			for i, v := range bits {
-				if v != 0 {
+		for w := range e.ports.used {
+			for i := range e.ports.used[w] {
+				if v := e.ports.used[w][i].Load(); v != 0 {
 					t.Fatalf("port bitmap %d word %d = %#x after all mappings expired", w, i, v)
 				}
 			}
