@@ -28,12 +28,17 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	if r := keyOf(s, space, &k); r != ReasonNone {
 		return w.drop(r)
 	}
+	loose := false
 	switch {
 	case s.Proto == pkt.ProtoTCP:
-		// Only a SYN opens a TCP session (RFC 6146 3.5.2.2): a stray
-		// ACK or RST must not make a mapping.
-		if s.TCPFlags&(pkt.TCPFlagSYN|pkt.TCPFlagACK|pkt.TCPFlagRST|pkt.TCPFlagFIN) != pkt.TCPFlagSYN {
-			return w.drop(ReasonTCPNotSYN)
+		// A SYN opens a TCP session (RFC 6146 3.5.2.2); a stray RST,
+		// FIN or SYN-ACK never does, and an ACK only by loose pickup
+		// of a flow that needs no translation (checked below).
+		if f := s.TCPFlags & (pkt.TCPFlagSYN | pkt.TCPFlagACK | pkt.TCPFlagRST | pkt.TCPFlagFIN); f != pkt.TCPFlagSYN {
+			if f != pkt.TCPFlagACK || w.snap.strictTCP {
+				return w.drop(ReasonTCPNotSYN)
+			}
+			loose = true
 		}
 	case isICMP(s.Proto):
 		if icmpQueryKind(s.Family, s.ICMPType) != 1 {
@@ -46,7 +51,13 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	h := k.hash(w.t.s0, w.t.s1)
 	t := w.t
 	var pl plan
-	w.plan(s, &k, space, &pl, true)
+	w.plan(s, &k, space, &pl, !loose)
+	if loose {
+		if pl.translates(&k, space) {
+			return w.drop(ReasonTCPNotSYN) // its mapping cannot be guessed
+		}
+		pl.loose = true
+	}
 	t.mu.Lock()
 	var ht hit
 	if t.probe(&k, h, &ht) {
@@ -96,6 +107,13 @@ type plan struct {
 	// create makes it one (and clears claimed), it must be released.
 	claimed bool
 	port    uint16
+	loose   bool // a TCP session picked up mid-stream
+}
+
+// translates reports whether the flow k, arriving in space, would be
+// translated in any way.
+func (p *plan) translates(k *key, space uint16) bool {
+	return p.snat || p.reason != ReasonNone || p.dst != dstNone || p.outSpace != space || p.nsrc != k.src
 }
 
 // unclaim releases a port claimed for a mapping that was not made.
@@ -291,6 +309,9 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16, pl *plan) (key, in
 	st := protoClass(proto) << stClassShift
 	if proto == pkt.ProtoTCP {
 		st |= stSynOrig
+		if pl.loose {
+			st |= stLoose
+		}
 	}
 	si := t.addSession(k, &k1, st, w.now)
 	if srcMap >= 0 {

@@ -98,6 +98,15 @@ type Policy struct {
 	// OutboundRefreshOnly stops packets in the reply direction from
 	// refreshing a session (RFC 4787 REQ-6 allows either).
 	OutboundRefreshOnly bool
+	// StrictTCPOpen makes a SYN the only TCP segment that opens a session,
+	// as RFC 6146 section 3.5.2.2 has it. By default a mid-stream segment
+	// (ACK, without SYN, FIN or RST) of a flow that needs no translation
+	// opens one too — loose pickup, as Linux's nf_conntrack_tcp_loose —
+	// so that connections that existed before gannet started, or
+	// restarted, go on once policy admits them as new. Such a session is
+	// transitory (timer, eviction) until the other side answers. Flows
+	// that would be translated always need a SYN: their mapping is lost.
+	StrictTCPOpen bool
 	// ErrorSource4 and ErrorSource6 are the source addresses of the
 	// "administratively prohibited" errors for flows that cannot get
 	// state; unset means the first external address of the family, and
@@ -218,6 +227,7 @@ type snapshot struct {
 	filtering  Filtering
 	tm         timers
 	outOnly    bool
+	strictTCP  bool
 	errSrc     [2][16]byte
 	hasErrSrc  [2]bool
 	errPerSec  int
@@ -246,7 +256,7 @@ func timeoutField(name string, d, def, floor time.Duration, why string) (uint32,
 // compile validates p and builds a snapshot. Port bitmaps are attached by
 // SetPolicy under the table lock.
 func compile(p *Policy) (*snapshot, error) {
-	s := &snapshot{extSpace: p.ExternalSpace, filtering: p.Filtering, outOnly: p.OutboundRefreshOnly,
+	s := &snapshot{extSpace: p.ExternalSpace, filtering: p.Filtering, outOnly: p.OutboundRefreshOnly, strictTCP: p.StrictTCPOpen,
 		extIndex: map[famKey]struct{}{}, byPublic: map[famKey]int32{}, byWorkload: map[spaceKey]int32{}}
 	if p.Filtering > AddressDependent {
 		return nil, fmt.Errorf("nat: Policy.Filtering %d unknown", p.Filtering)

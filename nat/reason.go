@@ -15,7 +15,7 @@ const (
 	ReasonNotIP             // not an IPv4 or IPv6 packet
 	ReasonICMPUntracked     // an ICMP type that is neither a query nor an error (router advertisement, NDP, ...)
 	ReasonFragment          // a non-first fragment whose first fragment was not forwarded (yet), or whose state expired
-	ReasonTCPNotSYN         // a TCP packet of no known flow that is not a SYN
+	ReasonTCPNotSYN         // a TCP packet of no known flow that is not a SYN (nor an ACK that loose pickup may take)
 	ReasonICMPNotRequest    // an ICMP query of no known flow that is not a request
 	ReasonLand              // source and destination endpoints are equal
 	ReasonProtoUnsupported  // source NAT of a protocol without ports or identifiers

@@ -515,9 +515,12 @@ func TestTCPStates(t *testing.T) {
 	}
 }
 
-// A TCP segment or ICMP reply of no known flow never creates state.
+// A TCP segment or ICMP reply of no known flow never creates state
+// (TCP: with StrictTCPOpen; TestLooseTCPPickup has the default).
 func TestNoStateFromStrays(t *testing.T) {
-	h := newHarness(t, Config{}, testPolicy())
+	p := testPolicy()
+	p.StrictTCPOpen = true
+	h := newHarness(t, Config{}, p)
 	h.expectDrop(out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80).reply("A").frame(t), ReasonTCPNotSYN)
 	f := out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80)
 	f.flags = "A"

@@ -23,6 +23,7 @@ const (
 	stFinOrig   = 1 << 4
 	stFinReply  = 1 << 5
 	stRst       = 1 << 6 // TCP: RST seen, held for the RST hold time (RFC 7857 section 2.2)
+	stLoose     = 1 << 7 // TCP: picked up mid-stream; the first reply completes it
 
 	stClassShift = 8 // timer class, so expiry needs no key
 	stClassMask  = 3 << stClassShift

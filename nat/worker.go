@@ -294,6 +294,11 @@ func tcpNext(st uint32, dir int, f uint8) uint32 {
 		return st | stRst
 	}
 	st &^= stRst
+	if dir == 1 && st&stLoose != 0 {
+		// Picked up mid-stream: the other side answering is as good
+		// as the handshake we missed.
+		st |= stSynReply
+	}
 	if f&pkt.TCPFlagSYN != 0 {
 		if dir == 0 {
 			if st&(stFinOrig|stFinReply) == stFinOrig|stFinReply {
