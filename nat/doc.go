@@ -21,9 +21,13 @@
 // established flow take no lock: the index is an open-addressing array of
 // atomic words, and each session is guarded by a sequence number (a
 // seqlock) so a reader never acts on a session being rewritten. Creating
-// and removing sessions and mappings takes one mutex; what a new flow's
+// and removing sessions and mappings takes one mutex. What a new flow's
 // translation depends on that is not table state (pools, floating IPs,
-// the paired external address, hashes) is decided before it is taken.
+// the paired external address, hashes) is decided before it is taken,
+// and so is its external port: ports are claimed from the bitmaps by
+// compare-and-swap, without the lock, and given back if the flow is
+// refused; the mapping index is read atomically to see whether a
+// mapping may already exist (then no port is claimed).
 // A lookup miss that overlapped a concurrent index change is retried, so
 // a packet of an existing flow is never reported as New because another
 // worker was inserting next to it.
