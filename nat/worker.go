@@ -230,12 +230,10 @@ func (w *Worker) Track(frame []byte, s *pkt.Summary, space uint16) Result {
 	return w.trackKey(frame, s, k, k.hash(w.t.s0, w.t.s1), space).result()
 }
 
-// trackKey is Track for a packet with key k (hash h). A hit of the plain
-// probe is exact; only a miss needs lookup's guard against concurrent
-// index changes.
+// trackKey is Track for a packet with key k (hash h).
 func (w *Worker) trackKey(frame []byte, s *pkt.Summary, k *key, h uint64, space uint16) packed {
 	ht := &w.ht
-	if !w.t.probe(k, h, ht) && !w.t.lookup(k, h, ht) || expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
+	if !w.t.lookup(k, h, ht) || expired(ht.ctl, ht.seen, w.now, &w.snap.tm) {
 		return pack(Decide, StateNew, 0, space, false)
 	}
 	return w.established(frame, s, k, ht, space)
