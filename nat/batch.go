@@ -41,8 +41,12 @@ func (w *Worker) trackChunk(frames [][]byte, sums []*pkt.Summary, spaces []uint1
 	sums, spaces, res = sums[:n], spaces[:n], res[:n]
 	for i, s := range sums {
 		b.fast[i] = false
-		if check(frames[i], s) != ReasonNone || s.Flags&(pkt.FlagFragment|pkt.FlagICMPError) != 0 ||
-			keyOf(s, spaces[i], &b.k[i]) != ReasonNone {
+		if check(frames[i], s) != ReasonNone {
+			continue
+		}
+		if plainPorts(s) {
+			portKey(s, spaces[i], &b.k[i])
+		} else if s.Flags&(pkt.FlagFragment|pkt.FlagICMPError) != 0 || keyOf(s, spaces[i], &b.k[i]) != ReasonNone {
 			continue
 		}
 		b.fast[i] = true
@@ -77,7 +81,14 @@ func (w *Worker) trackChunk(frames [][]byte, sums []*pkt.Summary, spaces []uint1
 	b.sink = sink
 	for i, s := range sums {
 		if b.fast[i] {
-			res[i] = w.trackKey(frames[i], s, &b.k[i], b.h[i], spaces[i]).result()
+			p, ok := packed(0), false
+			if plainPorts(s) && !w.general {
+				p, ok = w.hitFast(frames[i], s, &b.k[i], b.h[i])
+			}
+			if !ok {
+				p = w.trackKey(frames[i], s, &b.k[i], b.h[i], spaces[i])
+			}
+			res[i] = p.result()
 		} else {
 			res[i] = w.Track(frames[i], s, spaces[i])
 		}

@@ -125,7 +125,20 @@ const MaxExternalAddrs = 4096
 type timers struct {
 	udp, tcpEst, tcpTrans, tcpClose, tcpRst, icmp, other uint32
 	frag                                                 uint32
+	// byState is of for every value of a session's state bits (class
+	// and flags), so that the per-packet expiry check is one load.
+	byState [stStateMask + 1]uint32
 }
+
+// fill computes byState from the timeouts.
+func (tm *timers) fill() {
+	for st := range tm.byState {
+		tm.byState[st] = tm.of(uint32(st))
+	}
+}
+
+// timeout returns the idle timeout of a session in state st.
+func (tm *timers) timeout(st uint32) uint32 { return tm.byState[st&stStateMask] }
 
 func (tm *timers) of(st uint32) uint32 {
 	switch (st & stClassMask) >> stClassShift {
@@ -298,6 +311,7 @@ func compile(p *Policy) (*snapshot, error) {
 	if s.tm.frag > 60 {
 		return nil, fmt.Errorf("nat: Policy.Timeouts.Fragment %v above 60 s", t.Fragment)
 	}
+	s.tm.fill()
 
 	for i, pl := range p.Pools {
 		if !pl.Prefix.IsValid() || pl.Prefix != pl.Prefix.Masked() {

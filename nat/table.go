@@ -27,6 +27,8 @@ const (
 
 	stClassShift = 8 // timer class, so expiry needs no key
 	stClassMask  = 3 << stClassShift
+
+	stStateMask = 1<<10 - 1 // every bit above: the timer depends on these only
 )
 
 // Timer classes.
@@ -252,17 +254,20 @@ func (t *Table) probe(k *key, h uint64, out *hit) bool {
 		s := &sess[ref>>1]
 		d := int(ref & 1)
 		c1 := s.ctl.Load()
-		w := &s.key[d]
-		if w[4].Load() != k.m || w[0].Load() != k.src[0] || w[2].Load() != k.dst[0] ||
-			w[1].Load() != k.src[1] || w[3].Load() != k.dst[1] || c1&(seqOdd|stLive) != stLive {
+		w, o := &s.key[d], &s.key[d^1]
+		// One test for the whole key (most probes hit).
+		diff := (loadRelaxed(&w[0]) ^ k.src[0]) | (loadRelaxed(&w[1]) ^ k.src[1]) |
+			(loadRelaxed(&w[2]) ^ k.dst[0]) | (loadRelaxed(&w[3]) ^ k.dst[1]) | (loadRelaxed(&w[4]) ^ k.m)
+		if diff != 0 || c1&(seqOdd|stLive) != stLive {
 			continue
 		}
-		o := &s.key[d^1]
-		out.other.src[0], out.other.src[1] = o[0].Load(), o[1].Load()
-		out.other.dst[0], out.other.dst[1] = o[2].Load(), o[3].Load()
-		out.other.m = o[4].Load()
-		out.seen = s.seen.Load()
-		out.xl = uint32(s.xl.Load() >> (32 * d))
+		// Field by field: a composite literal is built on the stack and
+		// copied with 16-byte moves that cannot forward its 8-byte stores.
+		out.other.src[0], out.other.src[1] = loadRelaxed(&o[0]), loadRelaxed(&o[1])
+		out.other.dst[0], out.other.dst[1] = loadRelaxed(&o[2]), loadRelaxed(&o[3])
+		out.other.m = loadRelaxed(&o[4])
+		out.seen = loadRelaxed32(&s.seen)
+		out.xl = uint32(loadRelaxed(&s.xl) >> (32 * d))
 		if s.ctl.Load()>>32 != c1>>32 {
 			continue
 		}
@@ -377,7 +382,7 @@ func (t *Table) removeSession(si int32) {
 // expired reports whether a session with control word ctl last seen at
 // seen has outlived its idle timer at now.
 func expired(ctl uint64, seen, now uint32, tm *timers) bool {
-	return int32(now-seen) > int32(tm.of(uint32(ctl)))
+	return int32(now-seen) > int32(tm.timeout(uint32(ctl)))
 }
 
 // established reports whether state st is an established flow: one that
@@ -420,14 +425,17 @@ func (t *Table) evictOne(now uint32, tm *timers) bool {
 // the lock is taken only when there is something to remove.
 func (t *Table) sweepSome(n int, now uint32, tm *timers, scratch *[maxSweep]int32) int {
 	size := uint64(len(t.sess))
-	start := t.sweep.Add(uint64(n)) - uint64(n)
+	si := int((t.sweep.Add(uint64(n)) - uint64(n)) % size)
 	found := 0
-	for i := range uint64(n) {
-		si := int32((start + i) % size)
+	for range n {
+		if si == len(t.sess) {
+			si = 0
+		}
 		s := &t.sess[si]
+		si++
 		c := s.ctl.Load()
 		if c&stLive != 0 && c&seqOdd == 0 && expired(c, s.seen.Load(), now, tm) {
-			scratch[found] = si
+			scratch[found] = int32(si - 1)
 			found++
 		}
 	}

@@ -173,76 +173,83 @@ func xlDeltas(k, o *key) uint32 {
 	return uint32(ip)<<16 | uint32(l4)
 }
 
-// patchDelta applies delta d to the checksum field at b[0:2].
-func patchDelta(b []byte, d uint16) {
-	cs := uint32(^binary.LittleEndian.Uint16(b)) + uint32(d)
+// patchDelta applies delta d to the checksum field at b.
+func patchDelta(b *[2]byte, d uint16) {
+	cs := uint32(^binary.LittleEndian.Uint16(b[:])) + uint32(d)
 	cs = cs>>16 + cs&0xffff
-	binary.LittleEndian.PutUint16(b, ^uint16(cs))
+	binary.LittleEndian.PutUint16(b[:], ^uint16(cs))
 }
 
 // translateFast is translate for a packet of key k whose session holds
 // the deltas xl (xlDeltas(k, o)): the checksums are patched by adding
-// them, no sum is taken. It writes the same bytes as translate.
+// them, no sum is taken. It writes the same bytes as translate. Headers
+// are taken as fixed-size arrays, one bounds check each, so that every
+// field access after it is a plain move.
 func translateFast(frame []byte, s *pkt.Summary, k, o *key, xl uint32) bool {
 	// Word by word: the keys were written a word at a time (by probe),
 	// and a 16-byte array copy would read across two of those stores,
 	// which the processor cannot forward.
 	ns0, ns1, nd0, nd1 := o.dst[0], o.dst[1], o.src[0], o.src[1]
-	srcChanged := ns0 != k.src[0] || ns1 != k.src[1]
-	dstChanged := nd0 != k.dst[0] || nd1 != k.dst[1]
-	om := o.m
-	if !srcChanged && !dstChanged && uint32(om) == uint32(k.m)<<16|uint32(k.m)>>16 {
+	srcChanged := (ns0^k.src[0])|(ns1^k.src[1]) != 0
+	dstChanged := (nd0^k.dst[0])|(nd1^k.dst[1]) != 0
+	// The new ports are the other direction's, swapped: o.m holds
+	// sport<<16|dport, so its low word rotated is dport<<16|sport.
+	ports := bits.RotateLeft32(uint32(o.m), 16)
+	if !srcChanged && !dstChanged && ports == uint32(k.m) {
 		return false
 	}
-	nsp, ndp := uint16(om), uint16(om>>16)
-	l3, l4 := int(s.L3Off), int(s.L4Off)
 	if s.Family == pkt.FamilyIPv4 {
+		ip := (*[20]byte)(frame[s.L3Off:])
 		if srcChanged {
-			binary.LittleEndian.PutUint32(frame[l3+v4SrcOff:], uint32(ns0))
+			binary.LittleEndian.PutUint32(ip[v4SrcOff:], uint32(ns0))
 			binary.LittleEndian.PutUint32(s.Src[:4], uint32(ns0))
 		}
 		if dstChanged {
-			binary.LittleEndian.PutUint32(frame[l3+v4DstOff:], uint32(nd0))
+			binary.LittleEndian.PutUint32(ip[v4DstOff:], uint32(nd0))
 			binary.LittleEndian.PutUint32(s.Dst[:4], uint32(nd0))
 		}
-		patchDelta(frame[l3+v4CsumOff:], uint16(xl>>16))
+		patchDelta((*[2]byte)(ip[v4CsumOff:]), uint16(xl>>16))
 	} else {
+		ip := (*[40]byte)(frame[s.L3Off:])
 		if srcChanged {
-			binary.LittleEndian.PutUint64(frame[l3+v6SrcOff:], ns0)
-			binary.LittleEndian.PutUint64(frame[l3+v6SrcOff+8:], ns1)
+			binary.LittleEndian.PutUint64(ip[v6SrcOff:], ns0)
+			binary.LittleEndian.PutUint64(ip[v6SrcOff+8:], ns1)
 			binary.LittleEndian.PutUint64(s.Src[:8], ns0)
 			binary.LittleEndian.PutUint64(s.Src[8:], ns1)
 		}
 		if dstChanged {
-			binary.LittleEndian.PutUint64(frame[l3+v6DstOff:], nd0)
-			binary.LittleEndian.PutUint64(frame[l3+v6DstOff+8:], nd1)
+			binary.LittleEndian.PutUint64(ip[v6DstOff:], nd0)
+			binary.LittleEndian.PutUint64(ip[v6DstOff+8:], nd1)
 			binary.LittleEndian.PutUint64(s.Dst[:8], nd0)
 			binary.LittleEndian.PutUint64(s.Dst[8:], nd1)
 		}
 	}
+	nsp, ndp := uint16(ports>>16), uint16(ports)
 	switch s.Proto {
 	case pkt.ProtoTCP:
-		p := frame[l4 : l4+tcpCsumOff+2]
-		binary.BigEndian.PutUint32(p, uint32(nsp)<<16|uint32(ndp))
+		p := (*[20]byte)(frame[s.L4Off:])
+		binary.BigEndian.PutUint32(p[:4], ports)
 		s.SrcPort, s.DstPort = nsp, ndp
-		patchDelta(p[tcpCsumOff:], uint16(xl))
+		patchDelta((*[2]byte)(p[tcpCsumOff:]), uint16(xl))
 	case pkt.ProtoUDP:
-		p := frame[l4 : l4+8]
-		binary.BigEndian.PutUint32(p, uint32(nsp)<<16|uint32(ndp))
+		p := (*[8]byte)(frame[s.L4Off:])
+		binary.BigEndian.PutUint32(p[:4], ports)
 		s.SrcPort, s.DstPort = nsp, ndp
-		if binary.LittleEndian.Uint16(p[udpCsumOff:]) != 0 { // zero: no checksum (IPv4)
-			patchDelta(p[udpCsumOff:], uint16(xl))
-			if binary.LittleEndian.Uint16(p[udpCsumOff:]) == 0 {
-				binary.LittleEndian.PutUint16(p[udpCsumOff:], 0xffff)
+		cs := (*[2]byte)(p[udpCsumOff:])
+		if cs[0]|cs[1] != 0 { // zero: no checksum (IPv4)
+			patchDelta(cs, uint16(xl))
+			if cs[0]|cs[1] == 0 {
+				cs[0], cs[1] = 0xff, 0xff
 			}
 		}
 	case pkt.ProtoICMP, pkt.ProtoICMPv6:
+		p := (*[8]byte)(frame[s.L4Off:])
 		nid := nsp
 		if icmpQueryKind(s.Family, s.ICMPType) == 2 {
 			nid = ndp
 		}
-		binary.BigEndian.PutUint16(frame[l4+icmpIDOff:], nid)
-		patchDelta(frame[l4+icmpCsumOff:], uint16(xl))
+		binary.BigEndian.PutUint16(p[icmpIDOff:], nid)
+		patchDelta((*[2]byte)(p[icmpCsumOff:]), uint16(xl))
 		s.ICMPID = nid
 	}
 	return true
