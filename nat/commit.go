@@ -68,7 +68,7 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 		}
 		t.removeSession(int32(ht.si))
 	}
-	k1, si, r := w.create(s, &k, space, &pl)
+	k1, si, r := w.create(s, &k, h, space, &pl)
 	var ctl, xl uint64
 	if r == ReasonNone {
 		ctl, xl = t.sess[si].ctl.Load(), t.sess[si].xl.Load()
@@ -167,7 +167,7 @@ func (w *Worker) plan(s *pkt.Summary, k *key, space uint16, p *plan, claim bool)
 			return
 		}
 	}
-	if _, ok := w.snap.extIndex[fk]; ok {
+	if w.snap.external(s.Family, &s.Dst) {
 		p.dst = dstExternal
 	}
 }
@@ -205,16 +205,17 @@ func (w *Worker) planSource(s *pkt.Summary, k *key, space uint16, p *plan) {
 	// Paired pooling (RFC 4787 REQ-2, RFC 7857 section 4): the external
 	// address depends on the internal address only, for every protocol.
 	pk := key{src: p.ik.src, m: uint64(space)<<48 | uint64(fam)<<40}
-	p.ext = &list[jump(pk.hash(t.s0, t.s1), len(list))]
+	p.ext = &list[snap.paired(famIndex(fam), pk.hash(t.s0, t.s1))]
 
 	ek := extKey(fam, proto, &p.ext.a, k.sport())
 	k1 := key{src: k.dst, dst: addrWords(&p.ext.a), m: packM(snap.extSpace, fam, proto, k.dport(), k.sport())}
 	p.ekh, p.k1h = ek.hash(t.s0, t.s1), k1.hash(t.s0, t.s1)
 }
 
-// create decides the translation of the flow k and records the session.
-// It returns the reply-direction key and the session. The caller holds mu.
-func (w *Worker) create(s *pkt.Summary, k *key, space uint16, pl *plan) (key, int32, Reason) {
+// create decides the translation of the flow k (hash h) and records the
+// session. It returns the reply-direction key and the session. The
+// caller holds mu.
+func (w *Worker) create(s *pkt.Summary, k *key, h uint64, space uint16, pl *plan) (key, int32, Reason) {
 	t, snap := w.t, w.snap
 	fam, proto := s.Family, s.Proto
 	// A slot first: eviction may drop the last session of a mapping this
@@ -292,7 +293,8 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16, pl *plan) (key, in
 
 	k1 := key{src: ndst, dst: nsrc, m: packM(outSpace, fam, proto, ndp, nsp)}
 	var ht hit
-	if t.probe(&k1, k1.hash(t.s0, t.s1), &ht) {
+	h1 := k1.hash(t.s0, t.s1)
+	if t.probe(&k1, h1, &ht) {
 		if !expired(ht.ctl, ht.seen, w.now, &snap.tm) {
 			release()
 			return key{}, -1, ReasonTupleConflict
@@ -313,7 +315,7 @@ func (w *Worker) create(s *pkt.Summary, k *key, space uint16, pl *plan) (key, in
 			st |= stLoose
 		}
 	}
-	si := t.addSession(k, &k1, st, w.now)
+	si := t.addSession(k, &k1, h, h1, st, w.now)
 	if srcMap >= 0 {
 		t.link(si, sideInt, srcMap)
 	}

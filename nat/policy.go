@@ -233,7 +233,14 @@ type snapshot struct {
 	extSpace   uint16
 	pools      []prefixEntry
 	ext        [2][]extAddr // [0] IPv4, [1] IPv6, in configuration order
-	extIndex   map[famKey]struct{}
+	// pick maps the top pickBits of an internal address's hash to its
+	// paired external address (an index into ext): jump-consistent
+	// hashing, computed once per bucket here rather than per new flow,
+	// whose float divisions would take longer than the rest of the
+	// choice. nil for a family with one address or none.
+	pick       [2][]uint16
+	extIndex   map[famKey]struct{} // every external address, for validation
+	extNets    []prefixEntry       // the External prefixes: is a destination an external address?
 	floats     []floating
 	byPublic   map[famKey]int32
 	byWorkload map[spaceKey]int32
@@ -348,6 +355,15 @@ func compile(p *Policy) (*snapshot, error) {
 			s.ext[famIndex(fam)] = append(s.ext[famIndex(fam)], extAddr{a: b, lo: lo, hi: hi})
 			n++
 		}
+		s.extNets = append(s.extNets, newPrefixEntry(p.ExternalSpace, e.Prefix, false))
+	}
+	for f, list := range s.ext {
+		if len(list) > 1 {
+			s.pick[f] = make([]uint16, 1<<pickBits)
+			for b := range s.pick[f] {
+				s.pick[f][b] = uint16(jump(mum(uint64(b)+1, 0x9e3779b97f4a7c15), len(list)))
+			}
+		}
 	}
 	for i, f := range p.Floating {
 		if !f.Workload.IsValid() || !f.Public.IsValid() || f.Workload.Is4() != f.Public.Is4() {
@@ -395,6 +411,29 @@ func compile(p *Policy) (*snapshot, error) {
 func (s *snapshot) inPools(space uint16, fam pkt.Family, a *[16]byte) bool {
 	for i := range s.pools {
 		if s.pools[i].contains(space, fam, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// pickBits sizes the paired-address table: 2^16 buckets, at least 16 for
+// each of MaxExternalAddrs addresses.
+const pickBits = 16
+
+// paired returns the index in ext[f] of the external address paired with
+// an internal address whose (seeded) hash is h.
+func (s *snapshot) paired(f int, h uint64) int {
+	if s.pick[f] == nil {
+		return 0
+	}
+	return int(s.pick[f][h>>(64-pickBits)])
+}
+
+// external reports whether a is an external address.
+func (s *snapshot) external(fam pkt.Family, a *[16]byte) bool {
+	for i := range s.extNets {
+		if s.extNets[i].contains(s.extSpace, fam, a) {
 			return true
 		}
 	}

@@ -336,9 +336,10 @@ func (t *Table) indexDelete(h uint64, ref uint32) {
 	}
 }
 
-// addSession stores a new session in a free slot and indexes both keys.
-// The caller holds mu and has checked that a slot is free.
-func (t *Table) addSession(k0, k1 *key, st uint32, now uint32) int32 {
+// addSession stores a new session in a free slot and indexes both keys,
+// whose hashes are h0 and h1. The caller holds mu and has checked that a
+// slot is free.
+func (t *Table) addSession(k0, k1 *key, h0, h1 uint64, st uint32, now uint32) int32 {
 	si := t.free[len(t.free)-1]
 	t.free = t.free[:len(t.free)-1]
 	t.live++
@@ -348,12 +349,12 @@ func (t *Table) addSession(k0, k1 *key, st uint32, now uint32) int32 {
 	s.ctl.Store((seq + 1) << 32)
 	s.storeKey(0, k0)
 	s.storeKey(1, k1)
-	storeRelaxed(&s.xl, uint64(xlDeltas(k0, k1))|uint64(xlDeltas(k1, k0))<<32)
+	storeRelaxed(&s.xl, xlPair(k0, k1))
 	s.seen.Store(now)
 	s.link = [2]mlink{{m: -1}, {m: -1}}
 	s.ctl.Store((seq+2)<<32 | uint64(st|stLive))
-	t.indexInsert(k0.hash(t.s0, t.s1), uint32(si)<<1)
-	t.indexInsert(k1.hash(t.s0, t.s1), uint32(si)<<1|1)
+	t.indexInsert(h0, uint32(si)<<1)
+	t.indexInsert(h1, uint32(si)<<1|1)
 	t.endWrite()
 	return si
 }

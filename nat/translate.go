@@ -173,6 +173,47 @@ func xlDeltas(k, o *key) uint32 {
 	return uint32(ip)<<16 | uint32(l4)
 }
 
+// xlPair is what a session stores: xlDeltas(k0, k1) in the low 32 bits
+// and xlDeltas(k1, k0) in the high 32, computed from one set of sums.
+// Translating back undoes translating forth, so each delta of the reply
+// direction is the ones' complement negation of the original's.
+func xlPair(k0, k1 *key) uint64 {
+	fam, proto := pkt.Family(k0.m>>40), uint8(k0.m>>32)
+	a0 := sumAddr(k0.src, fam) + sumAddr(k0.dst, fam)
+	a1 := sumAddr(k1.src, fam) + sumAddr(k1.dst, fam)
+	p0 := lePort(k0.sport()) + lePort(k0.dport())
+	p1 := lePort(k1.sport()) + lePort(k1.dport())
+	var fwd, back uint32
+	switch proto {
+	case pkt.ProtoTCP, pkt.ProtoUDP, pkt.ProtoICMPv6:
+		d := delta(a0+p0, a1+p1)
+		fwd, back = uint32(d), uint32(negDelta(d, a0+p0, a1+p1))
+	case pkt.ProtoICMP:
+		d := delta(p0, p1)
+		fwd, back = uint32(d), uint32(negDelta(d, p0, p1))
+	}
+	if fam == pkt.FamilyIPv4 {
+		d := delta(a0, a1)
+		fwd |= uint32(d) << 16
+		back |= uint32(negDelta(d, a0, a1)) << 16
+	}
+	return uint64(fwd) | uint64(back)<<32
+}
+
+// negDelta returns delta(newSum, oldSum) given d = delta(oldSum, newSum):
+// ^d, but the ones' complement zero stays 0xffff, the form delta gives
+// it; from an all-zero sum, the one case where that rule fails
+// (TestNegDelta tries every pair of folded sums), it is computed.
+func negDelta(d uint16, oldSum, newSum uint64) uint16 {
+	switch {
+	case oldSum == 0:
+		return delta(newSum, oldSum)
+	case d == 0xffff:
+		return d
+	}
+	return ^d
+}
+
 // patchDelta applies delta d to the checksum field at b.
 func patchDelta(b *[2]byte, d uint16) {
 	cs := uint32(^binary.LittleEndian.Uint16(b[:])) + uint32(d)

@@ -98,3 +98,59 @@ func TestSessionDeltas(t *testing.T) {
 		t.Errorf("session deltas %#x, want %#x (nonzero)", got, want)
 	}
 }
+
+// negDelta against delta itself: every folded sum against every other
+// at the edges (zero, one, all ones, itself, its complement) and against
+// random ones. (Every pair was tried once, 2^32 of them; that takes a
+// minute.)
+func TestNegDelta(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for a := uint64(0); a <= 0xffff; a++ {
+		bs := []uint64{0, 1, 0xfffe, 0xffff, a, a ^ 0xffff, a + 1, a - 1}
+		for range 8 {
+			bs = append(bs, uint64(rng.IntN(0x10000)))
+		}
+		for _, b := range bs {
+			b &= 0xffff
+			if got, want := negDelta(delta(a, b), a, b), delta(b, a); got != want {
+				t.Fatalf("negDelta(delta(%#x, %#x)) = %#x, want %#x", a, b, got, want)
+			}
+		}
+	}
+}
+
+// xlPair against xlDeltas both ways, on random keys of every family and
+// protocol (with the small sums and equal keys where the edge cases are).
+func TestXLPair(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	word := func() uint64 {
+		switch rng.IntN(4) {
+		case 0:
+			return 0
+		case 1:
+			return uint64(rng.IntN(4))
+		}
+		return rng.Uint64()
+	}
+	for i := range 200000 {
+		fam := []pkt.Family{pkt.FamilyIPv4, pkt.FamilyIPv6}[rng.IntN(2)]
+		proto := []uint8{pkt.ProtoTCP, pkt.ProtoUDP, pkt.ProtoICMP, pkt.ProtoICMPv6, 47}[rng.IntN(5)]
+		mk := func() key {
+			k := key{src: [2]uint64{word(), word()}, dst: [2]uint64{word(), word()},
+				m: packM(uint16(rng.IntN(3)), fam, proto, uint16(word()), uint16(word()))}
+			if fam == pkt.FamilyIPv4 {
+				k.src = [2]uint64{k.src[0] & 0xffffffff, 0}
+				k.dst = [2]uint64{k.dst[0] & 0xffffffff, 0}
+			}
+			return k
+		}
+		k0, k1 := mk(), mk()
+		if rng.IntN(8) == 0 {
+			k1 = k0.reverse()
+		}
+		want := uint64(xlDeltas(&k0, &k1)) | uint64(xlDeltas(&k1, &k0))<<32
+		if got := xlPair(&k0, &k1); got != want {
+			t.Fatalf("case %d: xlPair(%v, %v) = %#x, want %#x", i, k0, k1, got, want)
+		}
+	}
+}
