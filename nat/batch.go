@@ -1,13 +1,13 @@
 package nat
 
-// Batches: TrackBatch runs Track over a ring's batch of packets in three
-// passes so that their memory accesses overlap instead of queuing one
-// behind another. The first pass computes every key and hash and then
-// touches each key's index slot; the second touches the session that slot
-// points at; the third does the per-packet work of Track, which by then
-// finds its cache lines present. With a table far larger than the caches
-// that turns one or two memory round trips per packet into about as many
-// per batch.
+// Batches: TrackBatch runs Track over a ring's batch of packets in passes
+// so that their memory accesses overlap instead of queuing one behind
+// another. The first pass computes every key and hash and then touches
+// each key's index slot; the second touches the session that slot points
+// at; the third does the per-packet work of Track, which by then finds its
+// cache lines present. With a table far larger than the caches that
+// turns one or two memory round trips per packet into about as many per
+// batch.
 
 import "github.com/gannet-net/gannet/pkt"
 

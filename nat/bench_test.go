@@ -266,6 +266,65 @@ func BenchmarkNewFlow(b *testing.B) {
 	}
 }
 
+// BenchmarkNewFlowBatch is BenchmarkNewFlow the way the data path makes
+// new flows: 64 packets a batch through TrackBatch (which finds them new
+// and plans them together), then Commit for each.
+func BenchmarkNewFlowBatch(b *testing.B) {
+	for _, capacity := range []int{1 << 18, 1 << 12} {
+		b.Run(fmt.Sprintf("capacity=%d", capacity), func(b *testing.B) {
+			h := newHarness(b, Config{Capacity: capacity}, benchPolicy()) // the default sweep, as in production
+			g := newFlowGen(b, "S")
+			const batch = 64
+			frames := make([][]byte, batch)
+			sums := make([]*pkt.Summary, batch)
+			spaces := make([]uint16, batch)
+			res := make([]Result, batch)
+			for i := range frames {
+				frames[i] = make([]byte, len(g.tmpl))
+				sums[i] = new(pkt.Summary)
+			}
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			b.ReportAllocs()
+			b.ResetTimer()
+			var cpu time.Duration
+			cpu0 := threadCPU()
+			j := 0
+			for i := 0; i < b.N; i += batch {
+				m := min(batch, b.N-i)
+				if j+m > capacity {
+					b.StopTimer()
+					cpu += threadCPU() - cpu0
+					h.clock.Advance(3 * time.Hour)
+					for range capacity/64 + 1 {
+						h.w.BeginBatch()
+					}
+					j = 0
+					cpu0 = threadCPU()
+					b.StartTimer()
+				}
+				h.w.BeginBatch()
+				for k := range m {
+					g.gen(j+k, frames[k], sums[k])
+				}
+				h.w.TrackBatch(frames[:m], sums[:m], spaces[:m], res[:m])
+				for k := range m {
+					if res[k].Action != Decide {
+						b.Fatalf("flow %d: %+v", j+k, res[k])
+					}
+					if r := h.w.Commit(frames[k], sums[k], 0); r.State != StateNew {
+						b.Fatalf("flow %d: %+v", j+k, r)
+					}
+				}
+				j += m
+			}
+			cpu += threadCPU() - cpu0
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+			b.ReportMetric(float64(b.N)/cpu.Seconds(), "flows/cpu-s")
+		})
+	}
+}
+
 // BenchmarkMemory reports the memory of a table holding one million
 // sessions (2^20), each with its own mapping: the table's own count of its
 // arrays, and the growth of the process's resident memory while it was

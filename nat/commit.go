@@ -50,8 +50,10 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	}
 	h := k.hash(w.t.s0, w.t.s1)
 	t := w.t
-	var pl plan
-	w.plan(s, &k, space, &pl, !loose)
+	pl := *w.planned(s, &k, h, space)
+	if !loose {
+		w.claim(s, &k, &pl)
+	}
 	if loose {
 		if pl.translates(&k, space) {
 			return w.drop(ReasonTCPNotSYN) // its mapping cannot be guessed
@@ -131,38 +133,16 @@ const (
 	dstExternal // an external (shared) address: inbound through a mapping, or hairpinned
 )
 
-// plan decides the source side of new flow k and finds what its
-// destination is. For source NAT it also reads, without the lock, the
-// index slots create will read under it: the mapping's internal key
-// and, when no mapping seems to exist for it and claim is set, claims
-// the external port (ports are claimed without the lock) and reads the
-// slots of the mapping's external key and of the reply key. Their cache
-// misses then overlap, outside the lock, instead of following one
-// another inside it.
-func (w *Worker) plan(s *pkt.Summary, k *key, space uint16, p *plan, claim bool) {
+// planBase decides the source side of new flow k and finds what its
+// destination is: everything about it that depends only on the policy
+// snapshot and the packet, not on the table.
+func (w *Worker) planBase(s *pkt.Summary, k *key, space uint16, p *plan) {
 	w.planSource(s, k, space, p)
-	if p.snat {
-		t := w.t
-		ms := &t.maps
-		if claim && !ms.mayHave(sideInt, p.ikh) {
-			e := p.ext
-			if port, ok := e.ports.allocPort(p.slot, e.lo, e.hi, k.sport(), p.ik.hash(t.s1, t.s0)); ok {
-				p.claimed, p.port = true, port
-				if port != k.sport() {
-					ek := extKey(s.Family, s.Proto, &e.a, port)
-					k1 := key{src: k.dst, dst: addrWords(&e.a), m: packM(w.snap.extSpace, s.Family, s.Proto, k.dport(), port)}
-					p.ekh, p.k1h = ek.hash(t.s0, t.s1), k1.hash(t.s0, t.s1)
-				}
-			}
-		}
-		w.batch.sink += ms.index[uint64(uint32(p.ekh))&ms.mask].Load() + t.index[uint64(uint32(p.k1h))&t.mask].Load()
-	}
 	if p.outSpace != w.snap.extSpace || p.reason != ReasonNone {
 		return
 	}
-	fk := famKey{s.Family, s.Dst}
 	if len(w.snap.byPublic) > 0 {
-		if fi, ok := w.snap.byPublic[fk]; ok {
+		if fi, ok := w.snap.byPublic[famKey{s.Family, s.Dst}]; ok {
 			p.dst, p.float = dstFloating, fi
 			return
 		}
@@ -170,6 +150,59 @@ func (w *Worker) plan(s *pkt.Summary, k *key, space uint16, p *plan, claim bool)
 	if w.snap.external(s.Family, &s.Dst) {
 		p.dst = dstExternal
 	}
+}
+
+// planCache is the number of base plans a worker keeps for the flows of
+// its current batch (direct-mapped by key hash).
+const planCache = 64
+
+// planEntry is a cached base plan: valid while epoch is the worker's.
+type planEntry struct {
+	epoch uint64
+	k     key
+	pl    plan
+}
+
+// planned returns new flow k's base plan (planBase), made at most once a
+// batch: the data path asks Destination, then Commit, about the same new
+// flow, and the second finds the plan the first made. Within a batch the
+// snapshot does not change, and a base plan depends on nothing else.
+func (w *Worker) planned(s *pkt.Summary, k *key, h uint64, space uint16) *plan {
+	e := &w.plans[h%planCache]
+	if e.epoch == w.epoch && e.k == *k {
+		return &e.pl
+	}
+	e.epoch, e.k = w.epoch, *k
+	e.pl = plan{}
+	w.planBase(s, k, space, &e.pl)
+	return &e.pl
+}
+
+// claim completes a source NAT plan before Commit takes the lock: when no
+// mapping seems to exist for the internal endpoint it claims the external
+// port (ports are claimed without the lock). It also reads the index
+// slots create will read under the lock — the mapping's internal key
+// (mayHave), its external key and the reply key — so that their cache
+// misses overlap outside the lock instead of following one another
+// inside it.
+func (w *Worker) claim(s *pkt.Summary, k *key, p *plan) {
+	if !p.snat {
+		return
+	}
+	t := w.t
+	ms := &t.maps
+	if !ms.mayHave(sideInt, p.ikh) {
+		e := p.ext
+		if port, ok := e.ports.allocPort(p.slot, e.lo, e.hi, k.sport(), p.ik.hash(t.s1, t.s0)); ok {
+			p.claimed, p.port = true, port
+			if port != k.sport() {
+				ek := extKey(s.Family, s.Proto, &e.a, port)
+				k1 := key{src: k.dst, dst: addrWords(&e.a), m: packM(w.snap.extSpace, s.Family, s.Proto, k.dport(), port)}
+				p.ekh, p.k1h = ek.hash(t.s0, t.s1), k1.hash(t.s0, t.s1)
+			}
+		}
+	}
+	w.batch.sink += ms.index[uint64(uint32(p.ekh))&ms.mask].Load() + t.index[uint64(uint32(p.k1h))&t.mask].Load()
 }
 
 func (w *Worker) planSource(s *pkt.Summary, k *key, space uint16, p *plan) {

@@ -42,8 +42,7 @@ func (w *Worker) Destination(frame []byte, s *pkt.Summary, space uint16) (dst [1
 	if keyOf(s, space, &k) != ReasonNone || k.reverse() == k {
 		return
 	}
-	var pl plan
-	w.plan(s, &k, space, &pl, false)
+	pl := w.planned(s, &k, k.hash(w.t.s0, w.t.s1), space)
 	if pl.reason != ReasonNone {
 		return
 	}

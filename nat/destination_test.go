@@ -268,3 +268,27 @@ func TestDestinationZeroAlloc(t *testing.T) {
 		t.Errorf("Destination: %v allocations per run, want 0", n)
 	}
 }
+
+// Destination and Commit share a new flow's plan within a batch; a policy
+// published in between takes effect at the next batch, plan included.
+func TestPlanFollowsPolicy(t *testing.T) {
+	h := newHarness(t, Config{}, testPolicy())
+	f := out("udp", "198.18.1.1", 5000, "198.51.100.1", 53)
+	frame := f.frame(t)
+	var s pkt.Summary
+	pkt.Parse(frame, &s)
+	if r := h.w.Track(frame, &s, 0); r.Action != Decide {
+		t.Fatalf("Track = %+v, want Decide", r)
+	}
+	h.w.Destination(frame, &s, 0) // plans the flow: source NAT
+	noNAT := testPolicy()
+	noNAT.Pools[0].NATOutgoing = false
+	if err := h.tab.SetPolicy(noNAT); err != nil {
+		t.Fatal(err)
+	}
+	h.w.BeginBatch()
+	r := h.w.Commit(frame, &s, 0)
+	if r.State != StateNew || r.Translated {
+		t.Errorf("Commit after the policy dropped natOutgoing = %+v, want a new untranslated flow", r)
+	}
+}

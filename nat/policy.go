@@ -230,9 +230,9 @@ type floating struct {
 
 // snapshot is a compiled Policy. Immutable once published.
 type snapshot struct {
-	extSpace   uint16
-	pools      []prefixEntry
-	ext        [2][]extAddr // [0] IPv4, [1] IPv6, in configuration order
+	extSpace uint16
+	pools    []prefixEntry
+	ext      [2][]extAddr // [0] IPv4, [1] IPv6, in configuration order
 	// pick maps the top pickBits of an internal address's hash to its
 	// paired external address (an index into ext): jump-consistent
 	// hashing, computed once per bucket here rather than per new flow,

@@ -142,10 +142,14 @@ type Worker struct {
 	k     key
 	ht    hit
 	batch batchScratch
+	// plans are the base plans of this batch's new flows (planned); an
+	// entry is valid while its epoch is epoch, which BeginBatch moves on.
+	plans [planCache]planEntry
+	epoch uint64
 	// general makes Track and TrackBatch leave hitFast out: tests run
 	// it as the twin hitFast is held to.
 	general bool
-	hold  holdPool // fragments waiting for their first fragment
+	hold    holdPool // fragments waiting for their first fragment
 }
 
 // NewWorker returns a worker handle. Call BeginBatch before its first
@@ -163,6 +167,7 @@ func (t *Table) NewWorker() *Worker {
 // long.
 func (w *Worker) BeginBatch() {
 	w.snap = w.t.policy.Load()
+	w.epoch++
 	w.now, w.nowNs = w.t.now()
 	if n := w.t.sweepSome(w.t.cfg.SweepPerBatch, w.now, &w.snap.tm, &w.sweepBuf); n > 0 {
 		w.swept.Add(uint64(n))
