@@ -88,7 +88,7 @@ func (w *Worker) trackChunk(frames [][]byte, sums []*pkt.Summary, spaces []uint1
 			if !ok {
 				p = w.trackKey(frames[i], s, &b.k[i], b.h[i], spaces[i])
 			}
-			res[i] = p.result()
+			p.storeTo(&res[i])
 		} else {
 			res[i] = w.Track(frames[i], s, spaces[i])
 		}

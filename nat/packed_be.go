@@ -6,3 +6,5 @@ func (p packed) result() Result {
 	return Result{Action: Action(p), State: State(p >> 8), Reason: Reason(p >> 16), Dir: Dir(p >> 24),
 		Space: uint16(p >> 32), Translated: p>>48&1 != 0}
 }
+
+func (p packed) storeTo(r *Result) { *r = p.result() }

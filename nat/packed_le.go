@@ -13,3 +13,8 @@ func (p packed) result() (r Result) {
 	*(*uint64)(unsafe.Pointer(&r)) = uint64(p)
 	return r
 }
+
+// storeTo writes the result p unpacks to into *r with one store.
+func (p packed) storeTo(r *Result) {
+	*(*uint64)(unsafe.Pointer(r)) = uint64(p)
+}
