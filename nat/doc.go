@@ -39,7 +39,10 @@
 // sessions (expiry is amortized, never a sweep of the whole table). For
 // each packet it calls Track with the frame and its pkt.Summary: a packet
 // of a known flow (or an ICMP error about one) is translated in place with
-// incremental checksum updates and reported Established or Related. A
+// incremental checksum updates and reported Established or Related (a
+// TCP or UDP packet of a known flow that changes nothing but the flow's
+// timer takes one straight-line path, hitFast; everything else the
+// general one, which tests hold it to). A
 // packet of no known flow is reported New and left untouched; if policy
 // admits it, the worker calls Commit, which creates the session (and the
 // NAT mapping) and translates the packet. TrackBatch does what Track does
