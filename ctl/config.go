@@ -69,6 +69,10 @@ type Dataplane struct {
 // Conntrack enables connection tracking (stateful policy, NAT).
 type Conntrack struct {
 	Capacity int `yaml:"capacity"` // sessions; default 65536
+	// HeldFragments is how many fragments each worker keeps that
+	// overtook their datagram's first fragment, until it comes (RFC 4787
+	// REQ-14); default 64, 0 drops them instead.
+	HeldFragments *int `yaml:"heldFragments"`
 }
 
 // Port is an uplink: a NIC or veth toward the fabric or the Internet.

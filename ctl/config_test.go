@@ -94,6 +94,8 @@ workloadEndpoints:
 		{"translate route flat space", "addressSpaces: [{id: 7}]\nroutes: [{prefix: '64:ff9b:1:7::/96', translateToSpace: 7}]", []string{"routes[0].translateToSpace: 7 is not a translated space"}},
 		{"policy", ep + "policy: {policies: [{name: p, selector: all(), ingress: [{action: Jump}]}]}", []string{`policy "p": ingress[0]: action: "Jump"`}},
 		{"missing profile", ep[:len(ep)-2] + ", profiles: [nope]}\n", []string{`workloadEndpoints[0].profiles: profile "nope" is not defined`}},
+		{"held fragments", "dataplane: {conntrack: {heldFragments: 5000}}", []string{"dataplane.conntrack.heldFragments: 5000 out of range 0-4096"}},
+		{"held fragments negative", "dataplane: {conntrack: {heldFragments: -1}}", []string{"dataplane.conntrack.heldFragments: -1 out of range 0-4096"}},
 		{"nat needs conntrack", "nat: {external: [{cidr: 203.0.113.0/28}]}", []string{"nat: needs connection tracking"}},
 		{"nat ports", "dataplane: {conntrack: {}}\nnat: {external: [{cidr: 203.0.113.0/28, ports: 9-3}]}", []string{`nat.external[0].ports: "9-3"`}},
 		{"nat timeout", "dataplane: {conntrack: {}}\nnat: {timeouts: {udp: soon}}", []string{`nat.timeouts.udp: "soon" is not a positive duration`}},
@@ -126,6 +128,31 @@ func TestEmptyConfigDefaults(t *testing.T) {
 	if p.Frames != DefaultFrames || p.FrameSize != DefaultFrameSize || p.RingSize != DefaultRingSize ||
 		len(p.Cores) != 1 || p.XSKMode != "auto" || p.XDPMode != "auto" || p.NoSocketDrop || p.ConntrackCapacity != 0 {
 		t.Errorf("defaults = %+v", p)
+	}
+}
+
+// TestHeldFragmentsConfig: out-of-order fragments are held by default
+// with conntrack; 0 turns holding off.
+func TestHeldFragmentsConfig(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want int
+	}{
+		{"", 0},
+		{"dataplane: {conntrack: {}}", DefaultHeldFragments},
+		{"dataplane: {conntrack: {heldFragments: 0}}", 0},
+		{"dataplane: {conntrack: {heldFragments: 4096}}", 4096},
+	}
+	for _, tc := range tests {
+		t.Run(tc.yaml, func(t *testing.T) {
+			_, p, err := ParseConfig([]byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("ParseConfig(%q) = %v", tc.yaml, err)
+			}
+			if p.HeldFragments != tc.want {
+				t.Errorf("ParseConfig(%q).HeldFragments = %d, want %d", tc.yaml, p.HeldFragments, tc.want)
+			}
+		})
 	}
 }
 

@@ -186,6 +186,10 @@ func (d *daemon) start(ctx context.Context) error {
 	if p.BusyPoll {
 		idle = fwd.IdleBusy
 	}
+	held := p.HeldFragments
+	if held == 0 {
+		held = -1 // fwd's zero is its default
+	}
 	for wi, core := range p.Cores {
 		umem, err := xsk.NewUmem(xsk.UmemConfig{NumFrames: p.Frames, FrameSize: p.FrameSize,
 			FillSize: p.RingSize, CompletionSize: p.RingSize})
@@ -214,7 +218,7 @@ func (d *daemon) start(ctx context.Context) error {
 		}
 		w, err := fwd.NewWorker(fwd.WorkerConfig{
 			Mem: umem.Mem(), FrameSize: p.FrameSize, Ports: fp, Tables: &d.tables,
-			Neighbours: nb, Pin: true, CPU: core, Idle: idle,
+			Neighbours: nb, Pin: true, CPU: core, Idle: idle, HeldFragments: held,
 		})
 		if err != nil {
 			return fmt.Errorf("worker %d: %w", wi, err)
@@ -369,6 +373,14 @@ func (d *daemon) printCounters() {
 		fmt.Sprintf("forwarded %d", s.Forwarded),
 	}
 	var rest []string
+	// Held fragments are neither forwarded nor dropped when held; each
+	// released one has an outcome of its own.
+	if s.Held > 0 {
+		rest = append(rest, fmt.Sprintf("held/conntrack/fragments %d", s.Held))
+	}
+	if s.Released > 0 {
+		rest = append(rest, fmt.Sprintf("released/conntrack/fragments %d", s.Released))
+	}
 	for r := fwd.Reason(1); r < fwd.NumReasons; r++ {
 		kind := "drop"
 		if r.Answered() {

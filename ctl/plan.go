@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gannet-net/gannet/acl"
+	"github.com/gannet-net/gannet/fwd"
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/xlat"
 )
@@ -41,6 +42,9 @@ type Plan struct {
 
 	// ConntrackCapacity is 0 when conntrack is off.
 	ConntrackCapacity int
+	// HeldFragments is the out-of-order fragments each worker holds
+	// (with conntrack); 0: none.
+	HeldFragments int
 
 	Uplinks   []PlanUplink
 	Spaces    []PlanSpace // space 0 first
@@ -94,6 +98,7 @@ const (
 	DefaultFrameSize         = 4096
 	DefaultRingSize          = 2048
 	DefaultConntrackCapacity = 65536
+	DefaultHeldFragments     = fwd.DefaultHeldFragments
 )
 
 // problems collects field errors in order.
@@ -177,6 +182,13 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 		p.ConntrackCapacity = orDefault(d.Conntrack.Capacity, DefaultConntrackCapacity)
 		if p.ConntrackCapacity < 64 || p.ConntrackCapacity > nat.MaxCapacity {
 			errs.addf("dataplane.conntrack.capacity", "%d out of range 64-%d", p.ConntrackCapacity, nat.MaxCapacity)
+		}
+		p.HeldFragments = DefaultHeldFragments
+		if h := d.Conntrack.HeldFragments; h != nil {
+			p.HeldFragments = *h
+			if *h < 0 || *h > nat.MaxHoldSlots {
+				errs.addf("dataplane.conntrack.heldFragments", "%d out of range 0-%d", *h, nat.MaxHoldSlots)
+			}
 		}
 	}
 }

@@ -74,6 +74,7 @@ const (
 
 	ReasonConntrack      // nat dropped the packet (Stats.NAT has the nat reason)
 	ReasonConntrackReply // nat dropped the packet and its ICMP error went back out
+	ReasonReleaseFrames  // nat released a held fragment and the free stack had no frame to send it in
 
 	ReasonPolicyEgress  // denied by the source endpoint's egress program
 	ReasonPolicyIngress // denied by the destination endpoint's ingress program
@@ -120,6 +121,7 @@ var reasonInfo = [NumReasons]struct {
 	ReasonRouteLoop:       {"route-loop", StageXlat},
 	ReasonConntrack:       {"conntrack", StageConntrack},
 	ReasonConntrackReply:  {"conntrack-reply", StageConntrack},
+	ReasonReleaseFrames:   {"fragment-release-no-frame", StageConntrack},
 	ReasonPolicyEgress:    {"policy-egress", StagePolicy},
 	ReasonPolicyIngress:   {"policy-ingress", StagePolicy},
 	ReasonNoRoute:         {"no-route", StageRoute},
@@ -175,6 +177,16 @@ type Stats struct {
 	// IPv4 the router fragmented for the egress MTU, or packets the
 	// translator split. Fragments counts the frames they left as.
 	Fragmented, Fragments uint64
+	// Held counts fragments nat kept because they overtook their
+	// datagram's first fragment (not drops: their frames were freed and
+	// nat holds a copy); Released counts the copies nat gave back, each
+	// then taken through the rest of the pipeline to one outcome of its
+	// own (forwarded or a drop). What nat never gives back it counts
+	// itself (NAT fragment-hold-timeout). So every received frame and
+	// every released copy has exactly one outcome: RxPackets + Released
+	// = Forwarded + Dropped() + Held (a packet split on its way in
+	// aside: each of its pieces is held on its own).
+	Held, Released uint64
 
 	Drops [NumReasons]uint64     // by fwd reason (ARPAnswered/NDPAnswered count replies, not drops)
 	Parse [pkt.NumReasons]uint64 // Malformed/Unsupported by pkt reason
@@ -215,6 +227,8 @@ func (s *Stats) Add(o *Stats) {
 	s.TxBytes += o.TxBytes
 	s.Fragmented += o.Fragmented
 	s.Fragments += o.Fragments
+	s.Held += o.Held
+	s.Released += o.Released
 	s.NATCreated += o.NATCreated
 	for i := range s.Drops {
 		s.Drops[i] += o.Drops[i]
@@ -238,6 +252,7 @@ func (s *Stats) Add(o *Stats) {
 type counters struct {
 	batches, rx, tx, fwd, txBytes uint64
 	fragmented, fragments         uint64
+	held, released                uint64
 	drops                         [NumReasons]uint64
 	parse                         [pkt.NumReasons]uint64
 	xlat                          xlat.Stats
@@ -247,6 +262,7 @@ type counters struct {
 type published struct {
 	batches, rx, tx, fwd, txBytes atomic.Uint64
 	fragmented, fragments         atomic.Uint64
+	held, released                atomic.Uint64
 	drops                         [NumReasons]atomic.Uint64
 	parse                         [pkt.NumReasons]atomic.Uint64
 	xlat                          [xlat.NumReasons]atomic.Uint64
@@ -270,6 +286,8 @@ func (p *published) publish(c *counters) {
 	store(&p.txBytes, c.txBytes)
 	store(&p.fragmented, c.fragmented)
 	store(&p.fragments, c.fragments)
+	store(&p.held, c.held)
+	store(&p.released, c.released)
 	for i := range c.drops {
 		store(&p.drops[i], c.drops[i])
 	}
@@ -293,6 +311,8 @@ func (p *published) read(s *Stats) {
 	s.TxBytes = p.txBytes.Load()
 	s.Fragmented = p.fragmented.Load()
 	s.Fragments = p.fragments.Load()
+	s.Held = p.held.Load()
+	s.Released = p.released.Load()
 	for i := range s.Drops {
 		s.Drops[i] = p.drops[i].Load()
 	}

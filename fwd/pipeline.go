@@ -69,6 +69,9 @@ func (w *Worker) process(t *Tables, in int, descs []xsk.Desc) {
 		w.flush()
 		return
 	}
+	// A fragment nat holds is returned with the port it came in on: a
+	// released fragment is taken on as if it had just come in there.
+	w.nw.SetHoldTag(uint64(in))
 	k := 0
 	for i := range descs {
 		v := &w.views[k]
@@ -95,6 +98,7 @@ func (w *Worker) process(t *Tables, in int, descs []xsk.Desc) {
 			w.releaseFrags()
 		}
 	}
+	w.sendReleased(t)
 	w.flush()
 }
 
@@ -212,13 +216,7 @@ func (w *Worker) egress(t *Tables, v *view, tracked *nat.Result) {
 			nh = lookup(t, v.sp, s)
 		}
 		if nh == nil {
-			if v.rewritten {
-				w.drop(v.chunk, ReasonNoRoute)
-			} else if s.Family == pkt.FamilyIPv4 {
-				w.icmpError(t, v, pkt.ICMPv4DestUnreach, pkt.ICMPv4NetUnreach, 0, ReasonNoRoute)
-			} else {
-				w.icmpError(t, v, pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonNoRoute)
-			}
+			w.noRoute(t, v)
 			return
 		}
 	}
@@ -229,6 +227,35 @@ func (w *Worker) egress(t *Tables, v *view, tracked *nat.Result) {
 		return
 	}
 	w.forward(t, v, nh)
+}
+
+// noRoute drops the packet of v for want of a route, answering it with
+// Destination Unreachable unless NAT or translation rewrote it (the
+// error could not be addressed to its sender).
+func (w *Worker) noRoute(t *Tables, v *view) {
+	switch {
+	case v.rewritten:
+		w.drop(v.chunk, ReasonNoRoute)
+	case v.s.Family == pkt.FamilyIPv4:
+		w.icmpError(t, v, pkt.ICMPv4DestUnreach, pkt.ICMPv4NetUnreach, 0, ReasonNoRoute)
+	default:
+		w.icmpError(t, v, pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonNoRoute)
+	}
+}
+
+// routed reports whether egress will find a way out for a new flow that
+// NAT does not translate the destination of, once NAT has put it in
+// space id: a route there, or 4->6 across the core out of a translated
+// space (egress's to6).
+func routed(t *Tables, v *view, id uint16) bool {
+	sp, nh := v.sp, v.nh
+	if id != sp.id {
+		if sp = t.spaces[id]; sp == nil {
+			return false
+		}
+		nh = lookup(t, sp, v.s)
+	}
+	return nh != nil || sp.translated && v.s.Family == pkt.FamilyIPv4 && !v.translatedIn
 }
 
 // unicastDst reports whether the packet's destination is one a router
@@ -313,16 +340,26 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 	} else {
 		res = nw.Track(frame, s, v.sp.id)
 	}
+	if res.Action == nat.Held {
+		// nat copied the fragment; it comes back through Released
+		// once its datagram's first fragment has been forwarded.
+		w.c.held++
+		w.free.Push(v.chunk)
+		return false
+	}
 	if res.Action == nat.Decide || res.Action == nat.Forward {
 		var to *dnatTarget
+		way := true
 		if res.Action == nat.Decide {
 			// A new flow's ingress policy is the one of the endpoint
 			// NAT will deliver it to, decided before Commit makes a
-			// session for it.
+			// session for it; so is whether it can leave at all.
 			if d, dsp, port, tr := nw.Destination(frame, s, v.sp.id); tr {
 				w.dnat = dnatTarget{dst: d, port: port}
 				to = &w.dnat
 				dst = localEndpoint(t, dsp, s.Family, &d)
+			} else {
+				way = routed(t, v, dsp)
 			}
 		}
 		if r := w.policy(connState(res.State), v.ep, dst, s, to); r != ReasonNone {
@@ -330,6 +367,12 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 			return false
 		}
 		if res.Action == nat.Decide {
+			if !way {
+				// No session (nor mapping, nor port) for a flow egress
+				// would drop: answered as egress answers it.
+				w.noRoute(t, v)
+				return false
+			}
 			res = nw.Commit(frame, s, v.sp.id)
 		}
 	}
@@ -364,7 +407,10 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 // failed was counted and the others' frames are released.
 func (w *Worker) stateFragments(t *Tables, v *view) bool {
 	pre := *v
-	if !w.state(t, v, nil) {
+	if held := w.c.held; !w.state(t, v, nil) {
+		if w.c.held != held {
+			w.holdPieces(t, &pre)
+		}
 		return false
 	}
 	for i := range w.frags[:w.nfrags] {
@@ -382,6 +428,98 @@ func (w *Worker) stateFragments(t *Tables, v *view) bool {
 		return false
 	}
 	return true
+}
+
+// holdPieces gives nat the other pieces of a packet the translator split
+// whose first piece nat held: a later fragment of an IPv6 datagram, cut
+// into IPv4 fragments that all wait for the datagram's first fragment.
+// Each is a fragment of its own to nat, held (or dropped, when the slots
+// run out) on its own.
+func (w *Worker) holdPieces(t *Tables, pre *view) {
+	for i := range w.frags[:w.nfrags] {
+		f := &w.frags[i]
+		fv := *pre
+		fv.chunk, fv.base, fv.s = f.chunk, f.l3, &w.fragSum
+		if pkt.ParseIP(w.mem[f.l3:f.l3+uint64(f.n)], fv.s) != pkt.OK {
+			w.c.parse[fv.s.Reason]++ // the translator wrote it: a bug in xlat
+			w.drop(f.chunk, ReasonMalformed)
+		} else if w.state(t, &fv, nil) {
+			// Another worker forwarded the datagram's first fragment
+			// since nat held this packet's first piece: the piece is
+			// translated, but the packet it would leave with is gone.
+			w.drop(f.chunk, ReasonConntrack)
+		}
+		f.chunk = noFrame // held, dropped or answered on its own
+	}
+}
+
+// sendReleased takes the fragments nat released since the last call
+// (Released grows over the round; BeginBatch empties it) through the
+// rest of the pipeline.
+func (w *Worker) sendReleased(t *Tables) {
+	rel := w.nw.Released()
+	for i := w.nrel; i < len(rel); i++ {
+		w.sendHeld(t, &rel[i])
+		if w.nfrags > 0 {
+			w.releaseFrags()
+		}
+	}
+	w.nrel = len(rel)
+}
+
+// sendHeld copies a fragment nat released into a frame of the worker's
+// own and takes it on from where it was held: ingress's checks ran when
+// it came in, nat has translated it, and h.Result is conntrack's answer
+// (established), so egress goes on with policy, the route in the space
+// NAT put it in, 4->6 out of a translated space, the neighbour, MTU and
+// TTL.
+func (w *Worker) sendHeld(t *Tables, h *nat.HeldFragment) {
+	w.c.released++
+	chunk, ok := w.free.Pop()
+	if !ok {
+		w.c.drops[ReasonReleaseFrames]++
+		return
+	}
+	// The summary's offsets are from the frame nat was given (w.frame:
+	// from the packet's base), so the copy starts at the new base. A
+	// packet held from a translator's frame (fragHeadroom) may be
+	// longer than a received one can be.
+	n := uint64(len(h.Frame))
+	off := min(uint64(RxHeadroom), uint64(w.frameSize)-n)
+	base := chunk + off
+	copy(w.mem[base:base+n], h.Frame)
+	w.relSum = *h.Summary
+	// Held under tables that had that port or space.
+	if h.Tag >= uint64(len(t.ports)) {
+		w.drop(chunk, ReasonPortUnknown)
+		return
+	}
+	in := int(h.Tag)
+	sp := t.spaces[h.Space]
+	if sp == nil {
+		w.drop(chunk, ReasonNoRoute)
+		return
+	}
+	v := &w.views[0]
+	*v = view{base: base, chunk: chunk, s: &w.relSum, in: in, sp: sp}
+	if w.relSum.L3Off >= pkt.EthernetLen {
+		v.srcMAC = pkt.Ethernet(w.mem[base:base+n]).Src()
+	}
+	home := t.flat
+	if pe := &t.ports[in]; pe.role == RoleWorkload && pe.ep != nil {
+		v.ep = pe.ep
+		home = pe.ep.space
+	}
+	// The only way into another space than the port's before conntrack
+	// is 6->4 (ingress's to4).
+	v.translatedIn = sp != home
+	v.rewritten = v.translatedIn
+	// What state reads before it applies tracked: the route of the
+	// destination (for the destination endpoint's policy, and as the
+	// route when NAT did not translate it).
+	v.nh = lookup(t, sp, &w.relSum)
+	res := h.Result
+	w.egress(t, v, &res)
 }
 
 // connState maps conntrack's answer onto policy's.

@@ -94,7 +94,16 @@ type WorkerConfig struct {
 	// FillTarget is how many frames each port keeps on its fill ring;
 	// zero means an equal share of half the frames.
 	FillTarget int
+	// HeldFragments is how many later fragments that overtake their
+	// datagram's first fragment the worker keeps (a copy of one frame
+	// each) until the first comes, with a connection table (RFC 4787
+	// REQ-14); zero means DefaultHeldFragments, negative means none:
+	// such fragments are dropped (nat fragment-no-state).
+	HeldFragments int
 }
+
+// DefaultHeldFragments is WorkerConfig.HeldFragments when it is zero.
+const DefaultHeldFragments = 64
 
 // Worker owns frame memory, a free-frame stack and one queue per port,
 // and runs the pipeline over them. Methods other than Stats, Start and
@@ -158,6 +167,12 @@ type Worker struct {
 	tspaces [BatchSize]uint16
 	tres    [BatchSize]nat.Result
 
+	// Fragments nat released this round (nat.Worker.Released) are
+	// sent after the batch that released them; nrel of them are sent.
+	holdSlots int // HoldFragments slots of every nat handle; 0: off
+	nrel      int
+	relSum    pkt.Summary
+
 	natMu sync.Mutex    // guards natws against Stats
 	natws []*nat.Worker // every nat handle this worker used, for counters
 
@@ -215,6 +230,14 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		fillOut: make([]int, len(cfg.Ports)),
 		txq:     make([]txQueue, len(cfg.Ports)),
 	}
+	switch {
+	case cfg.HeldFragments == 0:
+		w.holdSlots = DefaultHeldFragments
+	case cfg.HeldFragments > nat.MaxHoldSlots:
+		return nil, fmt.Errorf("fwd: WorkerConfig.HeldFragments: %d out of range (at most %d)", cfg.HeldFragments, nat.MaxHoldSlots)
+	case cfg.HeldFragments > 0:
+		w.holdSlots = cfg.HeldFragments
+	}
 	w.fillTarget = cfg.FillTarget
 	if w.fillTarget <= 0 {
 		w.fillTarget = max(1, n/2/len(cfg.Ports))
@@ -246,6 +269,7 @@ func (w *Worker) Step() int {
 	if t.nat != nil {
 		w.nw = w.natWorker(t)
 		w.nw.BeginBatch()
+		w.nrel = 0
 	}
 	mask := ^uint64(w.frameSize - 1)
 	got := 0
@@ -281,6 +305,12 @@ func (w *Worker) Step() int {
 			}
 		}
 	}
+	if w.nw != nil && len(w.nw.Released()) > w.nrel {
+		// Released by BeginBatch (another worker forwarded their
+		// first fragment) with no batch of ours to follow.
+		w.sendReleased(t)
+		w.flush()
+	}
 	w.c.batches++
 	w.pub.publish(&w.c)
 	return got
@@ -291,6 +321,12 @@ func (w *Worker) Step() int {
 func (w *Worker) natWorker(t *Tables) *nat.Worker {
 	if w.natTable != t.nat {
 		nw := t.nat.NewWorker()
+		if w.holdSlots > 0 {
+			// Cannot fail: NewWorker checked the slots, a frame size is
+			// a power of two above 256, and a new handle holds nothing.
+			// Were it to, fragments would be dropped as without holding.
+			_ = nw.HoldFragments(w.holdSlots, min(w.frameSize, 1<<16))
+		}
 		w.natMu.Lock()
 		w.natws = append(w.natws, nw)
 		w.natMu.Unlock()
