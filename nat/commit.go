@@ -45,7 +45,7 @@ func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
 			return w.drop(ReasonICMPNotRequest)
 		}
 	}
-	if rk := k.reverse(); rk == k {
+	if rk := k.reverse(); rk.equal(&k) {
 		return w.drop(ReasonLand)
 	}
 	h := k.hash(w.t.s0, w.t.s1)
@@ -169,7 +169,7 @@ type planEntry struct {
 // snapshot does not change, and a base plan depends on nothing else.
 func (w *Worker) planned(s *pkt.Summary, k *key, h uint64, space uint16) *plan {
 	e := &w.plans[h%planCache]
-	if e.epoch == w.epoch && e.k == *k {
+	if e.epoch == w.epoch && e.k.equal(k) {
 		return &e.pl
 	}
 	e.epoch, e.k = w.epoch, *k

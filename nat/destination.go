@@ -39,7 +39,10 @@ func (w *Worker) Destination(frame []byte, s *pkt.Summary, space uint16) (dst [1
 		return
 	}
 	var k key
-	if keyOf(s, space, &k) != ReasonNone || k.reverse() == k {
+	if keyOf(s, space, &k) != ReasonNone {
+		return
+	}
+	if rk := k.reverse(); rk.equal(&k) {
 		return
 	}
 	pl := w.planned(s, &k, k.hash(w.t.s0, w.t.s1), space)

@@ -150,7 +150,7 @@ func (w *Worker) holdFragment(frame []byte, s *pkt.Summary, space uint16, k *key
 func (w *Worker) releaseHeld(k *key, h uint64, ref uint64) {
 	hp := &w.hold
 	for i := range hp.slots {
-		if sl := &hp.slots[i]; sl.state == slotHeld && sl.h == h && sl.k == *k {
+		if sl := &hp.slots[i]; sl.state == slotHeld && sl.h == h && sl.k.equal(k) {
 			w.release(int32(i), ref)
 			if hp.held == 0 {
 				return

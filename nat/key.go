@@ -38,6 +38,12 @@ func (k *key) space() uint16 { return uint16(k.m >> 48) }
 func (k *key) sport() uint16 { return uint16(k.m >> 16) }
 func (k *key) dport() uint16 { return uint16(k.m) }
 
+// equal reports whether k and o are the same key: word by word, where
+// == on the struct calls the runtime's memequal.
+func (k *key) equal(o *key) bool {
+	return (k.src[0]^o.src[0])|(k.src[1]^o.src[1])|(k.dst[0]^o.dst[0])|(k.dst[1]^o.dst[1])|(k.m^o.m) == 0
+}
+
 // reverse returns the key of the opposite direction.
 func (k *key) reverse() key {
 	return key{src: k.dst, dst: k.src,

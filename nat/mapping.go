@@ -93,7 +93,7 @@ func (t *Table) findMapping(side int, k *key, h uint64) int32 {
 		}
 		ref := uint32(v) - 1
 		if v>>32 == tag && int(ref&1) == side {
-			if mk := ms.m[ref>>1].keyOf(side); mk == *k {
+			if mk := ms.m[ref>>1].keyOf(side); mk.equal(k) {
 				return int32(ref >> 1)
 			}
 		}

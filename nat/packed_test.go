@@ -35,3 +35,19 @@ func TestPackedLayout(t *testing.T) {
 		}
 	}
 }
+
+// key.equal is ==, word for word.
+func TestKeyEqual(t *testing.T) {
+	a := key{src: [2]uint64{1, 2}, dst: [2]uint64{3, 4}, m: 5}
+	if !a.equal(&a) {
+		t.Errorf("%v.equal(itself) = false", a)
+	}
+	for i := range 5 {
+		b := a
+		w := []*uint64{&b.src[0], &b.src[1], &b.dst[0], &b.dst[1], &b.m}[i]
+		*w ^= 1 << 63
+		if a.equal(&b) || b.equal(&a) || (a == b) {
+			t.Errorf("keys differing in word %d compare equal", i)
+		}
+	}
+}
