@@ -61,7 +61,7 @@ type session struct {
 	_    uint32
 	key  [2][5]atomic.Uint64
 	// xl holds, for each direction d in bits 32d..32d+31, the checksum
-	// deltas of translating a packet of key[d] (xlDeltas): computed once
+	// deltas of translating a packet of key[d] (xlPair): computed once
 	// when the session is made, so that a packet only adds them.
 	xl atomic.Uint64
 	// link ties the session to the mapping that translates its source

@@ -145,38 +145,17 @@ func delta(oldSum, newSum uint64) uint16 {
 	return fold(uint64(^fold(oldSum)) + uint64(fold(newSum)))
 }
 
-// xlDeltas returns the checksum deltas of translating a packet of key k
-// to the reverse of o, as translate does it: the IPv4 header delta (the
-// addresses) in the high 16 bits, the transport delta in the low 16 —
-// addresses and ports for TCP and UDP, the identifier for ICMP queries
-// (plus the addresses for ICMPv6, whose checksum covers a pseudo-header),
-// zero for protocols translate leaves the transport of.
-func xlDeltas(k, o *key) uint32 {
-	fam, proto := pkt.Family(k.m>>40), uint8(k.m>>32)
-	oldA := sumAddr(k.src, fam) + sumAddr(k.dst, fam)
-	newA := sumAddr(o.dst, fam) + sumAddr(o.src, fam)
-	oldP := lePort(k.sport()) + lePort(k.dport())
-	newP := lePort(o.dport()) + lePort(o.sport())
-	var l4 uint16
-	switch proto {
-	case pkt.ProtoTCP, pkt.ProtoUDP, pkt.ProtoICMPv6:
-		// An ICMP query key holds the identifier in one port and zero
-		// in the other, so the ports' sum is the identifier's.
-		l4 = delta(oldA+oldP, newA+newP)
-	case pkt.ProtoICMP:
-		l4 = delta(oldP, newP)
-	}
-	var ip uint16
-	if fam == pkt.FamilyIPv4 {
-		ip = delta(oldA, newA)
-	}
-	return uint32(ip)<<16 | uint32(l4)
-}
-
-// xlPair is what a session stores: xlDeltas(k0, k1) in the low 32 bits
-// and xlDeltas(k1, k0) in the high 32, computed from one set of sums.
-// Translating back undoes translating forth, so each delta of the reply
-// direction is the ones' complement negation of the original's.
+// xlPair returns the checksum deltas a session stores: in the low 32 bits
+// those of translating a packet of k0 to the reverse of k1, as translate
+// does it, in the high 32 those of translating a packet of k1 to the
+// reverse of k0. Each half has the IPv4 header delta (the addresses) in
+// its high 16 bits and the transport delta in the low 16 — addresses and
+// ports for TCP and UDP, the identifier for ICMP queries (plus the
+// addresses for ICMPv6, whose checksum covers a pseudo-header), zero for
+// protocols translate leaves the transport of. Translating back undoes
+// translating forth, so each delta of the reply direction is the ones'
+// complement negation of the original's (xlDeltas in the tests computes
+// each direction on its own).
 func xlPair(k0, k1 *key) uint64 {
 	fam, proto := pkt.Family(k0.m>>40), uint8(k0.m>>32)
 	a0 := sumAddr(k0.src, fam) + sumAddr(k0.dst, fam)
@@ -222,7 +201,7 @@ func patchDelta(b *[2]byte, d uint16) {
 }
 
 // translateFast is translate for a packet of key k whose session holds
-// the deltas xl (xlDeltas(k, o)): the checksums are patched by adding
+// the deltas xl (xlPair's half for k): the checksums are patched by adding
 // them, no sum is taken. It writes the same bytes as translate. Headers
 // are taken as fixed-size arrays, one bounds check each, so that every
 // field access after it is a plain move.

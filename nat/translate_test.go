@@ -154,3 +154,28 @@ func TestXLPair(t *testing.T) {
 		}
 	}
 }
+
+// xlDeltas is the slow twin of xlPair, one direction at a time: the
+// checksum deltas of translating a packet of key k to the reverse of o,
+// laid out as each half of xlPair.
+func xlDeltas(k, o *key) uint32 {
+	fam, proto := pkt.Family(k.m>>40), uint8(k.m>>32)
+	oldA := sumAddr(k.src, fam) + sumAddr(k.dst, fam)
+	newA := sumAddr(o.dst, fam) + sumAddr(o.src, fam)
+	oldP := lePort(k.sport()) + lePort(k.dport())
+	newP := lePort(o.dport()) + lePort(o.sport())
+	var l4 uint16
+	switch proto {
+	case pkt.ProtoTCP, pkt.ProtoUDP, pkt.ProtoICMPv6:
+		// An ICMP query key holds the identifier in one port and zero
+		// in the other, so the ports' sum is the identifier's.
+		l4 = delta(oldA+oldP, newA+newP)
+	case pkt.ProtoICMP:
+		l4 = delta(oldP, newP)
+	}
+	var ip uint16
+	if fam == pkt.FamilyIPv4 {
+		ip = delta(oldA, newA)
+	}
+	return uint32(ip)<<16 | uint32(l4)
+}
