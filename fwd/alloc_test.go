@@ -65,3 +65,39 @@ func TestPipelineZeroAlloc(t *testing.T) {
 		t.Errorf("forwarded %d and %d; drops %v and %v: the test did not take the paths it means to", st.Forwarded, tst.Forwarded, nonZero(st), nonZero(tst))
 	}
 }
+
+// TestHeldFragmentsZeroAlloc: a round in which later fragments of an
+// SNATed datagram overtake their first, are held, and leave translated
+// once it comes (a new datagram, so a new IPv4 ID, every round) allocates
+// nothing.
+func TestHeldFragmentsZeroAlloc(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	h, _ := snatHost(t, 0)
+	const rounds = 64
+	sets := make([][][]byte, rounds)
+	for i := range sets {
+		sets[i], _ = outFragments(t, uint16(0x5000+i), 0)
+	}
+	n := 0
+	round := func() {
+		in := sets[n%rounds]
+		n++
+		h.ports[0].Inject(in[2])
+		h.ports[0].Inject(in[1])
+		h.ports[0].Inject(in[0])
+		for h.w.Step() > 0 {
+		}
+		h.ports[2].Drain(nil)
+		h.w.Step()
+	}
+	round()
+	if a := testing.AllocsPerRun(rounds-2, round); a != 0 {
+		t.Errorf("a round with held and released fragments allocates %v times, want 0", a)
+	}
+	if st := h.stats(); st.Held != 2*uint64(n) || st.Released != st.Held || st.Forwarded != 3*uint64(n) || st.Dropped() != 0 {
+		t.Errorf("held %d, released %d, forwarded %d, drops %v after %d rounds: the test did not take the path it means to",
+			st.Held, st.Released, st.Forwarded, nonZero(st), n)
+	}
+}

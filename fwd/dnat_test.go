@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gannet-net/gannet/nat"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // TestDNATIngressPolicy: a new inbound flow that nat delivers to a local
@@ -99,4 +100,63 @@ func TestDNATIngressPolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNewFlowNoRoute: a new flow to a destination with no route is
+// answered Destination Unreachable before nat commits it, so it leaves no
+// session, mapping or port behind; a flow whose destination nat
+// translates (a floating IP) is routed after translation and still gets
+// through.
+func TestNewFlowNoRoute(t *testing.T) {
+	floating := netip.MustParseAddr("203.0.113.200")
+	c, _ := policed(t, true)
+	c.Routes = nil // nothing beyond the local workloads
+	if err := c.NAT.SetPolicy(&nat.Policy{
+		Pools:    []nat.Pool{{Prefix: netip.MustParsePrefix("198.18.0.0/24"), NATOutgoing: true}},
+		External: []nat.ExternalPool{{Prefix: netip.MustParsePrefix("203.0.113.100/32")}},
+		Floating: []nat.FloatingIP{{Workload: w2v4, Public: floating}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h := newHost(t, c, peerNeigh)
+	tests := []struct {
+		name string
+		p    spec
+		code uint8
+	}{
+		{"ipv4 natOutgoing", spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: netip.MustParseAddr("198.51.100.50"), proto: "syn", sport: 4000, dport: 80},
+			layers.ICMPv4CodeNet},
+		{"ipv6", spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v6, dst: netip.MustParseAddr("2001:db8:77::1"), proto: "syn", sport: 4000, dport: 80},
+			layers.ICMPv6CodeNoRouteToDst},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.stats()
+			h.send(0, tc.p.frame(t))
+			src, typ := rtr4, uint8(layers.ICMPv4TypeDestinationUnreachable)
+			if tc.p.src.Is6() {
+				src, typ = rtr6, layers.ICMPv6TypeDestinationUnreachable
+			}
+			expectFrames(t, "w1", h.out(0), icmpErr(t, macW1, src, tc.p.src, typ, tc.code, 0, tc.p.packet(t)))
+			after := h.stats()
+			if after.Drops[ReasonNoRoute] != before.Drops[ReasonNoRoute]+1 || after.NATCreated != before.NATCreated {
+				t.Errorf("drops %v, sessions created %d; want one more no-route and none", nonZero(after), after.NATCreated-before.NATCreated)
+			}
+			if n := c.NAT.Len(); n != 0 {
+				t.Errorf("nat table holds %d sessions, want 0", n)
+			}
+		})
+	}
+
+	// The floating IP's destination is routed once nat has translated it.
+	in := spec{srcMAC: macPeer, dstMAC: macUp, src: netip.MustParseAddr("198.51.100.50"), dst: floating, proto: "syn", sport: 5000, dport: 80, ttl: 50}
+	h.send(2, in.frame(t))
+	want := in.hop(gwMAC, macW2)
+	want.dst = w2v4
+	expectFrames(t, "w2", h.out(1), want.wire(t))
+	if n := c.NAT.Len(); n != 1 {
+		t.Errorf("nat table holds %d sessions after the floating-IP flow, want 1", n)
+	}
+	checkFrames(t, h)
+	checkConservation(t, h.stats())
 }

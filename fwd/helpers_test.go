@@ -178,6 +178,12 @@ const (
 
 func newHost(t testing.TB, c Config, nb []neigh.Entry) *host {
 	t.Helper()
+	return newHostWith(t, c, nb, nil)
+}
+
+// newHostWith is newHost with the worker's configuration adjusted by set.
+func newHostWith(t testing.TB, c Config, nb []neigh.Entry, set func(*WorkerConfig)) *host {
+	t.Helper()
 	tab, err := NewTables(c)
 	if err != nil {
 		t.Fatalf("NewTables: %v", err)
@@ -191,8 +197,12 @@ func newHost(t testing.TB, c Config, nb []neigh.Entry) *host {
 		h.ports = append(h.ports, p)
 		ports = append(ports, p)
 	}
-	h.w, err = NewWorker(WorkerConfig{Mem: mem, FrameSize: testFrameSize, Ports: ports, Tables: &h.tables,
-		Neighbours: h.neigh, Clock: h.clock, FillTarget: 64})
+	wc := WorkerConfig{Mem: mem, FrameSize: testFrameSize, Ports: ports, Tables: &h.tables,
+		Neighbours: h.neigh, Clock: h.clock, FillTarget: 64}
+	if set != nil {
+		set(&wc)
+	}
+	h.w, err = NewWorker(wc)
 	if err != nil {
 		t.Fatalf("NewWorker: %v", err)
 	}

@@ -64,17 +64,19 @@ func checkFrames(t *testing.T, h *host) {
 	}
 }
 
-// checkConservation proves every received frame got exactly one outcome.
+// checkConservation proves every received frame, and every held
+// fragment nat released, got exactly one outcome (held is one).
 func checkConservation(t *testing.T, st Stats) {
 	t.Helper()
-	outcomes := st.Forwarded
+	outcomes := st.Forwarded + st.Held
 	for r, n := range st.Drops {
 		if Reason(r) != ReasonTxFull {
 			outcomes += n
 		}
 	}
-	if outcomes != st.RxPackets {
-		t.Errorf("received %d frames but counted %d outcomes (forwarded %d, drops %v)", st.RxPackets, outcomes, st.Forwarded, nonZero(st))
+	if outcomes != st.RxPackets+st.Released {
+		t.Errorf("received %d frames and %d released fragments but counted %d outcomes (forwarded %d, held %d, drops %v)",
+			st.RxPackets, st.Released, outcomes, st.Forwarded, st.Held, nonZero(st))
 	}
 }
 
