@@ -57,7 +57,7 @@ func ipv4Frame(t *testing.T, src, dst net.HardwareAddr, ip layers.IPv4, body []b
 }
 
 // udpBody returns the UDP header and payload of a datagram from src to dst.
-func udpBody(t *testing.T, src, dst netip.Addr, sport, dport uint16, n int) []byte {
+func udpBody(t testing.TB, src, dst netip.Addr, sport, dport uint16, n int) []byte {
 	t.Helper()
 	p := spec{src: src, dst: dst, proto: "udp", sport: sport, dport: dport, payload: payload(n)}.packet(t)
 	return p[20:]

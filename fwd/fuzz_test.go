@@ -7,6 +7,7 @@ import (
 
 	"github.com/gannet-net/gannet/internal/fuzzcorpus"
 	"github.com/gannet-net/gannet/pkt"
+	"github.com/gopacket/gopacket/layers"
 )
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the committed fuzz seed corpus in testdata/fuzz")
@@ -19,6 +20,9 @@ func FuzzPipeline(f *testing.F) {
 	frames, ports := trafficMix(f)
 	for i, fr := range frames {
 		f.Add(fr, uint8(ports[i]))
+	}
+	for _, fr := range heldMix(f) {
+		f.Add(fr, uint8(0))
 	}
 	var h *host
 	f.Fuzz(func(t *testing.T, frame []byte, port uint8) {
@@ -61,4 +65,18 @@ func TestWriteSeedCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for i, fr := range heldMix(t) {
+		if err := fuzzcorpus.Write("FuzzPipeline", fmt.Sprintf("held-%02d", i), fr, uint8(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// heldMix is a UDP datagram from W1 to the uplink in three IPv4
+// fragments, the later ones first: held, then released by the first.
+func heldMix(t testing.TB) [][]byte {
+	ip := layers.IPv4{Version: 4, TTL: 64, Id: 0x4646, Protocol: layers.IPProtocolUDP, SrcIP: w1v4.AsSlice(), DstIP: natServer.AsSlice()}
+	in := v4Fragments(t, &layers.Ethernet{SrcMAC: macW1, DstMAC: gwMAC, EthernetType: layers.EthernetTypeIPv4},
+		ip, udpBody(t, w1v4, natServer, 4000, 5000, 592), thirds...)
+	return [][]byte{in[2], in[1], in[0]}
 }

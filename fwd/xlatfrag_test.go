@@ -29,7 +29,7 @@ func v6Fragments(t *testing.T, eth *layers.Ethernet, src, dst netip.Addr, hop ui
 }
 
 // v4Fragments encodes IPv4 fragments of body with header ip behind eth.
-func v4Fragments(t *testing.T, eth *layers.Ethernet, ip layers.IPv4, body []byte, ps ...piece) [][]byte {
+func v4Fragments(t testing.TB, eth *layers.Ethernet, ip layers.IPv4, body []byte, ps ...piece) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, p := range ps {
