@@ -503,7 +503,7 @@ func (w *Worker) sendHeld(t *Tables, h *nat.HeldFragment) {
 	v := &w.views[0]
 	*v = view{base: base, chunk: chunk, s: &w.relSum, in: in, sp: sp}
 	if w.relSum.L3Off >= pkt.EthernetLen {
-		v.srcMAC = pkt.Ethernet(w.mem[base:base+n]).Src()
+		v.srcMAC = pkt.Ethernet(w.mem[base : base+n]).Src()
 	}
 	home := t.flat
 	if pe := &t.ports[in]; pe.role == RoleWorkload && pe.ep != nil {
