@@ -292,28 +292,7 @@ func TestBadConfigAttachesNothing(t *testing.T) {
 // external pool, and the replies find their way back.
 func TestBorderSNAT(t *testing.T) {
 	require(t)
-	border, inet := netnstest.NewNS(t, "gb"), netnstest.NewNS(t, "gi")
-	a := addWorkload(t, border, "wl-a", "02:00:00:00:07:0a", "198.18.7.10", "")
-	up, far := netnstest.Name("up"), netnstest.Name("far")
-	netnstest.Veth(t, up, border, far, inet)
-	border.Run("ip", "addr", "add", "203.0.113.1/24", "dev", up)
-	inet.Run("ip", "addr", "add", "203.0.113.2/24", "dev", far)
-	// Like a workload, the far host's frames must carry finished checksums
-	// (on a NIC the hardware would finish them before the wire).
-	inet.Run("ethtool", "-K", far, "tx", "off")
-	// The upstream router routes the external pool to the border.
-	inet.Run("ip", "route", "add", "203.0.113.64/28", "via", "203.0.113.1")
-	startGannet(t, border, fmt.Sprintf(`
-node: {name: border, routerIPv4: 203.0.113.1}
-dataplane: {cores: [0], conntrack: {capacity: 4096}}
-ports: [{interface: %s}]
-workloadEndpoints:
-%s
-routes: [{prefix: 0.0.0.0/0, via: 203.0.113.2, interface: %s}]
-nat:
-  ipPools: [{cidr: 198.18.7.0/24, natOutgoing: true}]
-  external: [{cidr: 203.0.113.64/28, ports: 20000-29999}]
-`, up, a.endpoint(0, "", ""), up))
+	a, inet, _ := borderLab(t, "02:00:00:00:07:0a", "198.18.7.10")
 
 	var ln net.Listener
 	if err := inet.Do(func() (err error) {
@@ -349,4 +328,37 @@ nat:
 	if !netip.MustParsePrefix("203.0.113.64/28").Contains(ap.Addr()) || ap.Port() < 20000 || ap.Port() > 29999 {
 		t.Errorf("the Internet side saw the connection from %v, want an address of 203.0.113.64/28 and a port in 20000-29999", ap)
 	}
+}
+
+// borderLab is a border gannet host with one workload (mac, v4) in a
+// natOutgoing pool (v4's /24) and an uplink to a host on the "Internet"
+// side, 203.0.113.2, which routes the external pool 203.0.113.64/28
+// (ports 20000-29999) back to the border.
+func borderLab(t *testing.T, mac, v4 string) (a *workload, inet *netnstest.NS, d *daemon) {
+	t.Helper()
+	border := netnstest.NewNS(t, "gb")
+	inet = netnstest.NewNS(t, "gi")
+	a = addWorkload(t, border, "wl-a", mac, v4, "")
+	up, far := netnstest.Name("up"), netnstest.Name("far")
+	netnstest.Veth(t, up, border, far, inet)
+	border.Run("ip", "addr", "add", "203.0.113.1/24", "dev", up)
+	inet.Run("ip", "addr", "add", "203.0.113.2/24", "dev", far)
+	// Like a workload, the far host's frames must carry finished checksums
+	// (on a NIC the hardware would finish them before the wire).
+	inet.Run("ethtool", "-K", far, "tx", "off")
+	// The upstream router routes the external pool to the border.
+	inet.Run("ip", "route", "add", "203.0.113.64/28", "via", "203.0.113.1")
+	pool := netip.PrefixFrom(netip.MustParseAddr(v4), 24).Masked()
+	d = startGannet(t, border, fmt.Sprintf(`
+node: {name: border, routerIPv4: 203.0.113.1}
+dataplane: {cores: [0], conntrack: {capacity: 4096}}
+ports: [{interface: %s}]
+workloadEndpoints:
+%s
+routes: [{prefix: 0.0.0.0/0, via: 203.0.113.2, interface: %s}]
+nat:
+  ipPools: [{cidr: %s, natOutgoing: true}]
+  external: [{cidr: 203.0.113.64/28, ports: 20000-29999}]
+`, up, a.endpoint(0, "", ""), up, pool))
+	return a, inet, d
 }
