@@ -8,6 +8,19 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
+// setFloating gives c's connection table a policy that source-NATs the
+// workloads (198.18.0.0/24) to 203.0.113.100 and maps floating to W2.
+func setFloating(t *testing.T, c Config, floating netip.Addr) {
+	t.Helper()
+	if err := c.NAT.SetPolicy(&nat.Policy{
+		Pools:    []nat.Pool{{Prefix: netip.MustParsePrefix("198.18.0.0/24"), NATOutgoing: true}},
+		External: []nat.ExternalPool{{Prefix: netip.MustParsePrefix("203.0.113.100/32")}},
+		Floating: []nat.FloatingIP{{Workload: w2v4, Public: floating}},
+	}); err != nil {
+		t.Fatalf("SetPolicy: %v", err)
+	}
+}
+
 // TestDNATIngressPolicy: a new inbound flow that nat delivers to a local
 // endpoint — through a floating IP or an endpoint-independent mapping —
 // is checked against that endpoint's ingress program before any session
@@ -50,13 +63,7 @@ func TestDNATIngressPolicy(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := policed(t, true)
-			if err := c.NAT.SetPolicy(&nat.Policy{
-				Pools:    []nat.Pool{{Prefix: netip.MustParsePrefix("198.18.0.0/24"), NATOutgoing: true}},
-				External: []nat.ExternalPool{{Prefix: netip.MustParsePrefix("203.0.113.100/32")}},
-				Floating: []nat.FloatingIP{{Workload: w2v4, Public: floating}},
-			}); err != nil {
-				t.Fatal(err)
-			}
+			setFloating(t, c, floating)
 			h := newHost(t, c, peerNeigh)
 			macs := []spec{{dstMAC: macW1}, {dstMAC: macW2}, {dstMAC: macPeer}}
 			for i, s := range tc.steps {
@@ -111,13 +118,7 @@ func TestNewFlowNoRoute(t *testing.T) {
 	floating := netip.MustParseAddr("203.0.113.200")
 	c, _ := policed(t, true)
 	c.Routes = nil // nothing beyond the local workloads
-	if err := c.NAT.SetPolicy(&nat.Policy{
-		Pools:    []nat.Pool{{Prefix: netip.MustParsePrefix("198.18.0.0/24"), NATOutgoing: true}},
-		External: []nat.ExternalPool{{Prefix: netip.MustParsePrefix("203.0.113.100/32")}},
-		Floating: []nat.FloatingIP{{Workload: w2v4, Public: floating}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setFloating(t, c, floating)
 	h := newHost(t, c, peerNeigh)
 	tests := []struct {
 		name string
