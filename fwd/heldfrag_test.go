@@ -28,7 +28,12 @@ var (
 // clock.
 func snatHost(t *testing.T, held int) (*host, *nat.ManualClock) {
 	t.Helper()
-	c := twoWorkloads()
+	return snatHostWith(t, held, twoWorkloads())
+}
+
+// snatHostWith is snatHost on config c.
+func snatHostWith(t *testing.T, held int, c Config) (*host, *nat.ManualClock) {
+	t.Helper()
 	clock := &nat.ManualClock{}
 	tab, err := nat.New(nat.Config{Capacity: 1024, Clock: clock, Seed: 1})
 	if err != nil {
@@ -258,4 +263,30 @@ func TestHeldFragmentLimits(t *testing.T) {
 	h.run()
 	checkFrames(t, h)
 	checkConservation(t, h.stats())
+}
+
+// TestHeldFragmentsOfRefusedFlow: when the first fragment of a new flow
+// is refused (here: no route), the later fragments held for it are
+// dropped at once (fragment-no-state) rather than keeping their hold
+// slots until the fragment timeout, and nothing is sent.
+func TestHeldFragmentsOfRefusedFlow(t *testing.T) {
+	c := twoWorkloads()
+	c.Routes = nil // nothing beyond the local workloads: natServer is unrouted
+	h, _ := snatHostWith(t, 0, c)
+	in, _ := outFragments(t, 0x4545, 0)
+	h.send(0, in[2])
+	h.send(0, in[1])
+	h.send(0, in[0])
+	st := h.stats()
+	if st.Held != 2 || st.NAT[nat.ReasonFragment] != 2 || st.Drops[ReasonNoRoute] != 1 || st.Released != 0 {
+		t.Errorf("held %d, fragment-no-state %d, no-route %d, released %d; want 2, 2, 1, 0",
+			st.Held, st.NAT[nat.ReasonFragment], st.Drops[ReasonNoRoute], st.Released)
+	}
+	if got := h.out(2); len(got) != 0 {
+		t.Errorf("uplink got %d frames, want none", len(got))
+	}
+	if n := h.w.nw.Holding(); n != 0 {
+		t.Errorf("nat still holds %d fragments, want 0", n)
+	}
+	checkFrames(t, h)
 }

@@ -363,6 +363,9 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 			}
 		}
 		if r := w.policy(connState(res.State), v.ep, dst, s, to); r != ReasonNone {
+			if res.Action == nat.Decide {
+				nw.DropHeld(s, v.sp.id) // its later fragments wait for nothing
+			}
 			w.drop(v.chunk, r)
 			return false
 		}
@@ -370,6 +373,7 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 			if !way {
 				// No session (nor mapping, nor port) for a flow egress
 				// would drop: answered as egress answers it.
+				nw.DropHeld(s, v.sp.id)
 				w.noRoute(t, v)
 				return false
 			}

@@ -15,6 +15,14 @@ import (
 // the packet is dropped and, rate-limited, an ICMP administratively
 // prohibited error is prepared for its sender (RFC 5508 REQ-8).
 func (w *Worker) Commit(frame []byte, s *pkt.Summary, space uint16) Result {
+	r := w.commit(frame, s, space)
+	if r.Action == Drop || r.Action == DropAndReply {
+		w.DropHeld(s, space) // a refused first fragment releases nothing
+	}
+	return r
+}
+
+func (w *Worker) commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	if r := check(frame, s); r != ReasonNone {
 		return w.drop(r)
 	}

@@ -79,6 +79,11 @@
 // first fragment does not come within Policy.Timeouts.Fragment is dropped
 // and counted (fragment-hold-timeout); with every slot in use, or a frame
 // longer than frameLen, the new fragment is dropped (fragment-hold-full).
+// When the data path refuses a first fragment that Track reported New
+// (policy, no route), it calls DropHeld, and the fragments waiting for it
+// are dropped at once (fragment-no-state) instead of holding their slots
+// until the timeout; Commit does the same for the first fragments it
+// refuses.
 //
 // # Configuration
 //

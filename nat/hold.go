@@ -159,6 +159,34 @@ func (w *Worker) releaseHeld(k *key, h uint64, ref uint64) {
 	}
 }
 
+// DropHeld tells the worker that the data path refused the packet s
+// came with: when it is a first fragment, the fragments of its datagram
+// that wait for it here can never be released, and are dropped now
+// (counted as ReasonFragment) instead of keeping their slots until the
+// fragment timeout. Commit does this itself for the first fragments it
+// refuses; the data path calls it for those it drops after Track reported
+// them New (policy, no route). It returns how many it dropped, and costs
+// nothing when s is not a first fragment or nothing is held.
+func (w *Worker) DropHeld(s *pkt.Summary, space uint16) int {
+	if w.hold.held == 0 || s.Flags&(pkt.FlagFragment|pkt.FlagFirstFragment) != pkt.FlagFragment|pkt.FlagFirstFragment {
+		return 0
+	}
+	k := fragKey(s, space)
+	h := k.hash(w.t.s0, w.t.s1)
+	hp := &w.hold
+	n := 0
+	for i := range hp.slots {
+		if sl := &hp.slots[i]; sl.state == slotHeld && sl.h == h && sl.k.equal(&k) {
+			sl.state = slotFree
+			hp.free = append(hp.free, int32(i))
+			hp.held--
+			n++
+		}
+	}
+	w.drops[ReasonFragment].Add(uint64(n))
+	return n
+}
+
 // release translates held slot i by ref and puts it in the released
 // list, or drops it when the flow has gone.
 func (w *Worker) release(i int32, ref uint64) {

@@ -549,3 +549,83 @@ func TestConcurrentHeld(t *testing.T) {
 		t.Errorf("still holding %d", h.w.Holding())
 	}
 }
+
+// A first fragment the data path refuses (DropHeld), or Commit refuses,
+// frees at once the slots of its datagram's held fragments, and only
+// those.
+func TestDropHeld(t *testing.T) {
+	h := holdHarness(t, 3, testPolicy())
+	a := out("udp", "198.18.3.4", 4000, "198.51.100.7", 53)
+	a.payload = fragPayload
+	fa := fragment(t, a.ip(t), fragSize, 21)
+	b := out("udp", "198.18.3.5", 4001, "198.51.100.7", 53)
+	b.payload = fragPayload
+	fb := fragment(t, b.ip(t), fragSize, 22)
+	h.expectHeld(fa[1])
+	h.expectHeld(fa[2])
+	h.expectHeld(fb[1])
+
+	var s pkt.Summary
+	whole := out("udp", "198.18.3.4", 4000, "198.51.100.7", 53).frame(t)
+	pkt.Parse(whole, &s)
+	if n := h.w.DropHeld(&s, 0); n != 0 {
+		t.Errorf("DropHeld(an unfragmented packet) = %d, want 0", n)
+	}
+	first := append([]byte(nil), fa[0]...)
+	pkt.Parse(first, &s)
+	if r := h.w.Track(first, &s, 0); r.Action != Decide {
+		t.Fatalf("Track(first) = %+v, want Decide", r)
+	}
+	if n := h.w.DropHeld(&s, 1); n != 0 {
+		t.Errorf("DropHeld(first, another space) = %d, want 0", n)
+	}
+	if n := h.w.DropHeld(&s, 0); n != 2 {
+		t.Errorf("DropHeld(first) = %d, want 2", n)
+	}
+	if h.w.Holding() != 1 || h.w.Drops(ReasonFragment) != 2 {
+		t.Errorf("after DropHeld: holding %d, fragment-no-state drops %d; want 1 and 2", h.w.Holding(), h.w.Drops(ReasonFragment))
+	}
+	// The freed slots take new fragments.
+	c := out("ping", "198.18.3.6", 99, "198.51.100.7", 0)
+	c.proto = "pong" // an echo reply opens no flow: Commit refuses it
+	c.payload = fragPayload
+	fc := fragment(t, c.ip(t), fragSize, 23)
+	h.expectHeld(fc[1])
+	h.expectHeld(fc[2])
+	first = append([]byte(nil), fc[0]...)
+	pkt.Parse(first, &s)
+	if r := h.w.Process(first, &s, 0); r.Action != Drop || r.Reason != ReasonICMPNotRequest {
+		t.Fatalf("Process(first fragment of an echo reply) = %+v, want Drop icmp-not-request", r)
+	}
+	if h.w.Holding() != 1 || len(h.w.Released()) != 0 {
+		t.Errorf("after Commit refused the first fragment: holding %d, released %d; want 1 (the other datagram) and 0", h.w.Holding(), len(h.w.Released()))
+	}
+	h.w.BeginBatch()
+	if err := h.tab.checkInvariants(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestDropHeldZeroAlloc(t *testing.T) {
+	h := holdHarness(t, 4, testPolicy())
+	a := out("udp", "198.18.3.4", 4000, "198.51.100.7", 53)
+	a.payload = fragPayload
+	fa := fragment(t, a.ip(t), fragSize, 21)
+	var s pkt.Summary
+	first := append([]byte(nil), fa[0]...)
+	pkt.Parse(first, &s)
+	later := make([]byte, len(fa[1]))
+	var ls pkt.Summary
+	if n := testing.AllocsPerRun(100, func() {
+		copy(later, fa[1])
+		pkt.Parse(later, &ls)
+		if r := h.w.Track(later, &ls, 0); r.Action != Held {
+			t.Fatalf("%+v", r)
+		}
+		if n := h.w.DropHeld(&s, 0); n != 1 {
+			t.Fatalf("DropHeld = %d", n)
+		}
+	}); n != 0 {
+		t.Errorf("hold and DropHeld: %v allocations per run, want 0", n)
+	}
+}
