@@ -71,7 +71,10 @@ type Conntrack struct {
 	Capacity int `yaml:"capacity"` // sessions; default 65536
 	// HeldFragments is how many fragments each worker keeps that
 	// overtook their datagram's first fragment, until it comes (RFC 4787
-	// REQ-14); default 64, 0 drops them instead.
+	// REQ-14); default 64, 0 drops them instead. A new flow's later
+	// fragments that come in the same batch as its first one count as
+	// overtaking it (the batch is tracked before the flow is created),
+	// so 0 also loses those.
 	HeldFragments *int `yaml:"heldFragments"`
 }
 

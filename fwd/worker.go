@@ -98,7 +98,9 @@ type WorkerConfig struct {
 	// datagram's first fragment the worker keeps (a copy of one frame
 	// each) until the first comes, with a connection table (RFC 4787
 	// REQ-14); zero means DefaultHeldFragments, negative means none:
-	// such fragments are dropped (nat fragment-no-state).
+	// such fragments are dropped (nat fragment-no-state). A new flow's
+	// later fragments in the batch of its first fragment are among them:
+	// the batch is tracked before Commit creates the flow.
 	HeldFragments int
 }
 
