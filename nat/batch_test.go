@@ -105,14 +105,7 @@ func TestTrackBatchZeroAlloc(t *testing.T) {
 	bt := newBenchTable(t, 1<<10)
 	w := bt.h.w
 	const n = 64
-	frames := make([][]byte, n)
-	sums := make([]*pkt.Summary, n)
-	spaces := make([]uint16, n)
-	res := make([]Result, n)
-	for i := range frames {
-		frames[i] = make([]byte, len(bt.gen.tmpl))
-		sums[i] = new(pkt.Summary)
-	}
+	frames, sums, spaces, res := trackBufs(n, len(bt.gen.tmpl))
 	k := 0
 	allocs := testing.AllocsPerRun(50, func() {
 		for i := range n {

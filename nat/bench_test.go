@@ -177,6 +177,17 @@ func BenchmarkHarness(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
 }
 
+// trackBufs returns the arguments of a TrackBatch of n packets: frames of
+// frameLen bytes, their summaries, spaces (all 0) and results.
+func trackBufs(n, frameLen int) ([][]byte, []*pkt.Summary, []uint16, []Result) {
+	frames, sums := make([][]byte, n), make([]*pkt.Summary, n)
+	for i := range frames {
+		frames[i] = make([]byte, frameLen)
+		sums[i] = new(pkt.Summary)
+	}
+	return frames, sums, make([]uint16, n), make([]Result, n)
+}
+
 // BenchmarkEstablishedBatch is BenchmarkEstablished through TrackBatch,
 // 64 packets a batch: the harness fills a batch of frames, then tracks it.
 func BenchmarkEstablishedBatch(b *testing.B) {
@@ -190,14 +201,7 @@ func BenchmarkEstablishedBatch(b *testing.B) {
 			}
 			w := bt.h.tab.NewWorker()
 			const batch = 64
-			frames := make([][]byte, batch)
-			sums := make([]*pkt.Summary, batch)
-			spaces := make([]uint16, batch)
-			res := make([]Result, batch)
-			for i := range frames {
-				frames[i] = make([]byte, len(bt.gen.tmpl))
-				sums[i] = new(pkt.Summary)
-			}
+			frames, sums, spaces, res := trackBufs(batch, len(bt.gen.tmpl))
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
@@ -275,14 +279,7 @@ func BenchmarkNewFlowBatch(b *testing.B) {
 			h := newHarness(b, Config{Capacity: capacity}, benchPolicy()) // the default sweep, as in production
 			g := newFlowGen(b, "S")
 			const batch = 64
-			frames := make([][]byte, batch)
-			sums := make([]*pkt.Summary, batch)
-			spaces := make([]uint16, batch)
-			res := make([]Result, batch)
-			for i := range frames {
-				frames[i] = make([]byte, len(g.tmpl))
-				sums[i] = new(pkt.Summary)
-			}
+			frames, sums, spaces, res := trackBufs(batch, len(g.tmpl))
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			b.ReportAllocs()

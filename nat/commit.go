@@ -366,18 +366,6 @@ func (w *Worker) create(s *pkt.Summary, k *key, h uint64, space uint16, pl *plan
 	return k1, si, ReasonNone
 }
 
-// jump is Lamping and Veach's jump consistent hash: growing the address
-// list moves only the internal addresses that must move.
-func jump(h uint64, n int) int {
-	var b, j int64 = -1, 0
-	for j < int64(n) {
-		b = j
-		h = h*2862933555777941757 + 1
-		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((h>>33)+1)))
-	}
-	return int(b)
-}
-
 // refuse drops a new flow that cannot have state, counting reason, and
 // for resource or administrative refusals prepares an ICMP
 // administratively prohibited error (RFC 5508 REQ-8) within the rate

@@ -421,6 +421,18 @@ func (s *snapshot) inPools(space uint16, fam pkt.Family, a *[16]byte) bool {
 // each of MaxExternalAddrs addresses.
 const pickBits = 16
 
+// jump is Lamping and Veach's jump consistent hash: growing the address
+// list moves only the internal addresses that must move.
+func jump(h uint64, n int) int {
+	var b, j int64 = -1, 0
+	for j < int64(n) {
+		b = j
+		h = h*2862933555777941757 + 1
+		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((h>>33)+1)))
+	}
+	return int(b)
+}
+
 // paired returns the index in ext[f] of the external address paired with
 // an internal address whose (seeded) hash is h.
 func (s *snapshot) paired(f int, h uint64) int {
