@@ -22,11 +22,18 @@ const (
 	// RoleWorkload: one workload endpoint (a veth or TAP). gannet answers
 	// ARP and NDP for the gateway address itself and checks sources.
 	RoleWorkload
+	// RoleNone: an empty slot. Ports keep their index for their whole
+	// life while others come and go, so the tables have holes; a frame
+	// from one is port-unknown and nothing may route to one.
+	RoleNone
 )
 
 func (r Role) String() string {
-	if r == RoleWorkload {
+	switch r {
+	case RoleWorkload:
 		return "workload"
+	case RoleNone:
+		return "none"
 	}
 	return "uplink"
 }
@@ -70,6 +77,10 @@ type Config struct {
 	// conntrack or NAT stage; policy is then stateless (every packet,
 	// both directions, is evaluated as new).
 	NAT *nat.Table
+	// NATPolicy is NAT's policy compiled for NAT (nat.Table.Prepare), so
+	// that it is published with the rest of the tables in one store; nil
+	// takes the policy last set on the table (nat.Table.SetPolicy).
+	NATPolicy *nat.Prepared
 	// Xlat translates translated address spaces; required when any space
 	// is translated.
 	Xlat *xlat.Translator
@@ -87,6 +98,10 @@ type PortConfig struct {
 	// ICMP errors about packets that came in here (first of each family),
 	// before Config.RouterAddrs.
 	HostAddrs []netip.Addr
+	// Down: the port's link is gone or down. Its routes and endpoint
+	// stay, and packets routed to it are answered Destination
+	// Unreachable (host / address unreachable) instead of vanishing.
+	Down bool
 }
 
 // SpaceConfig declares an address space (a VRF). Space 0 is the flat

@@ -80,6 +80,7 @@ const (
 	ReasonPolicyIngress // denied by the destination endpoint's ingress program
 
 	ReasonNoRoute    // no route to the destination (ICMP Destination Unreachable when allowed)
+	ReasonPortDown   // routed to a port whose link is gone or down (ICMP host/address unreachable when allowed)
 	ReasonNoPort     // the route names a port this worker has no queue on
 	ReasonNoHeadroom // no room in front of the packet for the Ethernet header
 
@@ -125,6 +126,7 @@ var reasonInfo = [NumReasons]struct {
 	ReasonPolicyEgress:    {"policy-egress", StagePolicy},
 	ReasonPolicyIngress:   {"policy-ingress", StagePolicy},
 	ReasonNoRoute:         {"no-route", StageRoute},
+	ReasonPortDown:        {"port-down", StageRoute},
 	ReasonNoPort:          {"no-port", StageRoute},
 	ReasonNoHeadroom:      {"no-headroom", StageRoute},
 	ReasonNoNeighbour:     {"no-neighbour", StageNeighbour},

@@ -192,7 +192,12 @@ func newHostWith(t testing.TB, c Config, nb []neigh.Entry, set func(*WorkerConfi
 	h.tables.Store(tab)
 	mem := make([]byte, testFrames*testFrameSize)
 	var ports []Port
-	for range c.Ports {
+	for _, pc := range c.Ports {
+		if pc.Role == RoleNone { // an empty slot
+			h.ports = append(h.ports, nil)
+			ports = append(ports, nil)
+			continue
+		}
 		p := NewMemPort(mem, testFrameSize, testRing)
 		h.ports = append(h.ports, p)
 		ports = append(ports, p)

@@ -144,6 +144,14 @@ func (p *MemPort) Frames(fn func(chunk uint64)) {
 	p.tx.each(func(d xsk.Desc) { fn(d.Addr & mask) })
 }
 
+// CloseReclaim implements Reclaimer: it lists the frames on every ring.
+// The port is done with: neither the worker nor Inject or Drain may use
+// it any more.
+func (p *MemPort) CloseReclaim(dst []uint64) ([]uint64, error) {
+	p.Frames(func(chunk uint64) { dst = append(dst, chunk) })
+	return dst, nil
+}
+
 // ring is a single-producer single-consumer ring with the kernel's
 // protocol: each side caches the other side's index and reloads it only
 // when the cache says the ring is full (or empty), and publishes its own

@@ -120,6 +120,10 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		return false
 	}
 	pe := &t.ports[in]
+	if pe.role == RoleNone {
+		w.drop(chunk, ReasonPortUnknown)
+		return false
+	}
 	frame := w.mem[d.Addr : d.Addr+uint64(d.Len)]
 	*v = view{base: d.Addr, chunk: chunk, s: s, in: in, srcMAC: pkt.Ethernet(frame).Src(), sp: t.flat}
 	if pe.role == RoleWorkload {
@@ -182,6 +186,13 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		}
 	}
 
+	// A port whose link is gone keeps its routes: the sender learns at
+	// once (host unreachable) instead of timing out into a black hole.
+	if nh := v.nh; nh != nil && nh.kind != nhTranslate && t.ports[nh.port].down {
+		w.portDown(t, v)
+		return false
+	}
+
 	// The path MTU check quotes the packet as it arrived, so it runs
 	// before NAT rewrites it (source NAT keeps the destination, hence
 	// the egress port). IPv4 without DF is fragmented on the way out.
@@ -240,6 +251,21 @@ func (w *Worker) noRoute(t *Tables, v *view) {
 		w.icmpError(t, v, pkt.ICMPv4DestUnreach, pkt.ICMPv4NetUnreach, 0, ReasonNoRoute)
 	default:
 		w.icmpError(t, v, pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonNoRoute)
+	}
+}
+
+// portDown drops the packet of v, routed to a port whose link is gone,
+// answering it with Destination Unreachable (host unreachable, RFC 1812
+// 5.2.7.1; address unreachable, RFC 4443 3.1) unless NAT or translation
+// rewrote it.
+func (w *Worker) portDown(t *Tables, v *view) {
+	switch {
+	case v.rewritten:
+		w.drop(v.chunk, ReasonPortDown)
+	case v.s.Family == pkt.FamilyIPv4:
+		w.icmpError(t, v, pkt.ICMPv4DestUnreach, pkt.ICMPv4HostUnreach, 0, ReasonPortDown)
+	default:
+		w.icmpError(t, v, pkt.ICMPv6DestUnreach, pkt.ICMPv6AddrUnreach, 0, ReasonPortDown)
 	}
 }
 
@@ -680,11 +706,15 @@ func (w *Worker) reparse(v *view, p *xlat.Packet, sp *space) bool {
 // every frame of the packet when the translator split it.
 func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
 	s := v.s
-	if nh.port >= len(w.ports) {
+	if nh.port >= len(w.ports) || w.ports[nh.port] == nil {
 		w.drop(v.chunk, ReasonNoPort)
 		return
 	}
 	out := &t.ports[nh.port]
+	if out.down {
+		w.portDown(t, v)
+		return
+	}
 	split := false
 	if int(s.L3Len) > out.mtu {
 		if w.nfrags != 0 || s.Family != pkt.FamilyIPv4 || s.Flags&pkt.FlagDontFragment != 0 {

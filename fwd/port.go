@@ -23,3 +23,12 @@ type Port interface {
 type Pollable interface {
 	FD() int
 }
+
+// Reclaimer is a Port that can leave a running worker (Worker.DetachPort):
+// CloseReclaim releases the port and appends to dst every frame of the
+// worker's memory it still held — on its fill, rx, tx or completion ring,
+// or in a copy it was making — so the worker gets them back.
+type Reclaimer interface {
+	Port
+	CloseReclaim(dst []uint64) ([]uint64, error)
+}

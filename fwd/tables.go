@@ -32,8 +32,9 @@ type Tables struct {
 
 	icmpRate int // errors per second per worker; < 0: none
 
-	nat  *nat.Table
-	xlat *xlat.Translator
+	nat       *nat.Table
+	natPolicy *nat.Prepared
+	xlat      *xlat.Translator
 }
 
 type portEntry struct {
@@ -42,6 +43,7 @@ type portEntry struct {
 	role    Role
 	mac     pkt.MAC
 	mtu     int
+	down    bool
 	ep      *endpoint // the workload port's endpoint, or nil
 
 	src4       [4]byte // ICMPv4 error source
@@ -90,11 +92,15 @@ type nextHop struct {
 // field, and nothing is returned with it.
 func NewTables(c Config) (*Tables, error) {
 	t := &Tables{
-		spaces:   map[uint16]*space{},
-		gwMAC:    pkt.MAC(c.GatewayMAC),
-		icmpRate: c.ICMPRate,
-		nat:      c.NAT,
-		xlat:     c.Xlat,
+		spaces:    map[uint16]*space{},
+		gwMAC:     pkt.MAC(c.GatewayMAC),
+		icmpRate:  c.ICMPRate,
+		nat:       c.NAT,
+		natPolicy: c.NATPolicy,
+		xlat:      c.Xlat,
+	}
+	if c.NATPolicy != nil && !c.NATPolicy.For(c.NAT) {
+		return nil, fmt.Errorf("fwd: NATPolicy: prepared for another connection table")
 	}
 	if t.gwMAC == (pkt.MAC{}) {
 		t.gwMAC = pkt.MAC(DefaultGatewayMAC)
@@ -166,6 +172,10 @@ func NewTables(c Config) (*Tables, error) {
 	// Ports.
 	for i, pc := range c.Ports {
 		f := fmt.Sprintf("fwd: Ports[%d]", i)
+		if pc.Role == RoleNone {
+			t.ports = append(t.ports, portEntry{role: RoleNone, mtu: 1500, down: true})
+			continue
+		}
 		if pc.Role != RoleUplink && pc.Role != RoleWorkload {
 			return nil, fmt.Errorf("%s.Role: unknown role %d", f, pc.Role)
 		}
@@ -179,7 +189,7 @@ func NewTables(c Config) (*Tables, error) {
 		if pc.Ifindex < 0 {
 			return nil, fmt.Errorf("%s.Ifindex: %d is negative", f, pc.Ifindex)
 		}
-		pe := portEntry{name: pc.Name, ifindex: pc.Ifindex, role: pc.Role, mac: pkt.MAC(pc.MAC), mtu: mtu}
+		pe := portEntry{name: pc.Name, ifindex: pc.Ifindex, role: pc.Role, mac: pkt.MAC(pc.MAC), mtu: mtu, down: pc.Down}
 		for j, a := range pc.HostAddrs {
 			switch {
 			case !a.IsValid():
@@ -256,7 +266,7 @@ func NewTables(c Config) (*Tables, error) {
 			}
 			nh = nextHop{kind: nhTranslate, space: dst}
 		} else {
-			if rc.Port < 0 || rc.Port >= len(t.ports) {
+			if rc.Port < 0 || rc.Port >= len(t.ports) || t.ports[rc.Port].role == RoleNone {
 				return nil, fmt.Errorf("%s.Port: %d is not a port index (0-%d)", f, rc.Port, len(t.ports)-1)
 			}
 			if rc.TranslateSpace != 0 {

@@ -75,8 +75,13 @@ type WorkerConfig struct {
 	Mem       []byte
 	FrameSize int
 	// Ports are the worker's queues, one per port of the tables, by
-	// index. Ports share Mem.
+	// index (a port's index is its slot); a nil entry is an empty slot.
+	// Ports share Mem. More come and go while the worker runs
+	// (AttachPort, DetachPort).
 	Ports []Port
+	// MaxPorts bounds the slots, hence the tables' port indices; zero
+	// means DefaultMaxPorts.
+	MaxPorts int
 	// Tables is where the control plane publishes snapshots; shared by
 	// all workers. A nil pointer value means "no tables yet": every
 	// frame is dropped as port-unknown.
@@ -107,6 +112,9 @@ type WorkerConfig struct {
 // DefaultHeldFragments is WorkerConfig.HeldFragments when it is zero.
 const DefaultHeldFragments = 64
 
+// DefaultMaxPorts is WorkerConfig.MaxPorts when it is zero.
+const DefaultMaxPorts = 4096
+
 // Worker owns frame memory, a free-frame stack and one queue per port,
 // and runs the pipeline over them. Methods other than Stats, Start and
 // Stop belong to the goroutine running it.
@@ -115,13 +123,21 @@ type Worker struct {
 	frameSize  int
 	numFrames  int
 	free       *xsk.FrameStack
-	ports      []Port
 	tables     *atomic.Pointer[Tables]
 	neigh      Neighbours
 	clock      Clock
 	cfg        WorkerConfig
 	fillTarget int
-	fillOut    []int // frames on each port's fill ring (given, not yet received)
+
+	// Ports by slot (nil: empty) and the slots in use, in order. Only
+	// the worker's goroutine changes them (ports.go).
+	ports   []Port
+	active  []int
+	fillOut []int // by slot: frames on the port's fill ring (given, not yet received)
+	txOutP  []int // by slot: frames on the port's tx ring, not yet completed
+	fds     []int32
+	portC   []portCounters  // by slot, private
+	portPub []portPublished // by slot, published
 	// txOut counts frames handed to ports' tx rings and not yet
 	// completed; completed is how many came back in the last round. A
 	// worker with frames in flight does not sleep in poll(): on a
@@ -129,6 +145,14 @@ type Worker struct {
 	// and the frames stuck on a tx ring are the ones the fill ring lacks.
 	txOut     int
 	completed int
+
+	// Control operations (AttachPort, DetachPort) run on the worker's
+	// goroutine at the start of a round; opsPending is the one load the
+	// round pays when there are none.
+	opMu       sync.Mutex
+	ops        []func()
+	opsPending atomic.Bool
+	lost       atomic.Uint64 // frames a detached port did not give back
 
 	// Per round.
 	nsnap      *neigh.Snapshot
@@ -201,13 +225,14 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("fwd: WorkerConfig.Mem: %d bytes hold no %d-byte frame", len(cfg.Mem), fs)
 	}
-	if len(cfg.Ports) == 0 {
-		return nil, errors.New("fwd: WorkerConfig.Ports: no ports")
+	if cfg.MaxPorts == 0 {
+		cfg.MaxPorts = DefaultMaxPorts
 	}
-	for i, p := range cfg.Ports {
-		if p == nil {
-			return nil, fmt.Errorf("fwd: WorkerConfig.Ports[%d]: nil", i)
-		}
+	if cfg.MaxPorts < 0 || cfg.MaxPorts > 1<<16 {
+		return nil, fmt.Errorf("fwd: WorkerConfig.MaxPorts: %d out of range 1-65536", cfg.MaxPorts)
+	}
+	if len(cfg.Ports) > cfg.MaxPorts {
+		return nil, fmt.Errorf("fwd: WorkerConfig.Ports: %d ports, more than MaxPorts (%d)", len(cfg.Ports), cfg.MaxPorts)
 	}
 	if cfg.Tables == nil {
 		return nil, errors.New("fwd: WorkerConfig.Tables: nil")
@@ -224,13 +249,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	w := &Worker{
 		mem: cfg.Mem[:n*fs], frameSize: fs, numFrames: n,
 		free:    xsk.NewFrameStack(n),
-		ports:   cfg.Ports,
 		tables:  cfg.Tables,
 		neigh:   cfg.Neighbours,
 		clock:   cfg.Clock,
 		cfg:     cfg,
-		fillOut: make([]int, len(cfg.Ports)),
-		txq:     make([]txQueue, len(cfg.Ports)),
+		portPub: make([]portPublished, cfg.MaxPorts),
 	}
 	switch {
 	case cfg.HeldFragments == 0:
@@ -240,12 +263,13 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	case cfg.HeldFragments > 0:
 		w.holdSlots = cfg.HeldFragments
 	}
-	w.fillTarget = cfg.FillTarget
-	if w.fillTarget <= 0 {
-		w.fillTarget = max(1, n/2/len(cfg.Ports))
-	}
 	for i := n - 1; i >= 0; i-- {
 		w.free.Push(uint64(i * fs))
+	}
+	for slot, p := range cfg.Ports {
+		if p != nil {
+			w.attach(slot, p)
+		}
 	}
 	w.nowNs = w.clock.Now().UnixNano()
 	w.icmpLast, w.icmpTokens = w.nowNs, icmpBurst
@@ -257,6 +281,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // publish the counters. It returns the number of frames received. Tests
 // and single-threaded drivers call it directly; Start calls it in a loop.
 func (w *Worker) Step() int {
+	if w.opsPending.Load() {
+		w.runOps()
+	}
+	// After the operations: a port is detached only once tables that no
+	// longer route to it are published, and this load sees them.
 	t := w.tables.Load()
 	if t == nil {
 		t = empty
@@ -270,17 +299,19 @@ func (w *Worker) Step() int {
 	w.nw = nil
 	if t.nat != nil {
 		w.nw = w.natWorker(t)
-		w.nw.BeginBatch()
+		w.nw.BeginBatchWith(t.natPolicy)
 		w.nrel = 0
 	}
 	mask := ^uint64(w.frameSize - 1)
 	got := 0
 	w.completed = 0
-	for pi, p := range w.ports {
+	for _, pi := range w.active {
+		p := w.ports[pi]
 		for {
 			n := p.Complete(w.addrs[:])
 			w.completed += n
 			w.txOut -= n
+			w.txOutP[pi] -= n
 			for _, a := range w.addrs[:n] {
 				w.free.Push(a & mask)
 			}
@@ -291,6 +322,11 @@ func (w *Worker) Step() int {
 		if n := p.Receive(w.rx[:]); n > 0 {
 			w.fillOut[pi] -= n
 			w.c.rx += uint64(n)
+			pc := &w.portC[pi]
+			pc.rx += uint64(n)
+			for _, d := range w.rx[:n] {
+				pc.rxBytes += uint64(d.Len)
+			}
 			got += n
 			w.process(t, pi, w.rx[:n])
 		}
@@ -315,6 +351,9 @@ func (w *Worker) Step() int {
 	}
 	w.c.batches++
 	w.pub.publish(&w.c)
+	for _, pi := range w.active {
+		w.portPub[pi].publish(&w.portC[pi])
+	}
 	return got
 }
 
@@ -370,12 +409,27 @@ func (w *Worker) flush() {
 func (w *Worker) flushPort(pi int) {
 	mask := ^uint64(w.frameSize - 1)
 	q := &w.txq[pi]
-	k := w.ports[pi].Transmit(q.d[:q.n])
+	p := w.ports[pi]
+	if p == nil {
+		// Routed to a slot the worker has no port in (the tables and
+		// the worker's ports disagree for a moment while a port comes
+		// or goes).
+		for _, d := range q.d[:q.n] {
+			w.drop(d.Addr&mask, ReasonNoPort)
+		}
+		q.n = 0
+		return
+	}
+	k := p.Transmit(q.d[:q.n])
+	pc := &w.portC[pi]
 	for _, d := range q.d[:k] {
 		w.c.txBytes += uint64(d.Len)
+		pc.txBytes += uint64(d.Len)
 	}
 	w.c.tx += uint64(k)
+	pc.tx += uint64(k)
 	w.txOut += k
+	w.txOutP[pi] += k
 	for _, d := range q.d[k:q.n] {
 		w.drop(d.Addr&mask, ReasonTxFull)
 	}
@@ -401,14 +455,21 @@ func (w *Worker) Stats() Stats {
 // with Pin, to its CPU. It returns once the goroutine runs (or failed to
 // pin).
 func (w *Worker) Start() error {
+	w.opMu.Lock()
 	if !w.running.CompareAndSwap(false, true) {
+		w.opMu.Unlock()
 		return errors.New("fwd: worker already started")
 	}
 	w.stop.Store(false)
 	w.done = make(chan struct{})
+	done := w.done
+	w.opMu.Unlock()
 	started := make(chan error, 1)
 	go func() {
-		defer close(w.done)
+		defer close(done)
+		// Operations queued while the worker stops run here, before
+		// done says the worker is gone.
+		defer w.runOps()
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		if w.cfg.Pin {
@@ -421,7 +482,7 @@ func (w *Worker) Start() error {
 		w.loop()
 	}()
 	if err := <-started; err != nil {
-		<-w.done
+		<-done
 		w.running.Store(false)
 		return err
 	}
@@ -433,10 +494,6 @@ func (w *Worker) Start() error {
 const maxStalledRounds = 1 << 14
 
 func (w *Worker) loop() {
-	var fds []int32
-	if w.cfg.Idle == IdlePoll {
-		fds = pollFDs(w.ports)
-	}
 	stalled := 0
 	for !w.stop.Load() {
 		if w.Step() > 0 || w.cfg.Idle == IdleBusy {
@@ -457,8 +514,11 @@ func (w *Worker) loop() {
 			continue
 		}
 		stalled = 0
-		if fds != nil {
-			pollIn(fds, w.cfg.PollTimeout)
+		if w.opsPending.Load() {
+			continue
+		}
+		if w.fds != nil {
+			pollIn(w.fds, w.cfg.PollTimeout)
 		} else {
 			time.Sleep(w.cfg.Nap)
 		}
@@ -473,24 +533,14 @@ func (w *Worker) Stop(ctx context.Context) error {
 		return nil
 	}
 	w.stop.Store(true)
+	w.opMu.Lock()
+	done := w.done
+	w.opMu.Unlock()
 	select {
-	case <-w.done:
+	case <-done:
 		w.running.Store(false)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("fwd: stop worker: %w", ctx.Err())
 	}
-}
-
-// pollFDs returns the descriptors of ports, or nil when any port has none.
-func pollFDs(ports []Port) []int32 {
-	fds := make([]int32, 0, len(ports))
-	for _, p := range ports {
-		pp, ok := p.(Pollable)
-		if !ok {
-			return nil
-		}
-		fds = append(fds, int32(pp.FD()))
-	}
-	return fds
 }

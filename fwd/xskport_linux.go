@@ -206,3 +206,24 @@ func (p *XSKPort) Close() error {
 	}
 	return err
 }
+
+// CloseReclaim implements Reclaimer: it closes the port like Close and
+// appends the worker frames it still held — on the socket's rings when
+// the UMEM is shared, in the copy path's stash and done list otherwise
+// (the socket's rings then hold the port's own frames, which go with its
+// UMEM).
+func (p *XSKPort) CloseReclaim(dst []uint64) ([]uint64, error) {
+	if p.own == nil {
+		return p.sock.CloseReclaim(dst)
+	}
+	for {
+		a, ok := p.stash.Pop()
+		if !ok {
+			break
+		}
+		dst = append(dst, a)
+	}
+	dst = append(dst, p.done...)
+	p.done = p.done[:0]
+	return dst, p.Close()
+}

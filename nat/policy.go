@@ -466,9 +466,32 @@ func (s *snapshot) natSource(space uint16, fam pkt.Family, a *[16]byte) bool {
 // batch. Sessions and mappings made under the old policy stay as they
 // are until they expire; new flows follow p. On error nothing changes.
 func (t *Table) SetPolicy(p *Policy) error {
-	s, err := compile(p)
+	pp, err := t.Prepare(p)
 	if err != nil {
 		return err
+	}
+	t.policy.Store(pp.s)
+	return nil
+}
+
+// Prepared is a Policy compiled for one Table: a data plane that
+// publishes its tables as one snapshot carries it there and hands it to
+// Worker.BeginBatchWith, so the policy changes in the same store as the
+// routes and endpoints it goes with.
+type Prepared struct {
+	t *Table
+	s *snapshot
+}
+
+// For reports whether p was prepared for t.
+func (p *Prepared) For(t *Table) bool { return p != nil && p.t == t }
+
+// Prepare validates and compiles p for t without publishing it. On
+// error nothing changes.
+func (t *Table) Prepare(p *Policy) (*Prepared, error) {
+	s, err := compile(p)
+	if err != nil {
+		return nil, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -484,6 +507,5 @@ func (t *Table) SetPolicy(p *Policy) error {
 			e.ports = ps
 		}
 	}
-	t.policy.Store(s)
-	return nil
+	return &Prepared{t: t, s: s}, nil
 }

@@ -166,7 +166,17 @@ func (t *Table) NewWorker() *Worker {
 // their first fragment has been forwarded, dropped when they waited too
 // long.
 func (w *Worker) BeginBatch() {
-	w.snap = w.t.policy.Load()
+	w.BeginBatchWith(nil)
+}
+
+// BeginBatchWith is BeginBatch under policy p (prepared for this table)
+// instead of the one SetPolicy published; nil means that one.
+func (w *Worker) BeginBatchWith(p *Prepared) {
+	if p != nil && p.t == w.t {
+		w.snap = p.s
+	} else {
+		w.snap = w.t.policy.Load()
+	}
 	w.epoch++
 	w.now, w.nowNs = w.t.now()
 	if n := w.t.sweepSome(w.t.cfg.SweepPerBatch, w.now, &w.snap.tm, &w.sweepBuf); n > 0 {

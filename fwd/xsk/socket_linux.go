@@ -436,26 +436,96 @@ func (s *Socket) Stats() (Stats, error) {
 // Close unbinds the socket and unmaps its rings. The queue's fill and
 // completion rings stay mapped while another socket on the queue is open.
 // Frames the kernel still held for this socket are not returned: a worker
-// closes its sockets when it stops, and the UMEM goes with them.
+// closes its sockets when it stops, and the UMEM goes with them. A socket
+// closed while the UMEM lives on (a port removed from a running worker)
+// uses CloseReclaim instead.
 func (s *Socket) Close() error {
+	_, err := s.close(nil, false)
+	return err
+}
+
+// CloseReclaim closes the socket like Close and appends to dst every frame
+// (chunk address) it still held: received and not yet taken off the rx
+// ring, queued on the tx ring and not yet sent, sent and not yet taken off
+// the completion ring, and waiting on the fill ring — the last two only
+// when this was the queue's last socket, as the queue's rings are shared.
+//
+// The descriptor is closed first: the kernel unbinds the socket and waits
+// for every receive in flight (synchronize_net) before close returns, so
+// the rings are read when nothing writes them any more. The mappings are
+// still ours until unmap (the kernel's pages stay alive while mapped).
+// A frame the kernel took from the fill ring and had not yet put on the
+// rx ring when the device went away, or a copy-mode transmit still in
+// flight in the stack, is not on any ring: the caller counts what is
+// missing.
+func (s *Socket) CloseReclaim(dst []uint64) ([]uint64, error) {
+	return s.close(dst, true)
+}
+
+func (s *Socket) close(dst []uint64, reclaim bool) ([]uint64, error) {
 	u := s.umem
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return dst, ErrClosed
 	}
 	s.closed = true
 	u.sockets = slices.DeleteFunc(u.sockets, func(o *Socket) bool { return o == s })
+	cerr := unix.Close(s.fd)
+	last := s.fc.refs == 1
+	if reclaim {
+		dst = leftovers(dst, &s.rx, s.chunk)
+		dst = unsent(dst, &s.tx, s.chunk)
+		if last {
+			dst = leftovers(dst, &s.fc.comp, s.chunk)
+			dst = unsent(dst, &s.fc.fill, s.chunk)
+		}
+	}
 	s.unmap()
 	if s.fc.refs--; s.fc.refs == 0 {
 		s.fc.unmap()
 		delete(u.queues, s.key)
 	}
 	s.fc = nil
-	if err := unix.Close(s.fd); err != nil {
-		return fmt.Errorf("xsk: close: %w", err)
+	if cerr != nil {
+		return dst, fmt.Errorf("xsk: close: %w", cerr)
 	}
-	return nil
+	return dst, nil
+}
+
+// leftovers appends the chunks of the entries the kernel produced on a
+// ring we consume and we have not taken.
+func leftovers[T entry](dst []uint64, r *consRing[T], chunk uint64) []uint64 {
+	if r.desc == nil {
+		return dst
+	}
+	for i, end := atomic.LoadUint32(r.consumer), atomic.LoadUint32(r.producer); i != end; i++ {
+		dst = append(dst, addrOf(r.desc[i&r.mask])&chunk)
+	}
+	return dst
+}
+
+// unsent appends the chunks of the entries we produced on a ring the
+// kernel consumes and it has not taken.
+func unsent[T entry](dst []uint64, r *prodRing[T], chunk uint64) []uint64 {
+	if r.desc == nil {
+		return dst
+	}
+	for i, end := atomic.LoadUint32(r.consumer), atomic.LoadUint32(r.producer); i != end; i++ {
+		dst = append(dst, addrOf(r.desc[i&r.mask])&chunk)
+	}
+	return dst
+}
+
+// addrOf is an entry's frame address.
+func addrOf[T entry](e T) uint64 {
+	switch v := any(e).(type) {
+	case Desc:
+		return v.Addr
+	case uint64:
+		return v
+	}
+	return 0
 }
 
 // The data-path syscalls: raw, so they cannot allocate. Their errors are not
