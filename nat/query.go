@@ -63,6 +63,14 @@ type QueryResult struct {
 	// After is the flow as Commit would translate it (valid when Commit
 	// is Forward).
 	After Tuple
+	// Dest is what Destination reports for a new flow: where Commit
+	// would deliver it (address, space, port) and whether the
+	// destination is translated. It is what the data path checks the
+	// ingress policy of the receiving endpoint against.
+	Dest           netip.Addr
+	DestSpace      uint16
+	DestPort       uint16
+	DestTranslated bool
 }
 
 // Query tells what Track would do with the packet of frame (parsed into
@@ -109,6 +117,8 @@ func (t *Table) Query(frame []byte, s *pkt.Summary, space uint16) QueryResult {
 		return q
 	}
 	q.Track = Result{Action: Decide, State: StateNew, Space: space}
+	d, dsp, port, tr := w.Destination(frame, s, space) // reads the table only
+	q.Dest, q.DestSpace, q.DestPort, q.DestTranslated = addrOf(s.Family, d), dsp, port, tr
 	w.queryCommit(frame, s, space, &k, h, &q)
 	return q
 }
@@ -432,6 +442,13 @@ func stateName(st uint32) string {
 		return "answered"
 	}
 	return "unanswered"
+}
+
+func addrOf(fam pkt.Family, a [16]byte) netip.Addr {
+	if fam == pkt.FamilyIPv4 {
+		return netip.AddrFrom4([4]byte(a[:4]))
+	}
+	return netip.AddrFrom16(a)
 }
 
 // tupleOf turns a key into a Tuple.

@@ -1,0 +1,409 @@
+package fwd
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gannet-net/gannet/fwd/neigh"
+	"github.com/gannet-net/gannet/nat"
+	"github.com/gannet-net/gannet/pkt"
+	"github.com/gannet-net/gannet/xlat"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+var (
+	internet4 = netip.MustParseAddr("192.0.2.50")
+	floatIP   = netip.MustParseAddr("203.0.113.200")
+	publicIP  = netip.MustParseAddr("203.0.113.100")
+)
+
+// borderConfig is policed (W1 "client", W2 "web", stateful) with
+// natOutgoing for the workloads and a floating IP for W2.
+func borderConfig(t *testing.T) Config {
+	t.Helper()
+	c, _ := policed(t, true)
+	setFloating(t, c, floatIP)
+	return c
+}
+
+// tenantConfig is tenantHost's: translated spaces 7 (port 0) and 8
+// (port 1), both with 100.64.0.1, and the IPv6 core on port 2.
+func tenantConfig(t *testing.T) Config {
+	t.Helper()
+	tr, err := xlat.New(xlat.Config{AddressSpaces: map[int]string{int(tenantA): "", int(tenantB): ""}})
+	if err != nil {
+		t.Fatalf("xlat.New: %v", err)
+	}
+	ct, err := nat.New(nat.Config{Capacity: 256, Clock: &nat.ManualClock{}, Seed: 3})
+	if err != nil {
+		t.Fatalf("nat.New: %v", err)
+	}
+	return Config{
+		Ports: []PortConfig{
+			{Name: "tenant-a", Role: RoleWorkload},
+			{Name: "tenant-b", Role: RoleWorkload},
+			{Name: "fabric", Ifindex: 2, Role: RoleUplink, MAC: mac6(macUpA)},
+		},
+		Spaces: []SpaceConfig{{ID: tenantA, Translated: true}, {ID: tenantB, Translated: true}},
+		Endpoints: []EndpointConfig{
+			{Name: "a", Port: 0, MAC: mac6(macTA), Addrs: []netip.Addr{addrHere}, Space: tenantA},
+			{Name: "b", Port: 1, MAC: mac6(macTB), Addrs: []netip.Addr{addrHere}, Space: tenantB},
+		},
+		Routes:      []RouteConfig{{Prefix: netip.MustParsePrefix("64:ff9b:1::/48"), Port: 2, Gateway: llB}},
+		RouterAddrs: []netip.Addr{rtr4, rtr6},
+		NAT:         ct,
+		Xlat:        tr,
+	}
+}
+
+var tenantNeigh = []neigh.Entry{{Ifindex: 2, Addr: llB, MAC: mac6(macUpB)}}
+
+func TestBuildTraceFrame(t *testing.T) {
+	tests := []struct {
+		name string
+		spec TraceSpec
+		want string // the layers gopacket decodes, or the error
+	}{
+		{"tcp4", TraceSpec{Src: w1v4, Dst: w2v4, Proto: pkt.ProtoTCP, SrcPort: 4000, DstPort: 80, DF: true, Len: 10}, "Ethernet IPv4 TCP Payload"},
+		{"udp6", TraceSpec{Src: w1v6, Dst: w2v6, Proto: pkt.ProtoUDP, SrcPort: 4000, DstPort: 53}, "Ethernet IPv6 UDP"},
+		{"icmp4", TraceSpec{Src: w1v4, Dst: w2v4, Proto: pkt.ProtoICMP, SrcPort: 7}, "Ethernet IPv4 ICMPv4"},
+		{"icmp6", TraceSpec{Src: w1v6, Dst: w2v6, Proto: pkt.ProtoICMPv6, Len: 4}, "Ethernet IPv6 ICMPv6 ICMPv6Echo Payload"},
+		{"families", TraceSpec{Src: w1v4, Dst: w2v6, Proto: pkt.ProtoTCP}, "dst: family differs from src"},
+		{"no src", TraceSpec{Dst: w2v6, Proto: pkt.ProtoTCP}, "src: missing or invalid address"},
+		{"proto", TraceSpec{Src: w1v4, Dst: w2v4, Proto: 47}, "proto: 47 is not"},
+		{"icmp on v6", TraceSpec{Src: w1v6, Dst: w2v6, Proto: pkt.ProtoICMP}, "proto: icmp with IPv6"},
+		{"df on v6", TraceSpec{Src: w1v6, Dst: w2v6, Proto: pkt.ProtoUDP, DF: true}, "df:"},
+		{"len", TraceSpec{Src: w1v4, Dst: w2v4, Proto: pkt.ProtoUDP, Len: 70000}, "len:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := BuildTraceFrame(tc.spec)
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), tc.want) {
+					t.Fatalf("BuildTraceFrame(%+v) = %v, want %q", tc.spec, err, tc.want)
+				}
+				return
+			}
+			p := gopacket.NewPacket(f, layers.LayerTypeEthernet, gopacket.Default)
+			var names []string
+			for _, l := range p.Layers() {
+				names = append(names, l.LayerType().String())
+			}
+			if got := strings.Join(names, " "); got != tc.want {
+				t.Fatalf("BuildTraceFrame(%+v) decodes as %q, want %q", tc.spec, got, tc.want)
+			}
+			// Checksums: pkt's parser and nat verify what they need;
+			// gopacket recomputes them for comparison.
+			var s pkt.Summary
+			if pkt.Parse(f, &s) != pkt.OK {
+				t.Fatalf("Parse(%x) = %v", f, s.Reason)
+			}
+			again := make([]byte, len(f))
+			copy(again, f)
+			ls := []gopacket.SerializableLayer{}
+			var net gopacket.NetworkLayer
+			for _, l := range p.Layers() {
+				switch x := l.(type) {
+				case *layers.IPv4:
+					net = x
+				case *layers.IPv6:
+					net = x
+				case *layers.TCP:
+					x.SetNetworkLayerForChecksum(net)
+				case *layers.UDP:
+					x.SetNetworkLayerForChecksum(net)
+				case *layers.ICMPv6:
+					x.SetNetworkLayerForChecksum(net)
+				}
+				ls = append(ls, l.(gopacket.SerializableLayer))
+			}
+			if want := unpad(serialize(t, ls...)); string(want) != string(f) {
+				t.Fatalf("BuildTraceFrame(%+v) =\n%x\ngopacket with checksums computed:\n%x", tc.spec, f, want)
+			}
+		})
+	}
+}
+
+func TestTrace(t *testing.T) {
+	syn := func(in int, src, dst netip.Addr, dport uint16) TraceSpec {
+		return TraceSpec{In: in, Src: src, Dst: dst, Proto: pkt.ProtoTCP, SrcPort: 40000, DstPort: dport}
+	}
+	tests := []struct {
+		name    string
+		config  func(*testing.T) Config
+		nb      []neigh.Entry
+		spec    TraceSpec
+		verdict string
+		reason  string
+		egress  string
+		details []string // substrings some step's detail must have
+		after   TraceFlow
+	}{
+		{name: "between two workloads", config: func(*testing.T) Config { return twoWorkloads() }, nb: peerNeigh,
+			spec: syn(0, w1v4, w2v4, 80), verdict: "forward", egress: "w2",
+			details: []string{"endpoint w1, space 0", "source 198.18.0.1 is endpoint w1's", "via 198.18.0.2/32: endpoint w2 on port w2",
+				"egress of w1: no policy", "endpoint w2's MAC 02:00:00:00:00:02", "TTL 64 -> 63"},
+			after: TraceFlow{Proto: pkt.ProtoTCP, Src: w1v4, Dst: w2v4, SrcPort: 40000, DstPort: 80, TTL: 64}},
+		{name: "spoofed source", config: func(*testing.T) Config { return twoWorkloads() }, nb: peerNeigh,
+			spec: syn(0, w2v4, internet4, 80), verdict: "drop", reason: "spoofed",
+			details: []string{"source 198.18.0.2 is not an address of endpoint w1 (198.18.0.1, 2001:db8::1)"}},
+		{name: "policy denies, naming the rule", config: borderConfig, nb: peerNeigh,
+			spec: TraceSpec{In: 0, Src: w1v4, Dst: internet4, Proto: pkt.ProtoUDP, SrcPort: 5000, DstPort: 53}, verdict: "drop", reason: "policy-egress",
+			details: []string{`egress of w1: drop by policy "client-out" Egress[0] (Deny)`}},
+		{name: "policy denies by default", config: borderConfig, nb: peerNeigh,
+			spec: syn(0, w1v4, w2v4, 22), verdict: "drop", reason: "policy-ingress",
+			details: []string{`egress of w1: accept by policy "client-out" Egress[1] (Allow)`, "ingress of w2: drop by default deny: policies apply"}},
+		{name: "policy allows", config: borderConfig, nb: peerNeigh,
+			spec: syn(0, w1v4, w2v4, 80), verdict: "forward", egress: "w2",
+			details: []string{`ingress of w2: accept by policy "web" Ingress[0] (Allow)`, "new session: no translation"}},
+		{name: "no route", config: func(*testing.T) Config {
+			c := twoWorkloads()
+			c.Routes = c.Routes[1:]
+			return c
+		}, spec: syn(0, w1v4, internet4, 80), verdict: "answer", reason: "no-route", egress: "w1",
+			details: []string{"no route to 192.0.2.50 in space 0", "ICMP type 3 code 0 from 192.0.2.1 to 198.18.0.1 out of w1"}},
+		{name: "TTL 1", config: func(*testing.T) Config { return twoWorkloads() }, nb: peerNeigh,
+			spec: TraceSpec{In: 0, Src: w1v6, Dst: w2v6, Proto: pkt.ProtoICMPv6, TTL: 1}, verdict: "answer", reason: "ttl-exceeded", egress: "w1",
+			details: []string{"hop limit 1: time exceeded; ICMP type 3 code 0 from 2001:db8:ffff::1"}},
+		{name: "SNAT of a new flow", config: borderConfig, nb: peerNeigh,
+			spec: syn(0, w1v4, internet4, 443), verdict: "forward", egress: "up",
+			details: []string{"new flow: no session", "source NAT to 203.0.113.100:40000, a new mapping", "198.51.100.1 on up is at 02:00:00:00:00:20"},
+			after:   TraceFlow{Proto: pkt.ProtoTCP, Src: publicIP, Dst: internet4, SrcPort: 40000, DstPort: 443, TTL: 64}},
+		{name: "floating IP inbound", config: borderConfig, nb: peerNeigh,
+			spec: syn(2, internet4, floatIP, 80), verdict: "forward", egress: "w2",
+			details: []string{"destination NAT: to 198.18.0.2 in space 0", "floating IP: destination becomes 198.18.0.2"},
+			after:   TraceFlow{Proto: pkt.ProtoTCP, Src: internet4, Dst: w2v4, SrcPort: 40000, DstPort: 80, TTL: 64}},
+		{name: "translated space 4->6", config: tenantConfig, nb: tenantNeigh,
+			spec: TraceSpec{In: 0, Src: addrHere, Dst: addrThere, Proto: pkt.ProtoUDP, SrcPort: 1000, DstPort: 2000}, verdict: "forward", egress: "fabric",
+			details: []string{"endpoint a, space 7 (translated)", "no route to 100.64.0.2 in space 7", "4->6: 100.64.0.1:1000 > 100.64.0.2:2000 proto 17 (space 7) becomes [64:ff9b:1:7::6440:1]:1000 > [64:ff9b:1:7::6440:2]:2000 proto 17 (space 0)"},
+			after:   TraceFlow{Proto: pkt.ProtoUDP, Src: netip.MustParseAddr("64:ff9b:1:7::100.64.0.1"), Dst: netip.MustParseAddr("64:ff9b:1:7::100.64.0.2"), SrcPort: 1000, DstPort: 2000, TTL: 64}},
+		{name: "translated space 6->4", config: tenantConfig, nb: tenantNeigh,
+			spec:    TraceSpec{In: 2, Src: netip.MustParseAddr("64:ff9b:1:8::100.64.0.2"), Dst: netip.MustParseAddr("64:ff9b:1:8::100.64.0.1"), Proto: pkt.ProtoUDP, SrcPort: 2000, DstPort: 1000},
+			verdict: "forward", egress: "tenant-b",
+			details: []string{"translate 6->4 and deliver to endpoint b", "6->4:", "deliver to endpoint b in space 8 (translated)"},
+			after:   TraceFlow{Space: tenantB, Proto: pkt.ProtoUDP, Src: addrThere, Dst: addrHere, SrcPort: 2000, DstPort: 1000, TTL: 64}},
+		{name: "uplink next hop unresolved", config: func(*testing.T) Config { return twoWorkloads() },
+			spec: syn(0, w1v4, internet4, 443), verdict: "drop", reason: "no-neighbour",
+			details: []string{"198.51.100.1 on up (ifindex 13) is not resolved"}},
+		{name: "too big with DF", config: func(*testing.T) Config { return twoWorkloads() }, nb: peerNeigh,
+			spec: TraceSpec{In: 0, Src: w1v4, Dst: internet4, Proto: pkt.ProtoUDP, Len: 1400, DF: true}, verdict: "answer", reason: "too-big", egress: "w1",
+			details: []string{"above the egress MTU 1280 with DF"}},
+		{name: "ARP for the gateway", config: func(*testing.T) Config { return twoWorkloads() }, verdict: "answer", reason: "arp-answered", egress: "w1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tab, err := NewTables(tc.config(t))
+			if err != nil {
+				t.Fatalf("NewTables: %v", err)
+			}
+			var res TraceResult
+			if tc.reason == "arp-answered" {
+				res = tab.Trace(0, serialize(t, &layers.Ethernet{SrcMAC: macW1, DstMAC: mac(0xff, 0xff), EthernetType: layers.EthernetTypeARP},
+					&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+						Operation: layers.ARPRequest, SourceHwAddress: macW1, SourceProtAddress: w1v4.AsSlice(),
+						DstHwAddress: make([]byte, 6), DstProtAddress: DefaultGateway4.AsSlice()}), neigh.NewSnapshot(tc.nb))
+			} else {
+				res, err = tab.TraceSpec(tc.spec, neigh.NewSnapshot(tc.nb))
+				if err != nil {
+					t.Fatalf("TraceSpec: %v", err)
+				}
+			}
+			if res.Verdict != tc.verdict || res.Reason != tc.reason || res.Egress != tc.egress {
+				t.Errorf("Trace = %s %q via %q, want %s %q via %q\n%s", res.Verdict, res.Reason, res.Egress, tc.verdict, tc.reason, tc.egress, res)
+			}
+			all := res.String()
+			for _, d := range tc.details {
+				if !strings.Contains(all, d) {
+					t.Errorf("no step says %q:\n%s", d, all)
+				}
+			}
+			if tc.after.Src.IsValid() && res.After != tc.after {
+				t.Errorf("After = %+v, want %+v", res.After, tc.after)
+			}
+		})
+	}
+}
+
+// outcome is what a worker did with one frame, in a trace's terms.
+type outcome struct{ verdict, reason, egress string }
+
+// workerDid sends frame into h on port in and reports what the worker
+// did with it, from its counters and its ports.
+func workerDid(h *host, c Config, in int, frame []byte) outcome {
+	h.t.Helper()
+	before := h.stats()
+	h.send(in, frame)
+	after := h.stats()
+	var o outcome
+	for p := range h.ports {
+		if len(h.out(p)) > 0 {
+			o.egress = c.Ports[p].Name
+		}
+	}
+	for r := range NumReasons {
+		if after.Drops[r] > before.Drops[r] {
+			o.reason = r.String()
+		}
+	}
+	switch {
+	case after.Forwarded > before.Forwarded:
+		o.verdict = "forward"
+	case after.Held > before.Held:
+		o.verdict = "held"
+	case o.egress != "":
+		o.verdict = "answer"
+	default:
+		o.verdict = "drop"
+	}
+	return o
+}
+
+// randomSpec is a random packet over the addresses of the test tables.
+func randomSpec(rng *rand.Rand, ports int, addrs []netip.Addr) TraceSpec {
+	pick := func() netip.Addr { return addrs[rng.IntN(len(addrs))] }
+	s := TraceSpec{In: rng.IntN(ports), Src: pick(), Dst: pick(),
+		Proto:   []uint8{pkt.ProtoTCP, pkt.ProtoUDP, pkt.ProtoICMP}[rng.IntN(3)],
+		SrcPort: []uint16{80, 53, 40000, 22}[rng.IntN(4)], DstPort: []uint16{80, 53, 40000, 22}[rng.IntN(4)],
+		TCPFlags: []uint8{pkt.TCPFlagSYN, pkt.TCPFlagSYN, pkt.TCPFlagACK, pkt.TCPFlagSYN | pkt.TCPFlagACK}[rng.IntN(4)],
+		TTL:      []uint8{64, 64, 64, 2, 1}[rng.IntN(5)],
+		Len:      []int{0, 0, 100, 1300, 1460}[rng.IntN(5)],
+		DF:       rng.IntN(2) == 0,
+	}
+	if s.Src.Is6() {
+		s.DF = false
+		if s.Proto == pkt.ProtoICMP {
+			s.Proto = pkt.ProtoICMPv6
+		}
+	}
+	if s.Proto == pkt.ProtoICMP || s.Proto == pkt.ProtoICMPv6 {
+		if rng.IntN(3) == 0 {
+			s.ICMPType = []uint8{pkt.ICMPv4EchoReply, pkt.ICMPv6EchoReply}[map[bool]int{true: 1}[s.Src.Is6()]]
+		}
+	}
+	return s
+}
+
+// TestTraceMatchesWorker is the trace's differential test: for random
+// packets over each test network, the trace's verdict, reason and
+// egress port are what a real Worker then does with the same frame on
+// the same state (the trace changes none, and the worker's effects —
+// sessions, mappings — carry on into the next packet's trace).
+func TestTraceMatchesWorker(t *testing.T) {
+	nets := []struct {
+		name   string
+		config func(*testing.T) Config
+		nb     []neigh.Entry
+		addrs  []netip.Addr
+	}{
+		{"border", borderConfig, peerNeigh[:1], // the IPv6 next hop stays unresolved
+			[]netip.Addr{w1v4, w2v4, w1v6, w2v6, internet4, floatIP, publicIP, rtr4, netip.MustParseAddr("198.18.0.9"),
+				netip.MustParseAddr("2001:db8:9::1"), DefaultGateway4, netip.MustParseAddr("224.0.0.5")}},
+		{"stateless", func(*testing.T) Config {
+			c, _ := policed(t, false)
+			return c
+		}, peerNeigh, []netip.Addr{w1v4, w2v4, w1v6, w2v6, internet4, netip.MustParseAddr("2001:db8:9::1")}},
+		{"tenants", tenantConfig, tenantNeigh,
+			[]netip.Addr{addrHere, addrThere, netip.MustParseAddr("100.64.0.3"),
+				netip.MustParseAddr("64:ff9b:1:7::100.64.0.1"), netip.MustParseAddr("64:ff9b:1:8::100.64.0.1"),
+				netip.MustParseAddr("64:ff9b:1:7::100.64.0.2"), netip.MustParseAddr("64:ff9b:1:8::100.64.0.2"), netip.MustParseAddr("2001:db8::9")}},
+	}
+	n := 600
+	if testing.Short() {
+		n = 150
+	}
+	for _, nt := range nets {
+		t.Run(nt.name, func(t *testing.T) {
+			c := nt.config(t)
+			h := newHost(t, c, nt.nb)
+			rng := rand.New(rand.NewPCG(1, uint64(len(nt.name))))
+			seen := map[string]int{}
+			for i := range n {
+				spec := randomSpec(rng, len(c.Ports), nt.addrs)
+				tab := h.tables.Load()
+				if ep := tab.ports[spec.In].ep; ep != nil && rng.IntN(4) != 0 {
+					// Mostly the endpoint's own source: past anti-spoofing.
+					if spec.Dst.Is4() && len(ep.addrs4) > 0 {
+						spec.Src = netip.AddrFrom4(ep.addrs4[0])
+					} else if spec.Dst.Is6() && len(ep.addrs6) > 0 {
+						spec.Src = netip.AddrFrom16(ep.addrs6[0])
+					}
+				}
+				frame, err := tab.traceFrame(spec)
+				if err != nil {
+					continue // families differ
+				}
+				h.advance(time.Second) // a full ICMP budget: the trace cannot see the bucket
+				res := tab.Trace(spec.In, frame, h.neigh.Table)
+				got := workerDid(h, c, spec.In, frame)
+				want := outcome{res.Verdict, res.Reason, res.Egress}
+				if got != want {
+					t.Fatalf("packet %d (%+v): trace says %+v, the worker did %+v\n%s", i, spec, want, got, res)
+				}
+				seen[res.Verdict+" "+res.Reason]++
+			}
+			t.Logf("outcomes: %v", seen)
+			if len(seen) < 5 {
+				t.Errorf("only %d kinds of outcome: %v", len(seen), seen)
+			}
+		})
+	}
+}
+
+// TestTraceChangesNothing: tracing many packets leaves the connection
+// table, the ports and the worker's counters as they were.
+func TestTraceChangesNothing(t *testing.T) {
+	c := borderConfig(t)
+	h := newHost(t, c, peerNeigh)
+	// Some state first: an SNATed flow and an inbound one.
+	out := spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: internet4, proto: "udp", sport: 40000, dport: 5353}
+	h.send(0, out.frame(t))
+	h.out(2)
+	sessions := c.NAT.Len()
+	stats := h.stats()
+	tab := h.tables.Load()
+	rng := rand.New(rand.NewPCG(7, 7))
+	addrs := []netip.Addr{w1v4, w2v4, internet4, floatIP, publicIP, w1v6, netip.MustParseAddr("2001:db8:9::1")}
+	traced := 0
+	for range 300 {
+		s := randomSpec(rng, len(c.Ports), addrs)
+		if res, err := tab.TraceSpec(s, h.neigh.Table); err == nil {
+			traced++
+			if len(res.Steps) == 0 || len(res.Steps) > 40 {
+				t.Fatalf("Trace(%+v) has %d steps", s, len(res.Steps))
+			}
+		}
+	}
+	if traced < 100 {
+		t.Fatalf("only %d packets traced", traced)
+	}
+	if n := c.NAT.Len(); n != sessions {
+		t.Errorf("sessions: %d before the traces, %d after", sessions, n)
+	}
+	if after := h.stats(); after != stats {
+		t.Errorf("worker counters changed:\nbefore %+v\nafter  %+v", stats, after)
+	}
+	for p := range h.ports {
+		if got := h.out(p); len(got) != 0 {
+			t.Errorf("port %d sent %d frames", p, len(got))
+		}
+	}
+	// The mapping the flow has is still the one a new flow of its
+	// source reuses, and the next new source still gets its own port
+	// preserved: no port was claimed by a trace.
+	res, err := tab.TraceSpec(TraceSpec{In: 0, Src: w1v4, Dst: netip.MustParseAddr("192.0.2.60"), Proto: pkt.ProtoUDP, SrcPort: 40000, DstPort: 5353}, h.neigh.Table)
+	if err != nil || !strings.Contains(res.String(), "source NAT to 203.0.113.100:40000 through its existing mapping") {
+		t.Errorf("trace of the mapped source:\n%s", res)
+	}
+	h.send(0, spec{srcMAC: macW2, dstMAC: gwMAC, src: w2v4, dst: internet4, proto: "udp", sport: 40001, dport: 5353}.frame(t))
+	for _, f := range h.out(2) {
+		var s pkt.Summary
+		pkt.Parse(f, &s)
+		if s.SrcPort != 40001 {
+			t.Errorf("a new flow after the traces got port %d, want its own 40001", s.SrcPort)
+		}
+	}
+}
