@@ -30,6 +30,7 @@ stateless IPv4<->IPv6 translation.`,
 		newBenchCmd(),
 		newPktgenCmd(),
 	)
+	root.AddCommand(newAPICmds()...)
 	return root
 }
 
