@@ -42,6 +42,17 @@ func FuzzTable(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0})
 	f.Add([]byte{0, 30, 100, 64, 0, 0, 1, 0, 31, 100, 64, 0, 2, 2, 0, 29, 100, 64, 0, 4, 3, 1, 30, 100, 64, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Every form of a family on the same operations: the plain trie,
+		// the top level, and switching between them.
+		for _, form := range forms {
+			withForm(t, form.min)
+			fuzzTable(t, data)
+		}
+	})
+}
+
+func fuzzTable(t *testing.T, data []byte) {
+	{
 		tbl, w := New(), newTwin()
 		ops := decodeOps(data)
 		for _, op := range ops {
@@ -71,8 +82,8 @@ func FuzzTable(f *testing.F) {
 		}
 		for _, fam := range []*family{&tbl.v4, &tbl.v6} {
 			if msg := checkInvariants(fam); msg != "" {
-				t.Fatalf("%d-bit trie: %s", fam.bits, msg)
+				t.Fatalf("directMin %d: %d-bit trie: %s", directMin, fam.bits, msg)
 			}
 		}
-	})
+	}
 }

@@ -36,6 +36,15 @@ func smallTable(tb testing.TB) (*Table, []uint32, [][2]uint64) {
 }
 
 func TestLookupsDoNotAllocate(t *testing.T) {
+	for _, form := range forms {
+		t.Run(form.name, func(t *testing.T) {
+			withForm(t, form.min)
+			lookupsDoNotAllocate(t)
+		})
+	}
+}
+
+func lookupsDoNotAllocate(t *testing.T) {
 	tbl, k4, k6 := smallTable(t)
 	var nhs [BatchSize]uint32
 	his, los := make([]uint64, BatchSize), make([]uint64, BatchSize)

@@ -266,10 +266,41 @@ func compare(tbl *Table, w *twin, addrs []netip.Addr) error {
 	return nil
 }
 
+// forms are the shapes a family can take, as directMin settings: always
+// the plain trie, the top level from the first route on, and switching
+// between them as routes come and go (up at 16 routes, down below 8).
+// The top-level forms get fewer rounds: a short route there paints up to
+// 2^18 entries, which under -race takes a while.
+var forms = []struct {
+	name   string
+	min    int
+	rounds int
+}{
+	{"trie", 1 << 30, 40},
+	{"direct", 1, 12},
+	{"switching", 16, 12},
+}
+
+// withForm sets directMin for the rest of the test.
+func withForm(tb testing.TB, min int) {
+	old := directMin
+	directMin = min
+	tb.Cleanup(func() { directMin = old })
+}
+
 func TestDifferential(t *testing.T) {
-	rounds, ops := 40, 400
+	for _, form := range forms {
+		t.Run(form.name, func(t *testing.T) {
+			withForm(t, form.min)
+			differential(t, form.rounds)
+		})
+	}
+}
+
+func differential(t *testing.T, rounds int) {
+	ops := 400
 	if testing.Short() {
-		rounds = 8
+		rounds = max(rounds/5, 2)
 	}
 	for _, fam := range []string{"v4", "v6", "mixed"} {
 		t.Run(fam, func(t *testing.T) {

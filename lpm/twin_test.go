@@ -4,6 +4,7 @@
 package lpm
 
 import (
+	"fmt"
 	"math/bits"
 	"net/netip"
 )
@@ -77,7 +78,6 @@ func (w *twin) count() (n4, n6 int) {
 // checkInvariants walks a family's trie and returns a description of the
 // first broken structural rule, or "".
 func checkInvariants(f *family) string {
-	root := (*node)(f.root)
 	var rec func(n *node, depth int, isRoot bool) string
 	rec = func(n *node, depth int, isRoot bool) string {
 		bm, vals := n.rib()
@@ -109,5 +109,38 @@ func checkInvariants(f *family) string {
 		}
 		return ""
 	}
-	return rec(root, 0, true)
+	if !f.isDirect() {
+		if f.top != nil || f.short != nil {
+			return "plain trie with a top level left over"
+		}
+		return rec((*node)(f.root), 0, true)
+	}
+	// The top level: every entry's leaf and length are those of the
+	// longest short route covering it, painted here from scratch in
+	// order of length; every subtrie holds something.
+	tp := (*top)(f.top)
+	var want [topSize]uint32
+	var wantLen [topSize]uint8
+	for l := 0; l <= topBits; l++ {
+		for k, v := range f.short {
+			if bits.Len32(k)-1 != l {
+				continue
+			}
+			first := (k - 1<<l) << (topBits - l)
+			for j := first; j < first+1<<(topBits-l); j++ {
+				want[j], wantLen[j] = v, uint8(l+1)
+			}
+		}
+	}
+	for j := range tp.leaf {
+		if tp.leaf[j] != want[j] || tp.llen[j] != wantLen[j] {
+			return fmt.Sprintf("top entry %#x: leaf %d length %d, want %d length %d", j, tp.leaf[j], tp.llen[j], want[j], wantLen[j])
+		}
+		if k := (*node)(tp.kids[j]); k != nil {
+			if msg := rec(k, 0, false); msg != "" {
+				return fmt.Sprintf("top entry %#x: %s", j, msg)
+			}
+		}
+	}
+	return ""
 }

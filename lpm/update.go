@@ -13,9 +13,15 @@ import (
 
 // family is one address family's trie.
 type family struct {
-	root   unsafe.Pointer // *node; readers load it atomically
-	bits   int            // address length: 32 or 128
-	routes int            // written under Table.mu
+	// root is the plain trie's root, or &directRoot when the family uses
+	// its top level (direct.go). Readers load it atomically.
+	root unsafe.Pointer // *node
+	top  unsafe.Pointer // *top while root is &directRoot; readers load it atomically
+	// short holds the routes of topBits bits or fewer while the top level
+	// is in use, by shortKey (writer only).
+	short  map[uint32]uint32
+	bits   int // address length: 32 or 128
+	routes int // written under Table.mu
 }
 
 // maxDepth bounds the levels of a trie: bases 0, 6, ..., 126 for IPv6.
@@ -28,18 +34,38 @@ var emptyRoot = node{lvec: 1, blob: newBlob([]uint32{0}, ribBits{}, nil)}
 // trail records a writer's descent: the live nodes from the root down, the
 // value each inherits from above, and the slot taken in each.
 type trail struct {
+	// root is where the walk's first node hangs: the family's root
+	// pointer, or a top-level entry (sub), which is nil while its subtrie
+	// is empty instead of pointing at emptyRoot.
+	root  *unsafe.Pointer
+	sub   bool
 	n     [maxDepth]*node
 	def   [maxDepth]uint32
 	slot  [maxDepth]uint
 	depth int // index of the last node in n
 }
 
-// descend walks toward the node whose stride holds a prefix of length
-// plen, stopping early at the first missing child. It returns the base bit
-// of the last node reached.
-func (f *family) descend(tr *trail, hi, lo uint64, plen int) (base int) {
-	n := (*node)(f.root)
-	tr.n[0], tr.def[0], tr.depth = n, 0, 0
+// start points the trail at the trie that holds a prefix of length plen:
+// the plain trie (base 0), or in a direct family with plen > topBits the
+// subtrie of the key's top-level entry (base topBits). It returns false
+// if that subtrie is empty.
+func (f *family) start(tr *trail, hi uint64) (base int, ok bool) {
+	if !f.isDirect() {
+		tr.root, tr.sub = &f.root, false
+		tr.n[0], tr.def[0], tr.depth = (*node)(f.root), 0, 0
+		return 0, true
+	}
+	tp, i := (*top)(f.top), topIndex(hi)
+	tr.root, tr.sub = &tp.kids[i], true
+	tr.n[0], tr.def[0], tr.depth = (*node)(tp.kids[i]), tp.leaf[i], 0
+	return topBits, tr.n[0] != nil
+}
+
+// descend walks from the trail's first node (at base) toward the node
+// whose stride holds a prefix of length plen, stopping early at the first
+// missing child. It returns the base bit of the last node reached.
+func (f *family) descend(tr *trail, hi, lo uint64, plen, base int) int {
+	n := tr.n[0]
 	for plen > base+stride {
 		s := chunk(hi, lo, base)
 		tr.slot[tr.depth] = s
@@ -58,8 +84,15 @@ func (f *family) descend(tr *trail, hi, lo uint64, plen int) (base int) {
 
 // get returns the stored value (nh+1) of exactly the prefix, or 0.
 func (f *family) get(hi, lo uint64, plen int) uint32 {
+	if f.isDirect() && plen <= topBits {
+		return f.getShort(hi, plen)
+	}
 	var tr trail
-	base := f.descend(&tr, hi, lo, plen)
+	base, ok := f.start(&tr, hi)
+	if !ok {
+		return 0
+	}
+	base = f.descend(&tr, hi, lo, plen, base)
 	if plen > base+stride {
 		return 0
 	}
@@ -74,8 +107,20 @@ func (f *family) get(hi, lo uint64, plen int) uint32 {
 
 // insert stores value v (nh+1) for the prefix.
 func (f *family) insert(hi, lo uint64, plen int, v uint32) {
+	if f.isDirect() && plen <= topBits {
+		f.insertShort(hi, plen, v)
+		return
+	}
 	var tr trail
-	base := f.descend(&tr, hi, lo, plen)
+	base, ok := f.start(&tr, hi)
+	if !ok {
+		// An empty top-level entry: its subtrie starts with this route,
+		// inheriting the entry's leaf.
+		f.publish(&tr, 0, chain(hi, lo, topBits, plen, v, tr.def[0]))
+		f.routes++
+		return
+	}
+	base = f.descend(&tr, hi, lo, plen, base)
 	n, def := tr.n[tr.depth], tr.def[tr.depth]
 	bm, vals := n.rib()
 
@@ -84,19 +129,7 @@ func (f *family) insert(hi, lo uint64, plen int, v uint32) {
 		// down to the one holding the prefix, each inheriting what slot s
 		// inherits now (nothing else lies below it).
 		s := tr.slot[tr.depth]
-		kd := slotValue(bm, vals, s, def)
-		b := base + stride
-		for plen > b+stride {
-			b += stride
-		}
-		var nb ribBits
-		i := artIndex(plen-b, chunk(hi, lo, b))
-		nb.set(i)
-		kid := build(0, nil, nb, []uint32{v}, kd)
-		for b -= stride; b > base; b -= stride {
-			c := chunk(hi, lo, b)
-			kid = build(1<<c, []node{kid}, ribBits{}, nil, kd)
-		}
+		kid := chain(hi, lo, base+stride, plen, v, slotValue(bm, vals, s, def))
 		old := n.kidSlice()
 		r := bits.OnesCount64(n.vec & (1<<s - 1))
 		kids := make([]node, len(old)+1)
@@ -131,8 +164,15 @@ func (f *family) insert(hi, lo uint64, plen int, v uint32) {
 
 // delete removes the prefix and reports whether it was present.
 func (f *family) delete(hi, lo uint64, plen int) bool {
+	if f.isDirect() && plen <= topBits {
+		return f.deleteShort(hi, plen)
+	}
 	var tr trail
-	base := f.descend(&tr, hi, lo, plen)
+	base, ok := f.start(&tr, hi)
+	if !ok {
+		return false
+	}
+	base = f.descend(&tr, hi, lo, plen, base)
 	if plen > base+stride {
 		return false
 	}
@@ -187,15 +227,21 @@ func (f *family) prune(tr *trail) {
 // shape (vec, leaves) is unchanged.
 func (f *family) publish(tr *trail, d int, nn node) {
 	if d == 0 {
-		if nn.vec == 0 && nn.lvec == 1 {
+		if tr.sub && nn.vec == 0 {
+			if bm, _ := nn.rib(); bm.empty() {
+				atomic.StorePointer(tr.root, nil)
+				return
+			}
+		}
+		if !tr.sub && nn.vec == 0 && nn.lvec == 1 {
 			if bm, vals := nn.rib(); bm.empty() && nn.leaf(0) == 0 && len(vals) == 0 {
-				atomic.StorePointer(&f.root, unsafe.Pointer(&emptyRoot))
+				atomic.StorePointer(tr.root, unsafe.Pointer(&emptyRoot))
 				return
 			}
 		}
 		r := new(node)
 		*r = nn
-		atomic.StorePointer(&f.root, unsafe.Pointer(r))
+		atomic.StorePointer(tr.root, unsafe.Pointer(r))
 		return
 	}
 	p, s := tr.n[d-1], tr.slot[d-1]
@@ -204,6 +250,23 @@ func (f *family) publish(tr *trail, d int, nn node) {
 	copy(kids, old)
 	kids[bits.OnesCount64(p.vec&(1<<s-1))] = nn
 	p.setKids(kids)
+}
+
+// chain returns a new chain of nodes from base from down to the node whose
+// stride holds the prefix, holding only the route (plen, v) and inheriting
+// kd: what a route below an empty slot or entry needs.
+func chain(hi, lo uint64, from, plen int, v, kd uint32) node {
+	b := from
+	for plen > b+stride {
+		b += stride
+	}
+	var nb ribBits
+	nb.set(artIndex(plen-b, chunk(hi, lo, b)))
+	kid := build(0, nil, nb, []uint32{v}, kd)
+	for b -= stride; b >= from; b -= stride {
+		kid = build(1<<chunk(hi, lo, b), []node{kid}, ribBits{}, nil, kd)
+	}
+	return kid
 }
 
 // build returns a node with the given children and routes whose leaves are
