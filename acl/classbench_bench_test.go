@@ -16,7 +16,9 @@ import (
 
 // benchSets are the shipped ClassBench sets; setup is shared across
 // sub-benchmarks so -benchtime 1x stays quick.
-var benchSets = []string{"acl1_1k", "fw1_1k", "ipc1_1k", "acl1_10k"}
+var benchSets = []string{"acl1_1k", "fw1_1k", "ipc1_1k",
+	"acl1_10k", "acl2_10k", "acl3_10k", "acl4_10k", "acl5_10k",
+	"fw1_10k", "fw2_10k", "fw3_10k", "fw4_10k", "fw5_10k", "ipc1_10k", "ipc2_10k"}
 
 type benchData struct {
 	rules []acl.Rule

@@ -5,12 +5,57 @@
 
 package acl
 
-import "math"
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
 
-// forest is the trees of one family, ordered by minRule.
+// forest is the trees of one family, ordered by minRule. Their nodes and
+// leaf entries live in two shared arrays, so a lookup can walk every tree
+// at once: one lane per tree (and per key in a batch), each step of each
+// lane an independent load, which keeps several cache misses in flight
+// instead of paying them one tree after another.
 type forest struct {
 	nd    int
-	trees []tree
+	depth int // deepest leaf of any tree: the rounds of a batch walk
+	roots []forestTree
+	nodes []uint64 // every tree's nodes; child and leaf offsets are absolute
+	data  []uint32 // every tree's leaf entries
+}
+
+// forestTree is one tree of a forest: where its root is and what it holds.
+type forestTree struct {
+	root    uint64 // the root node itself (a copy of nodes[rootIndex])
+	minRule int32
+	depth   int
+	nodes   int // nodes in the tree
+	entries int // leaf entries in the tree
+}
+
+// add moves t's nodes and entries into the shared arrays, relocating
+// child indices and leaf offsets.
+func (f *forest) add(t *tree) error {
+	nb, db := uint64(len(f.nodes)), uint64(len(f.data))
+	if int(nb)+len(t.nodes) > maxNodes || int(db)+len(t.data) > maxLeafWs {
+		return fmt.Errorf("acl: decision trees exceed %d nodes or %d leaf words", maxNodes, maxLeafWs)
+	}
+	if len(t.nodes) == 0 {
+		return nil
+	}
+	for _, n := range t.nodes {
+		n += nb << 36 // child index, or a leaf's own index
+		if n&leafBit != 0 {
+			n += db // offset in bits 0-31, checked above not to overflow
+		}
+		f.nodes = append(f.nodes, n)
+	}
+	f.data = append(f.data, t.data...)
+	f.roots = append(f.roots, forestTree{root: f.nodes[nb], minRule: t.minRule, depth: t.depth,
+		nodes: len(t.nodes), entries: t.entries})
+	f.depth = max(f.depth, t.depth)
+	return nil
 }
 
 // treeBudget bounds one tree's nodes plus leaf entries: generous for real
@@ -29,12 +74,12 @@ func buildForest(nd, binth int, boxes []box) (forest, error) {
 	}
 	t, err := buildTree(nd, binth, treeBudget(len(boxes)), boxes)
 	if err == nil {
-		f.trees = []tree{t}
-		return f, nil
+		return f, f.add(&t)
 	}
 	if err != errBudget {
 		return f, err
 	}
+	var trees []tree
 	// EffiCuts-style: rules that are narrow in the same fields share a
 	// tree, so no tree must cut a wildcard rule into pieces.
 	var groups [8][]box
@@ -43,14 +88,15 @@ func buildForest(nd, binth int, boxes []box) (forest, error) {
 		groups[g] = append(groups[g], boxes[i])
 	}
 	for _, g := range groups {
-		if err := f.addPart(binth, g); err != nil {
+		if err := addPart(&trees, nd, binth, g); err != nil {
 			return f, err
 		}
 	}
 	// Trees in order of their best rule, so a lookup can stop early.
-	for i := 1; i < len(f.trees); i++ {
-		for j := i; j > 0 && f.trees[j].minRule < f.trees[j-1].minRule; j-- {
-			f.trees[j], f.trees[j-1] = f.trees[j-1], f.trees[j]
+	slices.SortStableFunc(trees, func(a, b tree) int { return cmp.Compare(a.minRule, b.minRule) })
+	for i := range trees {
+		if err := f.add(&trees[i]); err != nil {
+			return f, err
 		}
 	}
 	return f, nil
@@ -59,7 +105,7 @@ func buildForest(nd, binth int, boxes []box) (forest, error) {
 // addPart builds trees for one partition, halving it by priority while a
 // tree stays over budget; a small partition that still blows up becomes a
 // single leaf scanned linearly.
-func (f *forest) addPart(binth int, boxes []box) error {
+func addPart(trees *[]tree, nd, binth int, boxes []box) error {
 	if len(boxes) == 0 {
 		return nil
 	}
@@ -68,19 +114,19 @@ func (f *forest) addPart(binth int, boxes []box) error {
 		budget = 0
 		binth = math.MaxInt32
 	}
-	t, err := buildTree(f.nd, binth, budget, boxes)
+	t, err := buildTree(nd, binth, budget, boxes)
 	switch {
 	case err == nil:
-		f.trees = append(f.trees, t)
+		*trees = append(*trees, t)
 		return nil
 	case err != errBudget:
 		return err
 	}
 	h := len(boxes) / 2
-	if err := f.addPart(binth, boxes[:h]); err != nil {
+	if err := addPart(trees, nd, binth, boxes[:h]); err != nil {
 		return err
 	}
-	return f.addPart(binth, boxes[h:])
+	return addPart(trees, nd, binth, boxes[h:])
 }
 
 // shapeOf classifies a box by which of source, destination and
@@ -106,32 +152,4 @@ func shapeOf(nd int, b *box) int {
 		g |= 4
 	}
 	return g
-}
-
-func (f *forest) lookup4(k *[maxDims]uint32) int32 {
-	best := int32(-1)
-	for i := range f.trees {
-		t := &f.trees[i]
-		if best >= 0 && t.minRule > best {
-			break
-		}
-		if r := t.lookup4(k); r >= 0 && (best < 0 || r < best) {
-			best = r
-		}
-	}
-	return best
-}
-
-func (f *forest) lookup6(k *[maxDims]uint32) int32 {
-	best := int32(-1)
-	for i := range f.trees {
-		t := &f.trees[i]
-		if best >= 0 && t.minRule > best {
-			break
-		}
-		if r := t.lookup6(k); r >= 0 && (best < 0 || r < best) {
-			best = r
-		}
-	}
-	return best
 }

@@ -15,10 +15,13 @@ import (
 //
 //	internal: bits 0-31 threshold, 32-35 dimension, 36-62 index of the left
 //	          child (the right child follows it); go right when key > threshold.
-//	leaf:     bit 63 set, bits 0-31 offset of the first entry in data,
-//	          bits 32-62 number of entries.
+//	leaf:     bit 63 set, bits 0-31 offset of its entries in data, bits
+//	          32-35 zeroDim, bits 36-62 its own index: a lane that reached a
+//	          leaf stays on it (see leafNode and step in lookup.go).
 //
-// A leaf entry is nd (lo, hi) pairs followed by the rule index.
+// A leaf's entries are a count and the first entry's rule, then per entry nd (lo, hi-lo) pairs and the
+// rule index, so a range check is one subtraction and one compare (see
+// leafMatch4).
 const (
 	leafBit   = uint64(1) << 63
 	maxNodes  = 1 << 27
@@ -30,76 +33,15 @@ const (
 // 8 keeps the leaf scan within two or three cache lines for IPv4.
 const defaultBinth = 8
 
+// tree is one decision tree as the builder makes it; buildForest moves
+// its nodes and leaf entries into the forest's shared arrays.
 type tree struct {
 	nd      int
 	minRule int32 // lowest rule index in the tree: lookups skip trees that cannot win
 	nodes   []uint64
 	data    []uint32
+	entries int // leaf entries
 	depth   int
-}
-
-func (t *tree) stride() int { return 2*t.nd + 1 }
-
-// lookup4 returns the rule index of the first IPv4 box containing k, or -1.
-func (t *tree) lookup4(k *[maxDims]uint32) int32 {
-	nodes := t.nodes
-	if len(nodes) == 0 {
-		return -1
-	}
-	n := nodes[0]
-	for n&leafBit == 0 {
-		c := n >> 36
-		if k[(n>>32)&15] > uint32(n) {
-			c++
-		}
-		n = nodes[c]
-	}
-	off := uint32(n)
-	cnt := uint32(n>>32) &^ (1 << 31)
-	data := t.data[off : off+cnt*(2*dims4+1)]
-	s, d, sp, dp, p := k[0], k[1], k[2], k[3], k[4]
-	for len(data) >= 2*dims4+1 {
-		e := data[:2*dims4+1]
-		if s >= e[0] && s <= e[1] && d >= e[2] && d <= e[3] &&
-			sp >= e[4] && sp <= e[5] && dp >= e[6] && dp <= e[7] &&
-			p >= e[8] && p <= e[9] {
-			return int32(e[10])
-		}
-		data = data[2*dims4+1:]
-	}
-	return -1
-}
-
-// lookup6 is lookup4 for the 11 dimensions of IPv6.
-func (t *tree) lookup6(k *[maxDims]uint32) int32 {
-	nodes := t.nodes
-	if len(nodes) == 0 {
-		return -1
-	}
-	n := nodes[0]
-	for n&leafBit == 0 {
-		c := n >> 36
-		if k[(n>>32)&15] > uint32(n) {
-			c++
-		}
-		n = nodes[c]
-	}
-	off := uint32(n)
-	cnt := uint32(n>>32) &^ (1 << 31)
-	const stride = 2*dims6 + 1
-	data := t.data[off : off+cnt*stride]
-next:
-	for len(data) >= stride {
-		e := data[:stride]
-		data = data[stride:]
-		for d := range dims6 {
-			if v := k[d]; v < e[2*d] || v > e[2*d+1] {
-				continue next
-			}
-		}
-		return int32(e[stride-1])
-	}
-	return -1
 }
 
 // builder grows one tree (HyperSplit-style, see doc.go).
@@ -278,16 +220,22 @@ func (b *builder) threshold(d int, reg rng, ids []int32) (uint32, bool) {
 func (b *builder) leaf(at int, ids []int32) error {
 	stride := 2*b.nd + 1
 	off := len(b.t.data)
-	if off+len(ids)*stride > maxLeafWs {
+	if off+2+len(ids)*stride > maxLeafWs {
 		return fmt.Errorf("acl: decision tree leaves exceed %d words", maxLeafWs)
 	}
+	first := noRule
+	if len(ids) > 0 {
+		first = uint32(b.boxes[ids[0]].rule)
+	}
+	b.t.data = append(b.t.data, uint32(len(ids)), first)
 	for _, id := range ids {
 		bx := &b.boxes[id]
 		for d := range b.nd {
-			b.t.data = append(b.t.data, bx.r[d].lo, bx.r[d].hi)
+			b.t.data = append(b.t.data, bx.r[d].lo, bx.r[d].hi-bx.r[d].lo)
 		}
 		b.t.data = append(b.t.data, uint32(bx.rule))
 	}
-	b.t.nodes[at] = leafBit | uint64(len(ids))<<32 | uint64(off)
+	b.t.entries += len(ids)
+	b.t.nodes[at] = leafNode(uint64(at), uint64(off))
 	return nil
 }

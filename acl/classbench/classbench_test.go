@@ -14,7 +14,9 @@ import (
 )
 
 // Sets are the ClassBench rule sets shipped in acl/testdata/classbench.
-var Sets = []string{"acl1_1k", "fw1_1k", "ipc1_1k", "acl1_10k"}
+var Sets = []string{"acl1_1k", "fw1_1k", "ipc1_1k",
+	"acl1_10k", "acl2_10k", "acl3_10k", "acl4_10k", "acl5_10k",
+	"fw1_10k", "fw2_10k", "fw3_10k", "fw4_10k", "fw5_10k", "ipc1_10k", "ipc2_10k"}
 
 func loadSet(t testing.TB, name string) []acl.Rule {
 	t.Helper()
@@ -126,6 +128,17 @@ func TestShippedSetsDifferential(t *testing.T) {
 				limit = 3000
 			}
 			hs = hs[:min(len(hs), limit)]
+			pks := make([]acl.PacketKey, len(hs))
+			for i, h := range hs {
+				pks[i] = h.PacketKey()
+			}
+			batch := make([]int32, len(hs))
+			c.MatchBatch(pks, batch)
+			for i, h := range hs {
+				if got, _ := c.MatchPacket(&pks[i]); int(batch[i]) != got {
+					t.Fatalf("MatchBatch: header %d %+v = %d, MatchPacket = %d", i, h, batch[i], got)
+				}
+			}
 			for _, h := range hs {
 				k := h.Key()
 				pk := h.PacketKey()
