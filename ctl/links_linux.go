@@ -1,76 +1,65 @@
 package ctl
 
-// Interfaces: the names in a Plan resolved against the kernel of the
-// current network namespace (index, MAC, MTU, queues) and the host's own
-// addresses, which the XDP program hands to the kernel. Resolution only
-// reads; an error names the config field that named the interface, and
-// nothing has been attached yet when it is reported.
+// Interfaces: names resolved against the kernel of the current network
+// namespace (index, MAC, MTU, queues, link state, addresses), and the
+// kernel's link events followed so the daemon learns at once when an
+// interface vanishes, comes back, goes down or changes its MTU. Nothing
+// here changes an interface.
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
-// link is one interface gannet forwards on.
-type link struct {
-	field    string // the config field that named it, for errors
-	name     string
-	index    int
-	mac      [6]byte
-	mtu      int
-	queues   int
-	uplink   bool
-	endpoint int  // index into Plan.Endpoints, -1 for uplinks
-	down     bool // administratively down when resolved: reported, not refused
+// linkInfo is what the kernel says about one interface.
+type linkInfo struct {
+	index  int
+	mac    [6]byte
+	mtu    int
+	queues int
+	up     bool // administratively up and not lower-layer down
+	addrs  []netip.Addr
 }
 
-// resolveLinks looks up every uplink and workload interface of p, in the
-// order uplinks then endpoints (the order of the data plane's ports).
-func resolveLinks(p *Plan) ([]link, error) {
-	var (
-		links []link
-		errs  []error
-	)
-	add := func(field, name string, mtu int, uplink bool, ep int) {
-		l, err := netlink.LinkByName(name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: interface %q: %v", field, name, err))
-			return
+// lookupLink resolves an interface by name; a missing one is (nil, nil).
+func lookupLink(name string) (*linkInfo, error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		if _, ok := err.(netlink.LinkNotFoundError); ok {
+			return nil, nil
 		}
-		a := l.Attrs()
-		lk := link{field: field, name: name, index: a.Index, mtu: a.MTU, queues: a.NumRxQueues, uplink: uplink, endpoint: ep}
-		if mtu != 0 {
-			if mtu > a.MTU {
-				errs = append(errs, fmt.Errorf("%s: mtu %d exceeds interface %s's MTU %d", field, mtu, name, a.MTU))
-			}
-			lk.mtu = mtu
+		return nil, fmt.Errorf("interface %q: %w", name, err)
+	}
+	return infoOf(l)
+}
+
+func infoOf(l netlink.Link) (*linkInfo, error) {
+	a := l.Attrs()
+	li := &linkInfo{index: a.Index, mtu: a.MTU, queues: a.NumRxQueues, up: linkUp(a)}
+	if len(a.HardwareAddr) == 6 {
+		copy(li.mac[:], a.HardwareAddr)
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: listing addresses: %w", a.Name, err)
+	}
+	for _, ad := range addrs {
+		if ip, ok := netip.AddrFromSlice(ad.IP); ok && !ip.IsLinkLocalUnicast() {
+			li.addrs = append(li.addrs, ip.Unmap())
 		}
-		if len(a.HardwareAddr) == 6 {
-			copy(lk.mac[:], a.HardwareAddr)
-		} else if uplink {
-			errs = append(errs, fmt.Errorf("%s: interface %q is not Ethernet", field, name))
-		}
-		if lk.queues < len(p.Cores) {
-			errs = append(errs, fmt.Errorf("%s: interface %q has %d receive queues; %d workers need one each (ethtool -L, or numrxqueues when creating a veth)",
-				field, name, lk.queues, len(p.Cores)))
-		}
-		lk.down = a.Flags&net.FlagUp == 0
-		links = append(links, lk)
 	}
-	for i, u := range p.Uplinks {
-		add(fmt.Sprintf("ports[%d].interface", i), u.Interface, u.MTU, true, -1)
-	}
-	for i, ep := range p.Endpoints {
-		add(fmt.Sprintf("workloadEndpoints[%d].interface", i), ep.Interface, ep.MTU, false, i)
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("config: %w", errors.Join(errs...))
-	}
-	return links, nil
+	return li, nil
+}
+
+// linkUp: up, and the lower layer is not known to be down (a veth whose
+// peer is down reports LOWERLAYERDOWN; unknown counts as up, as for TAP).
+func linkUp(a *netlink.LinkAttrs) bool {
+	return a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown && a.OperState != netlink.OperLowerLayerDown
 }
 
 // hostAddrs lists every address the host holds in this namespace: traffic
@@ -89,21 +78,38 @@ func hostAddrs() ([]netip.Addr, error) {
 	return out, nil
 }
 
-// linkAddrs lists the addresses on one interface.
-func linkAddrs(index int) ([]netip.Addr, error) {
-	l, err := netlink.LinkByIndex(index)
+// linkEvent is one change the kernel reported.
+type linkEvent struct {
+	name    string
+	index   int
+	deleted bool
+}
+
+// followLinks sends the kernel's link events to fn until ctx ends. A
+// subscription that fails (the socket overran) is reopened; fn should
+// then resync from scratch, which the daemon's periodic check does anyway.
+func followLinks(ctx context.Context, fn func(linkEvent), onErr func(error)) error {
+	updates := make(chan netlink.LinkUpdate, 256)
+	done := make(chan struct{})
+	err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
+		ErrorCallback: onErr,
+	})
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("subscribing to link events: %w", err)
 	}
-	addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
-	if err != nil {
-		return nil, fmt.Errorf("listing addresses: %w", err)
-	}
-	var out []netip.Addr
-	for _, a := range addrs {
-		if ip, ok := netip.AddrFromSlice(a.IP); ok && !ip.IsLinkLocalUnicast() {
-			out = append(out, ip.Unmap())
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u, ok := <-updates:
+				if !ok {
+					return
+				}
+				fn(linkEvent{name: u.Attrs().Name, index: int(u.Index), deleted: u.Header.Type == unix.RTM_DELLINK})
+			}
 		}
-	}
-	return out, nil
+	}()
+	return nil
 }

@@ -269,21 +269,34 @@ func TestBadConfigAttachesNothing(t *testing.T) {
 	require(t)
 	host := netnstest.NewNS(t, "gh")
 	a := addWorkload(t, host, "wl-a", "02:00:00:00:05:0a", "198.18.5.10", "")
-	cfg := fmt.Sprintf(oneHostConfig, "", a.endpoint(0, "", "")+
-		"  - {name: ghost, interface: nosuchif0, mac: '02:00:00:00:05:0b', ipNetworks: [198.18.5.11]}\n", "")
-	path := t.TempDir() + "/bad.yaml"
+	dir := t.TempDir()
+	// A missing uplink fails the start: nothing may be attached.
+	cfg := fmt.Sprintf(oneHostConfig, "", a.endpoint(0, "", ""), "") +
+		"ports: [{interface: nosuchif0}]\napi: {socket: " + dir + "/gannet.sock}\n"
+	path := dir + "/bad.yaml"
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := host.Try(gannetBin, "run", "--config", path)
 	if err == nil {
-		t.Fatalf("gannet run accepted a config naming a missing interface:\n%s", out)
+		t.Fatalf("gannet run accepted a config naming a missing uplink:\n%s", out)
 	}
-	if !strings.Contains(out, "workloadEndpoints[1].interface") || !strings.Contains(out, "nosuchif0") {
+	if !strings.Contains(out, "ports[0].interface") || !strings.Contains(out, "nosuchif0") {
 		t.Errorf("error does not name the field and interface:\n%s", out)
 	}
 	if link := host.Run("ip", "link", "show", a.hostIf); strings.Contains(link, "xdp") {
 		t.Errorf("a refused config attached XDP to %s:\n%s", a.hostIf, link)
+	}
+	// A missing workload interface is only waited for at run time;
+	// --check names it.
+	cfg = fmt.Sprintf(oneHostConfig, "", a.endpoint(0, "", "")+
+		"  - {name: ghost, interface: nosuchif0, mac: '02:00:00:00:05:0b', ipNetworks: [198.18.5.11]}\n", "")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = host.Try(gannetBin, "run", "--check", "--config", path)
+	if err == nil || !strings.Contains(out, "workloadEndpoints[1].interface") || !strings.Contains(out, "nosuchif0") {
+		t.Errorf("gannet run --check = %v, want an error naming workloadEndpoints[1].interface:\n%s", err, out)
 	}
 }
 

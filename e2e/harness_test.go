@@ -89,7 +89,12 @@ func (d *daemon) output() string {
 // SIGTERM and requires a clean exit.
 func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "gannet.yaml")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gannet.yaml")
+	if !strings.Contains(config, "\napi:") {
+		// Tests run in parallel: each daemon serves its own socket.
+		config += fmt.Sprintf("\napi:\n  socket: %s\n", filepath.Join(dir, "gannet.sock"))
+	}
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +107,7 @@ func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 	}
 	go func() { d.done <- d.cmd.Wait() }()
 	deadline := time.After(15 * time.Second)
-	for !strings.Contains(d.output(), "gannet: forwarding") {
+	for !strings.Contains(d.output(), "msg=forwarding") {
 		select {
 		case err := <-d.done:
 			t.Fatalf("gannet run exited before forwarding: %v\n%s", err, d.output())

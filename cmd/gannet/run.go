@@ -2,60 +2,115 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gannet-net/gannet/ctl"
+	"github.com/gannet-net/gannet/ctl/config"
 )
 
-// gannet run: the daemon. It validates the whole configuration and resolves
-// every interface before it attaches anything, forwards until SIGINT or
-// SIGTERM, then detaches and prints its final counters.
+// gannet run: the daemon. It validates the whole configuration and
+// resolves its uplinks before it attaches anything, forwards until SIGINT
+// or SIGTERM, applies the file again on SIGHUP (or `gannet reload`),
+// serves the local API, then detaches and prints its final counters.
 func newRunCmd() *cobra.Command {
 	var (
-		cfgPath string
-		check   bool
-		stats   time.Duration
+		cfgPath   string
+		check     bool
+		logFormat string
+		logLevel  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
-		Short: "run the forwarding data plane described by a configuration file",
+		Short: "run the forwarding daemon described by a configuration file",
 		Long: `Reads the YAML configuration (node, dataplane, ports, addressSpaces,
-workloadEndpoints, routes, policy, nat, translation), checks all of it and the
-interfaces it names, then attaches the XDP program to every port, opens an
-AF_XDP socket per worker and port, and forwards until SIGINT or SIGTERM. On
-stop it detaches from every interface, releases every socket and prints the
-final counters. A bad configuration is rejected with one line per problem,
-each naming its field, and nothing is attached.`,
+workloadEndpoints, routes, policy, nat, translation, api), checks all of it,
+starts one worker per configured core, attaches the XDP program and an AF_XDP
+socket per worker to every uplink and workload interface, and forwards until
+SIGINT or SIGTERM.
+
+While it runs:
+  SIGHUP or 'gannet reload'  re-reads the file and applies only what changed;
+                             a bad file changes nothing and is reported,
+                             field by field, in the log and 'gannet status'
+  the local API              on api.socket (default /run/gannet/gannet.sock):
+                             'gannet status', 'gannet endpoints', ...
+  interface events           a workload interface that vanishes is marked
+                             down (its traffic answered unreachable) and
+                             attached again when it comes back
+
+On stop it detaches from every interface, releases every socket and prints the
+final counters. A bad configuration at start is rejected with one line per
+problem, each naming its field, and nothing is attached. With NOTIFY_SOCKET
+set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := os.ReadFile(cfgPath)
+			log, err := newLogger(cmd.ErrOrStderr(), logFormat, logLevel)
 			if err != nil {
 				return err
 			}
-			_, plan, err := ctl.ParseConfig(data)
-			if err != nil {
-				return fmt.Errorf("%s: %w", cfgPath, err)
-			}
 			if check {
-				if err := ctl.Check(plan); err != nil {
+				data, err := os.ReadFile(cfgPath)
+				if err != nil {
+					return err
+				}
+				c, _, err := config.ParseConfig(data)
+				if err != nil {
 					return fmt.Errorf("%s: %w", cfgPath, err)
 				}
-				_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s: configuration valid\n", cfgPath)
+				if err := ctl.Check(c); err != nil {
+					return fmt.Errorf("%s: %w", cfgPath, err)
+				}
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: configuration valid\n", cfgPath)
 				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return ctl.Run(ctx, plan, ctl.RunOptions{Log: cmd.ErrOrStderr(), StatsInterval: stats})
+			d, err := ctl.New(ctl.Options{ConfigPath: cfgPath, Version: version, Log: log, Counters: cmd.ErrOrStderr()})
+			if err != nil {
+				return err
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			return d.Run(ctx, func() {
+				go func() {
+					for {
+						select {
+						case <-ctx.Done():
+							return
+						case <-hup:
+							d.Reload()
+						}
+					}
+				}()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file (YAML)")
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration and resolve its interfaces, then exit")
-	cmd.Flags().DurationVar(&stats, "stats-interval", 0, "print a line of counters this often (0: only at exit)")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// newLogger makes the daemon's slog logger: one line per control event.
+func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q: want text or json", format)
 }

@@ -1,4 +1,4 @@
-package ctl
+package config
 
 // Configuration: the YAML file `gannet run --config` reads, as the operator
 // writes it. Values that need checking stay strings here so every error can
@@ -32,6 +32,17 @@ type Config struct {
 	Policy            Policy             `yaml:"policy"`
 	NAT               *NAT               `yaml:"nat"`
 	Translation       *xlat.Config       `yaml:"translation"`
+	API               API                `yaml:"api"`
+}
+
+// API is the local API's unix socket (HTTP/JSON; never TCP).
+type API struct {
+	// Socket is its path; default /run/gannet/gannet.sock. Its directory
+	// is made 0750, the socket 0660.
+	Socket string `yaml:"socket"`
+	// Group may use the socket besides root: the socket's group, and the
+	// peer credentials the server checks.
+	Group string `yaml:"group"`
 }
 
 // Node names the host and the addresses it speaks from.
@@ -180,7 +191,7 @@ func ParseConfig(data []byte) (*Config, *Plan, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", Errors{{Message: err.Error()}})
 	}
 	p, err := c.Validate()
 	if err != nil {

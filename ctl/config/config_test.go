@@ -1,14 +1,13 @@
-package ctl
+package config
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/gannet-net/gannet/fwd"
 )
 
 func TestParseConfigExample(t *testing.T) {
@@ -64,7 +63,7 @@ workloadEndpoints:
 	}{
 		{"unknown field", "node: {nmae: x}", []string{"field nmae not found"}},
 		{"router family", "node: {routerIPv4: 2001:db8::1}", []string{`node.routerIPv4: "2001:db8::1" is not an IPv4 address`}},
-		{"core", "dataplane: {cores: [0, 4096]}", []string{"dataplane.cores[1]: CPU 4096 does not exist"}},
+		{"core", "dataplane: {cores: [0, 4096]}", []string{"dataplane.cores[1]: CPU 4096 out of range 0-1023"}},
 		{"core twice", "dataplane: {cores: [0, 0]}", []string{"dataplane.cores[1]: CPU 0 is listed twice"}},
 		{"frame size", "dataplane: {frameSize: 3000}", []string{"dataplane.frameSize: 3000: must be 2048 or 4096"}},
 		{"ring size", "dataplane: {ringSize: 1000}", []string{"dataplane.ringSize: 1000"}},
@@ -156,33 +155,37 @@ func TestHeldFragmentsConfig(t *testing.T) {
 	}
 }
 
-// TestTablesFromPlan: the example plan, with interfaces as the kernel
-// would report them, compiles into data-plane tables.
-func TestTablesFromPlan(t *testing.T) {
-	data, err := os.ReadFile("testdata/host.yaml")
-	if err != nil {
-		t.Fatal(err)
+// FuzzParseConfig: any input is either a Plan or an error naming fields;
+// never a panic, and a Plan's values are in range.
+func FuzzParseConfig(f *testing.F) {
+	if data, err := os.ReadFile("testdata/host.yaml"); err == nil {
+		f.Add(data)
 	}
-	_, p, err := ParseConfig(data)
-	if err != nil {
-		t.Fatal(err)
+	for _, s := range []string{
+		"", "node: {nmae: x}", "dataplane: {cores: [0, 0], frameSize: 3000}",
+		"workloadEndpoints: [{name: a, interface: gw-a, mac: '02:00:00:00:00:01', ipNetworks: [198.18.1.1/32, '2001:db8::1']}]",
+		"addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: }}\nroutes: [{prefix: '64:ff9b:1:7::/96', translateToSpace: 7}]",
+		"dataplane: {conntrack: {}}\nnat: {external: [{cidr: 203.0.113.0/28, ports: 1024-2047}], ipPools: [{cidr: 100.64.0.0/10, natOutgoing: true}]}",
+		"api: {socket: relative, group: 'a b'}",
+	} {
+		f.Add([]byte(s))
 	}
-	links := []link{{name: "up0", index: 2, mtu: 1500, uplink: true, mac: [6]byte{2, 0, 0, 0, 0, 1}}}
-	for i, ep := range p.Endpoints {
-		links = append(links, link{name: ep.Interface, index: 10 + i, mtu: 1500, endpoint: i})
-	}
-	st, err := newStateful(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := fwdConfig(p, links, make([][]netip.Addr, len(links)), st)
-	if len(c.Ports) != 4 || len(c.Endpoints) != 3 || len(c.Routes) != 3 || !c.Routes[2].Translate {
-		t.Fatalf("fwdConfig = %d ports, %d endpoints, %d routes", len(c.Ports), len(c.Endpoints), len(c.Routes))
-	}
-	if c.Endpoints[1].Port != 2 || c.Endpoints[1].Ingress == nil {
-		t.Errorf("endpoint db-1: port %d, ingress program %v", c.Endpoints[1].Port, c.Endpoints[1].Ingress)
-	}
-	if _, err := fwd.NewTables(c); err != nil {
-		t.Errorf("NewTables: %v", err)
-	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, p, err := ParseConfig(data)
+		if err != nil {
+			var fe Errors
+			if !errors.As(err, &fe) || len(fe) == 0 {
+				t.Fatalf("ParseConfig error %v is not a list of field errors", err)
+			}
+			return
+		}
+		if p.FrameSize != 2048 && p.FrameSize != 4096 || p.APISocket == "" || len(p.Cores) == 0 {
+			t.Fatalf("ParseConfig accepted %+v", p)
+		}
+		for _, ep := range p.Endpoints {
+			if len(ep.Addrs) == 0 || ep.Name == "" {
+				t.Fatalf("ParseConfig accepted endpoint %+v", ep)
+			}
+		}
+	})
 }

@@ -1,23 +1,23 @@
-package ctl
+package config
 
 // Validation: Config in, Plan out. Every check names the field it is about
 // (`workloadEndpoints[1].ipNetworks[0]: ...`) and Validate reports all the
 // problems it finds at once, so an operator fixes a file in one pass. A Plan
 // holds typed values only; turning it into data-plane tables (tables.go) and
-// attaching to interfaces (daemon.go) come later and never see a bad value.
+// attaching to interfaces (the daemon in ctl) come later and never see a bad
+// value. Nothing here makes a system call: validation is a pure function
+// of the file, so it is fuzzed and runs the same anywhere.
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gannet-net/gannet/acl"
+	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/fwd"
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/xlat"
@@ -57,6 +57,9 @@ type Plan struct {
 	NAT *nat.Policy
 	// Translation is nil when no space is translated.
 	Translation *xlat.Config
+
+	APISocket string // never empty
+	APIGroup  string // empty: root only
 }
 
 // PlanUplink is a validated uplink port.
@@ -99,13 +102,28 @@ const (
 	DefaultRingSize          = 2048
 	DefaultConntrackCapacity = 65536
 	DefaultHeldFragments     = fwd.DefaultHeldFragments
+	// MaxCPU bounds dataplane.cores.
+	MaxCPU = 1024
 )
 
+// Errors is every problem Validate found, each naming its field, in
+// the order of the file. It is the error ParseConfig and Validate return
+// (wrapped: errors.As finds it).
+type Errors []api.FieldError
+
+func (e Errors) Error() string {
+	lines := make([]string, len(e))
+	for i, fe := range e {
+		lines[i] = fe.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
 // problems collects field errors in order.
-type problems []error
+type problems = Errors
 
 func (p *problems) addf(field, format string, args ...any) {
-	*p = append(*p, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	*p = append(*p, api.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // Validate checks c and returns its Plan, or an error listing every
@@ -125,8 +143,9 @@ func (c *Config) Validate() (*Plan, error) {
 	c.validatePolicy(&errs, p)
 	c.validateNAT(&errs, p, spaces)
 	c.validateTranslation(&errs, p, spaces)
+	c.validateAPI(&errs, p)
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("config: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("config: %w", errs)
 	}
 	return p, nil
 }
@@ -138,12 +157,13 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 		p.Cores = []int{0}
 	}
 	seen := map[int]bool{}
-	ncpu := onlineCPUs()
 	for i, core := range p.Cores {
 		f := fmt.Sprintf("dataplane.cores[%d]", i)
 		switch {
-		case core < 0 || core >= ncpu:
-			errs.addf(f, "CPU %d does not exist (this machine has CPUs 0-%d)", core, ncpu-1)
+		case core < 0 || core >= MaxCPU:
+			// Whether the CPU exists is the daemon's to check: this
+			// file reads nothing of the machine.
+			errs.addf(f, "CPU %d out of range 0-%d", core, MaxCPU-1)
 		case seen[core]:
 			errs.addf(f, "CPU %d is listed twice", core)
 		}
@@ -487,28 +507,17 @@ func (c *Config) validateTranslation(errs *problems, p *Plan, spaces map[uint16]
 	p.Translation = c.Translation
 }
 
-// onlineCPUs is one more than the highest online CPU: the CPUs a worker may
-// be pinned to, whatever affinity mask gannet itself was started with
-// (runtime.NumCPU counts only the mask).
-func onlineCPUs() int {
-	b, err := os.ReadFile("/sys/devices/system/cpu/online")
-	if err != nil {
-		return runtime.NumCPU()
+func (c *Config) validateAPI(errs *problems, p *Plan) {
+	p.APISocket, p.APIGroup = c.API.Socket, c.API.Group
+	if p.APISocket == "" {
+		p.APISocket = api.DefaultSocket
 	}
-	highest := -1
-	for _, r := range strings.Split(strings.TrimSpace(string(b)), ",") {
-		_, hi, _ := strings.Cut(r, "-")
-		if hi == "" {
-			hi = r
-		}
-		if n, err := strconv.Atoi(hi); err == nil && n > highest {
-			highest = n
-		}
+	if !strings.HasPrefix(p.APISocket, "/") || strings.HasSuffix(p.APISocket, "/") || len(p.APISocket) > 107 {
+		errs.addf("api.socket", "%q: want an absolute file path of at most 107 bytes", c.API.Socket)
 	}
-	if highest < 0 {
-		return runtime.NumCPU()
+	if g := p.APIGroup; g != "" && (len(g) > 32 || strings.ContainsAny(g, ":/ \t\n")) {
+		errs.addf("api.group", "%q is not a group name", g)
 	}
-	return highest + 1
 }
 
 // Field helpers.

@@ -1,0 +1,271 @@
+// Package api is the shape of gannet's local API: the JSON the daemon
+// (`gannet run`) serves on its unix socket and the CLI verbs read. It holds
+// types and the client only; the server lives in ctl. Field names are the
+// configuration's YAML names where a resource is the same thing (an
+// endpoint is a `workloadEndpoints` entry), and never change once
+// released: scripts parse them.
+//
+// Paths (all under /v1):
+//
+//	GET    /v1/status
+//	GET    /v1/endpoints
+//	GET    /v1/endpoints/{name}
+//	PUT    /v1/endpoints/{name}       201 created, 200 replaced
+//	DELETE /v1/endpoints/{name}       204
+//	GET    /v1/routes?space=N
+//	GET    /v1/routes/lookup?space=N&addr=A
+//	GET    /v1/sessions?addr=A&limit=N
+//	GET    /v1/counters
+//	GET    /v1/policy/{endpoint}
+//	POST   /v1/reload
+//	POST   /v1/trace
+//
+// Errors are 4xx/5xx with an ErrorBody naming each problem's field.
+package api
+
+import "time"
+
+// DefaultSocket is where gannet run serves the API unless api.socket says
+// otherwise.
+const DefaultSocket = "/run/gannet/gannet.sock"
+
+// FieldError is one problem with a request or a configuration: the field
+// it is about (`ipNetworks[0]`, `workloadEndpoints[2].mac`) and what is
+// wrong with it.
+type FieldError struct {
+	Field   string `json:"field" yaml:"field"`
+	Message string `json:"message" yaml:"message"`
+}
+
+func (e FieldError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+// ErrorBody is the body of every error answer.
+type ErrorBody struct {
+	Errors []FieldError `json:"errors" yaml:"errors"`
+}
+
+// Status is GET /v1/status.
+type Status struct {
+	Version       string    `json:"version" yaml:"version"`
+	Node          string    `json:"node" yaml:"node"`
+	Started       time.Time `json:"started" yaml:"started"`
+	UptimeSeconds float64   `json:"uptimeSeconds" yaml:"uptimeSeconds"`
+	Config        string    `json:"config" yaml:"config"` // the file reload reads
+	Workers       []Worker  `json:"workers" yaml:"workers"`
+	Ports         []Port    `json:"ports" yaml:"ports"`
+	// Generation counts published table snapshots.
+	Generation uint64       `json:"generation" yaml:"generation"`
+	LastApply  *ApplyResult `json:"lastApply,omitempty" yaml:"lastApply,omitempty"`
+}
+
+// Worker is one forwarding worker.
+type Worker struct {
+	Index int `json:"index" yaml:"index"`
+	CPU   int `json:"cpu" yaml:"cpu"`
+	// LostFrames counts frames detached ports did not give back.
+	LostFrames uint64 `json:"lostFrames" yaml:"lostFrames"`
+}
+
+// Port is one interface gannet forwards on.
+type Port struct {
+	Interface string `json:"interface" yaml:"interface"`
+	Role      string `json:"role" yaml:"role"`                             // uplink, workload
+	Endpoint  string `json:"endpoint,omitempty" yaml:"endpoint,omitempty"` // workload ports
+	Ifindex   int    `json:"ifindex" yaml:"ifindex"`                       // 0 while the interface is missing
+	// State: up (attached, link up), down (attached, link down),
+	// missing (no such interface: waiting for it), error (attaching
+	// failed: Error says why; retried).
+	State   string `json:"state" yaml:"state"`
+	Error   string `json:"error,omitempty" yaml:"error,omitempty"`
+	MTU     int    `json:"mtu" yaml:"mtu"`
+	XDPMode string `json:"xdpMode,omitempty" yaml:"xdpMode,omitempty"` // native, generic
+	XSKMode string `json:"xskMode,omitempty" yaml:"xskMode,omitempty"` // copy, zerocopy
+	// Copying: the sockets could not share the worker's UMEM, so every
+	// frame is copied once more.
+	Copying bool `json:"copying,omitempty" yaml:"copying,omitempty"`
+}
+
+// ApplyResult says what one change of desired state did.
+type ApplyResult struct {
+	// Source is what asked: start, reload, api, link (an interface event).
+	Source          string       `json:"source" yaml:"source"`
+	Time            time.Time    `json:"time" yaml:"time"`
+	DurationSeconds float64      `json:"durationSeconds" yaml:"durationSeconds"`
+	OK              bool         `json:"ok" yaml:"ok"`
+	Generation      uint64       `json:"generation" yaml:"generation"`
+	Errors          []FieldError `json:"errors,omitempty" yaml:"errors,omitempty"`
+	Changes         []Change     `json:"changes,omitempty" yaml:"changes,omitempty"`
+}
+
+// Change is one thing an apply added, removed or changed.
+type Change struct {
+	Kind string `json:"kind" yaml:"kind"` // endpoint, port, policy, profile, route, nat, space, translation, node
+	Name string `json:"name" yaml:"name"`
+	Op   string `json:"op" yaml:"op"` // added, removed, changed
+}
+
+// Endpoint is a workload endpoint: a `workloadEndpoints` entry of the
+// configuration (the resource PUT takes) plus, when read, where it came
+// from and how its interface is.
+type Endpoint struct {
+	Name         string            `json:"name" yaml:"name"`
+	Interface    string            `json:"interface" yaml:"interface"`
+	MAC          string            `json:"mac" yaml:"mac"`
+	IPNetworks   []string          `json:"ipNetworks" yaml:"ipNetworks"`
+	AddressSpace int               `json:"addressSpace,omitempty" yaml:"addressSpace,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty" yaml:"labels,omitempty"`
+	Profiles     []string          `json:"profiles,omitempty" yaml:"profiles,omitempty"`
+	MTU          int               `json:"mtu,omitempty" yaml:"mtu,omitempty"`
+
+	// Read only.
+	Source string `json:"source,omitempty" yaml:"source,omitempty"` // file, api
+	State  string `json:"state,omitempty" yaml:"state,omitempty"`   // as Port.State
+}
+
+// Route is one entry of a space's routing table.
+type Route struct {
+	Space  uint16 `json:"space" yaml:"space"`
+	Prefix string `json:"prefix" yaml:"prefix"`
+	// Kind: endpoint (a local workload), gateway (via a next hop),
+	// connected (the destination is its own next hop), translate (6->4
+	// into TranslateSpace and routed again there).
+	Kind           string `json:"kind" yaml:"kind"`
+	Via            string `json:"via,omitempty" yaml:"via,omitempty"`
+	Interface      string `json:"interface,omitempty" yaml:"interface,omitempty"`
+	Endpoint       string `json:"endpoint,omitempty" yaml:"endpoint,omitempty"`
+	TranslateSpace uint16 `json:"translateSpace,omitempty" yaml:"translateSpace,omitempty"`
+	// Down: the route's port is gone or down (its packets are answered
+	// unreachable).
+	Down bool `json:"down,omitempty" yaml:"down,omitempty"`
+}
+
+// Lookup is GET /v1/routes/lookup: the route a destination takes.
+type Lookup struct {
+	Space uint16 `json:"space" yaml:"space"`
+	Addr  string `json:"addr" yaml:"addr"`
+	Found bool   `json:"found" yaml:"found"`
+	Route *Route `json:"route,omitempty" yaml:"route,omitempty"`
+}
+
+// Tuple is one direction of a flow.
+type Tuple struct {
+	Space   uint16 `json:"space" yaml:"space"`
+	Proto   string `json:"proto" yaml:"proto"`
+	Src     string `json:"src" yaml:"src"`
+	Dst     string `json:"dst" yaml:"dst"`
+	SrcPort uint16 `json:"srcPort,omitempty" yaml:"srcPort,omitempty"`
+	DstPort uint16 `json:"dstPort,omitempty" yaml:"dstPort,omitempty"`
+}
+
+// Session is one conntrack/NAT session.
+type Session struct {
+	Original Tuple  `json:"original" yaml:"original"` // as the initiator sent it
+	Reply    Tuple  `json:"reply" yaml:"reply"`       // as the answer arrives
+	State    string `json:"state" yaml:"state"`
+	// ExpiresSeconds is the idle time left before it expires.
+	ExpiresSeconds float64 `json:"expiresSeconds" yaml:"expiresSeconds"`
+}
+
+// Sessions is GET /v1/sessions.
+type Sessions struct {
+	Total    int       `json:"total" yaml:"total"` // sessions in the table
+	Capacity int       `json:"capacity" yaml:"capacity"`
+	Sessions []Session `json:"sessions" yaml:"sessions"` // those that match, at most limit
+}
+
+// Counters is GET /v1/counters: every worker's counters summed.
+type Counters struct {
+	RxPackets uint64 `json:"rxPackets" yaml:"rxPackets"`
+	TxPackets uint64 `json:"txPackets" yaml:"txPackets"`
+	TxBytes   uint64 `json:"txBytes" yaml:"txBytes"`
+	Forwarded uint64 `json:"forwarded" yaml:"forwarded"`
+	Dropped   uint64 `json:"dropped" yaml:"dropped"`
+	// Drops are by pipeline stage and reason; Detail says which
+	// library reason (pkt, nat, xlat) a parse/conntrack/xlat drop had.
+	Drops []Drop `json:"drops" yaml:"drops"`
+	// ICMP: the router's own errors by outcome (sent, rate-limited,
+	// refused, no-source).
+	ICMP  map[string]uint64 `json:"icmp" yaml:"icmp"`
+	Ports []PortCounters    `json:"ports" yaml:"ports"`
+	// XDP: the XDP programs' decisions by interface and decision.
+	XDP []XDPCounters `json:"xdp,omitempty" yaml:"xdp,omitempty"`
+}
+
+// Drop is one non-zero drop counter.
+type Drop struct {
+	Stage   string `json:"stage" yaml:"stage"`
+	Reason  string `json:"reason" yaml:"reason"`
+	Packets uint64 `json:"packets" yaml:"packets"`
+}
+
+// PortCounters are one interface's counters, summed over workers.
+type PortCounters struct {
+	Interface string `json:"interface" yaml:"interface"`
+	RxPackets uint64 `json:"rxPackets" yaml:"rxPackets"`
+	RxBytes   uint64 `json:"rxBytes" yaml:"rxBytes"`
+	TxPackets uint64 `json:"txPackets" yaml:"txPackets"`
+	TxBytes   uint64 `json:"txBytes" yaml:"txBytes"`
+}
+
+// XDPCounters are one interface's XDP program decisions.
+type XDPCounters struct {
+	Interface string            `json:"interface" yaml:"interface"`
+	Decisions map[string]uint64 `json:"decisions" yaml:"decisions"`
+}
+
+// Policy is GET /v1/policy/{endpoint}: the endpoint's compiled programs,
+// one line per rule in evaluation order.
+type Policy struct {
+	Endpoint string   `json:"endpoint" yaml:"endpoint"`
+	Ingress  []string `json:"ingress" yaml:"ingress"` // empty: no policy (everything passes)
+	Egress   []string `json:"egress" yaml:"egress"`
+	// IngressPolicy/EgressPolicy say whether a program applies at all
+	// in that direction.
+	IngressPolicy bool `json:"ingressPolicy" yaml:"ingressPolicy"`
+	EgressPolicy  bool `json:"egressPolicy" yaml:"egressPolicy"`
+}
+
+// TraceRequest is POST /v1/trace: a packet to run through the live
+// tables without sending it. Either the fields or Frame (a whole
+// Ethernet frame, as from a pcap) describe it.
+type TraceRequest struct {
+	In       string `json:"in" yaml:"in"` // ingress interface
+	Src      string `json:"src,omitempty" yaml:"src,omitempty"`
+	Dst      string `json:"dst,omitempty" yaml:"dst,omitempty"`
+	Proto    string `json:"proto,omitempty" yaml:"proto,omitempty"` // tcp, udp, icmp (either family)
+	SrcPort  uint16 `json:"srcPort,omitempty" yaml:"srcPort,omitempty"`
+	DstPort  uint16 `json:"dstPort,omitempty" yaml:"dstPort,omitempty"`
+	ICMPType uint8  `json:"icmpType,omitempty" yaml:"icmpType,omitempty"`
+	ICMPCode uint8  `json:"icmpCode,omitempty" yaml:"icmpCode,omitempty"`
+	TCPFlags string `json:"tcpFlags,omitempty" yaml:"tcpFlags,omitempty"` // e.g. "S", "A", "FA"; default S
+	TTL      uint8  `json:"ttl,omitempty" yaml:"ttl,omitempty"`
+	Length   int    `json:"length,omitempty" yaml:"length,omitempty"` // payload bytes
+	DF       bool   `json:"df,omitempty" yaml:"df,omitempty"`
+	SrcMAC   string `json:"srcMAC,omitempty" yaml:"srcMAC,omitempty"`
+	Frame    []byte `json:"frame,omitempty" yaml:"frame,omitempty"` // base64 in JSON
+}
+
+// Trace is the answer: each stage's decision, then the outcome.
+type Trace struct {
+	Steps   []TraceStep `json:"steps" yaml:"steps"`
+	Verdict string      `json:"verdict" yaml:"verdict"` // forward, drop, answer
+	Reason  string      `json:"reason,omitempty" yaml:"reason,omitempty"`
+	Egress  string      `json:"egress,omitempty" yaml:"egress,omitempty"`
+}
+
+// TraceStep is one stage's decision.
+type TraceStep struct {
+	Stage   string `json:"stage" yaml:"stage"`
+	Verdict string `json:"verdict" yaml:"verdict"`
+	Detail  string `json:"detail" yaml:"detail"`
+}
+
+// Reload is POST /v1/reload's answer: the apply's result (also in
+// /v1/status as lastApply). A file with errors answers 422 with the same
+// body.
+type Reload = ApplyResult

@@ -1,0 +1,179 @@
+package ctl
+
+// Compile: a Plan plus the daemon's ports (each with its slot, and the link
+// as the kernel reports it) becomes the data plane's configuration
+// (fwd.Config), compiled by fwd.NewTables into the immutable snapshot the
+// workers read. Port i of the tables is slot i of every worker; a slot
+// with no port is a RoleNone hole, and a port that is not attached (its
+// interface missing, or attaching failed) or whose link is down is Down,
+// so its routes answer unreachable.
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/gannet-net/gannet/ctl/api"
+	"github.com/gannet-net/gannet/ctl/config"
+	"github.com/gannet-net/gannet/fwd"
+	"github.com/gannet-net/gannet/nat"
+	"github.com/gannet-net/gannet/xlat"
+)
+
+// stateful holds what outlives every tables snapshot: the connection table
+// (sessions, NAT mappings). The translator is stateless and rebuilt with
+// the tables.
+type stateful struct {
+	nat *nat.Table
+}
+
+// newStateful creates the connection table a Plan asks for.
+func newStateful(p *config.Plan) (stateful, error) {
+	var s stateful
+	if p.ConntrackCapacity > 0 {
+		t, err := nat.New(nat.Config{Capacity: p.ConntrackCapacity})
+		if err != nil {
+			return s, fmt.Errorf("dataplane.conntrack: %w", err)
+		}
+		s.nat = t
+	}
+	return s, nil
+}
+
+// compiled is one snapshot with what it was made from, for readers (the
+// API lists routes from cfg).
+type compiled struct {
+	tables *fwd.Tables
+	cfg    fwd.Config
+	nat    *nat.Prepared
+}
+
+// compile builds the tables of plan p over ports (indexed by slot; nil
+// entries are holes).
+func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
+	c := fwd.Config{NAT: st.nat}
+	if p.Router4.IsValid() {
+		c.RouterAddrs = append(c.RouterAddrs, p.Router4)
+	}
+	if p.Router6.IsValid() {
+		c.RouterAddrs = append(c.RouterAddrs, p.Router6)
+	}
+	if p.Translation != nil {
+		tr, err := xlat.New(*p.Translation)
+		if err != nil {
+			return nil, fmt.Errorf("translation: %w", err)
+		}
+		c.Xlat = tr
+	}
+	var prepared *nat.Prepared
+	if st.nat != nil {
+		pol := p.NAT
+		if pol == nil {
+			pol = &nat.Policy{} // conntrack only: no pools, nothing translated
+		}
+		pp, err := st.nat.Prepare(pol)
+		if err != nil {
+			return nil, fmt.Errorf("nat: %w", err)
+		}
+		prepared = pp
+		c.NATPolicy = pp
+	}
+	bySlot := map[string]int{}
+	for slot, pt := range slots {
+		if pt == nil {
+			c.Ports = append(c.Ports, fwd.PortConfig{Role: fwd.RoleNone})
+			continue
+		}
+		role := fwd.RoleWorkload
+		if pt.uplink {
+			role = fwd.RoleUplink
+		}
+		pc := fwd.PortConfig{Name: pt.name, Role: role, Down: !pt.up()}
+		if l := pt.link; l != nil {
+			pc.Ifindex, pc.MAC, pc.MTU, pc.HostAddrs = l.index, l.mac, l.mtu, l.addrs
+		}
+		if pt.cfgMTU != 0 {
+			pc.MTU = pt.cfgMTU
+		}
+		c.Ports = append(c.Ports, pc)
+		bySlot[pt.name] = slot
+	}
+	for _, s := range p.Spaces {
+		if s.ID != 0 {
+			c.Spaces = append(c.Spaces, fwd.SpaceConfig{ID: s.ID, Translated: s.Translated})
+		}
+	}
+	for _, ep := range p.Endpoints {
+		slot, ok := bySlot[ep.Interface]
+		if !ok {
+			return nil, fmt.Errorf("endpoint %q: interface %s has no port (bug)", ep.Name, ep.Interface)
+		}
+		e := fwd.EndpointConfig{Name: ep.Name, Port: slot, MAC: ep.MAC, Addrs: ep.Addrs, Space: ep.Space}
+		if p.Policy != nil {
+			if ps := p.Policy.Endpoint(ep.Name); ps != nil {
+				e.Ingress, e.Egress = ps.Ingress, ps.Egress
+			}
+		}
+		c.Endpoints = append(c.Endpoints, e)
+	}
+	for _, r := range p.Routes {
+		if r.Translate {
+			c.Routes = append(c.Routes, fwd.RouteConfig{Space: r.Space, Prefix: r.Prefix, Translate: true, TranslateSpace: r.TranslateSpace})
+			continue
+		}
+		slot, ok := bySlot[r.Interface]
+		if !ok {
+			return nil, fmt.Errorf("route %v: interface %s has no port (bug)", r.Prefix, r.Interface)
+		}
+		c.Routes = append(c.Routes, fwd.RouteConfig{Space: r.Space, Prefix: r.Prefix, Port: slot, Gateway: r.Via})
+	}
+	t, err := fwd.NewTables(c)
+	if err != nil {
+		return nil, err
+	}
+	return &compiled{tables: t, cfg: c, nat: prepared}, nil
+}
+
+// routes lists c's static routes and its endpoints' host routes (in
+// space, when given), in the API's shape.
+func (cp *compiled) routes(space *uint16) []api.Route {
+	var out []api.Route
+	keep := func(s uint16) bool { return space == nil || *space == s }
+	port := func(slot int) (string, bool) {
+		if slot < 0 || slot >= len(cp.cfg.Ports) {
+			return "", false
+		}
+		return cp.cfg.Ports[slot].Name, cp.cfg.Ports[slot].Down
+	}
+	for _, r := range cp.cfg.Routes {
+		if !keep(r.Space) {
+			continue
+		}
+		ar := api.Route{Space: r.Space, Prefix: r.Prefix.String()}
+		switch {
+		case r.Translate:
+			ar.Kind, ar.TranslateSpace = "translate", r.TranslateSpace
+		case r.Gateway.IsValid():
+			ar.Kind, ar.Via = "gateway", r.Gateway.String()
+			ar.Interface, ar.Down = port(r.Port)
+		default:
+			ar.Kind = "connected"
+			ar.Interface, ar.Down = port(r.Port)
+		}
+		out = append(out, ar)
+	}
+	for _, e := range cp.cfg.Endpoints {
+		for _, a := range e.Addrs {
+			sp := e.Space
+			if a.Is6() {
+				sp = 0
+			}
+			if !keep(sp) {
+				continue
+			}
+			ar := api.Route{Space: sp, Prefix: netip.PrefixFrom(a, a.BitLen()).String(), Kind: "endpoint", Endpoint: e.Name}
+			ar.Interface, ar.Down = port(e.Port)
+			out = append(out, ar)
+		}
+	}
+	return out
+}

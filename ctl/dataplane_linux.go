@@ -1,0 +1,300 @@
+package ctl
+
+// The data plane as the daemon runs it: one UMEM and one worker per core,
+// made at start and kept for the daemon's life, and ports that come and
+// go. Attaching a port loads the XDP program onto its interface, opens a
+// socket per worker on the worker's queue of it, gives each worker its
+// socket (fwd.Worker.AttachPort) and only then points the program's
+// XSKMAP at the sockets. Detaching undoes it in the reverse order and
+// gets every frame back (fwd.Worker.DetachPort). Only the daemon's loop
+// calls these.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gannet-net/gannet/ctl/config"
+	"github.com/gannet-net/gannet/fwd"
+	"github.com/gannet-net/gannet/fwd/bpf"
+	"github.com/gannet-net/gannet/fwd/neigh"
+	"github.com/gannet-net/gannet/fwd/xsk"
+)
+
+// detachDrain bounds how long a detached port's queued transmissions get
+// to leave before their frames are taken back off the ring.
+const detachDrain = 100 * time.Millisecond
+
+// dataplane is the fixed part: workers, their UMEMs, the neighbour cache
+// of the uplinks, the connection table.
+type dataplane struct {
+	plan    *config.Plan // the dataplane settings it was made with
+	umems   []*xsk.Umem
+	workers []*fwd.Worker
+	neigh   *neigh.Cache
+	nb      fwd.Neighbours
+	cancel  context.CancelFunc
+	st      stateful
+}
+
+// startDataplane makes the UMEMs and workers of p and starts them with no
+// ports; uplinks resolve neighbours through a cache on their interfaces.
+func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*dataplane, error) {
+	dp := &dataplane{plan: p}
+	ok := false
+	defer func() {
+		if !ok {
+			dp.stop(nil)
+		}
+	}()
+	ncpu := onlineCPUs()
+	for i, core := range p.Cores {
+		if core >= ncpu {
+			return nil, fmt.Errorf("dataplane.cores[%d]: CPU %d does not exist (this machine has CPUs 0-%d)", i, core, ncpu-1)
+		}
+	}
+	st, err := newStateful(p)
+	if err != nil {
+		return nil, err
+	}
+	dp.st = st
+	dp.nb = &fwd.StaticNeighbours{Table: neigh.NewSnapshot(nil)}
+	if len(uplinks) > 0 {
+		c, err := neigh.New(uplinks)
+		if err != nil {
+			return nil, err
+		}
+		dp.neigh = c
+		cctx, cancel := context.WithCancel(context.Background())
+		dp.cancel = cancel
+		if err := c.Start(cctx); err != nil {
+			return nil, fmt.Errorf("neighbour cache: %w", err)
+		}
+		dp.nb = c
+	}
+	idle := fwd.IdlePoll
+	if p.BusyPoll {
+		idle = fwd.IdleBusy
+	}
+	held := p.HeldFragments
+	if held == 0 {
+		held = -1 // fwd's zero is its default
+	}
+	for wi, core := range p.Cores {
+		umem, err := xsk.NewUmem(xsk.UmemConfig{NumFrames: p.Frames, FrameSize: p.FrameSize,
+			FillSize: p.RingSize, CompletionSize: p.RingSize})
+		if err != nil {
+			return nil, fmt.Errorf("worker %d: %w", wi, err)
+		}
+		dp.umems = append(dp.umems, umem)
+		w, err := fwd.NewWorker(fwd.WorkerConfig{
+			Mem: umem.Mem(), FrameSize: p.FrameSize, Tables: tables,
+			Neighbours: dp.nb, Pin: true, CPU: core, Idle: idle, HeldFragments: held,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("worker %d: %w", wi, err)
+		}
+		dp.workers = append(dp.workers, w)
+		if err := w.Start(); err != nil {
+			return nil, fmt.Errorf("dataplane.cores[%d]: %w", wi, err)
+		}
+	}
+	ok = true
+	return dp, nil
+}
+
+// stop stops the workers, closes what closeFirst closes (the ports'
+// sockets and programs), then frees the UMEMs and the neighbour cache.
+func (dp *dataplane) stop(closeFirst func() error) error {
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, w := range dp.workers {
+		if err := w.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		// A worker still running may touch its frames: leave them.
+		return errors.Join(errs...)
+	}
+	if closeFirst != nil {
+		if err := closeFirst(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, u := range dp.umems {
+		if err := u.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if dp.cancel != nil {
+		dp.cancel()
+	}
+	if dp.neigh != nil {
+		if err := dp.neigh.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	dp.umems, dp.workers, dp.neigh = nil, nil, nil
+	return errors.Join(errs...)
+}
+
+// stats sums every worker's counters.
+func (dp *dataplane) stats() fwd.Stats {
+	var s fwd.Stats
+	for _, w := range dp.workers {
+		ws := w.Stats()
+		s.Add(&ws)
+	}
+	return s
+}
+
+// attach brings port pt up on its interface li: program, sockets,
+// workers, XSKMAP. On error everything it did is undone.
+func (dp *dataplane) attach(pt *port, li *linkInfo) (err error) {
+	p := dp.plan
+	if li.queues < len(dp.workers) {
+		return fmt.Errorf("interface %q has %d receive queues; %d workers need one each (ethtool -L, or numrxqueues when creating a veth)",
+			pt.name, li.queues, len(dp.workers))
+	}
+	if pt.uplink && li.mac == ([6]byte{}) {
+		return fmt.Errorf("interface %q is not Ethernet", pt.name)
+	}
+	host, err := hostAddrs()
+	if err != nil {
+		return err
+	}
+	noSock := bpf.NoSocketPass
+	if p.NoSocketDrop {
+		noSock = bpf.NoSocketDrop
+	}
+	role := bpf.RoleWorkload
+	if pt.uplink {
+		role = bpf.RoleUplink
+	}
+	prog, err := bpf.Load(bpf.Options{Role: role, NoSocket: noSock, HostAddrs: host})
+	if err != nil {
+		return err
+	}
+	attached := 0
+	var socks []*fwd.XSKPort
+	defer func() {
+		if err == nil {
+			return
+		}
+		for wi := range socks {
+			_ = prog.ClearSocket(wi)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for wi := range attached {
+			_ = dp.workers[wi].DetachPort(ctx, pt.slot, 0)
+		}
+		for _, s := range socks[attached:] {
+			s.Close()
+		}
+		prog.Close()
+	}()
+	mode := map[string]bpf.AttachMode{"auto": bpf.AttachAuto, "native": bpf.AttachNative, "generic": bpf.AttachGeneric}[p.XDPMode]
+	got, err := prog.Attach(li.index, mode)
+	if err != nil {
+		return err
+	}
+	xskMode := map[string]xsk.Mode{"auto": xsk.ModeAuto, "copy": xsk.ModeCopy, "zerocopy": xsk.ModeZeroCopy}[p.XSKMode]
+	for wi := range dp.workers {
+		sc := xsk.SocketConfig{Ifindex: li.index, Queue: wi, RxSize: p.RingSize, TxSize: p.RingSize, Mode: xskMode,
+			BusyPollUsec: p.BusyPollUsec, BusyPollBudget: p.BusyPollBudget, PreferBusyPoll: p.PreferBusyPoll}
+		s, err := fwd.NewXSKPort(dp.umems[wi], fwd.XSKPortConfig{Socket: sc})
+		if err != nil {
+			return fmt.Errorf("worker %d: queue %d: %w", wi, wi, err)
+		}
+		socks = append(socks, s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for wi, w := range dp.workers {
+		if err := w.AttachPort(ctx, pt.slot, socks[wi]); err != nil {
+			return err
+		}
+		attached++
+	}
+	for wi, s := range socks {
+		if err := prog.SetSocket(wi, s.FD()); err != nil {
+			return err
+		}
+	}
+	pt.prog, pt.socks, pt.xdpMode = prog, socks, got.String()
+	if len(socks) > 0 {
+		pt.xskMode, pt.copying = socks[0].Mode().String(), !socks[0].Shared()
+	}
+	return nil
+}
+
+// detach takes port pt off its interface: no more frames reach its
+// sockets, every worker lets go of it and gets its frames back, and the
+// program comes off the interface (if the interface still exists).
+func (dp *dataplane) detach(pt *port) error {
+	if pt.prog == nil {
+		return nil
+	}
+	var errs []error
+	for wi := range pt.socks {
+		if err := pt.prog.ClearSocket(wi); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, w := range dp.workers {
+		if err := w.DetachPort(ctx, pt.slot, detachDrain); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := pt.prog.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	pt.prog, pt.socks = nil, nil
+	return errors.Join(errs...)
+}
+
+// onlineCPUs is one more than the highest online CPU: the CPUs a worker may
+// be pinned to, whatever affinity mask gannet itself was started with.
+func onlineCPUs() int {
+	n := runtime.NumCPU()
+	if m, err := cpusOnline(); err == nil && m > n {
+		return m
+	}
+	return n
+}
+
+// cpusOnline reads /sys/devices/system/cpu/online ("0-3,5").
+func cpusOnline() (int, error) {
+	b, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return 0, err
+	}
+	highest := -1
+	for _, r := range strings.Split(strings.TrimSpace(string(b)), ",") {
+		_, hi, _ := strings.Cut(r, "-")
+		if hi == "" {
+			hi = r
+		}
+		if n, err := strconv.Atoi(hi); err == nil && n > highest {
+			highest = n
+		}
+	}
+	if highest < 0 {
+		return 0, errors.New("no online CPU listed")
+	}
+	return highest + 1, nil
+}
+
+// fwdTablesPtr is where the daemon publishes tables and workers read them.
+type fwdTablesPtr = atomic.Pointer[fwd.Tables]

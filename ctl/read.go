@@ -1,0 +1,540 @@
+package ctl
+
+// Reads and writes the API makes: each runs on the daemon's loop (do), so
+// it sees one consistent state, and hands back copies in the API's shape.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gannet-net/gannet/ctl/api"
+	"github.com/gannet-net/gannet/ctl/config"
+	"github.com/gannet-net/gannet/fwd"
+	"github.com/gannet-net/gannet/nat"
+	"github.com/gannet-net/gannet/pkt"
+	"github.com/gannet-net/gannet/xlat"
+	"golang.org/x/sys/unix"
+)
+
+// Status answers GET /v1/status.
+func (d *Daemon) Status() api.Status {
+	var st api.Status
+	d.do(func() {
+		st = api.Status{
+			Version: d.opts.Version, Node: d.plan.Name, Started: d.started,
+			UptimeSeconds: time.Since(d.started).Seconds(), Config: d.opts.ConfigPath,
+			Generation: d.gen,
+		}
+		for i, w := range d.dp.workers {
+			st.Workers = append(st.Workers, api.Worker{Index: i, CPU: d.plan.Cores[i], LostFrames: w.Lost()})
+		}
+		for _, pt := range d.sortedPorts() {
+			st.Ports = append(st.Ports, d.portStatus(pt))
+		}
+		if d.last != nil {
+			l := *d.last
+			st.LastApply = &l
+		}
+	})
+	return st
+}
+
+func (d *Daemon) portStatus(pt *port) api.Port {
+	p := api.Port{Interface: pt.name, Role: "workload", Endpoint: pt.endpoint, State: pt.state(), MTU: pt.cfgMTU}
+	if pt.uplink {
+		p.Role = "uplink"
+	}
+	if pt.link != nil {
+		p.Ifindex = pt.link.index
+		if p.MTU == 0 {
+			p.MTU = pt.link.mtu
+		}
+	}
+	if pt.err != nil {
+		p.Error = pt.err.Error()
+	}
+	if pt.attached() {
+		p.XDPMode, p.XSKMode, p.Copying = pt.xdpMode, pt.xskMode, pt.copying
+	}
+	return p
+}
+
+// Endpoints answers GET /v1/endpoints: every endpoint, file's first.
+func (d *Daemon) Endpoints() []api.Endpoint {
+	var out []api.Endpoint
+	d.do(func() {
+		for _, ep := range d.merged.WorkloadEndpoints {
+			out = append(out, d.endpointView(ep))
+		}
+	})
+	return out
+}
+
+// Endpoint answers GET /v1/endpoints/{name}.
+func (d *Daemon) Endpoint(name string) (api.Endpoint, bool) {
+	var (
+		out api.Endpoint
+		ok  bool
+	)
+	d.do(func() {
+		for _, ep := range d.merged.WorkloadEndpoints {
+			if ep.Name == name {
+				out, ok = d.endpointView(ep), true
+			}
+		}
+	})
+	return out, ok
+}
+
+func (d *Daemon) endpointView(ep config.WorkloadEndpoint) api.Endpoint {
+	e := toAPI(ep)
+	e.Source = "file"
+	if _, ok := d.apiEPs[ep.Name]; ok {
+		e.Source = "api"
+	}
+	if pt, ok := d.ports[ep.Interface]; ok {
+		e.State = pt.state()
+	}
+	return e
+}
+
+func toAPI(ep config.WorkloadEndpoint) api.Endpoint {
+	return api.Endpoint{Name: ep.Name, Interface: ep.Interface, MAC: ep.MAC, IPNetworks: ep.IPNetworks,
+		AddressSpace: ep.AddressSpace, Labels: ep.Labels, Profiles: ep.Profiles, MTU: ep.MTU}
+}
+
+func fromAPI(e api.Endpoint) config.WorkloadEndpoint {
+	return config.WorkloadEndpoint{Name: e.Name, Interface: e.Interface, MAC: e.MAC, IPNetworks: e.IPNetworks,
+		AddressSpace: e.AddressSpace, Labels: e.Labels, Profiles: e.Profiles, MTU: e.MTU}
+}
+
+// ErrNotFound: no such endpoint.
+var ErrNotFound = errors.New("not found")
+
+// PutEndpoint creates or replaces an API endpoint (PUT). It reports
+// whether it created one; field errors name the endpoint's own fields
+// (`ipNetworks[0]`), and then nothing changed.
+func (d *Daemon) PutEndpoint(e api.Endpoint) (created bool, res *api.ApplyResult, err error) {
+	d.do(func() {
+		for i, fe := range d.file.WorkloadEndpoints {
+			if fe.Name == e.Name {
+				err = config.Errors{{Field: "name", Message: fmt.Sprintf("%q is defined in the configuration file (workloadEndpoints[%d]); change it there", e.Name, i)}}
+				return
+			}
+		}
+		_, exists := d.apiEPs[e.Name]
+		next := cloneEPs(d.apiEPs)
+		next[e.Name] = fromAPI(e)
+		res = d.apply("api", d.file, next)
+		if !res.OK {
+			err = endpointErrors(res.Errors, d.file, next, e.Name)
+			return
+		}
+		created = !exists
+	})
+	return created, res, err
+}
+
+// DeleteEndpoint removes an API endpoint (DELETE).
+func (d *Daemon) DeleteEndpoint(name string) (res *api.ApplyResult, err error) {
+	d.do(func() {
+		if _, ok := d.apiEPs[name]; !ok {
+			for i, fe := range d.file.WorkloadEndpoints {
+				if fe.Name == name {
+					err = config.Errors{{Field: "name", Message: fmt.Sprintf("%q is defined in the configuration file (workloadEndpoints[%d]); remove it there and reload", name, i)}}
+					return
+				}
+			}
+			err = ErrNotFound
+			return
+		}
+		next := cloneEPs(d.apiEPs)
+		delete(next, name)
+		res = d.apply("api", d.file, next)
+		if !res.OK {
+			err = config.Errors(res.Errors)
+		}
+	})
+	return res, err
+}
+
+func cloneEPs(m map[string]config.WorkloadEndpoint) map[string]config.WorkloadEndpoint {
+	out := make(map[string]config.WorkloadEndpoint, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// endpointErrors turns the merged configuration's errors about endpoint
+// name into the endpoint's own fields (`workloadEndpoints[4].mac` ->
+// `mac`); errors elsewhere keep their names.
+func endpointErrors(errs []api.FieldError, file *config.Config, apiEPs map[string]config.WorkloadEndpoint, name string) config.Errors {
+	merged, _ := mergeEndpoints(file, apiEPs)
+	prefix := ""
+	for i, ep := range merged.WorkloadEndpoints {
+		if ep.Name == name {
+			prefix = fmt.Sprintf("workloadEndpoints[%d]", i)
+		}
+	}
+	out := make(config.Errors, 0, len(errs))
+	for _, fe := range errs {
+		if prefix != "" && (fe.Field == prefix || strings.HasPrefix(fe.Field, prefix+".")) {
+			fe.Field = strings.TrimPrefix(strings.TrimPrefix(fe.Field, prefix), ".")
+		}
+		out = append(out, fe)
+	}
+	return out
+}
+
+// Reload re-reads the configuration file and applies the difference; a
+// bad file changes nothing. API endpoints are kept as they are.
+func (d *Daemon) Reload() *api.ApplyResult {
+	var res *api.ApplyResult
+	d.do(func() {
+		d.opts.Notify.Notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
+		defer d.opts.Notify.Notify("READY=1\nSTATUS=forwarding")
+		c, err := d.readConfig()
+		if err != nil {
+			var fe config.Errors
+			if !errors.As(err, &fe) {
+				fe = config.Errors{{Field: d.opts.ConfigPath, Message: err.Error()}}
+			}
+			res = &api.ApplyResult{Source: "reload", Time: time.Now(), Errors: fe, Generation: d.gen}
+			d.last = res
+			d.log.Error("reload rejected", "errors", fe.Error())
+			return
+		}
+		res = d.apply("reload", c, d.apiEPs)
+	})
+	return res
+}
+
+// Routes answers GET /v1/routes (space nil: every space).
+func (d *Daemon) Routes(space *uint16) []api.Route {
+	var out []api.Route
+	d.do(func() { out = d.cur.routes(space) })
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Space != out[j].Space {
+			return out[i].Space < out[j].Space
+		}
+		return out[i].Prefix < out[j].Prefix
+	})
+	return out
+}
+
+// Lookup answers GET /v1/routes/lookup: the longest prefix of space's
+// routes that holds a.
+func (d *Daemon) Lookup(space uint16, a netip.Addr) api.Lookup {
+	out := api.Lookup{Space: space, Addr: a.String()}
+	routes := d.Routes(&space)
+	best := -1
+	for _, r := range routes {
+		p, err := netip.ParsePrefix(r.Prefix)
+		if err != nil || !p.Contains(a) {
+			continue
+		}
+		if best < 0 || p.Bits() > best {
+			best = p.Bits()
+			rr := r
+			out.Route, out.Found = &rr, true
+		}
+	}
+	return out
+}
+
+// Sessions answers GET /v1/sessions.
+func (d *Daemon) Sessions(match netip.Addr, limit int) api.Sessions {
+	var out api.Sessions
+	var nt *nat.Table
+	d.do(func() { nt = d.dp.st.nat })
+	if nt == nil {
+		return out
+	}
+	out.Total, out.Capacity = nt.Len(), nt.Capacity()
+	out.Sessions = []api.Session{}
+	nt.Sessions(match, func(s nat.SessionInfo) bool {
+		if limit > 0 && len(out.Sessions) >= limit {
+			return false
+		}
+		left := (s.Timeout - s.Idle).Seconds()
+		out.Sessions = append(out.Sessions, api.Session{Original: tupleAPI(s.Original), Reply: tupleAPI(s.Reply), State: s.State, ExpiresSeconds: max(left, 0)})
+		return true
+	})
+	return out
+}
+
+func tupleAPI(t nat.Tuple) api.Tuple {
+	return api.Tuple{Space: t.Space, Proto: protoName(t.Proto), Src: t.Src.String(), Dst: t.Dst.String(), SrcPort: t.SrcPort, DstPort: t.DstPort}
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case pkt.ProtoTCP:
+		return "tcp"
+	case pkt.ProtoUDP:
+		return "udp"
+	case pkt.ProtoICMP:
+		return "icmp"
+	case pkt.ProtoICMPv6:
+		return "icmpv6"
+	}
+	return fmt.Sprint(p)
+}
+
+// Counters answers GET /v1/counters.
+func (d *Daemon) Counters() api.Counters {
+	var out api.Counters
+	d.do(func() { out = d.counters() })
+	return out
+}
+
+func (d *Daemon) counters() api.Counters {
+	s := d.dp.stats()
+	out := api.Counters{RxPackets: s.RxPackets, TxPackets: s.TxPackets, TxBytes: s.TxBytes, Forwarded: s.Forwarded, Dropped: s.Dropped(),
+		Drops: []api.Drop{}, ICMP: map[string]uint64{}}
+	for r := fwd.Reason(1); r < fwd.NumReasons; r++ {
+		if n := s.Drops[r]; n > 0 {
+			out.Drops = append(out.Drops, api.Drop{Stage: r.Stage().String(), Reason: r.String(), Packets: n})
+		}
+	}
+	for r, n := range s.Parse {
+		if n > 0 {
+			out.Drops = append(out.Drops, api.Drop{Stage: "parse", Reason: "parse/" + pkt.Reason(r).String(), Packets: n})
+		}
+	}
+	for r, n := range s.NAT {
+		if n > 0 {
+			out.Drops = append(out.Drops, api.Drop{Stage: "conntrack", Reason: "nat/" + nat.Reason(r).String(), Packets: n})
+		}
+	}
+	for r, n := range s.Xlat {
+		if n > 0 {
+			out.Drops = append(out.Drops, api.Drop{Stage: "xlat", Reason: "xlat/" + xlat.Reason(r).String(), Packets: n})
+		}
+	}
+	for i, n := range s.ICMP {
+		out.ICMP[icmpNames[i]] = n
+	}
+	for _, pt := range d.sortedPorts() {
+		pc := api.PortCounters{Interface: pt.name}
+		for _, w := range d.dp.workers {
+			ps := w.PortStats(pt.slot)
+			pc.RxPackets += ps.RxPackets
+			pc.RxBytes += ps.RxBytes
+			pc.TxPackets += ps.TxPackets
+			pc.TxBytes += ps.TxBytes
+		}
+		out.Ports = append(out.Ports, pc)
+		if pt.prog != nil {
+			if ps, err := pt.prog.Stats(); err == nil {
+				out.XDP = append(out.XDP, api.XDPCounters{Interface: pt.name, Decisions: map[string]uint64{
+					"redirected": ps.Redirected, "pass-host": ps.PassHost, "pass-arp": ps.PassARP, "pass-ndp": ps.PassNDP,
+					"pass-link-local": ps.PassLinkLocal, "pass-multicast": ps.PassMulticast, "pass-other-proto": ps.PassOtherProto,
+					"pass-no-socket": ps.PassNoSocket, "drop-no-socket": ps.DropNoSocket, "drop-malformed": ps.DropMalformed,
+				}})
+			}
+		}
+	}
+	return out
+}
+
+var icmpNames = [fwd.NumICMP]string{fwd.ICMPSent: "sent", fwd.ICMPRateLimited: "rate-limited",
+	fwd.ICMPRefused: "refused", fwd.ICMPNoSource: "no-source"}
+
+// countersText is the final counters report: "name value" lines, the
+// non-zero ones, in a stable order.
+func (d *Daemon) countersText() string {
+	if d.dp == nil {
+		return ""
+	}
+	c := d.counters()
+	s := d.dp.stats()
+	lines := []string{fmt.Sprintf("rx %d", c.RxPackets), fmt.Sprintf("tx %d", c.TxPackets), fmt.Sprintf("forwarded %d", c.Forwarded)}
+	var rest []string
+	if s.Held > 0 {
+		rest = append(rest, fmt.Sprintf("held/conntrack/fragments %d", s.Held))
+	}
+	if s.Released > 0 {
+		rest = append(rest, fmt.Sprintf("released/conntrack/fragments %d", s.Released))
+	}
+	for r := fwd.Reason(1); r < fwd.NumReasons; r++ {
+		kind := "drop"
+		if r.Answered() {
+			kind = "answered"
+		}
+		if n := s.Drops[r]; n > 0 {
+			rest = append(rest, fmt.Sprintf("%s/%s/%s %d", kind, r.Stage(), r, n))
+		}
+	}
+	for _, dr := range c.Drops {
+		if strings.Contains(dr.Reason, "/") {
+			rest = append(rest, fmt.Sprintf("%s %d", dr.Reason, dr.Packets))
+		}
+	}
+	for name, n := range c.ICMP {
+		if n > 0 {
+			rest = append(rest, fmt.Sprintf("icmp/%s %d", name, n))
+		}
+	}
+	for _, x := range c.XDP {
+		for k, n := range x.Decisions {
+			if n > 0 {
+				rest = append(rest, fmt.Sprintf("xdp/%s/%s %d", x.Interface, k, n))
+			}
+		}
+	}
+	sort.Strings(rest)
+	var b strings.Builder
+	b.WriteString("gannet: counters:\n")
+	for _, l := range append(lines, rest...) {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	return b.String()
+}
+
+// Policy answers GET /v1/policy/{endpoint}.
+func (d *Daemon) Policy(name string) (api.Policy, bool) {
+	out := api.Policy{Endpoint: name, Ingress: []string{}, Egress: []string{}}
+	found := false
+	d.do(func() {
+		for _, ep := range d.plan.Endpoints {
+			if ep.Name != name {
+				continue
+			}
+			found = true
+			if d.plan.Policy == nil {
+				return
+			}
+			ps := d.plan.Policy.Endpoint(name)
+			if ps == nil {
+				return
+			}
+			if ps.Ingress != nil {
+				out.IngressPolicy = true
+				for _, r := range ps.Ingress.Rules() {
+					out.Ingress = append(out.Ingress, r.String())
+				}
+			}
+			if ps.Egress != nil {
+				out.EgressPolicy = true
+				for _, r := range ps.Egress.Rules() {
+					out.Egress = append(out.Egress, r.String())
+				}
+			}
+		}
+	})
+	return out, found
+}
+
+// Trace answers POST /v1/trace: the packet through the live tables,
+// sending nothing and changing nothing.
+func (d *Daemon) Trace(req api.TraceRequest) (api.Trace, error) {
+	var (
+		t    *fwd.Tables
+		slot = -1
+		nb   fwd.Neighbours
+	)
+	d.do(func() {
+		t = d.cur.tables
+		nb = d.dp.nb
+		if pt, ok := d.ports[req.In]; ok {
+			slot = pt.slot
+		}
+	})
+	if slot < 0 {
+		return api.Trace{}, config.Errors{{Field: "in", Message: fmt.Sprintf("%q is not an interface of gannet's", req.In)}}
+	}
+	var res fwd.TraceResult
+	if len(req.Frame) > 0 {
+		res = t.Trace(slot, req.Frame, nb.Snapshot())
+	} else {
+		spec, err := traceSpec(req, slot)
+		if err != nil {
+			return api.Trace{}, err
+		}
+		res, err = t.TraceSpec(spec, nb.Snapshot())
+		if err != nil {
+			return api.Trace{}, config.Errors{{Message: err.Error()}}
+		}
+	}
+	out := api.Trace{Verdict: res.Verdict, Reason: res.Reason, Egress: res.Egress}
+	for _, s := range res.Steps {
+		out.Steps = append(out.Steps, api.TraceStep{Stage: s.Stage, Verdict: s.Verdict, Detail: s.Detail})
+	}
+	return out, nil
+}
+
+// traceSpec checks a trace request's fields.
+func traceSpec(req api.TraceRequest, slot int) (fwd.TraceSpec, error) {
+	var errs config.Errors
+	spec := fwd.TraceSpec{In: slot, SrcPort: req.SrcPort, DstPort: req.DstPort, ICMPType: req.ICMPType, ICMPCode: req.ICMPCode,
+		TTL: req.TTL, Len: req.Length, DF: req.DF}
+	src, err := netip.ParseAddr(req.Src)
+	if err != nil {
+		errs = append(errs, api.FieldError{Field: "src", Message: fmt.Sprintf("%q is not an IP address", req.Src)})
+	}
+	dst, err := netip.ParseAddr(req.Dst)
+	if err != nil {
+		errs = append(errs, api.FieldError{Field: "dst", Message: fmt.Sprintf("%q is not an IP address", req.Dst)})
+	}
+	spec.Src, spec.Dst = src.Unmap(), dst.Unmap()
+	switch strings.ToLower(req.Proto) {
+	case "tcp", "":
+		spec.Proto = pkt.ProtoTCP
+	case "udp":
+		spec.Proto = pkt.ProtoUDP
+	case "icmp", "icmpv6", "ping":
+		spec.Proto = pkt.ProtoICMP
+		if spec.Src.Is6() {
+			spec.Proto = pkt.ProtoICMPv6
+		}
+	default:
+		errs = append(errs, api.FieldError{Field: "proto", Message: fmt.Sprintf("%q: want tcp, udp or icmp", req.Proto)})
+	}
+	for _, c := range strings.ToUpper(req.TCPFlags) {
+		bit, ok := map[rune]uint8{'F': 0x01, 'S': 0x02, 'R': 0x04, 'P': 0x08, 'A': 0x10, 'U': 0x20}[c]
+		if !ok {
+			errs = append(errs, api.FieldError{Field: "tcpFlags", Message: fmt.Sprintf("%q: letters of FSRPAU", req.TCPFlags)})
+			break
+		}
+		spec.TCPFlags |= bit
+	}
+	if req.SrcMAC != "" {
+		m, err := netParseMAC(req.SrcMAC)
+		if err != nil {
+			errs = append(errs, api.FieldError{Field: "srcMAC", Message: err.Error()})
+		}
+		spec.SrcMAC = m
+	}
+	if req.Length < 0 || req.Length > 9000 {
+		errs = append(errs, api.FieldError{Field: "length", Message: fmt.Sprintf("%d out of range 0-9000", req.Length)})
+	}
+	if len(errs) > 0 {
+		return spec, errs
+	}
+	return spec, nil
+}
+
+func netParseMAC(s string) ([6]byte, error) {
+	var m [6]byte
+	hw, err := net.ParseMAC(s)
+	if err != nil || len(hw) != 6 {
+		return m, fmt.Errorf("%q is not an Ethernet MAC address", s)
+	}
+	copy(m[:], hw)
+	return m, nil
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds (sd_notify's
+// RELOADING=1 wants it).
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano() / 1000
+}
