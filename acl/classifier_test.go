@@ -310,3 +310,56 @@ func TestEmptyClassifier(t *testing.T) {
 		t.Errorf("Match(%+v) on no rules = %d %v, want -1 false", k, i, ok)
 	}
 }
+
+// TestForestManyTrees checks the walk over more trees than lanes (groups of
+// maxLanes, the stop on minRule) and batches of them against the linear
+// scan: the rules are cut into one small tree each few rules.
+func TestForestManyTrees(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		rnd := rand.New(rand.NewPCG(9, 9))
+		rules := randRules(rnd, 200, v6)
+		var boxes []box
+		nd := dims4
+		if v6 {
+			nd = dims6
+		}
+		for i := range rules {
+			fv4, fv6, err := rules[i].check(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v6 && fv6 || !v6 && fv4 {
+				boxes = rules[i].toBoxes(boxes, int32(i), v6)
+			}
+		}
+		c := &Classifier{rules: len(rules)}
+		f := &c.v4
+		if v6 {
+			f = &c.v6
+		}
+		f.nd = nd
+		for lo := 0; lo < len(boxes); lo += 5 {
+			tr, err := buildTree(nd, 2, 0, boxes[lo:min(len(boxes), lo+5)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.add(&tr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(f.roots); n <= 2*maxLanes {
+			t.Fatalf("built %d trees, want more than %d", n, 2*maxLanes)
+		}
+		lin, err := NewLinear(rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := make([]Key, 0, 3000)
+		for len(keys) < cap(keys) {
+			if k := randKey(rnd, rules); k.Src.Is6() == v6 {
+				keys = append(keys, k)
+			}
+		}
+		checkAgainstLinear(t, c, lin, keys)
+	}
+}

@@ -20,19 +20,26 @@
 //   - Every node is a binary split of one dimension at one threshold,
 //     chosen where the weighted count of elementary segments reaches half
 //     (HyperSplit's heuristic), on the dimension that replicates the fewest
-//     rules. A node is one uint64, a lookup is one compare per level
-//     (depth 15-25 on the ClassBench sets) and a scan of at most 8 boxes in
-//     the leaf. A leaf drops every rule after the first one that covers its
-//     whole region, since those can never be the first match there.
+//     rules. A node is one uint64, a step is one compare with no branch
+//     (depth 10-25 on the ClassBench sets), and a leaf holds at most 8
+//     boxes stored as (lo, hi-lo) so each is checked with one branch. A
+//     leaf drops every rule after the first one that covers its whole
+//     region, since those can never be the first match there.
 //   - Rule order is priority, so the first match is simply the lowest index
 //     found; no priority field is stored or compared in the tree.
-//   - When a tree would grow past a budget (about 128 nodes plus entries
-//     per rule: rules wildcarded in different fields form a cross product),
-//     the rules are split into groups by which of source, destination and
-//     destination port are narrow, each group gets its own tree, and groups
-//     that still blow up are halved by priority (tiny ones become a linear
-//     leaf). Lookups visit the trees in order of their best rule and stop
-//     when no remaining tree can hold an earlier match.
+//   - When one tree over all rules would grow past about 16 nodes plus
+//     entries per rule (rules wildcarded in different fields form a cross
+//     product), the rules are split into three groups — narrow source,
+//     narrow destination only, neither — each group gets its own tree, and
+//     groups that still blow up are halved by priority (tiny ones become a
+//     linear leaf).
+//   - All trees of a family share two flat arrays, and a lookup walks them
+//     at once: one lane per tree (per tree and key in MatchBatch, up to 16
+//     lanes) for as many rounds as the deepest tree, leaves pointing back
+//     at themselves so no lane needs a branch; the lanes' loads are
+//     independent, so their cache misses overlap. Leaves are then scanned
+//     in order of their tree's best rule, skipping any whose first rule
+//     cannot beat the match found so far.
 //
 // Why not the others: HiCuts/HyperCuts cut dimensions into equal pieces,
 // which wastes memory on the skewed prefix and port distributions of real
