@@ -147,9 +147,7 @@ func (tp *top) set(j uint32, v uint32, l uint8) {
 	atomic.StoreUint32(&tp.leaf[j], v)
 	if n := (*node)(tp.kids[j]); n != nil {
 		bm, vals := n.rib()
-		r := new(node)
-		*r = remake(n, old, v, bm, vals, bm, vals)
-		atomic.StorePointer(&tp.kids[j], unsafe.Pointer(r))
+		atomic.StorePointer(&tp.kids[j], unsafe.Pointer(newRoot(remake(n, old, v, bm, vals, bm, vals))))
 	}
 }
 

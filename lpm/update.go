@@ -239,9 +239,7 @@ func (f *family) publish(tr *trail, d int, nn node) {
 				return
 			}
 		}
-		r := new(node)
-		*r = nn
-		atomic.StorePointer(tr.root, unsafe.Pointer(r))
+		atomic.StorePointer(tr.root, unsafe.Pointer(newRoot(nn)))
 		return
 	}
 	p, s := tr.n[d-1], tr.slot[d-1]
