@@ -138,16 +138,23 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.opts.ConfigPath, err)
 	}
+	plan, err := c.Validate()
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.opts.ConfigPath, err)
+	}
+	// The socket first: a socket another gannet serves means another
+	// gannet runs here, and it must not be disturbed by this one
+	// attaching to its interfaces.
+	srv, err := d.listenAPI(plan.APISocket, plan.APIGroup)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
 	if err := d.start(c); err != nil {
 		d.shutdown()
 		return err
 	}
-	srv, err := d.serveAPI(d.plan.APISocket, d.plan.APIGroup)
-	if err != nil {
-		d.shutdown()
-		return err
-	}
-	defer srv.Close()
+	srv.serve()
 
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()

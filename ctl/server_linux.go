@@ -41,8 +41,11 @@ func (s *apiServer) Close() error {
 	return err
 }
 
-// serveAPI listens on path and serves d's API there.
-func (d *Daemon) serveAPI(path, group string) (*apiServer, error) {
+// serve starts answering requests (they wait for the loop).
+func (s *apiServer) serve() { go s.srv.Serve(s.ln) }
+
+// listenAPI listens on path for d's API; serve starts it.
+func (d *Daemon) listenAPI(path, group string) (*apiServer, error) {
 	gid := -1
 	if group != "" {
 		g, err := user.LookupGroup(group)
@@ -65,7 +68,6 @@ func (d *Daemon) serveAPI(path, group string) (*apiServer, error) {
 			return ctx
 		},
 	}
-	go srv.Serve(ln)
 	d.log.Info("api listening", "socket", path, "group", group)
 	return &apiServer{srv: srv, ln: ln, path: path}, nil
 }

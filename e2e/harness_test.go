@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		// Other users run it too (the API permission tests).
+		os.Chmod(dir, 0o755)
 		gannetBin = filepath.Join(dir, "gannet")
 		build := exec.Command("go", "build", "-o", gannetBin, "github.com/gannet-net/gannet/cmd/gannet")
 		if out, err := build.CombinedOutput(); err != nil {
@@ -60,9 +62,11 @@ func require(t *testing.T, tools ...string) {
 
 // daemon is one `gannet run` process in a host namespace.
 type daemon struct {
-	t    *testing.T
-	ns   *netnstest.NS
-	cmd  *exec.Cmd
+	t      *testing.T
+	ns     *netnstest.NS
+	config string // the configuration file
+	socket string // the API socket
+	cmd    *exec.Cmd
 	mu   sync.Mutex
 	out  bytes.Buffer
 	done chan error
@@ -91,14 +95,15 @@ func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gannet.yaml")
+	socket := filepath.Join(dir, "api", "gannet.sock")
 	if !strings.Contains(config, "\napi:") {
 		// Tests run in parallel: each daemon serves its own socket.
-		config += fmt.Sprintf("\napi:\n  socket: %s\n", filepath.Join(dir, "gannet.sock"))
+		config += fmt.Sprintf("\napi:\n  socket: %s\n", socket)
 	}
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, ns: ns, done: make(chan error, 1)}
+	d := &daemon{t: t, ns: ns, config: path, socket: socket, done: make(chan error, 1)}
 	d.cmd = ns.Command(gannetBin, "run", "--config", path)
 	d.cmd.Stdout = lockedWriter{d}
 	d.cmd.Stderr = lockedWriter{d}
@@ -174,7 +179,17 @@ func addWorkload(t *testing.T, host *netnstest.NS, name, mac, v4, v6 string, lin
 	// No DAD: the workload's addresses are usable at once.
 	w.ns.Run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
 	host.Run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
+	w.plug(t, host, linkOpts...)
+	return w
+}
+
+// plug creates w's veth pair into host (again, after the host side was
+// deleted: the same names and addresses) and configures the workload
+// side like a Calico workload.
+func (w *workload) plug(t *testing.T, host *netnstest.NS, linkOpts ...string) {
+	t.Helper()
 	netnstest.Veth(t, w.dev, w.ns, w.hostIf, host, linkOpts...)
+	mac, v4, v6 := w.mac, w.v4, w.v6
 	// The host side carries no address: gannet is the workload's only
 	// neighbour. Checksum offload is off on the workload side because
 	// frames leaving a veth with a partial checksum would reach the other
@@ -188,7 +203,6 @@ func addWorkload(t *testing.T, host *netnstest.NS, name, mac, v4, v6 string, lin
 		w.ns.Run("ip", "-6", "addr", "add", v6+"/128", "dev", w.dev, "nodad")
 		w.ns.Run("ip", "-6", "route", "add", "default", "via", "fe80::1", "dev", w.dev)
 	}
-	return w
 }
 
 // endpoint is the workloadEndpoints entry for w.
