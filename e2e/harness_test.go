@@ -67,9 +67,9 @@ type daemon struct {
 	config string // the configuration file
 	socket string // the API socket
 	cmd    *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan error
+	mu     sync.Mutex
+	out    bytes.Buffer
+	done   chan error
 }
 
 // lockedWriter lets the process's output be read while it runs.
