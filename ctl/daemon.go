@@ -171,23 +171,29 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	if ready != nil {
 		ready()
 	}
+	d.loop(ctx)
+	d.opts.Notify.Notify("STOPPING=1")
+	d.log.Info("stopping")
+	counters := d.countersText()
+	err = d.shutdown()
+	if d.opts.Counters != nil {
+		io.WriteString(d.opts.Counters, counters)
+	}
+	if err != nil {
+		return err
+	}
+	d.log.Info("stopped")
+	return nil
+}
+
+// loop runs operations and the periodic check until ctx ends.
+func (d *Daemon) loop(ctx context.Context) {
 	tick := time.NewTicker(d.opts.Resync)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			d.opts.Notify.Notify("STOPPING=1")
-			d.log.Info("stopping")
-			counters := d.countersText()
-			err := d.shutdown()
-			if d.opts.Counters != nil {
-				io.WriteString(d.opts.Counters, counters)
-			}
-			if err != nil {
-				return err
-			}
-			d.log.Info("stopped")
-			return nil
+			return
 		case op := <-d.ops:
 			op()
 		case <-tick.C:
@@ -535,8 +541,14 @@ func mergeEndpoints(file *config.Config, apiEPs map[string]config.WorkloadEndpoi
 				Message: fmt.Sprintf("%q is also an endpoint made through the API: delete one of them", ep.Name)})
 		}
 	}
+	inFile := map[string]bool{}
+	for _, ep := range file.WorkloadEndpoints {
+		inFile[ep.Name] = true
+	}
 	for _, name := range slices.Sorted(maps.Keys(apiEPs)) {
-		m.WorkloadEndpoints = append(m.WorkloadEndpoints, apiEPs[name])
+		if !inFile[name] { // a clash is reported once, above
+			m.WorkloadEndpoints = append(m.WorkloadEndpoints, apiEPs[name])
+		}
 	}
 	return &m, errs
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/fwd"
+	"github.com/gannet-net/gannet/fwd/neigh"
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/pkt"
 	"github.com/gannet-net/gannet/xlat"
@@ -450,15 +451,19 @@ func (d *Daemon) Trace(req api.TraceRequest) (api.Trace, error) {
 	if slot < 0 {
 		return api.Trace{}, config.Errors{{Field: "in", Message: fmt.Sprintf("%q is not an interface of gannet's", req.In)}}
 	}
+	snap := neigh.NewSnapshot(nil)
+	if nb != nil {
+		snap = nb.Snapshot()
+	}
 	var res fwd.TraceResult
 	if len(req.Frame) > 0 {
-		res = t.Trace(slot, req.Frame, nb.Snapshot())
+		res = t.Trace(slot, req.Frame, snap)
 	} else {
 		spec, err := traceSpec(req, slot)
 		if err != nil {
 			return api.Trace{}, err
 		}
-		res, err = t.TraceSpec(spec, nb.Snapshot())
+		res, err = t.TraceSpec(spec, snap)
 		if err != nil {
 			return api.Trace{}, config.Errors{{Message: err.Error()}}
 		}
