@@ -190,6 +190,37 @@ func TestInterfaceComesBack(t *testing.T) {
 		}
 		t.Logf("traffic resumed %v after the interface came back", time.Since(start).Round(time.Millisecond))
 	}
+	// MTU changes are followed: a DF packet too big for the new MTU is
+	// answered with Fragmentation Needed naming it.
+	host.Run("ip", "link", "set", a.hostIf, "mtu", "1400")
+	waitState := func(want string, ok func(api.Port) bool) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, p := range d.status(t).Ports {
+				if p.Interface == a.hostIf && ok(p) {
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("status never showed %s %s:\n%+v", a.hostIf, want, d.status(t).Ports)
+	}
+	waitState("with MTU 1400", func(p api.Port) bool { return p.MTU == 1400 })
+	if out, _ := b.ns.Try("ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1450", a.v4); !strings.Contains(out, "mtu = 1400") {
+		t.Errorf("a 1478-byte DF ping to a 1400-MTU workload:\n%s\nwant Frag needed, mtu = 1400", out)
+	}
+	// Link down and up are followed.
+	host.Run("ip", "link", "set", a.hostIf, "down")
+	waitState("down", func(p api.Port) bool { return p.State == "down" })
+	if out, _ := b.ns.Try("ping", "-c", "1", "-W", "2", a.v4); !strings.Contains(out, "Destination Host Unreachable") {
+		t.Errorf("ping of a workload whose link is down:\n%s\nwant Destination Host Unreachable", out)
+	}
+	host.Run("ip", "link", "set", a.hostIf, "up")
+	waitState("up", func(p api.Port) bool { return p.State == "up" })
+	if !b.waitPing(t, a.v4, 5*time.Second) {
+		t.Errorf("wl-b cannot ping wl-a after its link came back up")
+	}
 	if s := d.portState(t, b.hostIf); s != "up" {
 		t.Errorf("the untouched port %s is %s", b.hostIf, s)
 	}
