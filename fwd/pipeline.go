@@ -151,7 +151,7 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		return false
 	}
 	if v.ep != nil {
-		if r := w.checkSource(t, v.ep, s); r != ReasonNone {
+		if r := checkSource(t, v.ep, s); r != ReasonNone {
 			w.drop(chunk, r)
 			return false
 		}
@@ -295,7 +295,7 @@ func unicastDst(s *pkt.Summary) bool {
 
 // checkSource is the anti-spoofing check (and refuses IP packets to the
 // gateway address itself, which the pipeline does not answer).
-func (w *Worker) checkSource(t *Tables, ep *endpoint, s *pkt.Summary) Reason {
+func checkSource(t *Tables, ep *endpoint, s *pkt.Summary) Reason {
 	if s.Family == pkt.FamilyIPv4 {
 		if [4]byte(s.Dst[:4]) == t.gw4 {
 			return ReasonToRouter

@@ -1,12 +1,13 @@
 // Packet trace: a frame (built from a TraceSpec, or captured) flows
-// through the decisions of the pipeline — parse, port context, gateway,
-// anti-spoofing, TTL, route, translation, conntrack and NAT, policy,
-// neighbour, MTU — on a copy, and comes out as a list of steps that say
-// what each stage decided and why, plus the verdict the data path would
-// count. Nothing is sent and no state changes: no session, mapping or
-// port is made or claimed (nat.Table.Query), no counter moves, no ICMP
-// token is spent. It is a control-plane call (`gannet trace`), never on
-// the data path.
+// through the decisions of the pipeline — parse, port context (empty
+// slots), gateway, anti-spoofing, TTL, route (down ports), translation,
+// conntrack and NAT, policy, neighbour, MTU — on a copy, and comes out as
+// a list of steps that say what each stage decided and why, plus the
+// verdict the data path would count. Nothing is sent and no state
+// changes: no session, mapping or port is made or claimed
+// (nat.Table.QueryWith, under the NAT policy the tables carry), no
+// counter moves, no ICMP token is spent. It is a control-plane call
+// (`gannet trace`), never on the data path.
 //
 // Where the pipeline's helpers are pure (lookup, checkSource, unicastDst,
 // localEndpoint, routed, connState, copiedOptions) the trace calls them;
@@ -367,6 +368,10 @@ func (tr *tracer) run(frame []byte) {
 	}
 	pe := &t.ports[tr.in]
 	tr.pe = pe
+	if pe.role == RoleNone {
+		tr.drop(ReasonPortUnknown, "port %d is an empty slot: its port is gone (or not yet attached)", tr.in)
+		return
+	}
 	if pe.role == RoleWorkload {
 		if pe.ep == nil {
 			tr.drop(ReasonNoEndpoint, "workload port %s has no endpoint", pe.name)
@@ -420,8 +425,7 @@ func (tr *tracer) run(frame []byte) {
 		return
 	}
 	if tr.ep != nil {
-		// checkSource reads only its arguments: the pipeline's own check.
-		if r := (*Worker)(nil).checkSource(t, tr.ep, s); r != ReasonNone {
+		if r := checkSource(t, tr.ep, s); r != ReasonNone {
 			if r == ReasonToRouter {
 				tr.drop(r, "addressed to the gateway itself")
 			} else {
@@ -458,6 +462,10 @@ func (tr *tracer) run(frame []byte) {
 			tr.nh = &t.nhs[nh.deliver]
 			tr.step(StageRoute, "ok", "deliver to endpoint %s in %s", tr.nh.ep.name, spaceText(tr.sp))
 		}
+	}
+	if nh := tr.nh; nh != nil && nh.kind != nhTranslate && t.ports[nh.port].down {
+		tr.portDown(&t.ports[nh.port])
+		return
 	}
 	if nh := tr.nh; nh != nil && !tr.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.ports[nh.port].mtu &&
 		(s.Family == pkt.FamilyIPv6 || s.Flags&pkt.FlagDontFragment != 0) {
@@ -597,6 +605,19 @@ func (tr *tracer) noRoute() {
 	}
 }
 
+// portDown mirrors Worker.portDown: the packet is routed out of port out,
+// whose link is gone or down.
+func (tr *tracer) portDown(out *portEntry) {
+	switch {
+	case tr.rewritten:
+		tr.drop(ReasonPortDown, "port %s is down, and the packet was rewritten: no error can reach its sender", out.name)
+	case tr.s.Family == pkt.FamilyIPv4:
+		tr.icmpError(pkt.ICMPv4DestUnreach, pkt.ICMPv4HostUnreach, 0, ReasonPortDown, fmt.Sprintf("port %s is down: host unreachable", out.name))
+	default:
+		tr.icmpError(pkt.ICMPv6DestUnreach, pkt.ICMPv6AddrUnreach, 0, ReasonPortDown, fmt.Sprintf("port %s is down: address unreachable", out.name))
+	}
+}
+
 // translate mirrors Worker.to4 (to6 false, into target) and Worker.to6,
 // on the copy, with fragment buffers of its own.
 func (tr *tracer) translate(to6 bool, target *space) bool {
@@ -687,12 +708,14 @@ func (tr *tracer) state() bool {
 	if len(tr.frags) > 0 {
 		tr.step(StageConntrack, "ok", "the translator's pieces are tracked one by one; shown: the first")
 	}
-	// nat.Table.Query rewrites what it is given as Track and Commit
+	// nat.Table.QueryWith rewrites what it is given as Track and Commit
 	// would: it gets a copy, taken on when the pipeline's packet would
-	// be rewritten (Track at once, Commit after policy).
+	// be rewritten (Track at once, Commit after policy). It asks under
+	// the NAT policy the workers take from these tables
+	// (BeginBatchWith), which is the table's own when they carry none.
 	frame := tr.frame()
 	qbuf, qs := append([]byte(nil), frame...), *s
-	q := t.nat.Query(qbuf, &qs, tr.sp.id)
+	q := t.nat.QueryWith(t.natPolicy, qbuf, &qs, tr.sp.id)
 	adopt := func() {
 		copy(frame, qbuf)
 		*s = qs
@@ -876,11 +899,20 @@ func decisionText(p *acl.Program, d acl.Decision) string {
 	return fmt.Sprintf("%s by %s", d.Verdict, why)
 }
 
-// forward mirrors Worker.forward (without the port-queue check: the
-// trace has no worker) and reports the packet leaving.
+// forward mirrors Worker.forward and reports the packet leaving. The
+// trace has no worker: a slot without a port is one the tables say is
+// empty (RoleNone), which NewTables lets no route name.
 func (tr *tracer) forward(nh *nextHop) {
 	t, s := tr.t, &tr.s
 	out := &t.ports[nh.port]
+	if out.role == RoleNone {
+		tr.drop(ReasonNoPort, "port %d is an empty slot: nothing to send the packet out of", nh.port)
+		return
+	}
+	if out.down {
+		tr.portDown(out)
+		return
+	}
 	split := 0
 	if int(s.L3Len) > out.mtu {
 		if len(tr.frags) != 0 || s.Family != pkt.FamilyIPv4 || s.Flags&pkt.FlagDontFragment != 0 {

@@ -3,6 +3,7 @@ package fwd
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,45 @@ func tenantConfig(t *testing.T) Config {
 }
 
 var tenantNeigh = []neigh.Entry{{Ifindex: 2, Addr: llB, MAC: mac6(macUpB)}}
+
+// downPort is c with port i's link down.
+func downPort(c Config, i int) Config {
+	c.Ports = slices.Clone(c.Ports)
+	c.Ports[i].Down = true
+	return c
+}
+
+// emptySlot is c with slot i empty (RoleNone), as the control plane
+// publishes it before it detaches the slot's port: the port's endpoint
+// and routes are gone.
+func emptySlot(c Config, i int) Config {
+	c.Ports = slices.Clone(c.Ports)
+	c.Ports[i] = PortConfig{Role: RoleNone}
+	c.Endpoints = slices.DeleteFunc(slices.Clone(c.Endpoints), func(e EndpointConfig) bool { return e.Port == i })
+	c.Routes = slices.DeleteFunc(slices.Clone(c.Routes), func(r RouteConfig) bool { return !r.Translate && r.Port == i })
+	return c
+}
+
+// preparedIP is the external address of preparedNAT's policy.
+var preparedIP = netip.MustParseAddr("203.0.113.150")
+
+// preparedNAT is c (with a connection table) carrying a NAT policy of
+// its own in the tables: source NAT to preparedIP and no floating IP,
+// where the policy published on the table (setFloating's) has
+// 203.0.113.100 and floatIP. Workers under these tables, and traces,
+// read the prepared one.
+func preparedNAT(t *testing.T, c Config) Config {
+	t.Helper()
+	p, err := c.NAT.Prepare(&nat.Policy{
+		Pools:    []nat.Pool{{Prefix: netip.MustParsePrefix("198.18.0.0/24"), NATOutgoing: true}},
+		External: []nat.ExternalPool{{Prefix: netip.PrefixFrom(preparedIP, 32)}},
+	})
+	if err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	c.NATPolicy = p
+	return c
+}
 
 func TestBuildTraceFrame(t *testing.T) {
 	tests := []struct {
@@ -193,6 +233,27 @@ func TestTrace(t *testing.T) {
 			spec: TraceSpec{In: 0, Src: w1v4, Dst: internet4, Proto: pkt.ProtoUDP, Len: 1400, DF: true}, verdict: "answer", reason: "too-big", egress: "w1",
 			details: []string{"above the egress MTU 1280 with DF"}},
 		{name: "ARP for the gateway", config: func(*testing.T) Config { return twoWorkloads() }, verdict: "answer", reason: "arp-answered", egress: "w1"},
+		{name: "port down: host unreachable", config: func(*testing.T) Config { return downPort(twoWorkloads(), 2) }, nb: peerNeigh,
+			spec: syn(0, w1v4, internet4, 443), verdict: "answer", reason: "port-down", egress: "w1",
+			details: []string{"via 0.0.0.0/0: gateway 198.51.100.1 out of port up",
+				"port up is down: host unreachable; ICMP type 3 code 1 from 192.0.2.1 to 198.18.0.1 out of w1"}},
+		{name: "port down: address unreachable", config: func(*testing.T) Config { return downPort(twoWorkloads(), 1) }, nb: peerNeigh,
+			spec: TraceSpec{In: 0, Src: w1v6, Dst: w2v6, Proto: pkt.ProtoICMPv6}, verdict: "answer", reason: "port-down", egress: "w1",
+			details: []string{"via 2001:db8::2/128: endpoint w2 on port w2",
+				"port w2 is down: address unreachable; ICMP type 1 code 3 from 2001:db8:ffff::1 to 2001:db8::1 out of w1"}},
+		{name: "port down after NAT", config: func(t *testing.T) Config { return downPort(borderConfig(t), 1) }, nb: peerNeigh,
+			spec: syn(2, internet4, floatIP, 80), verdict: "drop", reason: "port-down",
+			details: []string{"floating IP: destination becomes 198.18.0.2", "port w2 is down, and the packet was rewritten: no error can reach its sender"}},
+		{name: "empty slot", config: func(*testing.T) Config { return emptySlot(twoWorkloads(), 1) }, nb: peerNeigh,
+			spec: syn(1, w2v4, w1v4, 80), verdict: "drop", reason: "port-unknown",
+			details: []string{"port 1 is an empty slot"}},
+		{name: "prepared NAT policy: source NAT", config: func(t *testing.T) Config { return preparedNAT(t, borderConfig(t)) }, nb: peerNeigh,
+			spec: syn(0, w1v4, internet4, 443), verdict: "forward", egress: "up",
+			details: []string{"source NAT to 203.0.113.150:40000, a new mapping"},
+			after:   TraceFlow{Proto: pkt.ProtoTCP, Src: preparedIP, Dst: internet4, SrcPort: 40000, DstPort: 443, TTL: 64}},
+		{name: "prepared NAT policy: no floating IP", config: func(t *testing.T) Config { return preparedNAT(t, borderConfig(t)) }, nb: peerNeigh,
+			spec: syn(2, internet4, floatIP, 80), verdict: "forward", egress: "up",
+			details: []string{"new session: no translation"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -293,33 +354,59 @@ func randomSpec(rng *rand.Rand, ports int, addrs []netip.Addr) TraceSpec {
 // the same state (the trace changes none, and the worker's effects —
 // sessions, mappings — carry on into the next packet's trace).
 func TestTraceMatchesWorker(t *testing.T) {
+	borderAddrs := []netip.Addr{w1v4, w2v4, w1v6, w2v6, internet4, floatIP, publicIP, rtr4, netip.MustParseAddr("198.18.0.9"),
+		netip.MustParseAddr("2001:db8:9::1"), DefaultGateway4, netip.MustParseAddr("224.0.0.5")}
+	stateless := func(t *testing.T) Config {
+		c, _ := policed(t, false)
+		return c
+	}
+	statelessAddrs := []netip.Addr{w1v4, w2v4, w1v6, w2v6, internet4, netip.MustParseAddr("2001:db8:9::1")}
+	tenantAddrs := []netip.Addr{addrHere, addrThere, netip.MustParseAddr("100.64.0.3"),
+		netip.MustParseAddr("64:ff9b:1:7::100.64.0.1"), netip.MustParseAddr("64:ff9b:1:8::100.64.0.1"),
+		netip.MustParseAddr("64:ff9b:1:7::100.64.0.2"), netip.MustParseAddr("64:ff9b:1:8::100.64.0.2"), netip.MustParseAddr("2001:db8::9")}
+	down := func(i int) func(*testing.T, Config) Config {
+		return func(_ *testing.T, c Config) Config { return downPort(c, i) }
+	}
 	nets := []struct {
 		name   string
 		config func(*testing.T) Config
-		nb     []neigh.Entry
-		addrs  []netip.Addr
+		// vary, when set, gives the tables published over the host's
+		// (built from config): a slot emptied while its port is still
+		// attached must keep the port in the host.
+		vary  func(*testing.T, Config) Config
+		nb    []neigh.Entry
+		addrs []netip.Addr
+		want  []string // outcomes some packet must have
 	}{
-		{"border", borderConfig, peerNeigh[:1], // the IPv6 next hop stays unresolved
-			[]netip.Addr{w1v4, w2v4, w1v6, w2v6, internet4, floatIP, publicIP, rtr4, netip.MustParseAddr("198.18.0.9"),
-				netip.MustParseAddr("2001:db8:9::1"), DefaultGateway4, netip.MustParseAddr("224.0.0.5")}},
-		{"stateless", func(*testing.T) Config {
-			c, _ := policed(t, false)
-			return c
-		}, peerNeigh, []netip.Addr{w1v4, w2v4, w1v6, w2v6, internet4, netip.MustParseAddr("2001:db8:9::1")}},
-		{"tenants", tenantConfig, tenantNeigh,
-			[]netip.Addr{addrHere, addrThere, netip.MustParseAddr("100.64.0.3"),
-				netip.MustParseAddr("64:ff9b:1:7::100.64.0.1"), netip.MustParseAddr("64:ff9b:1:8::100.64.0.1"),
-				netip.MustParseAddr("64:ff9b:1:7::100.64.0.2"), netip.MustParseAddr("64:ff9b:1:8::100.64.0.2"), netip.MustParseAddr("2001:db8::9")}},
+		{"border", borderConfig, nil, peerNeigh[:1], borderAddrs, nil}, // the IPv6 next hop stays unresolved
+		{"border, uplink down", borderConfig, down(2), peerNeigh[:1], borderAddrs, []string{"answer port-down"}},
+		{"border, w2 down", borderConfig, down(1), peerNeigh[:1], borderAddrs, []string{"answer port-down", "drop port-down"}},
+		{"border, w2's slot empty", borderConfig, func(_ *testing.T, c Config) Config { return emptySlot(c, 1) }, peerNeigh[:1], borderAddrs,
+			[]string{"drop port-unknown"}},
+		{"border, prepared NAT policy", borderConfig, preparedNAT, peerNeigh, append(slices.Clone(borderAddrs), preparedIP), nil},
+		{"stateless", stateless, nil, peerNeigh, statelessAddrs, nil},
+		{"stateless, w1 down", stateless, down(0), peerNeigh, statelessAddrs, []string{"answer port-down"}},
+		{"tenants", tenantConfig, nil, tenantNeigh, tenantAddrs, nil},
+		{"tenants, fabric down", tenantConfig, down(2), tenantNeigh, tenantAddrs, []string{"answer port-down", "drop port-down"}},
+		{"tenants, tenant-b down", tenantConfig, down(1), tenantNeigh, tenantAddrs, []string{"drop port-down"}},
 	}
 	n := 600
 	if testing.Short() {
 		n = 150
 	}
-	for _, nt := range nets {
+	for k, nt := range nets {
 		t.Run(nt.name, func(t *testing.T) {
 			c := nt.config(t)
 			h := newHost(t, c, nt.nb)
-			rng := rand.New(rand.NewPCG(1, uint64(len(nt.name))))
+			if nt.vary != nil {
+				c = nt.vary(t, c)
+				tab, err := NewTables(c)
+				if err != nil {
+					t.Fatalf("NewTables: %v", err)
+				}
+				h.tables.Store(tab)
+			}
+			rng := rand.New(rand.NewPCG(1, uint64(k)))
 			seen := map[string]int{}
 			for i := range n {
 				spec := randomSpec(rng, len(c.Ports), nt.addrs)
@@ -348,6 +435,11 @@ func TestTraceMatchesWorker(t *testing.T) {
 			t.Logf("outcomes: %v", seen)
 			if len(seen) < 5 {
 				t.Errorf("only %d kinds of outcome: %v", len(seen), seen)
+			}
+			for _, o := range nt.want {
+				if seen[o] == 0 {
+					t.Errorf("no packet had outcome %q: %v", o, seen)
+				}
 			}
 		})
 	}

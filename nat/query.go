@@ -80,8 +80,21 @@ type QueryResult struct {
 // frame and s when the packet would be translated, so that the caller
 // sees the packet as it would leave: pass copies. Any goroutine may call
 // it; it takes the table lock briefly, and allocates a scratch worker.
+// It answers under the policy the table last published (SetPolicy,
+// SetPrepared); QueryWith answers under another.
 func (t *Table) Query(frame []byte, s *pkt.Summary, space uint16) QueryResult {
-	w := &Worker{t: t, snap: t.policy.Load()}
+	return t.QueryWith(nil, frame, s, space)
+}
+
+// QueryWith is Query under policy p, prepared for this table: what a
+// worker given p by BeginBatchWith would do. With p nil, or prepared for
+// another table (which BeginBatchWith ignores too), it is Query.
+func (t *Table) QueryWith(p *Prepared, frame []byte, s *pkt.Summary, space uint16) QueryResult {
+	snap := t.policy.Load()
+	if p.For(t) {
+		snap = p.s
+	}
+	w := &Worker{t: t, snap: snap}
 	w.now, w.nowNs = t.now()
 	w.epoch = 1
 	var q QueryResult

@@ -201,3 +201,63 @@ func TestQuerySession(t *testing.T) {
 func selfFloating(f flow) bool {
 	return f.src == floatWl4 && f.dst == floatPub4 || f.src == floatWl6 && f.dst == floatPub6
 }
+
+// TestQueryWith: QueryWith answers under the prepared policy it is given,
+// as a worker given it by BeginBatchWith then commits, not under the one
+// the table published; nil, or a policy prepared for another table, is
+// the published one (BeginBatchWith ignores such a policy too).
+func TestQueryWith(t *testing.T) {
+	h := newHarness(t, Config{}, testPolicy())
+	prepare := func(tab *Table, edit func(*Policy)) *Prepared {
+		t.Helper()
+		p := testPolicy()
+		edit(p)
+		pp, err := tab.Prepare(p)
+		if err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		return pp
+	}
+	moved := func(p *Policy) { p.External[0].Prefix = netip.MustParsePrefix("203.0.113.64/32") }
+	other := newHarness(t, Config{}, nil)
+	tests := []struct {
+		name string
+		p    *Prepared
+		snat bool
+		src  netip.Prefix // where the flow's source ends up
+	}{
+		{"published", nil, true, ext4},
+		{"moved external pool", prepare(h.tab, moved), true, netip.MustParsePrefix("203.0.113.64/32")},
+		{"no natOutgoing", prepare(h.tab, func(p *Policy) { p.Pools[0].NATOutgoing = false }), false, netip.MustParsePrefix("198.18.0.1/32")},
+		{"prepared for another table", prepare(other.tab, moved), true, ext4},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := out("udp", "198.18.0.1", uint16(4000+i), "192.0.2.20", 53)
+			fr := f.frame(t)
+			var s pkt.Summary
+			if pkt.Parse(fr, &s) != pkt.OK {
+				t.Fatalf("Parse(%+v) failed", f)
+			}
+			qs := s
+			q := h.tab.QueryWith(tc.p, append([]byte(nil), fr...), &qs, 0)
+			if q.Track.Action != Decide || q.Commit.Action != Forward || q.SNAT != tc.snat {
+				t.Fatalf("QueryWith(%+v) = %+v, want a new flow forwarded, SNAT %v", f, q, tc.snat)
+			}
+			if !tc.src.Contains(q.After.Src) {
+				t.Errorf("QueryWith(%+v) After.Src = %v, want one in %v", f, q.After.Src, tc.src)
+			}
+			h.w.BeginBatchWith(tc.p)
+			if r := h.w.Track(fr, &s, 0); r.Action != Decide {
+				t.Fatalf("Track(%+v) = %+v, want Decide", f, r)
+			}
+			r := h.w.Commit(fr, &s, 0)
+			if diff := cmp.Diff(q.Commit, r); diff != "" {
+				t.Fatalf("QueryWith Commit differs from Commit under BeginBatchWith (-query +commit):\n%s", diff)
+			}
+			if got := netip.AddrPortFrom(s.SrcAddr(), s.SrcPort); got != netip.AddrPortFrom(q.After.Src, q.After.SrcPort) {
+				t.Errorf("QueryWith said %v:%d, Commit made %v", q.After.Src, q.After.SrcPort, got)
+			}
+		})
+	}
+}
