@@ -1,6 +1,7 @@
 // The data path: a key (an IPv4 address as a big-endian uint32, an IPv6
-// address as two big-endian uint64 halves, as pkt.Summary gives them) walks
-// one node per 6 bits to a leaf holding nh+1, or 0 for "no route".
+// address as two big-endian uint64 halves, as pkt.Summary gives them) takes
+// one top-level entry for its first 18 bits when the family has one, then
+// walks one node per 6 bits to a leaf holding nh+1, or 0 for "no route".
 
 package lpm
 
