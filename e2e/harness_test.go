@@ -104,23 +104,41 @@ func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, ns: ns, config: path, socket: socket, done: make(chan error, 1)}
+	// Readiness comes as systemd's would: READY=1 on $NOTIFY_SOCKET.
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "notify"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	ready := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := notify.Read(buf)
+			if err != nil {
+				return
+			}
+			if msg := string(buf[:n]); strings.Contains(msg, "READY=1") {
+				ready <- msg
+				return
+			}
+		}
+	}()
 	d.cmd = ns.Command(gannetBin, "run", "--config", path)
+	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify"))
 	d.cmd.Stdout = lockedWriter{d}
 	d.cmd.Stderr = lockedWriter{d}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("starting gannet: %v", err)
 	}
 	go func() { d.done <- d.cmd.Wait() }()
-	deadline := time.After(15 * time.Second)
-	for !strings.Contains(d.output(), "msg=forwarding") {
-		select {
-		case err := <-d.done:
-			t.Fatalf("gannet run exited before forwarding: %v\n%s", err, d.output())
-		case <-deadline:
-			_ = d.cmd.Process.Kill()
-			t.Fatalf("gannet run did not start forwarding within 15s:\n%s", d.output())
-		case <-time.After(20 * time.Millisecond):
-		}
+	select {
+	case <-ready:
+	case err := <-d.done:
+		t.Fatalf("gannet run exited before forwarding: %v\n%s", err, d.output())
+	case <-time.After(15 * time.Second):
+		_ = d.cmd.Process.Kill()
+		t.Fatalf("gannet run did not say READY=1 within 15s:\n%s", d.output())
 	}
 	t.Cleanup(func() { d.stop() })
 	return d
