@@ -55,6 +55,7 @@ const (
 	ReasonPortUnknown     // frame from a port the tables do not know
 	ReasonNoEndpoint      // frame from a workload port with no endpoint
 	ReasonNotUnicast      // broadcast/multicast Ethernet or IP destination, or an IPv6 link-local destination
+	ReasonNotForUs        // unicast Ethernet destination other than the router's (the gateway MAC on workload ports, the port's MAC on uplinks)
 	ReasonFamilyNotRouted // IPv6 from a workload of a translated (IPv4-only) space
 	ReasonToRouter        // an IP packet for the gateway address itself (not answered)
 
@@ -107,6 +108,7 @@ var reasonInfo = [NumReasons]struct {
 	ReasonPortUnknown:     {"port-unknown", StagePort},
 	ReasonNoEndpoint:      {"no-endpoint", StagePort},
 	ReasonNotUnicast:      {"not-unicast", StagePort},
+	ReasonNotForUs:        {"not-for-router", StagePort},
 	ReasonFamilyNotRouted: {"family-not-routed", StagePort},
 	ReasonToRouter:        {"to-router", StagePort},
 	ReasonARPAnswered:     {"arp-answered", StageGateway},

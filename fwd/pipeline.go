@@ -150,6 +150,10 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		w.drop(chunk, ReasonNotUnicast)
 		return false
 	}
+	if !forUs(t, pe, pkt.Ethernet(frame).Dst()) {
+		w.drop(chunk, ReasonNotForUs)
+		return false
+	}
 	if v.ep != nil {
 		if r := checkSource(t, v.ep, s); r != ReasonNone {
 			w.drop(chunk, r)
@@ -282,6 +286,18 @@ func routed(t *Tables, v *view, id uint16) bool {
 		nh = lookup(t, sp, v.s)
 	}
 	return nh != nil || sp.translated && v.s.Family == pkt.FamilyIPv4 && !v.translatedIn
+}
+
+// forUs reports whether a unicast frame is addressed to the router on
+// port pe: the gateway MAC on workload ports, the port's own MAC on
+// uplinks. A frame for another station (flooded on a shared segment, or
+// sent by a workload to a MAC it made up) is not the router's to
+// forward: a router only takes frames addressed to it (RFC 1812 5.3.4).
+func forUs(t *Tables, pe *portEntry, dst pkt.MAC) bool {
+	if pe.role == RoleWorkload {
+		return dst == t.gwMAC
+	}
+	return pe.mac == (pkt.MAC{}) || dst == pe.mac
 }
 
 // unicastDst reports whether the packet's destination is one a router

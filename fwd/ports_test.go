@@ -195,3 +195,26 @@ func TestPortDown(t *testing.T) {
 		t.Errorf("port-down drops = %d, want 2", n)
 	}
 }
+
+// TestNotForRouter: a unicast frame addressed to another station than
+// the router (RFC 1812 5.3.4) is dropped and counted, on workload ports
+// (not the gateway MAC) and uplinks (not the port's MAC).
+func TestNotForRouter(t *testing.T) {
+	h := newHost(t, twoWorkloads(), peerNeigh)
+	other := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x77}
+	h.send(0, spec{srcMAC: macW1, dstMAC: other, src: w1v4, dst: w2v4, proto: "udp", sport: 1, dport: 2}.frame(t))
+	h.send(2, spec{srcMAC: macPeer, dstMAC: other, src: netip.MustParseAddr("203.0.113.9"), dst: w1v4, proto: "udp", sport: 1, dport: 2}.frame(t))
+	for p := range 3 {
+		if got := h.out(p); len(got) != 0 {
+			t.Errorf("%d frames left on port %d", len(got), p)
+		}
+	}
+	if n := h.stats().Drops[ReasonNotForUs]; n != 2 {
+		t.Errorf("not-for-router drops = %d, want 2", n)
+	}
+	// The same frames to the router's MACs go through.
+	h.send(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp", sport: 1, dport: 2}.frame(t))
+	if got := h.out(1); len(got) != 1 {
+		t.Errorf("%d frames forwarded to w2, want 1", len(got))
+	}
+}

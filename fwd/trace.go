@@ -424,6 +424,10 @@ func (tr *tracer) run(frame []byte) {
 		tr.drop(ReasonNotUnicast, "multicast, broadcast or link-local destination (Ethernet %v, IP %v)", pkt.Ethernet(f).Dst(), s.DstAddr())
 		return
 	}
+	if !forUs(t, pe, pkt.Ethernet(f).Dst()) {
+		tr.drop(ReasonNotForUs, "Ethernet destination %v is not the router's on port %s", pkt.Ethernet(f).Dst(), pe.name)
+		return
+	}
 	if tr.ep != nil {
 		if r := checkSource(t, tr.ep, s); r != ReasonNone {
 			if r == ReasonToRouter {

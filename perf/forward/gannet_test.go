@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gannet-net/gannet/ctl"
+	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/perf/lpmbench"
 )
 
@@ -35,7 +35,7 @@ func testLab(t *testing.T, table bool) GannetLab {
 }
 
 // TestGannetConfigsValidate: every generated config passes gannet's own
-// strict parser and validation (ctl.ParseConfig), and says what the
+// strict parser and validation (config.ParseConfig), and says what the
 // scenario means.
 func TestGannetConfigsValidate(t *testing.T) {
 	for _, tc := range []struct {
@@ -59,9 +59,9 @@ func TestGannetConfigsValidate(t *testing.T) {
 					t.Errorf("config lacks %q", w)
 				}
 			}
-			_, plan, err := ctl.ParseConfig(b)
+			_, plan, err := config.ParseConfig(b)
 			if err != nil {
-				t.Fatalf("ctl.ParseConfig: %v", err)
+				t.Fatalf("config.ParseConfig: %v", err)
 			}
 			if tc.kind == GannetACLBGP {
 				if plan.Policy == nil {

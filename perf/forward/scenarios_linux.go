@@ -97,6 +97,9 @@ func gannetScenario(kind GannetKind) func(e *env) (func() error, error) {
 			return nil, err
 		}
 		path := filepath.Join(e.dir, "gannet.yaml")
+		// The benchmark's daemon serves its API beside its files, never on
+		// the host's default socket (another gannet may be running).
+		b = append(b, fmt.Sprintf("\napi:\n  socket: %s\n", filepath.Join(e.dir, "api", "gannet.sock"))...)
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return nil, err
 		}
