@@ -41,6 +41,15 @@ type parsedRule struct {
 	protos   []rng    // protocol numbers the rule matches
 	icmp     [][2]rng // ICMP (type, code) boxes when icmp/notICMP is given, else nil
 	src, dst parsedEntity
+
+	// Set by resolve:
+	ports  [][2]rng    // (source port, destination port) or ICMP (type, code) boxes
+	sw, dw [2][][4]rng // per family: source and destination address words
+	key    progKey     // fingerprint of everything the boxes are built from
+
+	// Set by boxes, when a program holding the rule is built:
+	expanded bool
+	fb       famBoxes
 }
 
 type parsedEntity struct {
@@ -54,12 +63,22 @@ type parsedEntity struct {
 // policy, profile, rule or endpoint is an error naming it and the field,
 // and nothing is returned with it.
 func CompilePolicy(set *PolicySet) (*CompiledPolicy, error) {
+	return CompilePolicyCached(set, nil)
+}
+
+// CompilePolicyCached is CompilePolicy reusing the programs of earlier
+// compiles kept in cache (nil: none). A program is reused when everything
+// it would be built from is equal (see ProgramCache), so the result
+// decides every packet as CompilePolicy's does. On success the cache keeps
+// exactly this compile's programs; on error it is left as it was.
+func CompilePolicyCached(set *PolicySet, cache *ProgramCache) (*CompiledPolicy, error) {
 	type pol struct {
 		p        *Policy
-		sel      *Selector
+		sel      *selRes
 		in, eg   bool
 		inR, egR []*parsedRule
 	}
+	c := newCompiler(set.Endpoints)
 	names := map[string]bool{}
 	pols := make([]pol, 0, len(set.Policies))
 	for i := range set.Policies {
@@ -74,14 +93,14 @@ func CompilePolicy(set *PolicySet) (*CompiledPolicy, error) {
 		errf := func(format string, a ...any) error {
 			return fmt.Errorf("acl: policy %q: %s", p.Name, fmt.Sprintf(format, a...))
 		}
-		sel, err := ParseSelector(p.Selector)
+		sel, err := c.parseSelector(p.Selector)
 		if err != nil {
 			return nil, errf("selector: %v", err)
 		}
 		if p.Order != nil && (math.IsNaN(*p.Order) || math.IsInf(*p.Order, 0)) {
 			return nil, errf("order: %v is not a number", *p.Order)
 		}
-		x := pol{p: p, sel: sel}
+		x := pol{p: p, sel: c.match(sel)}
 		if len(p.Types) == 0 {
 			x.in, x.eg = true, len(p.Egress) > 0
 		}
@@ -95,10 +114,10 @@ func CompilePolicy(set *PolicySet) (*CompiledPolicy, error) {
 				return nil, errf("types[%d]: %q is not Ingress or Egress", j, t)
 			}
 		}
-		if x.inR, err = parseRules(p.Ingress, RuleRef{Policy: p.Name, Dir: Ingress}, false); err != nil {
+		if x.inR, err = c.parseRules(p.Ingress, RuleRef{Policy: p.Name, Dir: Ingress}); err != nil {
 			return nil, errf("%v", err)
 		}
-		if x.egR, err = parseRules(p.Egress, RuleRef{Policy: p.Name, Dir: Egress}, false); err != nil {
+		if x.egR, err = c.parseRules(p.Egress, RuleRef{Policy: p.Name, Dir: Egress}); err != nil {
 			return nil, errf("%v", err)
 		}
 		pols = append(pols, x)
@@ -127,11 +146,11 @@ func CompilePolicy(set *PolicySet) (*CompiledPolicy, error) {
 		if _, dup := profiles[p.Name]; dup {
 			return nil, fmt.Errorf("acl: profile %q: name used twice", p.Name)
 		}
-		in, err := parseRules(p.Ingress, RuleRef{Profile: p.Name, Dir: Ingress}, true)
+		in, err := c.parseRules(p.Ingress, RuleRef{Profile: p.Name, Dir: Ingress})
 		if err != nil {
 			return nil, fmt.Errorf("acl: profile %q: %v", p.Name, err)
 		}
-		eg, err := parseRules(p.Egress, RuleRef{Profile: p.Name, Dir: Egress}, true)
+		eg, err := c.parseRules(p.Egress, RuleRef{Profile: p.Name, Dir: Egress})
 		if err != nil {
 			return nil, fmt.Errorf("acl: profile %q: %v", p.Name, err)
 		}
@@ -160,72 +179,85 @@ func CompilePolicy(set *PolicySet) (*CompiledPolicy, error) {
 		}
 	}
 
-	// Expand every rule once: its boxes depend on the endpoint set only.
-	boxes := map[*parsedRule]famBoxes{}
-	expand := func(rs []*parsedRule) error {
-		for _, r := range rs {
-			b, err := r.boxes(set.Endpoints)
-			if err != nil {
-				return err
-			}
-			boxes[r] = b
-		}
-		return nil
-	}
+	// Resolve every rule once: its address words (selectors resolved
+	// against the endpoints, each distinct selector once) and the
+	// fingerprint of the boxes they expand to. The boxes themselves are
+	// made only for programs that are built.
 	for _, x := range pols {
-		if err := expand(x.inR); err != nil {
+		if err := c.resolveRules(x.inR); err != nil {
 			return nil, err
 		}
-		if err := expand(x.egR); err != nil {
+		if err := c.resolveRules(x.egR); err != nil {
 			return nil, err
 		}
 	}
-	for _, pr := range profiles {
-		if err := expand(pr[0]); err != nil {
+	for i := range set.Profiles {
+		pr := profiles[set.Profiles[i].Name]
+		if err := c.resolveRules(pr[0]); err != nil {
 			return nil, err
 		}
-		if err := expand(pr[1]); err != nil {
+		if err := c.resolveRules(pr[1]); err != nil {
 			return nil, err
 		}
 	}
 
 	// One program per distinct (direction, policies, profiles): endpoints
-	// with the same labels and profiles share it.
-	cache := map[string]*Program{}
+	// with the same labels and profiles share it. Each is fingerprinted by
+	// what it is built from and taken from the cache when it is there.
+	var prev map[progKey]*Program
+	if cache != nil {
+		cache.mu.Lock()
+		defer cache.mu.Unlock()
+		prev = cache.progs
+	}
+	used := map[progKey]*Program{}
+	byShape := map[string]*Program{}
+	builds, hits := 0, 0
 	out := &CompiledPolicy{endpoints: make(map[string]*EndpointPolicy, len(set.Endpoints))}
+	var key []byte
+	var pr, prof [][]*parsedRule // scratch: buildProgram keeps neither
 	for i := range set.Endpoints {
 		e := &set.Endpoints[i]
 		ep := &EndpointPolicy{}
 		for dir := range 2 {
-			var pr [][]*parsedRule
-			var key strings.Builder
-			fmt.Fprintf(&key, "%d|", dir)
+			pr, prof = pr[:0], prof[:0]
+			key = append(key[:0], byte(dir), '|')
 			applies := false
 			for j, x := range pols {
-				if dir == 0 && !x.in || dir == 1 && !x.eg || !x.sel.Matches(e.Labels) {
+				if dir == 0 && !x.in || dir == 1 && !x.eg || !x.sel.match[i] {
 					continue
 				}
 				applies = true
-				fmt.Fprintf(&key, "%d,", j)
+				key = strconv.AppendInt(key, int64(j), 10)
+				key = append(key, ',')
 				if dir == 0 {
 					pr = append(pr, x.inR)
 				} else {
 					pr = append(pr, x.egR)
 				}
 			}
-			key.WriteString("|")
-			var prof [][]*parsedRule
+			key = append(key, '|')
 			for _, name := range e.Profiles {
-				fmt.Fprintf(&key, "%q,", name)
+				key = strconv.AppendQuote(key, name)
+				key = append(key, ',')
 				prof = append(prof, profiles[name][dir])
 			}
-			prog := cache[key.String()]
+			prog := byShape[string(key)]
 			if prog == nil {
-				var err error
-				if prog, err = buildProgram(applies, pr, prof, boxes); err != nil {
-					return nil, fmt.Errorf("acl: endpoint %q: %v", e.Name, err)
+				fp := c.programKey(applies, pr, prof)
+				if prog = used[fp]; prog == nil {
+					if prog = prev[fp]; prog != nil {
+						hits++
+					} else {
+						var err error
+						if prog, err = buildProgram(applies, pr, prof, c.boxes); err != nil {
+							return nil, fmt.Errorf("acl: endpoint %q: %v", e.Name, err)
+						}
+						builds++
+					}
+					used[fp] = prog
 				}
-				cache[key.String()] = prog
+				byShape[string(key)] = prog
 			}
 			if dir == 0 {
 				ep.Ingress = prog
@@ -235,15 +267,20 @@ func CompilePolicy(set *PolicySet) (*CompiledPolicy, error) {
 		}
 		out.endpoints[e.Name] = ep
 	}
+	if cache != nil {
+		cache.progs = used
+		cache.hits += hits
+		cache.builds += builds
+	}
 	return out, nil
 }
 
-func parseRules(rs []PolicyRule, ref RuleRef, profile bool) ([]*parsedRule, error) {
+func (c *compiler) parseRules(rs []PolicyRule, ref RuleRef) ([]*parsedRule, error) {
 	out := make([]*parsedRule, len(rs))
 	for i := range rs {
 		ref.Index = i
 		ref.Action = rs[i].Action
-		r, err := parseRule(&rs[i], ref)
+		r, err := c.parseRule(&rs[i], ref)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %v", strings.ToLower(string(ref.Dir)), i, err)
 		}
@@ -255,8 +292,10 @@ func parseRules(rs []PolicyRule, ref RuleRef, profile bool) ([]*parsedRule, erro
 var protoNames = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58, "sctp": 132, "udplite": 136}
 
 func parseProto(s string) (uint8, error) {
-	if p, ok := protoNames[strings.ToLower(s)]; ok {
-		return p, nil
+	for name, p := range protoNames {
+		if strings.EqualFold(s, name) {
+			return p, nil
+		}
 	}
 	n, err := strconv.ParseUint(s, 10, 8)
 	if err != nil {
@@ -265,7 +304,7 @@ func parseProto(s string) (uint8, error) {
 	return uint8(n), nil
 }
 
-func parseRule(pr *PolicyRule, ref RuleRef) (*parsedRule, error) {
+func (c *compiler) parseRule(pr *PolicyRule, ref RuleRef) (*parsedRule, error) {
 	r := &parsedRule{ref: ref, v4: true, v6: true}
 	switch pr.Action {
 	case Allow, Deny, Log, Pass:
@@ -335,10 +374,10 @@ func parseRule(pr *PolicyRule, ref RuleRef) (*parsedRule, error) {
 		}
 	}
 	var err error
-	if r.src, err = parseEntity(&pr.Source, proto); err != nil {
+	if r.src, err = c.parseEntity(&pr.Source, proto); err != nil {
 		return nil, fmt.Errorf("source.%v", err)
 	}
-	if r.dst, err = parseEntity(&pr.Destination, proto); err != nil {
+	if r.dst, err = c.parseEntity(&pr.Destination, proto); err != nil {
 		return nil, fmt.Errorf("destination.%v", err)
 	}
 	return r, nil
@@ -381,7 +420,7 @@ func subtractBox(a, b [2]rng) [][2]rng {
 	return out
 }
 
-func parseEntity(e *EntityMatch, proto int) (parsedEntity, error) {
+func (c *compiler) parseEntity(e *EntityMatch, proto int) (parsedEntity, error) {
 	var pe parsedEntity
 	var err error
 	if pe.nets, err = parseNets(e.Nets, "nets"); err != nil {
@@ -392,12 +431,12 @@ func parseEntity(e *EntityMatch, proto int) (parsedEntity, error) {
 		return pe, err
 	}
 	if e.Selector != "" {
-		if pe.sel, err = ParseSelector(e.Selector); err != nil {
+		if pe.sel, err = c.parseSelector(e.Selector); err != nil {
 			return pe, fmt.Errorf("selector: %v", err)
 		}
 	}
 	if e.NotSelector != "" {
-		if pe.notSel, err = ParseSelector(e.NotSelector); err != nil {
+		if pe.notSel, err = c.parseSelector(e.NotSelector); err != nil {
 			return pe, fmt.Errorf("notSelector: %v", err)
 		}
 	}
@@ -421,7 +460,11 @@ func parseEntity(e *EntityMatch, proto int) (parsedEntity, error) {
 		if err != nil {
 			return pe, err
 		}
-		pe.ports = subtractRanges(pos, neg)
+		if len(neg) == 0 && len(pos) == 1 {
+			pe.ports = pos // what subtractRanges returns, without its copies
+		} else {
+			pe.ports = subtractRanges(pos, neg)
+		}
 	}
 	return pe, nil
 }
@@ -467,11 +510,21 @@ func parsePorts(ss []string, field string) ([]rng, error) {
 	return out, nil
 }
 
-// addrs returns the set of addresses of family v4 (or v6) an entity
-// matches (empty: none of that family).
-func (pe *parsedEntity) addrs(v4 bool, eps []Endpoint) addrSet {
+// addrs returns the set of addresses of family f (0: IPv4, 1: IPv6) an
+// entity matches (empty: none of that family).
+func (c *compiler) addrs(pe *parsedEntity, f int) addrSet {
+	v4 := f == 0
 	fam := func(ps []netip.Prefix) []netip.Prefix {
-		var out []netip.Prefix
+		n := 0
+		for _, p := range ps {
+			if p.Addr().Is4() == v4 {
+				n++
+			}
+		}
+		if n == len(ps) {
+			return ps
+		}
+		out := make([]netip.Prefix, 0, n)
 		for _, p := range ps {
 			if p.Addr().Is4() == v4 {
 				out = append(out, p)
@@ -479,46 +532,47 @@ func (pe *parsedEntity) addrs(v4 bool, eps []Endpoint) addrSet {
 		}
 		return out
 	}
-	selAddrs := func(s *Selector) []netip.Prefix {
-		var out []netip.Prefix
-		for i := range eps {
-			if !s.Matches(eps[i].Labels) {
-				continue
-			}
-			for _, a := range eps[i].Addrs {
-				if a.Is4() == v4 {
-					out = append(out, netip.PrefixFrom(a, a.BitLen()))
-				}
-			}
-		}
-		return out
-	}
-	set := fullSet(v4)
+	var set addrSet
 	if pe.hasNets {
-		set = setOf(fam(pe.nets))
+		if nets := fam(pe.nets); len(nets) == 1 {
+			set = setOf1(nets[0])
+		} else {
+			set = setOf(nets)
+		}
+	} else {
+		set = fullSet(v4)
 	}
 	if pe.sel != nil {
-		set = intersect(set, setOf(selAddrs(pe.sel)))
+		set = intersect(set, c.selSet(pe.sel).addrs[f])
 	}
-	set = subtract(set, setOf(fam(pe.notNets)))
+	if not := fam(pe.notNets); len(not) > 0 {
+		set = subtract(set, setOf(not))
+	}
 	if pe.notSel != nil {
-		set = subtract(set, setOf(selAddrs(pe.notSel)))
+		set = subtract(set, c.selSet(pe.notSel).addrs[f])
 	}
 	return set
+}
+
+// setOf1 is setOf for one prefix, without sorting.
+func setOf1(p netip.Prefix) addrSet {
+	lo := addrU128(p.Masked().Addr())
+	width := 128
+	if p.Addr().Is4() {
+		width = 32
+	}
+	return addrSet{{lo, lo.or(hostMask(width - p.Bits()))}}
 }
 
 // famBoxes is a rule's boxes per family (box.rule is set per stage).
 type famBoxes struct{ v4, v6 []box }
 
-// boxes expands the rule into classifier boxes: the cross product of its
-// source and destination address ranges, protocol ranges and port (or
-// ICMP type/code) ranges, per family.
-func (r *parsedRule) boxes(eps []Endpoint) (famBoxes, error) {
-	var fb famBoxes
-	var ports [][2]rng
+// resolve computes r's address words per family, checks how many boxes
+// it expands to, and fingerprints what its boxes are built from.
+func (c *compiler) resolve(r *parsedRule) error {
 	switch {
 	case r.icmp != nil:
-		ports = r.icmp
+		r.ports = r.icmp
 	default:
 		sp, dp := r.src.ports, r.dst.ports
 		if sp == nil {
@@ -527,55 +581,84 @@ func (r *parsedRule) boxes(eps []Endpoint) (famBoxes, error) {
 		if dp == nil {
 			dp = []rng{{0, 65535}}
 		}
+		r.ports = make([][2]rng, 0, len(sp)*len(dp))
 		for _, s := range sp {
 			for _, d := range dp {
-				ports = append(ports, [2]rng{s, d})
+				r.ports = append(r.ports, [2]rng{s, d})
 			}
 		}
 	}
+	src, dst := c.entity(&r.src), c.entity(&r.dst)
+	h := &c.rh
+	h.reset()
+	h.bool(r.v4)
+	h.bool(r.v6)
+	h.rngs(r.protos)
+	h.u64(uint64(len(r.ports)))
+	for _, pp := range r.ports {
+		h.rng(pp[0])
+		h.rng(pp[1])
+	}
 	total := 0
-	for _, v4 := range []bool{true, false} {
-		if v4 && !r.v4 || !v4 && !r.v6 {
+	for f, on := range [2]bool{r.v4, r.v6} {
+		if !on {
 			continue
 		}
-		src, dst := r.src.addrs(v4, eps), r.dst.addrs(v4, eps)
-		var sw, dw [][4]rng // address dimensions: 1 word for IPv4, 4 for IPv6
-		if v4 {
-			for _, x := range src.ranges4() {
-				sw = append(sw, [4]rng{x})
-			}
-			for _, x := range dst.ranges4() {
-				dw = append(dw, [4]rng{x})
-			}
-		} else {
-			sw, dw = src.words6(), dst.words6()
-		}
-		total += len(sw) * len(dw) * len(r.protos) * len(ports)
+		r.sw[f], r.dw[f] = src.words[f], dst.words[f]
+		h.sum(src.sum[f])
+		h.sum(dst.sum[f])
+		total += len(r.sw[f]) * len(r.dw[f]) * len(r.protos) * len(r.ports)
 		if total > maxBoxesPerRule {
-			return fb, fmt.Errorf("%s: expands to more than %d classifier rules", r.ref, maxBoxesPerRule)
+			return fmt.Errorf("%s: expands to more than %d classifier rules", r.ref, maxBoxesPerRule)
 		}
+	}
+	r.key = h.key()
+	return nil
+}
+
+func (c *compiler) resolveRules(rs []*parsedRule) error {
+	for _, r := range rs {
+		if err := c.resolve(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boxes expands a resolved rule into classifier boxes: the cross product
+// of its source and destination address ranges, protocol ranges and port
+// (or ICMP type/code) ranges, per family. A rule is expanded once per
+// compile, and only when a program that holds it is built.
+func (c *compiler) boxes(r *parsedRule) famBoxes {
+	if r.expanded {
+		return r.fb
+	}
+	r.expanded = true
+	for f := range 2 {
 		aw, nd := 1, dims4
-		if !v4 {
+		if f == 1 {
 			aw, nd = 4, dims6
 		}
+		out := make([]box, 0, len(r.sw[f])*len(r.dw[f])*len(r.protos)*len(r.ports))
 		var b box
-		for _, s := range sw {
+		for _, s := range r.sw[f] {
 			copy(b.r[0:aw], s[:aw])
-			for _, d := range dw {
+			for _, d := range r.dw[f] {
 				copy(b.r[aw:2*aw], d[:aw])
 				for _, p := range r.protos {
 					b.r[nd-1] = p
-					for _, pp := range ports {
+					for _, pp := range r.ports {
 						b.r[nd-3], b.r[nd-2] = pp[0], pp[1]
-						if v4 {
-							fb.v4 = append(fb.v4, b)
-						} else {
-							fb.v6 = append(fb.v6, b)
-						}
+						out = append(out, b)
 					}
 				}
 			}
 		}
+		if f == 0 {
+			r.fb.v4 = out
+		} else {
+			r.fb.v6 = out
+		}
 	}
-	return fb, nil
+	return r.fb
 }

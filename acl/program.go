@@ -189,7 +189,7 @@ func fullBox(nd int) box {
 	return b
 }
 
-func buildProgram(applies bool, pols, profs [][]*parsedRule, boxes map[*parsedRule]famBoxes) (*Program, error) {
+func buildProgram(applies bool, pols, profs [][]*parsedRule, boxes func(*parsedRule) famBoxes) (*Program, error) {
 	p := &Program{PoliciesApplied: applies}
 	var err error
 	if len(pols) > 0 {
@@ -203,7 +203,7 @@ func buildProgram(applies bool, pols, profs [][]*parsedRule, boxes map[*parsedRu
 	return p, nil
 }
 
-func (p *Program) buildStage(lists [][]*parsedRule, boxes map[*parsedRule]famBoxes, profile, defaultDeny bool) (stage, error) {
+func (p *Program) buildStage(lists [][]*parsedRule, boxes func(*parsedRule) famBoxes, profile, defaultDeny bool) (stage, error) {
 	var s stage
 	var v4, v6, l4, l6 []box
 	add := func(dst []box, bs []box, i int) []box {
@@ -222,7 +222,7 @@ func (p *Program) buildStage(lists [][]*parsedRule, boxes map[*parsedRule]famBox
 			if profile && action == Pass {
 				action = Deny // Pass ends profile evaluation: nothing allowed the packet
 			}
-			fb := boxes[r]
+			fb := boxes(r)
 			if action == Log {
 				l4 = add(l4, fb.v4, len(s.logPos))
 				l6 = add(l6, fb.v6, len(s.logPos))
