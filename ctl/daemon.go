@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gannet-net/gannet/acl"
 	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/fwd"
@@ -58,6 +59,7 @@ type Daemon struct {
 	file    *config.Config                     // the file as last applied
 	apiEPs  map[string]config.WorkloadEndpoint // endpoints made through the API
 	merged  *config.Config                     // file + API endpoints: what runs
+	progs   *acl.ProgramCache                  // the policy programs of the last compile, reused by the next
 	plan    *config.Plan
 	ports   map[string]*port // by interface name
 	slots   []*port          // by slot; nil: free
@@ -116,7 +118,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Notify == nil {
 		opts.Notify = NotifyFromEnv()
 	}
-	return &Daemon{opts: opts, log: opts.Log, ops: make(chan func()), ports: map[string]*port{}, apiEPs: map[string]config.WorkloadEndpoint{}}, nil
+	return &Daemon{opts: opts, log: opts.Log, ops: make(chan func()), ports: map[string]*port{}, apiEPs: map[string]config.WorkloadEndpoint{}, progs: acl.NewProgramCache()}, nil
 }
 
 // readConfig reads and parses the configuration file.
@@ -305,7 +307,7 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 		}
 	}()
 	merged, conflicts := mergeEndpoints(file, apiEPs)
-	plan, err := merged.Validate()
+	plan, err := merged.ValidateWith(d.progs)
 	var fe config.Errors
 	if err != nil && !errors.As(err, &fe) {
 		fe = config.Errors{{Message: err.Error()}}

@@ -128,7 +128,12 @@ func (p *problems) addf(field, format string, args ...any) {
 
 // Validate checks c and returns its Plan, or an error listing every
 // problem, one per line, each naming its field.
-func (c *Config) Validate() (*Plan, error) {
+func (c *Config) Validate() (*Plan, error) { return c.ValidateWith(nil) }
+
+// ValidateWith is Validate compiling policy with pc (nil: none), which
+// hands back the programs of an earlier compile that are unchanged (see
+// acl.ProgramCache); the Plan is the same as Validate's.
+func (c *Config) ValidateWith(pc *acl.ProgramCache) (*Plan, error) {
 	var errs problems
 	p := &Plan{Name: c.Node.Name}
 	p.Router4 = optionalAddr(&errs, "node.routerIPv4", c.Node.RouterIPv4, 4)
@@ -140,7 +145,7 @@ func (c *Config) Validate() (*Plan, error) {
 	spaces := c.validateSpaces(&errs, p)
 	c.validateEndpoints(&errs, p, ifaces, spaces)
 	c.validateRoutes(&errs, p, ifaces, spaces)
-	c.validatePolicy(&errs, p)
+	c.validatePolicy(&errs, p, pc)
 	c.validateNAT(&errs, p, spaces)
 	c.validateTranslation(&errs, p, spaces)
 	c.validateAPI(&errs, p)
@@ -368,7 +373,7 @@ func (c *Config) validateRoutes(errs *problems, p *Plan, ifaces map[string]strin
 	}
 }
 
-func (c *Config) validatePolicy(errs *problems, p *Plan) {
+func (c *Config) validatePolicy(errs *problems, p *Plan, pc *acl.ProgramCache) {
 	if len(c.Policy.Policies) == 0 && len(c.Policy.Profiles) == 0 {
 		for i, ep := range c.WorkloadEndpoints {
 			if len(ep.Profiles) > 0 {
@@ -387,7 +392,7 @@ func (c *Config) validatePolicy(errs *problems, p *Plan) {
 		}
 		set.Endpoints = append(set.Endpoints, e)
 	}
-	cp, err := acl.CompilePolicy(set)
+	cp, err := acl.CompilePolicyCached(set, pc)
 	if err != nil {
 		errs.addf("policy", "%v", err)
 		return
