@@ -51,6 +51,14 @@ type compiled struct {
 // entries are holes).
 func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 	c := fwd.Config{NAT: st.nat}
+	// The host's own addresses: workloads' packets to them are dropped
+	// (endpointToHost). Read at every compile, so an address added to the
+	// host is covered from the next change on (and the periodic check).
+	host, err := hostAddrs()
+	if err != nil {
+		return nil, err
+	}
+	c.HostAddrs = host
 	if p.Router4.IsValid() {
 		c.RouterAddrs = append(c.RouterAddrs, p.Router4)
 	}

@@ -506,6 +506,21 @@ func (d *Daemon) resync(string) {
 	for _, pt := range d.sortedPorts() {
 		d.follow(pt)
 	}
+	// The host's addresses: uplinks' XDP programs hand traffic to them to
+	// the kernel, and the tables drop workloads' packets to them.
+	host, err := hostAddrs()
+	if err != nil || d.cur == nil || slices.Equal(host, d.cur.cfg.HostAddrs) {
+		return
+	}
+	d.log.Info("host addresses changed", "addrs", len(host))
+	for _, pt := range d.ports {
+		if pt.prog != nil {
+			if err := pt.prog.SetHostAddrs(host); err != nil {
+				d.log.Warn("updating host addresses", "iface", pt.name, "err", err)
+			}
+		}
+	}
+	d.republish("host addresses")
 }
 
 func (d *Daemon) sortedPorts() []*port {

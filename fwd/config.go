@@ -63,6 +63,14 @@ type Config struct {
 	// at most one IPv4 and one IPv6 address.
 	RouterAddrs []netip.Addr
 
+	// HostAddrs are the host's own addresses (every interface's, in the
+	// namespace gannet runs in). A packet from a workload to one of them,
+	// or to loopback, is dropped as to-host after its source check
+	// (endpointToHost: drop): workloads never reach the host stack
+	// through gannet. Uplinks hand such packets to the kernel in the XDP
+	// program and never see them here.
+	HostAddrs []netip.Addr
+
 	// Gateway identity on workload ports; zero values take the defaults
 	// (ee:ee:ee:ee:ee:ee, 169.254.1.1, fe80::1).
 	GatewayMAC         [6]byte

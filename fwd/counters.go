@@ -58,6 +58,7 @@ const (
 	ReasonNotForUs        // unicast Ethernet destination other than the router's (the gateway MAC on workload ports, the port's MAC on uplinks)
 	ReasonFamilyNotRouted // IPv6 from a workload of a translated (IPv4-only) space
 	ReasonToRouter        // an IP packet for the gateway address itself (not answered)
+	ReasonToHost          // a workload's packet to one of the host's own addresses or loopback (endpointToHost: drop)
 
 	ReasonARPAnswered // ARP request for the gateway: answered in place (not a drop: the frame went back out)
 	ReasonNDPAnswered // neighbour solicitation for the gateway: answered in place (not a drop)
@@ -109,6 +110,7 @@ var reasonInfo = [NumReasons]struct {
 	ReasonNoEndpoint:      {"no-endpoint", StagePort},
 	ReasonNotUnicast:      {"not-unicast", StagePort},
 	ReasonNotForUs:        {"not-for-router", StagePort},
+	ReasonToHost:          {"to-host", StagePort},
 	ReasonFamilyNotRouted: {"family-not-routed", StagePort},
 	ReasonToRouter:        {"to-router", StagePort},
 	ReasonARPAnswered:     {"arp-answered", StageGateway},

@@ -176,6 +176,10 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 	}
 
 	v.nh = lookup(t, v.sp, s)
+	if v.nh != nil && v.nh.kind == nhHost {
+		w.drop(chunk, ReasonToHost)
+		return false
+	}
 	if nh := v.nh; nh != nil && (nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat) {
 		// 6->4 before conntrack and policy: they see the packet as the
 		// workload of the translated space sees it.
@@ -724,6 +728,10 @@ func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
 	s := v.s
 	if nh.port >= len(w.ports) || w.ports[nh.port] == nil {
 		w.drop(v.chunk, ReasonNoPort)
+		return
+	}
+	if nh.kind == nhHost { // NAT or translation rewrote it toward the host
+		w.drop(v.chunk, ReasonToHost)
 		return
 	}
 	out := &t.ports[nh.port]

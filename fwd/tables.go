@@ -74,6 +74,7 @@ const (
 	nhGateway                 // out of a port to a gateway's MAC
 	nhConnected               // out of a port to the destination's own MAC
 	nhTranslate               // 6->4 into space, then route again there
+	nhHost                    // one of the host's own addresses: never forwarded (endpointToHost)
 )
 
 type nextHop struct {
@@ -365,6 +366,32 @@ func NewTables(c Config) (*Tables, error) {
 			}
 		}
 		pe.ep = ep
+	}
+
+	// The host's own addresses and loopback: a workload's packet to them
+	// is dropped (to-host) after its source check, never forwarded or
+	// handed to the kernel (workload ports' XDP programs pass nothing).
+	// A configured route or endpoint for the same prefix stays as it is.
+	host := t.addNH(nextHop{kind: nhHost})
+	for i, a := range append([]netip.Addr{netip.MustParseAddr("127.0.0.0"), netip.IPv6Loopback()}, c.HostAddrs...) {
+		if !a.IsValid() {
+			return nil, fmt.Errorf("fwd: HostAddrs[%d]: invalid address", i-2)
+		}
+		a = a.Unmap().WithZone("")
+		if a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified() {
+			continue // never routed anyway
+		}
+		hp := netip.PrefixFrom(a, a.BitLen())
+		if i == 0 {
+			hp = netip.MustParsePrefix("127.0.0.0/8")
+		}
+		if _, dup := seen[routeKey{0, hp}]; dup {
+			continue
+		}
+		seen[routeKey{0, hp}] = user{route: -1, ep: -1}
+		if err := t.flat.table.Insert(hp, host); err != nil {
+			return nil, fmt.Errorf("fwd: HostAddrs: %v: %w", a, err)
+		}
 	}
 	return t, nil
 }

@@ -455,6 +455,10 @@ func (tr *tracer) run(frame []byte) {
 	}
 
 	tr.nh = tr.route()
+	if tr.nh != nil && tr.nh.kind == nhHost {
+		tr.drop(ReasonToHost, "%v is the host's own address: workloads do not reach the host through gannet (endpointToHost: drop)", s.DstAddr())
+		return
+	}
 	if nh := tr.nh; nh != nil && (nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat) {
 		if !tr.translate(false, nh.space) {
 			return
@@ -536,6 +540,8 @@ func (tr *tracer) hopText(nh *nextHop) string {
 		return fmt.Sprintf("connected out of port %s", t.ports[nh.port].name)
 	case nhTranslate:
 		return fmt.Sprintf("translate 6->4 into %s", spaceText(nh.space))
+	case nhHost:
+		return "the host itself"
 	}
 	return "?"
 }

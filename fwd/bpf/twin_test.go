@@ -43,7 +43,7 @@ func twin(role Role, frame []byte, host map[netip.Addr]bool) dest {
 		dst := netip.AddrFrom4([4]byte(frame[off+16 : off+20]))
 		switch {
 		case host[dst]:
-			return toHost
+			return socketOr(toHost)
 		case dst.IsMulticast() || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 			return socketOr(toMulticast)
 		}
@@ -73,7 +73,7 @@ func twin(role Role, frame []byte, host map[netip.Addr]bool) dest {
 		dst := netip.AddrFrom16([16]byte(frame[off+24 : off+40]))
 		switch {
 		case host[dst]:
-			return toHost
+			return socketOr(toHost)
 		case dst.IsMulticast():
 			return socketOr(toMulticast)
 		case dst.IsLinkLocalUnicast():

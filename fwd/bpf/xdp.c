@@ -4,7 +4,8 @@
 //
 // xdp.c: the XDP program gannet attaches to each of its ports. Every received frame
 // flows through gannet_xdp once: it is either passed to the kernel (traffic the host
-// itself must handle), redirected to the AF_XDP socket of its receive queue (everything
+// itself must handle, on uplinks only: nothing from a workload port reaches the host
+// stack without gannet checking it), redirected to the AF_XDP socket of its receive queue (everything
 // gannet forwards), or, when that queue has no socket, passed or dropped by policy.
 // Frames too short for the headers they announce are dropped and counted.
 //
@@ -156,7 +157,11 @@ static __always_inline int handle_ipv4(struct xdp_md *ctx, __u8 *ip, void *end)
 
 	__u32 daddr;
 	__builtin_memcpy(&daddr, ip + 16, 4);
-	if (bpf_map_lookup_elem(&host4, &daddr))
+	// Only uplinks hand the host its own traffic. On a workload port a
+	// packet to the host goes to gannet like any other: it checks the
+	// source and drops it (endpointToHost), so a workload never reaches
+	// the host stack with a forged source or around its policy.
+	if (role == ROLE_UPLINK && bpf_map_lookup_elem(&host4, &daddr))
 		return PASS(pass_host);
 	if (role == ROLE_UPLINK) {
 		// 224.0.0.0/4 and the limited broadcast: routing protocols, DHCP, VRRP.
@@ -186,7 +191,7 @@ static __always_inline int handle_ipv6(struct xdp_md *ctx, __u8 *ip, void *end)
 
 	struct addr6 daddr;
 	__builtin_memcpy(&daddr, ip + 24, sizeof(daddr));
-	if (bpf_map_lookup_elem(&host6, &daddr))
+	if (role == ROLE_UPLINK && bpf_map_lookup_elem(&host6, &daddr))
 		return PASS(pass_host);
 	if (role == ROLE_UPLINK) {
 		// MLD, router advertisements' multicast and link-local traffic belong to the

@@ -1,0 +1,110 @@
+package e2e
+
+// Attacks from inside a workload: each test sets the host up the way a
+// Calico host is set up (the host side of the workload's veth carries the
+// gateway MAC, loose rp_filter, forwarding on) and checks both that the
+// attack fails and that gannet counted it under its name.
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
+)
+
+// TestWorkloadCannotReachHost: a workload whose egress policy allows one
+// peer sends UDP to a service on one of the host's addresses, once from
+// its own address and once from a forged one; neither reaches the host
+// stack (endpointToHost: drop), and gannet counts spoofed and to-host.
+func TestWorkloadCannotReachHost(t *testing.T) {
+	require(t)
+	host := netnstest.NewNS(t, "gh")
+	a := addWorkload(t, host, "wl-a", "02:00:00:00:15:0a", "198.18.15.10", "")
+	b := addWorkload(t, host, "wl-b", "02:00:00:00:15:0b", "198.18.15.11", "")
+	// The host as Calico sets it up: a service address of its own, the
+	// gateway MAC on the workload side's peer, loose rp_filter, forwarding.
+	hostAddr := "198.18.99.1"
+	host.Run("ip", "link", "set", "lo", "up")
+	host.Run("ip", "addr", "add", hostAddr+"/32", "dev", "lo")
+	host.Run("ip", "link", "set", a.hostIf, "address", "ee:ee:ee:ee:ee:ee")
+	host.Run("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", "net.ipv4.ip_forward=1")
+	host.Run("sysctl", "-qw", "net.ipv4.conf."+a.hostIf+".rp_filter=0")
+	policy := `
+policy:
+  profiles:
+    - name: open
+      ingress: [{action: Allow}]
+  policies:
+    - name: a-egress
+      selector: app == 'a'
+      types: [Egress]
+      egress:
+        - action: Allow
+          destination: {nets: [198.18.15.11/32]}
+`
+	d := startGannet(t, host, fmt.Sprintf(oneHostConfig, "  conntrack: {capacity: 4096}",
+		a.endpoint(0, "app: a", "open")+b.endpoint(0, "app: b", "open"), policy))
+	if !a.waitPing(t, b.v4, 5*time.Second) {
+		t.Fatal("wl-a cannot reach its allowed peer")
+	}
+
+	var ln net.PacketConn
+	if err := host.Do(func() (err error) {
+		ln, err = net.ListenPacket("udp4", hostAddr+":9999")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := ln.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			got <- fmt.Sprintf("%s from %v", buf[:n], from)
+		}
+	}()
+	// The forged source is put on the workload's own interface so its
+	// kernel sends from it: the frame is what a hostile workload sends.
+	forged := "203.0.113.9"
+	a.ns.Run("ip", "addr", "add", forged+"/32", "dev", a.dev)
+	send := func(src string) {
+		t.Helper()
+		if err := a.ns.Do(func() error {
+			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(hostAddr), Port: 9999})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			for range 5 {
+				c.Write([]byte("from " + src))
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("sending from %s: %v", src, err)
+		}
+	}
+	send(forged)
+	send(a.v4)
+	select {
+	case msg := <-got:
+		t.Errorf("the host stack received a workload's datagram: %s", msg)
+	case <-time.After(time.Second):
+	}
+	out := d.stop()
+	if n := counter(out, "drop/anti-spoof/spoofed"); n < 5 {
+		t.Errorf("spoofed drops = %d, want at least 5\n%s", n, out)
+	}
+	if n := counter(out, "drop/port/to-host"); n < 5 {
+		t.Errorf("to-host drops = %d, want at least 5\n%s", n, out)
+	}
+	if strings.Contains(out, "pass-host") {
+		t.Errorf("the workload port's XDP program passed traffic to the host:\n%s", out)
+	}
+}
