@@ -103,6 +103,18 @@ workloadEndpoints:
 		{"translation space not declared", "translation: {addressSpaces: {8: }}", []string{"translation.addressSpaces[8]: space 8 is not declared translated"}},
 		{"translation invalid", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: 2001:db8::/33}}", []string{"translation: "}},
 		{"several at once", "dataplane: {frameSize: 1, ringSize: 3}", []string{"dataplane.frameSize", "dataplane.ringSize"}},
+		// Cross-checks: each field is fine alone, together they would
+		// hand one workload's traffic to another.
+		{"floating IP hijacks a workload", "dataplane: {conntrack: {}}\n" + ep + "  - {name: b, interface: gw-b, mac: '02:00:00:00:00:02', ipNetworks: [198.18.1.2]}\nnat: {floatingIPs: [{public: 198.18.1.2, workload: 198.18.1.1}]}",
+			[]string{"nat.floatingIPs[0].public: 198.18.1.2 is workloadEndpoints[1] (b)'s own address"}},
+		{"floating IP to nobody", "dataplane: {conntrack: {}}\n" + ep + "nat: {floatingIPs: [{public: 203.0.113.5, workload: 198.18.1.9}]}",
+			[]string{"nat.floatingIPs[0].workload: 198.18.1.9 in space 0 is no endpoint's address"}},
+		{"overlapping pools", "dataplane: {conntrack: {}}\nnat: {ipPools: [{cidr: 100.64.0.0/10, natOutgoing: true}, {cidr: 100.64.1.0/24}]}",
+			[]string{"nat.ipPools[1].cidr: 100.64.1.0/24 overlaps nat.ipPools[0] (100.64.0.0/10) with a different natOutgoing"}},
+		{"flat address in a tenant's prefix", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: }}\nworkloadEndpoints: [{name: a, interface: gw-a, mac: '02:00:00:00:00:01', ipNetworks: ['64:ff9b:1:7::c612:101']}]",
+			[]string{"workloadEndpoints[0].ipNetworks[0]: 64:ff9b:1:7::c612:101 is inside translation.addressSpaces[7] (64:ff9b:1:7::/96)"}},
+		{"nat names its fields", "dataplane: {conntrack: {}}\nnat: {external: [{cidr: 203.0.113.0/30}, {cidr: 203.0.113.2/31}]}",
+			[]string{"nat.external[1]: address 203.0.113.2 listed twice"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

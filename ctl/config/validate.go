@@ -149,6 +149,9 @@ func (c *Config) ValidateWith(pc *acl.ProgramCache) (*Plan, error) {
 	c.validateNAT(&errs, p, spaces)
 	c.validateTranslation(&errs, p, spaces)
 	c.validateAPI(&errs, p)
+	if len(errs) == 0 {
+		c.crossCheck(&errs, p)
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("config: %w", errs)
 	}
@@ -476,7 +479,7 @@ func (c *Config) validateNAT(errs *problems, p *Plan, spaces map[uint16]bool) {
 		return
 	}
 	if err := probe.SetPolicy(np); err != nil {
-		errs.addf("nat", "%v", err)
+		errs.addNAT(err)
 		return
 	}
 	p.NAT = np
