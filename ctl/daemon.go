@@ -44,6 +44,9 @@ type Options struct {
 	// Resync is how often ports waiting for their interface are retried
 	// and attached ones checked, besides link events; default 1s.
 	Resync time.Duration
+	// PinPath, when set, replaces dataplane.pinPath (gannet run
+	// --pin-path).
+	PinPath string
 }
 
 // Daemon is one running gannet: its data plane, the desired state it
@@ -87,6 +90,7 @@ type port struct {
 	xdpMode string
 	xskMode string
 	copying bool
+	adopted bool // took over the program a previous gannet left pinned
 }
 
 // attached reports whether the port's program and sockets are in place.
@@ -219,6 +223,9 @@ func (d *Daemon) start(c *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.opts.ConfigPath, err)
 	}
+	if d.opts.PinPath != "" {
+		plan.PinPath = d.opts.PinPath
+	}
 	var uplinks []int
 	var errs []error
 	for i, u := range plan.Uplinks {
@@ -272,7 +279,9 @@ func (d *Daemon) shutdown() error {
 					errs = append(errs, err)
 				}
 			}
-			if err := pt.prog.Close(); err != nil {
+			// The pinned program stays: the port fails closed until the
+			// next gannet adopts it (or gannet cleanup removes it).
+			if err := pt.prog.Release(); err != nil {
 				errs = append(errs, err)
 			}
 			pt.prog, pt.socks = nil, nil
@@ -434,7 +443,7 @@ func (d *Daemon) tryAttach(pt *port) {
 		d.log.Warn("attach failed", "iface", pt.name, "endpoint", pt.endpoint, "err", err)
 		return
 	}
-	d.log.Info("attached", "iface", pt.name, "endpoint", pt.endpoint, "ifindex", li.index, "xdp", pt.xdpMode, "xsk", pt.xskMode, "up", li.up)
+	d.log.Info("attached", "iface", pt.name, "endpoint", pt.endpoint, "ifindex", li.index, "xdp", pt.xdpMode, "xsk", pt.xskMode, "up", li.up, "adopted", pt.adopted)
 }
 
 // onLink is a link event from the kernel; it runs on the loop.
@@ -586,6 +595,9 @@ func restartOnly(old, new *config.Plan) config.Errors {
 	if old.BusyPoll != new.BusyPoll || old.XSKMode != new.XSKMode || old.XDPMode != new.XDPMode || old.NoSocketDrop != new.NoSocketDrop ||
 		old.BusyPollUsec != new.BusyPollUsec || old.BusyPollBudget != new.BusyPollBudget || old.PreferBusyPoll != new.PreferBusyPoll {
 		need("dataplane (idle, xskMode, xdpMode, noSocket, busy polling)")
+	}
+	if old.PinPath != new.PinPath {
+		need("dataplane.pinPath")
 	}
 	if old.ConntrackCapacity != new.ConntrackCapacity || old.HeldFragments != new.HeldFragments {
 		need("dataplane.conntrack")

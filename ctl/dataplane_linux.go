@@ -14,11 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/fwd"
@@ -35,6 +39,7 @@ const detachDrain = 100 * time.Millisecond
 // of the uplinks, the connection table.
 type dataplane struct {
 	plan    *config.Plan // the dataplane settings it was made with
+	pins    string       // this namespace's pin directory
 	umems   []*xsk.Umem
 	workers []*fwd.Worker
 	neigh   *neigh.Cache
@@ -47,6 +52,11 @@ type dataplane struct {
 // ports; uplinks resolve neighbours through a cache on their interfaces.
 func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*dataplane, error) {
 	dp := &dataplane{plan: p}
+	pins, err := pinDir(p.PinPath)
+	if err != nil {
+		return nil, err
+	}
+	dp.pins = pins
 	ok := false
 	defer func() {
 		if !ok {
@@ -203,10 +213,11 @@ func (dp *dataplane) attach(pt *port, li *linkInfo) (err error) {
 		prog.Close()
 	}()
 	mode := map[string]bpf.AttachMode{"auto": bpf.AttachAuto, "native": bpf.AttachNative, "generic": bpf.AttachGeneric}[p.XDPMode]
-	got, err := prog.Attach(li.index, mode)
+	got, adopted, err := prog.AttachPinned(li.index, mode, filepath.Join(dp.pins, pt.name))
 	if err != nil {
-		return err
+		return explainAttach(pt.name, li.index, err)
 	}
+	pt.adopted = adopted
 	xskMode := map[string]xsk.Mode{"auto": xsk.ModeAuto, "copy": xsk.ModeCopy, "zerocopy": xsk.ModeZeroCopy}[p.XSKMode]
 	for wi := range dp.workers {
 		sc := xsk.SocketConfig{Ifindex: li.index, Queue: wi, RxSize: p.RingSize, TxSize: p.RingSize, Mode: xskMode,
@@ -298,3 +309,17 @@ func cpusOnline() (int, error) {
 
 // fwdTablesPtr is where the daemon publishes tables and workers read them.
 type fwdTablesPtr = atomic.Pointer[fwd.Tables]
+
+// explainAttach says what to do when a device already has an XDP program
+// that is not gannet's.
+func explainAttach(name string, ifindex int, err error) error {
+	if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EEXIST) {
+		return err
+	}
+	l, lerr := netlink.LinkByIndex(ifindex)
+	if lerr != nil || l.Attrs().Xdp == nil || !l.Attrs().Xdp.Attached {
+		return err
+	}
+	return fmt.Errorf("interface %s already has XDP program id %d attached, not through gannet's pins: remove it (ip link set dev %s xdp off; bpftool net detach xdp dev %s) or run gannet cleanup if an older gannet left it: %w",
+		name, l.Attrs().Xdp.ProgId, name, name, err)
+}

@@ -86,10 +86,20 @@ func TestOneHost(t *testing.T) {
 	})
 
 	out := d.stop()
-	// A stopped daemon leaves nothing attached.
+	// A stopped daemon leaves its ports failing closed (programs pinned,
+	// no sockets: nothing forwarded) until gannet cleanup detaches them.
+	for _, w := range []*workload{a, b} {
+		if link := host.Run("ip", "link", "show", w.hostIf); !strings.Contains(link, "xdp") {
+			t.Errorf("no XDP program on %s after stop: the port does not fail closed:\n%s", w.hostIf, link)
+		}
+	}
+	if got := a.ping(t, b.v4, 2); got != 0 {
+		t.Errorf("wl-a -> wl-b with gannet stopped: %d replies, want 0 (fail closed)", got)
+	}
+	host.Run(gannetBin, "cleanup", "--pin-path", d.pins)
 	for _, w := range []*workload{a, b} {
 		if link := host.Run("ip", "link", "show", w.hostIf); strings.Contains(link, "xdp") {
-			t.Errorf("XDP program still attached to %s after stop:\n%s", w.hostIf, link)
+			t.Errorf("XDP program still attached to %s after gannet cleanup:\n%s", w.hostIf, link)
 		}
 	}
 	if n := counter(out, "drop/anti-spoof/spoofed"); n < 3 {

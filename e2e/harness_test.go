@@ -66,6 +66,7 @@ type daemon struct {
 	ns     *netnstest.NS
 	config string // the configuration file
 	socket string // the API socket
+	pins   string // the bpffs the XDP programs are pinned on
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	out    bytes.Buffer
@@ -103,8 +104,23 @@ func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, ns: ns, config: path, socket: socket, done: make(chan error, 1)}
-	// Readiness comes as systemd's would: READY=1 on $NOTIFY_SOCKET.
+	d := &daemon{t: t, ns: ns, config: path, socket: socket, pins: testPins(t, ns)}
+	d.start()
+	t.Cleanup(func() { d.stop() })
+	return d
+}
+
+// start runs `gannet run` on d's configuration and pins, returning once
+// it says READY=1 (as it would to systemd, on $NOTIFY_SOCKET). A daemon
+// that was stopped or killed is started again the same way.
+func (d *daemon) start() {
+	t := d.t
+	t.Helper()
+	d.done = make(chan error, 1)
+	d.mu.Lock()
+	d.out.Reset()
+	d.mu.Unlock()
+	dir := t.TempDir()
 	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "notify"), Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
@@ -124,14 +140,14 @@ func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 			}
 		}
 	}()
-	d.cmd = ns.Command(gannetBin, "run", "--config", path)
+	d.cmd = d.ns.Command(gannetBin, "run", "--config", d.config, "--pin-path", d.pins)
 	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify"))
 	d.cmd.Stdout = lockedWriter{d}
 	d.cmd.Stderr = lockedWriter{d}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("starting gannet: %v", err)
 	}
-	go func() { d.done <- d.cmd.Wait() }()
+	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(d.cmd, d.done)
 	select {
 	case <-ready:
 	case err := <-d.done:
@@ -140,8 +156,37 @@ func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 		_ = d.cmd.Process.Kill()
 		t.Fatalf("gannet run did not say READY=1 within 15s:\n%s", d.output())
 	}
-	t.Cleanup(func() { d.stop() })
-	return d
+}
+
+// kill ends the daemon with SIGKILL, as a crash would.
+func (d *daemon) kill() {
+	d.t.Helper()
+	_ = d.cmd.Process.Kill()
+	<-d.done
+}
+
+// testPins mounts a bpffs of the test's own for ns's daemons to pin their
+// programs on. It is mounted from the test's mount namespace, so pins
+// outlive a daemon that `ip netns exec` ran in a private one — as
+// /sys/fs/bpf does on a real host. At cleanup whatever the daemons left
+// pinned is detached (gannet cleanup) and the bpffs unmounted: no program
+// stays behind.
+func testPins(t *testing.T, ns *netnstest.NS) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bpf")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
+		t.Fatalf("mounting bpffs for the test: %v", err)
+	}
+	t.Cleanup(func() {
+		if out, err := ns.Try(gannetBin, "cleanup", "--pin-path", dir); err != nil {
+			t.Errorf("gannet cleanup: %v\n%s", err, out)
+		}
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	})
+	return dir
 }
 
 // stop sends SIGTERM and waits for a clean exit; it returns the output.

@@ -108,3 +108,88 @@ policy:
 		t.Errorf("the workload port's XDP program passed traffic to the host:\n%s", out)
 	}
 }
+
+// calicoHost sets host up the way Calico sets up a compute host, where the
+// kernel itself would forward between workloads if nothing stopped it:
+// forwarding on, proxy ARP and a /32 route on each workload's veth.
+func calicoHost(host *netnstest.NS, wls ...*workload) {
+	host.Run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+	for _, w := range wls {
+		host.Run("sysctl", "-qw", "net.ipv4.conf."+w.hostIf+".proxy_arp=1", "net.ipv4.conf."+w.hostIf+".rp_filter=0")
+		host.Run("ip", "route", "add", w.v4+"/32", "dev", w.hostIf)
+	}
+}
+
+// TestCrashFailsClosed: gannet is killed (SIGKILL) on a Calico-style host
+// where the kernel would happily forward; the workloads' traffic, which
+// policy denies, stays denied while nothing runs, and a new gannet takes
+// the ports over (adopting the pinned programs) and forwards what policy
+// allows again.
+func TestCrashFailsClosed(t *testing.T) {
+	require(t)
+	host := netnstest.NewNS(t, "gh")
+	a := addWorkload(t, host, "wl-a", "02:00:00:00:16:0a", "198.18.16.10", "")
+	b := addWorkload(t, host, "wl-b", "02:00:00:00:16:0b", "198.18.16.11", "")
+	calicoHost(host, a, b)
+	policy := `
+policy:
+  profiles:
+    - name: open
+      ingress: [{action: Allow}]
+      egress: [{action: Allow}]
+  policies:
+    - name: b-ingress
+      selector: app == 'b'
+      types: [Ingress]
+      ingress: [{action: Allow, protocol: TCP, destination: {ports: ["5432"]}}]
+`
+	d := startGannet(t, host, fmt.Sprintf(oneHostConfig, "  conntrack: {capacity: 4096}",
+		a.endpoint(0, "app: a", "open")+b.endpoint(0, "app: b", "open"), policy))
+	serveName(b.listen(t, b.v4+":5432"), "b")
+	dialB := func(within time.Duration) error {
+		var err error
+		for deadline := time.Now().Add(within); time.Now().Before(deadline); {
+			var c net.Conn
+			if c, err = a.dial(b.v4+":5432", 500*time.Millisecond); err == nil {
+				c.Close()
+				return nil
+			}
+		}
+		return err
+	}
+	if err := dialB(5 * time.Second); err != nil {
+		t.Fatalf("wl-a -> wl-b:5432 (allowed): %v", err)
+	}
+	if got := a.ping(t, b.v4, 2); got != 0 {
+		t.Fatalf("ping wl-a -> wl-b: %d replies, policy denies it", got)
+	}
+
+	d.kill()
+	// The workloads forget the gateway's MAC: the kernel's proxy ARP
+	// would answer now if the port were the kernel's.
+	a.ns.Run("ip", "neigh", "flush", "all")
+	if link := host.Run("ip", "link", "show", a.hostIf); !strings.Contains(link, "xdp") {
+		t.Fatalf("no XDP program on %s after the crash:\n%s", a.hostIf, link)
+	}
+	if got := a.ping(t, b.v4, 3); got != 0 {
+		t.Errorf("with gannet dead, ping wl-a -> wl-b got %d replies: policy bypassed", got)
+	}
+	if c, err := a.dial(b.v4+":5433", time.Second); err == nil {
+		c.Close()
+		t.Errorf("with gannet dead, wl-a reached wl-b:5433")
+	}
+
+	start := time.Now()
+	d.start()
+	ready := time.Since(start)
+	if !strings.Contains(d.output(), "adopted=true") {
+		t.Errorf("the new gannet did not adopt the pinned programs:\n%s", d.output())
+	}
+	if err := dialB(5 * time.Second); err != nil {
+		t.Fatalf("wl-a -> wl-b:5432 after the restart: %v", err)
+	}
+	t.Logf("ready %v after the restart began; allowed traffic flows again", ready.Round(time.Millisecond))
+	if got := a.ping(t, b.v4, 2); got != 0 {
+		t.Errorf("after the restart ping wl-a -> wl-b got %d replies, policy denies it", got)
+	}
+}

@@ -25,6 +25,7 @@ stateless IPv4<->IPv6 translation.`,
 	root.AddCommand(
 		newVersionCmd(),
 		newRunCmd(),
+		newCleanupCmd(),
 		newPcapCmd(),
 		newXlatCmd(),
 		newBenchCmd(),

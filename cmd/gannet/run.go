@@ -23,6 +23,7 @@ func newRunCmd() *cobra.Command {
 		check     bool
 		logFormat string
 		logLevel  string
+		pinPath   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
@@ -43,8 +44,9 @@ While it runs:
                              down (its traffic answered unreachable) and
                              attached again when it comes back
 
-On stop it detaches from every interface, releases every socket and prints the
-final counters. A bad configuration at start is rejected with one line per
+On stop it releases every socket and prints the final counters; its XDP
+programs stay pinned (dataplane.pinPath), so the ports fail closed until the next
+start takes them over, or 'gannet cleanup' removes them. A bad configuration at start is rejected with one line per
 problem, each naming its field, and nothing is attached. With NOTIFY_SOCKET
 set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 		Args: cobra.NoArgs,
@@ -70,7 +72,7 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			d, err := ctl.New(ctl.Options{ConfigPath: cfgPath, Version: version, Log: log, Counters: cmd.ErrOrStderr()})
+			d, err := ctl.New(ctl.Options{ConfigPath: cfgPath, Version: version, Log: log, Counters: cmd.ErrOrStderr(), PinPath: pinPath})
 			if err != nil {
 				return err
 			}
@@ -95,6 +97,7 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration and resolve its interfaces, then exit")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.Flags().StringVar(&pinPath, "pin-path", "", "where to pin the XDP programs (overrides dataplane.pinPath)")
 	cmd.MarkFlagRequired("config")
 	return cmd
 }

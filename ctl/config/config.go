@@ -67,8 +67,16 @@ type Dataplane struct {
 	XSKMode   string `yaml:"xskMode"`   // auto (default), copy, zerocopy
 	XDPMode   string `yaml:"xdpMode"`   // auto (default), native, generic
 	// NoSocket is what the XDP program does with a frame arriving on a
-	// queue no worker has bound: pass (default) to the kernel, or drop.
+	// queue no worker serves — while gannet starts, restarts or after it
+	// crashed: drop (default: fail closed; uplinks still hand the host
+	// its own traffic, BGP and SSH) or pass to the kernel.
 	NoSocket string `yaml:"noSocket"`
+	// PinPath is where the XDP programs' links are pinned (bpffs; mounted
+	// there when it is not): they outlive the process, so a stopped or
+	// crashed gannet leaves its ports failing closed and the next one
+	// takes them over without a gap. Default /sys/fs/bpf/gannet;
+	// `gannet cleanup` removes them.
+	PinPath string `yaml:"pinPath"`
 	// Busy polling of the sockets (SO_BUSY_POLL microseconds,
 	// SO_BUSY_POLL_BUDGET, SO_PREFER_BUSY_POLL); zero values leave it off.
 	BusyPollUsec   int        `yaml:"busyPollUsec"`

@@ -137,7 +137,7 @@ func TestEmptyConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Frames != DefaultFrames || p.FrameSize != DefaultFrameSize || p.RingSize != DefaultRingSize ||
-		len(p.Cores) != 1 || p.XSKMode != "auto" || p.XDPMode != "auto" || p.NoSocketDrop || p.ConntrackCapacity != 0 {
+		len(p.Cores) != 1 || p.XSKMode != "auto" || p.XDPMode != "auto" || !p.NoSocketDrop || p.ConntrackCapacity != 0 || p.PinPath != DefaultPinPath {
 		t.Errorf("defaults = %+v", p)
 	}
 }

@@ -36,6 +36,7 @@ type Plan struct {
 	XSKMode      string // auto, copy, zerocopy
 	XDPMode      string // auto, native, generic
 	NoSocketDrop bool
+	PinPath      string
 
 	BusyPollUsec, BusyPollBudget int
 	PreferBusyPoll               bool
@@ -102,6 +103,7 @@ const (
 	DefaultRingSize          = 2048
 	DefaultConntrackCapacity = 65536
 	DefaultHeldFragments     = fwd.DefaultHeldFragments
+	DefaultPinPath           = "/sys/fs/bpf/gannet"
 	// MaxCPU bounds dataplane.cores.
 	MaxCPU = 1024
 )
@@ -198,7 +200,14 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 	}
 	p.XSKMode = oneOf(errs, "dataplane.xskMode", d.XSKMode, "auto", "copy", "zerocopy")
 	p.XDPMode = oneOf(errs, "dataplane.xdpMode", d.XDPMode, "auto", "native", "generic")
-	p.NoSocketDrop = oneOf(errs, "dataplane.noSocket", d.NoSocket, "pass", "drop") == "drop"
+	p.NoSocketDrop = oneOf(errs, "dataplane.noSocket", d.NoSocket, "drop", "pass") == "drop"
+	p.PinPath = d.PinPath
+	if p.PinPath == "" {
+		p.PinPath = DefaultPinPath
+	}
+	if !strings.HasPrefix(p.PinPath, "/") {
+		errs.addf("dataplane.pinPath", "%q: want an absolute path", d.PinPath)
+	}
 	p.BusyPollUsec, p.BusyPollBudget, p.PreferBusyPoll = d.BusyPollUsec, d.BusyPollBudget, d.PreferBusyPoll
 	if d.BusyPollUsec < 0 || d.BusyPollUsec > 1000000 {
 		errs.addf("dataplane.busyPollUsec", "%d out of range 0-1000000", d.BusyPollUsec)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -22,8 +24,9 @@ const (
 	// RoleUplink: ARP, NDP, IPv6 link-local and multicast traffic, IPv4 broadcast and
 	// multicast, non-IP protocols and traffic to host addresses go to the kernel.
 	RoleUplink Role = iota
-	// RoleWorkload: ARP/NDP go to the socket (the pipeline answers the gateway);
-	// traffic to host addresses still goes to the kernel.
+	// RoleWorkload: everything goes to the socket: ARP/NDP (the pipeline answers the
+	// gateway) and traffic to host addresses too (the pipeline checks and drops it), so
+	// nothing from a workload reaches the host stack unchecked.
 	RoleWorkload
 )
 
@@ -127,6 +130,7 @@ type Program struct {
 	link    link.Link // nil until attached
 	ifindex int
 	mode    AttachMode
+	pinned  bool // the link is pinned on bpffs: it outlives the process
 	closed  bool
 }
 
@@ -217,6 +221,103 @@ func (p *Program) Attach(ifindex int, mode AttachMode) (AttachMode, error) {
 	}
 	p.link, p.ifindex, p.mode = l, ifindex, got
 	return got, nil
+}
+
+// AttachPinned attaches the program to ifindex through a link pinned at pin (a path on
+// bpffs) and reports whether it adopted one. A link already pinned there for this device —
+// left by a gannet that stopped or crashed — is switched to this program in one step
+// (BPF_LINK_UPDATE), so the device is never without a program; a pin for a device that is
+// gone is removed. Otherwise the program is attached as by Attach and its link pinned.
+//
+// A pinned link outlives the process: after a stop or a crash the device keeps the last
+// program, whose sockets are gone, so with NoSocketDrop its transit frames are dropped
+// while its host traffic still reaches the kernel — fail closed. Release leaves it so;
+// Close unpins and detaches.
+func (p *Program) AttachPinned(ifindex int, mode AttachMode, pin string) (got AttachMode, adopted bool, err error) {
+	if old, err := link.LoadPinnedLink(pin, nil); err == nil {
+		info, ierr := old.Info()
+		if ierr == nil && info.XDP() != nil && int(info.XDP().Ifindex) == ifindex {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if p.closed || p.link != nil {
+				old.Close()
+				return 0, false, errors.New("bpf: AttachPinned: program closed or attached")
+			}
+			if err := old.Update(p.objs.GannetXdp); err != nil {
+				old.Close()
+				return 0, false, fmt.Errorf("bpf: adopting the link pinned at %s: %w", pin, err)
+			}
+			p.link, p.ifindex, p.mode, p.pinned = old, ifindex, mode, true
+			return mode, true, nil
+		}
+		// Pinned for another device (the interface was deleted and made
+		// again): that link is defunct.
+		old.Unpin()
+		old.Close()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return 0, false, fmt.Errorf("bpf: loading the link pinned at %s: %w", pin, err)
+	}
+	got, err = p.Attach(ifindex, mode)
+	if err != nil {
+		return 0, false, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(pin), 0o700); err != nil {
+		return got, false, fmt.Errorf("bpf: pinning: %w", err)
+	}
+	if err := p.link.Pin(pin); err != nil {
+		return got, false, fmt.Errorf("bpf: pinning the link at %s: %w", pin, err)
+	}
+	p.pinned = true
+	return got, false, nil
+}
+
+// Release frees the program's handles but leaves a pinned link, and with it the
+// program, attached for the next gannet to adopt (AttachPinned). An unpinned program
+// is detached as by Close.
+func (p *Program) Release() error {
+	p.mu.Lock()
+	pinned := p.pinned
+	p.mu.Unlock()
+	if !pinned {
+		return p.Close()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	if p.link != nil {
+		// Closing our handle of a pinned link leaves it attached.
+		if err := p.link.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		p.link = nil
+	}
+	if err := p.objs.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// RemovePinned detaches the program of the link pinned at pin, if any, and removes the
+// pin (gannet cleanup).
+func RemovePinned(pin string) error {
+	l, err := link.LoadPinnedLink(pin, nil)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bpf: loading the link pinned at %s: %w", pin, err)
+	}
+	defer l.Close()
+	if err := l.Unpin(); err != nil {
+		return fmt.Errorf("bpf: unpinning %s: %w", pin, err)
+	}
+	return nil
 }
 
 // Attached returns the device and mode the program is attached with, or ok false.
@@ -375,8 +476,8 @@ func (p *Program) Stats() (Stats, error) {
 	return s, nil
 }
 
-// Close detaches the program (when attached) and frees the program and its maps.
-// Closing twice is not an error.
+// Close detaches the program (when attached; a pinned link is unpinned first) and frees
+// the program and its maps. Closing twice is not an error.
 func (p *Program) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -386,6 +487,12 @@ func (p *Program) Close() error {
 	p.closed = true
 	var errs []error
 	if p.link != nil {
+		if p.pinned {
+			// Unpinned, the link goes with our handle: detached.
+			if err := p.link.Unpin(); err != nil {
+				errs = append(errs, fmt.Errorf("bpf: unpinning the link of ifindex %d: %w", p.ifindex, err))
+			}
+		}
 		if err := p.link.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("bpf: detaching from ifindex %d: %w", p.ifindex, err))
 		}
