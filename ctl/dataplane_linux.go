@@ -88,6 +88,7 @@ func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*datap
 		}
 		dp.nb = c
 	}
+	isolateWorkers(p.Cores)
 	idle := fwd.IdlePoll
 	if p.BusyPoll {
 		idle = fwd.IdleBusy
@@ -322,4 +323,35 @@ func explainAttach(name string, ifindex int, err error) error {
 	}
 	return fmt.Errorf("interface %s already has XDP program id %d attached, not through gannet's pins: remove it (ip link set dev %s xdp off; bpftool net detach xdp dev %s) or run gannet cleanup if an older gannet left it: %w",
 		name, l.Attrs().Xdp.ProgId, name, name, err)
+}
+
+// isolateWorkers keeps gannet's own other threads (the control loop, the
+// API, the Go runtime's) off the workers' cores when there are cores
+// left: a change being compiled must not take a worker's CPU. Every
+// thread that exists now gets the other cores; threads made later are
+// made by one of them (Go starts new threads from a template thread, never
+// from a locked worker) and inherit it; each worker then pins itself to
+// its own core.
+func isolateWorkers(cores []int) {
+	var set unix.CPUSet
+	set.Zero()
+	n := onlineCPUs()
+	for c := 0; c < n; c++ {
+		set.Set(c)
+	}
+	for _, c := range cores {
+		set.Clear(c)
+	}
+	if set.Count() == 0 {
+		return // every core runs a worker: share them
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return
+	}
+	for _, t := range tasks {
+		if tid, err := strconv.Atoi(t.Name()); err == nil {
+			_ = unix.SchedSetaffinity(tid, &set)
+		}
+	}
 }
