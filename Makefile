@@ -36,6 +36,13 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -count=1 -timeout 60m $(PKGS)
 
+# The soak: the whole pipeline on mixed traffic for SOAKTIME, reporting loss,
+# RSS, heap and goroutines every 30 s (not in CI).
+SOAKTIME ?= 10m
+.PHONY: soak
+soak:
+	GANNET_SOAK=$(SOAKTIME) $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 0 ./fwd/
+
 # Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=1m).
 fuzz:
 	GO=$(GO) scripts/fuzz.sh $(FUZZTIME) $(PKGS)
