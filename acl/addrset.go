@@ -148,15 +148,6 @@ func subtract(a, b addrSet) addrSet {
 	return out
 }
 
-// ranges4 returns an IPv4 set as uint32 ranges.
-func (s addrSet) ranges4() []rng {
-	out := make([]rng, len(s))
-	for i, iv := range s {
-		out[i] = rng{uint32(iv.lo.lo), uint32(iv.hi.lo)}
-	}
-	return out
-}
-
 // words6 returns an IPv6 set as boxes over the four 32-bit words of the
 // address (the classifier's IPv6 dimensions): each interval needs at most
 // seven boxes, where prefix decomposition may need 254 prefixes.

@@ -279,7 +279,7 @@ func (c *compiler) entity(pe *parsedEntity) *entityRes {
 		set := c.addrs(pe, f)
 		if f == 0 {
 			r.words[f] = make([][4]rng, len(set))
-			for i, iv := range set { // as set.ranges4()
+			for i, iv := range set { // one uint32 range per interval
 				r.words[f][i] = [4]rng{{uint32(iv.lo.lo), uint32(iv.hi.lo)}}
 			}
 		} else {

@@ -162,13 +162,6 @@ func showPerSecond(v float64) string {
 	return strings.ReplaceAll(showSI(v), " ", "")
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 func showInt(n int) string {
 	if n == 0 {
 		return "-"
