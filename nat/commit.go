@@ -36,15 +36,18 @@ func (w *Worker) commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	if r := keyOf(s, space, &k); r != ReasonNone {
 		return w.drop(r)
 	}
+	h := k.hash(w.t.s0, w.t.s1)
 	loose := false
 	switch {
 	case s.Proto == pkt.ProtoTCP:
 		// A SYN opens a TCP session (RFC 6146 3.5.2.2); a stray RST,
 		// FIN or SYN-ACK never does, and an ACK only by loose pickup
-		// of a flow that needs no translation (checked below).
+		// of a flow that needs no translation (checked below). A
+		// segment of a translated flow that cannot open one is
+		// answered with a RST (reset.go).
 		if f := s.TCPFlags & (pkt.TCPFlagSYN | pkt.TCPFlagACK | pkt.TCPFlagRST | pkt.TCPFlagFIN); f != pkt.TCPFlagSYN {
 			if f != pkt.TCPFlagACK || w.snap.strictTCP {
-				return w.drop(ReasonTCPNotSYN)
+				return w.noState(frame, s, &k, w.planned(s, &k, h, space), space)
 			}
 			loose = true
 		}
@@ -56,7 +59,6 @@ func (w *Worker) commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	if rk := k.reverse(); rk.equal(&k) {
 		return w.drop(ReasonLand)
 	}
-	h := k.hash(w.t.s0, w.t.s1)
 	t := w.t
 	pl := *w.planned(s, &k, h, space)
 	if !loose {
@@ -64,7 +66,8 @@ func (w *Worker) commit(frame []byte, s *pkt.Summary, space uint16) Result {
 	}
 	if loose {
 		if pl.translates(&k, space) {
-			return w.drop(ReasonTCPNotSYN) // its mapping cannot be guessed
+			// Its mapping cannot be guessed: the connection is gone.
+			return w.noState(frame, s, &k, &pl, space)
 		}
 		pl.loose = true
 	}

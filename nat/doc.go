@@ -4,8 +4,11 @@
 // border source NAT (Calico natOutgoing) onto external address pools with
 // endpoint-independent mapping, 1:1 floating IPs, the RFC 5508 rewriting of
 // ICMP errors about tracked flows, the translation of later fragments the
-// way their first fragment was translated, and the ICMP "administratively
-// prohibited" answer when a new flow cannot be given state.
+// way their first fragment was translated, the ICMP "administratively
+// prohibited" answer when a new flow cannot be given state, and the TCP
+// RST answering a mid-stream segment of a translated flow whose state is
+// gone (a restart, an expiry), so that its sender fails fast instead of
+// retransmitting into silence.
 //
 // It never routes, never applies policy (it reports New, Established,
 // Related or Invalid so that the data path can), never reassembles

@@ -5,7 +5,9 @@ package nat
 // buffer for fragments. Invariants: no panic; a dropped or held frame is
 // untouched; a translated frame (or released fragment) still parses, its
 // summary matches a fresh parse, and every checksum that verified before
-// verifies after; the table and the hold buffer stay consistent.
+// verifies after; a RST answering a segment of lost state is a bare RST
+// with valid checksums, addressed back to the segment's sender, no larger
+// than the segment; the table and the hold buffer stay consistent.
 
 import (
 	"bytes"
@@ -43,6 +45,17 @@ func fuzzSeeds(t testing.TB) [][]byte {
 			router = "2001:db8:2::fe"
 		}
 		seeds = append(seeds, icmpError(t, router, s.SrcAddr().String(), typ, code, ipOf(fr)))
+	}
+	// Mid-stream segments of translated flows with no session, both
+	// ways (answered with a RST), and a RST (never answered).
+	for _, f := range []flow{
+		{proto: "tcp", src: "198.18.1.9", dst: "198.51.100.1", sp: 6000, dp: 80, flags: "A"},
+		{proto: "tcp", src: "198.18.1.9", dst: "198.51.100.1", sp: 6000, dp: 80, flags: "F"},
+		{proto: "tcp", src: "198.18.1.9", dst: "198.51.100.1", sp: 6000, dp: 80, flags: "R"},
+		{proto: "tcp", src: "198.51.100.1", dst: "203.0.113.1", sp: 80, dp: 6000, flags: "A"},
+		{proto: "tcp", src: "2001:db8:2::1", dst: floatPub6, sp: 80, dp: 6000, flags: "FA"},
+	} {
+		seeds = append(seeds, f.frame(t))
 	}
 	// Later fragments of the preloaded fragmented datagrams, and of one
 	// the table never saw.
@@ -165,6 +178,11 @@ func FuzzTrack(f *testing.F) {
 			}
 			if r.Action == DropAndReply && len(h.w.Reply()) == 0 {
 				t.Fatalf("DropAndReply without a reply")
+			}
+			if r.Action == DropAndReply && r.Reason == ReasonTCPNoStateReset {
+				// A bare RST, checksums valid, back between the
+				// segment's endpoints, never larger than it.
+				checkReset(t, frame, h.w.Reply())
 			}
 		case r.Translated:
 			var s2 pkt.Summary

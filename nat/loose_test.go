@@ -3,7 +3,8 @@ package nat
 // Loose TCP pickup: a mid-stream ACK of a flow that needs no translation
 // opens a session (as Linux's nf_conntrack_tcp_loose), so connections
 // that predate gannet survive it; translated flows, other segments and
-// StrictTCPOpen keep the RFC 6146 rule that only a SYN opens one.
+// StrictTCPOpen keep the RFC 6146 rule that only a SYN opens one (a
+// translated flow's segment is answered with a RST: reset_test.go).
 
 import (
 	"testing"
@@ -23,10 +24,10 @@ func TestLooseTCPPickup(t *testing.T) {
 		{"outside to routed workload, ACK", false, flow{proto: "tcp", src: "198.51.100.1", dst: "198.19.0.5", sp: 443, dp: 40000, flags: "A"}, ReasonNone},
 		{"workload to workload, ACK", false, flow{proto: "tcp", src: "198.18.0.5", dst: "198.18.0.6", sp: 40000, dp: 5432, flags: "A"}, ReasonNone},
 		{"v6 workload to workload, ACK", false, flow{proto: "tcp", src: "2001:db8:1::5", dst: "2001:db8:1::6", sp: 40000, dp: 5432, flags: "A"}, ReasonNone},
-		{"needs source NAT", false, flow{proto: "tcp", src: "198.18.0.5", dst: "198.51.100.1", sp: 40000, dp: 443, flags: "A"}, ReasonTCPNotSYN},
-		{"floating workload's source", false, flow{proto: "tcp", src: floatWl4, dst: "198.51.100.1", sp: 40000, dp: 443, flags: "A"}, ReasonTCPNotSYN},
-		{"to a floating IP", false, flow{proto: "tcp", src: "198.51.100.1", dst: floatPub4, sp: 443, dp: 40000, flags: "A"}, ReasonTCPNotSYN},
-		{"to an external address", false, flow{proto: "tcp", src: "198.51.100.1", dst: "203.0.113.1", sp: 443, dp: 40000, flags: "A"}, ReasonTCPNotSYN},
+		{"needs source NAT", false, flow{proto: "tcp", src: "198.18.0.5", dst: "198.51.100.1", sp: 40000, dp: 443, flags: "A"}, ReasonTCPNoStateReset},
+		{"floating workload's source", false, flow{proto: "tcp", src: floatWl4, dst: "198.51.100.1", sp: 40000, dp: 443, flags: "A"}, ReasonTCPNoStateReset},
+		{"to a floating IP", false, flow{proto: "tcp", src: "198.51.100.1", dst: floatPub4, sp: 443, dp: 40000, flags: "A"}, ReasonTCPNoStateReset},
+		{"to an external address", false, flow{proto: "tcp", src: "198.51.100.1", dst: "203.0.113.1", sp: 443, dp: 40000, flags: "A"}, ReasonTCPNoStateReset},
 		{"FIN", false, flow{proto: "tcp", src: "198.19.0.5", dst: "198.51.100.1", sp: 40000, dp: 443, flags: "FA"}, ReasonTCPNotSYN},
 		{"RST", false, flow{proto: "tcp", src: "198.19.0.5", dst: "198.51.100.1", sp: 40000, dp: 443, flags: "R"}, ReasonTCPNotSYN},
 		{"SYN-ACK", false, flow{proto: "tcp", src: "198.19.0.5", dst: "198.51.100.1", sp: 40000, dp: 443, flags: "SA"}, ReasonTCPNotSYN},

@@ -47,8 +47,10 @@ type QueryResult struct {
 
 	// For a new flow: Commit is what Commit would return (Action
 	// Forward, or Drop / DropAndReply with the Reason it would refuse
-	// the flow for; DropAndReply when an error would be prepared, rate
-	// limit permitting). The rest says how it would be translated.
+	// the flow for; DropAndReply when an answer would be prepared, rate
+	// limit permitting: an ICMP error, or for tcp-no-state-reset a TCP
+	// RST to the sender of a mid-stream segment of a translated flow
+	// with no session). The rest says how it would be translated.
 	Commit Result
 	// SNAT: source NAT through an endpoint-independent mapping;
 	// Mapping: an existing mapping would be reused (else a new one made,
@@ -155,6 +157,11 @@ func (w *Worker) queryCommit(frame []byte, s *pkt.Summary, space uint16, k *key,
 			if w.snap.hasErrSrc[famIndex(s.Family)] && w.snap.errPerSec > 0 {
 				q.Commit.Action = DropAndReply
 			}
+		case ReasonTCPNoStateReset:
+			// A RST to the sender needs no error source address.
+			if w.snap.errPerSec > 0 {
+				q.Commit.Action = DropAndReply
+			}
 		}
 	}
 	loose := false
@@ -162,7 +169,7 @@ func (w *Worker) queryCommit(frame []byte, s *pkt.Summary, space uint16, k *key,
 	case s.Proto == pkt.ProtoTCP:
 		if f := s.TCPFlags & (pkt.TCPFlagSYN | pkt.TCPFlagACK | pkt.TCPFlagRST | pkt.TCPFlagFIN); f != pkt.TCPFlagSYN {
 			if f != pkt.TCPFlagACK || w.snap.strictTCP {
-				refuse(ReasonTCPNotSYN)
+				refuse(noStateReason(frame, s, k, w.planned(s, k, h, space), space))
 				return
 			}
 			loose = true
@@ -179,7 +186,7 @@ func (w *Worker) queryCommit(frame []byte, s *pkt.Summary, space uint16, k *key,
 	}
 	pl := *w.planned(s, k, h, space)
 	if loose && pl.translates(k, space) {
-		refuse(ReasonTCPNotSYN)
+		refuse(noStateReason(frame, s, k, &pl, space))
 		return
 	}
 	snap := w.snap

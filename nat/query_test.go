@@ -112,7 +112,7 @@ func TestQueryMatchesCommit(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []string{"established", "related", "snat new", "snat mapping", "floating src", "floating dst",
-				"no-mapping", "ports-exhausted", "tcp-not-syn", "icmp-error-untracked", "inbound"}
+				"no-mapping", "ports-exhausted", "tcp-not-syn", "tcp-no-state-reset", "icmp-error-untracked", "inbound"}
 			if filtering == AddressDependent {
 				want[len(want)-1] = "filtered" // inbound packets come from where nobody sent
 			}

@@ -15,7 +15,7 @@ const (
 	ReasonNotIP             // not an IPv4 or IPv6 packet
 	ReasonICMPUntracked     // an ICMP type that is neither a query nor an error (router advertisement, NDP, ...)
 	ReasonFragment          // a non-first fragment whose first fragment was not forwarded (yet), or whose state expired
-	ReasonTCPNotSYN         // a TCP packet of no known flow that is not a SYN (nor an ACK that loose pickup may take)
+	ReasonTCPNotSYN         // a TCP packet of no known flow that is not a SYN (nor an ACK that loose pickup may take), not answered
 	ReasonICMPNotRequest    // an ICMP query of no known flow that is not a request
 	ReasonLand              // source and destination endpoints are equal
 	ReasonProtoUnsupported  // source NAT of a protocol without ports or identifiers
@@ -30,6 +30,7 @@ const (
 	ReasonErrorUntracked    // ICMP error about a flow with no session (RFC 5508 REQ-4, REQ-5)
 	ReasonFragmentHoldFull  // a fragment that overtook its first fragment found no free hold slot (or none big enough)
 	ReasonFragmentTimeout   // a held fragment's first fragment did not come within the fragment timeout
+	ReasonTCPNoStateReset   // a TCP segment (no SYN, no RST) of a translated flow with no session: answered with a RST, error budget permitting
 
 	numReasons
 )
@@ -58,6 +59,7 @@ var reasonNames = [numReasons]string{
 	ReasonErrorUntracked:    "icmp-error-untracked",
 	ReasonFragmentHoldFull:  "fragment-hold-full",
 	ReasonFragmentTimeout:   "fragment-hold-timeout",
+	ReasonTCPNoStateReset:   "tcp-no-state-reset",
 }
 
 // String returns the metric label of r.

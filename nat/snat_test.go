@@ -524,7 +524,7 @@ func TestNoStateFromStrays(t *testing.T) {
 	h.expectDrop(out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80).reply("A").frame(t), ReasonTCPNotSYN)
 	f := out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80)
 	f.flags = "A"
-	h.expectDrop(f.frame(t), ReasonTCPNotSYN)
+	h.expectDrop(f.frame(t), ReasonTCPNoStateReset) // source NAT: answered with a RST (reset_test.go)
 	f.flags = "R"
 	h.expectDrop(f.frame(t), ReasonTCPNotSYN)
 	h.expectDrop(flow{proto: "pong", src: "198.18.1.1", dst: "198.51.100.1", sp: 9}.frame(t), ReasonICMPNotRequest)

@@ -55,8 +55,8 @@ const (
 	Forward
 	// Drop: drop it and count Reason.
 	Drop
-	// DropAndReply: drop it and send Worker.Reply(), an ICMP error for
-	// its sender, back out of the port it came in on.
+	// DropAndReply: drop it and send Worker.Reply(), an ICMP error or a
+	// TCP RST for its sender, back out of the port it came in on.
 	DropAndReply
 	// Held: nat kept a copy of the packet (a fragment that overtook its
 	// first fragment); the caller frees its frame without counting a
@@ -133,6 +133,7 @@ type Worker struct {
 	created atomic.Uint64
 	swept   atomic.Uint64
 	errors  atomic.Uint64 // ICMP errors produced
+	resets  atomic.Uint64 // TCP resets produced (reset.go)
 
 	replyLen int
 	reply    [pkt.ICMPv6ErrorMaxLen]byte
@@ -199,8 +200,14 @@ func (w *Worker) Expired() uint64 { return w.swept.Load() }
 // ErrorsSent returns how many ICMP errors this worker produced.
 func (w *Worker) ErrorsSent() uint64 { return w.errors.Load() }
 
-// Reply returns the ICMP error (a bare IP packet) of the last
-// DropAndReply result. It is overwritten by the next one.
+// ResetsSent returns how many TCP resets this worker produced for
+// segments of translated flows with no state (reset.go).
+func (w *Worker) ResetsSent() uint64 { return w.resets.Load() }
+
+// Reply returns the answer (a bare IP packet) of the last DropAndReply
+// result: an ICMP error, or a TCP RST for a segment of a translated flow
+// with no state (Reason tcp-no-state-reset). It is overwritten by the
+// next one.
 func (w *Worker) Reply() []byte { return w.reply[:w.replyLen] }
 
 func (w *Worker) drop(r Reason) Result {
