@@ -789,7 +789,16 @@ func (tr *tracer) state() bool {
 		tr.drop(ReasonConntrack, "nat drops it: %v", res.Reason)
 		return false
 	case nat.DropAndReply:
-		tr.step(StageConntrack, "answer", "nat refuses the flow (%v) and answers administratively prohibited out of %s (rate limit permitting)", res.Reason, tr.pe.name)
+		if tr.translatedIn { // natReply: the answer would be of the wrong family
+			tr.step(StageConntrack, "drop", "nat refuses the flow (%v); its answer is not sent: the packet came from the IPv6 core", res.Reason)
+			tr.end("drop", ReasonConntrackReply, "")
+			return false
+		}
+		what := "administratively prohibited"
+		if res.Reason == nat.ReasonTCPNoStateReset {
+			what = "a TCP RST"
+		}
+		tr.step(StageConntrack, "answer", "nat refuses the flow (%v) and answers %s out of %s (rate limit permitting)", res.Reason, what, tr.pe.name)
 		tr.end("answer", ReasonConntrackReply, tr.pe.name)
 		return false
 	}
