@@ -108,10 +108,18 @@ func (w *Worker) xlatReply(t *Tables, v *view, p *xlat.Packet) {
 	w.replyOut(t, v, start, p.Len)
 }
 
-// natReply sends nat's "administratively prohibited" error (nat limits
-// those itself) back out of the ingress port, copied into the frame.
+// natReply sends nat's answer to a refused packet — an "administratively
+// prohibited" ICMP error or a TCP RST for a translated flow whose state is
+// gone (nat limits both itself) — back out of the ingress port, copied
+// into the frame. A packet translated 6->4 on its way in came from the
+// IPv6 core: nat's IPv4 answer would reach its sender in the wrong
+// family, so it is not sent.
 func (w *Worker) natReply(t *Tables, v *view, reply []byte) {
 	w.c.drops[ReasonConntrackReply]++
+	if v.translatedIn {
+		w.free.Push(v.chunk)
+		return
+	}
 	start := v.chunk + RxHeadroom
 	if start+uint64(len(reply)) > v.chunk+uint64(w.frameSize) {
 		w.free.Push(v.chunk)
