@@ -33,6 +33,7 @@ type Config struct {
 	NAT               *NAT               `yaml:"nat"`
 	Translation       *xlat.Config       `yaml:"translation"`
 	API               API                `yaml:"api"`
+	BGP               *BGP               `yaml:"bgp"`
 }
 
 // API is the local API's unix socket (HTTP/JSON; never TCP).

@@ -61,6 +61,9 @@ type Plan struct {
 
 	APISocket string // never empty
 	APIGroup  string // empty: root only
+
+	// BGP is nil when the bgp section is absent.
+	BGP *PlanBGP
 }
 
 // PlanUplink is a validated uplink port.
@@ -151,6 +154,7 @@ func (c *Config) ValidateWith(pc *acl.ProgramCache) (*Plan, error) {
 	c.validateNAT(&errs, p, spaces)
 	c.validateTranslation(&errs, p, spaces)
 	c.validateAPI(&errs, p)
+	c.validateBGP(&errs, p)
 	if len(errs) == 0 {
 		c.crossCheck(&errs, p)
 	}
