@@ -5,6 +5,8 @@
 // (multipath: every equal next hop) to one callback, in order. It never
 // touches the forwarding tables: what to do with a learned route is the
 // daemon's.
+//
+// Sockets belong to the network namespace of the thread that opens them,
+// and GoBGP opens its listener and connections on goroutines of its own:
+// run the whole process in the namespace the sessions live in.
 package bgp
-
-import _ "github.com/osrg/gobgp/v4/pkg/server" // the embedded speaker

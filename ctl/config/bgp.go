@@ -50,8 +50,8 @@ type BGPPeer struct {
 	SourceAddress string `yaml:"sourceAddress"` // optional local address of the session
 	Password      string `yaml:"password"`      // TCP MD5 (RFC 2385)
 	// Timers as Go durations in whole seconds: keepaliveTime default
-	// holdTime/3, holdTime default 90s (0s: no keepalives, else at least
-	// 3s), maxRestartTime (graceful restart, RFC 4724: how long the peer
+	// holdTime/3, holdTime default 90s and at least 3s (GoBGP has no
+	// hold time 0), maxRestartTime (graceful restart, RFC 4724: how long the peer
 	// keeps our routes while gannet restarts) default 120s, 0s: graceful
 	// restart off.
 	KeepaliveTime  string `yaml:"keepaliveTime"`
@@ -205,7 +205,7 @@ type PlanBGPPeer struct {
 	ASN      uint32
 	Source   netip.Addr // invalid: the kernel's choice
 	Password string
-	// Keepalive and Hold are whole seconds; Hold 0 means no keepalives.
+	// Keepalive and Hold are whole seconds, Hold at least 3s.
 	Keepalive, Hold time.Duration
 	// RestartTime is the graceful restart time advertised to the peer;
 	// 0: graceful restart off.
@@ -529,8 +529,8 @@ func bgpPeer(errs *problems, f string, peer BGPPeer, rules map[string][4][]PlanB
 		switch {
 		case !good:
 			ok = false
-		case d != 0 && d < 3*time.Second:
-			errs.addf(f+".holdTime", "%q is below 3s (0s turns keepalives off)", peer.HoldTime)
+		case d < 3*time.Second:
+			errs.addf(f+".holdTime", "%q is below 3s", peer.HoldTime)
 			ok = false
 		}
 		pp.Hold = d
@@ -541,10 +541,7 @@ func bgpPeer(errs *problems, f string, peer BGPPeer, rules map[string][4][]PlanB
 		switch {
 		case !good:
 			ok = false
-		case pp.Hold == 0 && d != 0:
-			errs.addf(f+".keepaliveTime", "%q with holdTime 0s: keepalives are off", peer.KeepaliveTime)
-			ok = false
-		case pp.Hold != 0 && (d == 0 || d >= pp.Hold):
+		case d == 0 || d >= pp.Hold:
 			errs.addf(f+".keepaliveTime", "%q: want at least 1s and below holdTime (%v)", peer.KeepaliveTime, pp.Hold)
 			ok = false
 		}

@@ -166,6 +166,7 @@ func TestBGPConfigErrors(t *testing.T) {
 		{"source family", base + "  peers: [{peerIP: 198.18.250.1, asNumber: 1, sourceAddress: '2001:db8::1'}]\n", []string{"bgp.peers[0].sourceAddress: 2001:db8::1 is not the same family as peerIP 198.18.250.1"}},
 		{"password", base + "  peers: [{peerIP: 198.18.250.1, asNumber: 1, password: " + strings.Repeat("x", 81) + "}]\n", []string{"bgp.peers[0].password: 81 bytes, at most 80"}},
 		{"hold time", peer + "    - {peerIP: 198.18.250.2, asNumber: 1, holdTime: 2s}\n", []string{`bgp.peers[1].holdTime: "2s" is below 3s`}},
+		{"hold time zero", base + "  peers: [{peerIP: 198.18.250.1, asNumber: 1, holdTime: 0s}]\n", []string{`bgp.peers[0].holdTime: "0s" is below 3s`}},
 		{"hold time fraction", base + "  peers: [{peerIP: 198.18.250.1, asNumber: 1, holdTime: 3.5s}]\n", []string{`bgp.peers[0].holdTime: "3.5s": BGP counts whole seconds`}},
 		{"hold time text", base + "  peers: [{peerIP: 198.18.250.1, asNumber: 1, holdTime: long}]\n", []string{`bgp.peers[0].holdTime: "long" is not a duration`}},
 		{"keepalive above hold", base + "  peers: [{peerIP: 198.18.250.1, asNumber: 1, holdTime: 9s, keepaliveTime: 9s}]\n", []string{`bgp.peers[0].keepaliveTime: "9s": want at least 1s and below holdTime (9s)`}},
