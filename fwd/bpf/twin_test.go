@@ -71,12 +71,16 @@ func twin(role Role, frame []byte, host map[netip.Addr]bool) dest {
 			}
 		}
 		dst := netip.AddrFrom16([16]byte(frame[off+24 : off+40]))
-		switch {
+		// The address's own bytes, never netip's IsMulticast or
+		// IsLinkLocalUnicast: those unmap an IPv4-mapped address
+		// (::ffff:233.0.0.1 would be "multicast"), and an IPv6 packet to
+		// one is plain IPv6 to the program (found by FuzzProgram).
+		switch b := dst.As16(); {
 		case host[dst]:
 			return socketOr(toHost)
-		case dst.IsMulticast():
+		case b[0] == 0xff:
 			return socketOr(toMulticast)
-		case dst.IsLinkLocalUnicast():
+		case b[0] == 0xfe && b[1]&0xc0 == 0x80:
 			return socketOr(toLinkLocal)
 		}
 		return toSocket
