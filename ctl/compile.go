@@ -50,7 +50,7 @@ type compiled struct {
 // compile builds the tables of plan p over ports (indexed by slot; nil
 // entries are holes).
 func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
-	c := fwd.Config{NAT: st.nat}
+	c := fwd.Config{NAT: st.nat, RPF: p.RPF}
 	// The host's own addresses: workloads' packets to them are dropped
 	// (endpointToHost). Read at every compile, so an address added to the
 	// host is covered from the next change on (and the periodic check).

@@ -92,6 +92,40 @@ type Config struct {
 	// Xlat translates translated address spaces; required when any space
 	// is translated.
 	Xlat *xlat.Translator
+
+	// RPF is the reverse-path check of packets that come in from the
+	// core and enter a translated space (dataplane.rpf). The zero value
+	// checks.
+	RPF RPFMode
+}
+
+// RPFMode is how an uplink's packets that enter a translated space — 6->4
+// into a local tenant workload, or a border's translation route — have
+// their source checked against the core (space 0 IPv6) table.
+type RPFMode uint8
+
+const (
+	// RPFFeasible (the default) is RFC 3704 section 2.3's feasible-path
+	// check: the source's route in the core must leave by the uplink the
+	// packet came in on (a gateway or connected route on that port). A
+	// source whose route is a local endpoint, one of the host's own
+	// addresses or a translation route, or that has no route at all, is
+	// dropped (rpf) and never answered. Several equal routes (ECMP) will
+	// each be a feasible path; the core table has one next hop per
+	// prefix today.
+	RPFFeasible RPFMode = iota
+	// RPFOff trusts the core: any source from any uplink enters.
+	RPFOff
+)
+
+func (m RPFMode) String() string {
+	switch m {
+	case RPFFeasible:
+		return "feasible"
+	case RPFOff:
+		return "off"
+	}
+	return "rpf?"
 }
 
 // PortConfig describes one port. Its index is its position in

@@ -21,7 +21,7 @@ const (
 	StageParse     Stage = iota // pkt.Parse
 	StagePort                   // port context: endpoint, address space, what may be forwarded at all
 	StageGateway                // ARP and NDP for the gateway address on workload ports
-	StageAntiSpoof              // source address check on workload ports
+	StageAntiSpoof              // source address check on workload ports; reverse path of translated sources on uplinks
 	StageXlat                   // 4->6 and 6->4 translation
 	StageConntrack              // nat.Track / nat.Commit
 	StagePolicy                 // acl programs of the source and destination endpoints
@@ -67,6 +67,7 @@ const (
 	ReasonNDPRefused  // a solicitation for the gateway that fails RFC 4861 validation
 
 	ReasonSpoofed // source address not one of the endpoint's
+	ReasonRPF     // from an uplink into a translated space, and the source's core route does not leave by that uplink (RFC 3704 feasible path; never answered)
 
 	ReasonXlat      // translation dropped the packet (Stats.Xlat has the xlat reason)
 	ReasonXlatReply // translation answered with an ICMP error, sent back out of the ingress port
@@ -119,6 +120,7 @@ var reasonInfo = [NumReasons]struct {
 	ReasonNDPIgnored:      {"ndp-ignored", StageGateway},
 	ReasonNDPRefused:      {"ndp-refused", StageGateway},
 	ReasonSpoofed:         {"spoofed", StageAntiSpoof},
+	ReasonRPF:             {"rpf", StageAntiSpoof},
 	ReasonXlat:            {"xlat", StageXlat},
 	ReasonXlatReply:       {"xlat-reply", StageXlat},
 	ReasonXlatSpace:       {"xlat-space", StageXlat},

@@ -181,6 +181,15 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		return false
 	}
 	if nh := v.nh; nh != nil && (nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat) {
+		// From the core into a tenant: the source must be one the core
+		// routes back out of this uplink, or any core host could speak
+		// as any of the tenant's workloads.
+		if t.rpf && pe.role == RoleUplink {
+			if _, ok := feasible(t, in, s); !ok {
+				w.drop(chunk, ReasonRPF)
+				return false
+			}
+		}
 		// 6->4 before conntrack and policy: they see the packet as the
 		// workload of the translated space sees it.
 		if !w.to4(t, v, nh.space) {
@@ -337,6 +346,23 @@ func checkSource(t *Tables, ep *endpoint, s *pkt.Summary) Reason {
 		}
 	}
 	return ReasonSpoofed
+}
+
+// feasible is the reverse-path check (RFC 3704 section 2.3, feasible
+// path) of an IPv6 packet that came in on uplink in and is about to
+// enter a translated space: it returns the route of the packet's source
+// in the core (space 0 IPv6) table, or nil, and whether that route
+// leaves by port in (a gateway or connected route there). A local
+// endpoint's address, one of the host's own, a translation route or no
+// route is never a feasible path. With ECMP any of a prefix's equal next
+// hops would be; lpm holds one per prefix today.
+func feasible(t *Tables, in int, s *pkt.Summary) (*nextHop, bool) {
+	i, ok := t.flat.table.Lookup6(s.Src6())
+	if !ok {
+		return nil, false
+	}
+	nh := &t.nhs[i]
+	return nh, (nh.kind == nhGateway || nh.kind == nhConnected) && nh.port == in
 }
 
 // lookup returns the route of the packet's destination in sp, or nil.

@@ -31,10 +31,15 @@ type Tables struct {
 	gw6   [16]byte
 
 	icmpRate int // errors per second per worker; < 0: none
+	// rpf: packets from an uplink into a translated space must have a
+	// feasible reverse path (Config.RPF).
+	rpf bool
 
 	nat       *nat.Table
 	natPolicy *nat.Prepared
 	xlat      *xlat.Translator
+
+	learned learnedState // learned.go: the writer's
 }
 
 type portEntry struct {
@@ -99,6 +104,10 @@ func NewTables(c Config) (*Tables, error) {
 		nat:       c.NAT,
 		natPolicy: c.NATPolicy,
 		xlat:      c.Xlat,
+		rpf:       c.RPF == RPFFeasible,
+	}
+	if c.RPF > RPFOff {
+		return nil, fmt.Errorf("fwd: RPF: unknown mode %d", c.RPF)
 	}
 	if c.NATPolicy != nil && !c.NATPolicy.For(c.NAT) {
 		return nil, fmt.Errorf("fwd: NATPolicy: prepared for another connection table")
@@ -393,6 +402,10 @@ func NewTables(c Config) (*Tables, error) {
 			return nil, fmt.Errorf("fwd: HostAddrs: %v: %w", a, err)
 		}
 	}
+	// Room for the next hops of learned routes (learned.go): the slice
+	// never grows under the workers' feet.
+	t.learned.nnh = len(t.nhs)
+	t.nhs = append(t.nhs, make([]nextHop, learnReserve)...)
 	return t, nil
 }
 

@@ -1,6 +1,7 @@
 // Packet trace: a frame (built from a TraceSpec, or captured) flows
 // through the decisions of the pipeline — parse, port context (empty
-// slots), gateway, anti-spoofing, TTL, route (down ports), translation,
+// slots), gateway, anti-spoofing, TTL, route (down ports), the reverse
+// path of a packet from the core into a translated space, translation,
 // conntrack and NAT, policy, neighbour, MTU — on a copy, and comes out as
 // a list of steps that say what each stage decided and why, plus the
 // verdict the data path would count. Nothing is sent and no state
@@ -9,8 +10,9 @@
 // counter moves, no ICMP token is spent. It is a control-plane call
 // (`gannet trace`), never on the data path.
 //
-// Where the pipeline's helpers are pure (lookup, checkSource, unicastDst,
-// localEndpoint, routed, connState, copiedOptions) the trace calls them;
+// Where the pipeline's helpers are pure (lookup, checkSource, feasible,
+// unicastDst, localEndpoint, routed, connState, copiedOptions) the trace
+// calls them;
 // where it restates the pipeline (the order of the stages, policy with
 // the deciding rule, the ICMP answers) each piece names the function it
 // mirrors, and TestTraceMatchesWorker holds the two together.
@@ -443,7 +445,7 @@ func (tr *tracer) run(frame []byte) {
 			return
 		}
 	} else {
-		tr.step(StageAntiSpoof, "skip", "uplink: no source check")
+		tr.step(StageAntiSpoof, "skip", "uplink: no endpoint to check the source against (a packet into a translated space has its reverse path checked)")
 	}
 	if s.TTL <= 1 {
 		if s.Family == pkt.FamilyIPv4 {
@@ -460,6 +462,9 @@ func (tr *tracer) run(frame []byte) {
 		return
 	}
 	if nh := tr.nh; nh != nil && (nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat) {
+		if pe.role == RoleUplink && !tr.reversePath() {
+			return
+		}
 		if !tr.translate(false, nh.space) {
 			return
 		}
@@ -514,16 +519,53 @@ func (tr *tracer) route() *nextHop {
 		tr.step(StageRoute, "none", "no route to %v in %s", dst, spaceText(tr.sp))
 		return nil
 	}
-	pfx := "?"
-	for bits := dst.BitLen(); bits >= 0; bits-- {
-		p, _ := dst.Prefix(bits)
-		if i, ok := tr.sp.table.Get(p); ok && &tr.t.nhs[i] == nh {
-			pfx = p.String()
-			break
+	tr.step(StageRoute, "ok", "%v in %s via %s: %s", dst, spaceText(tr.sp), tr.matched(tr.sp, dst, nh), tr.hopText(nh))
+	return nh
+}
+
+// matched names the prefix of sp's table whose route nh is a's.
+func (tr *tracer) matched(sp *space, a netip.Addr, nh *nextHop) string {
+	for bits := a.BitLen(); bits >= 0; bits-- {
+		p, _ := a.Prefix(bits)
+		if i, ok := sp.table.Get(p); ok && &tr.t.nhs[i] == nh {
+			return p.String()
 		}
 	}
-	tr.step(StageRoute, "ok", "%v in %s via %s: %s", dst, spaceText(tr.sp), pfx, tr.hopText(nh))
-	return nh
+	return "?"
+}
+
+// reversePath mirrors the pipeline's reverse-path check (feasible) of a
+// packet from an uplink that enters a translated space, telling the
+// source's route back. It returns false when the packet is dropped (the
+// trace ended).
+func (tr *tracer) reversePath() bool {
+	t, s := tr.t, &tr.s
+	src := s.SrcAddr()
+	if !t.rpf {
+		tr.step(StageAntiSpoof, "skip", "reverse path of %v not checked (rpf off): the core is trusted", src)
+		return true
+	}
+	nh, ok := feasible(t, tr.in, s)
+	if ok {
+		tr.step(StageAntiSpoof, "ok", "reverse path: source %v is routed back via %s: %s, the uplink it came in on (RFC 3704 feasible path)",
+			src, tr.matched(t.flat, src, nh), tr.hopText(nh))
+		return true
+	}
+	var why string
+	switch {
+	case nh == nil:
+		why = fmt.Sprintf("no route back to source %v in the core", src)
+	case nh.kind == nhEndpoint:
+		why = fmt.Sprintf("source %v is local endpoint %s's (via %s): a packet from the core cannot come from a workload of this host", src, nh.ep.name, tr.matched(t.flat, src, nh))
+	case nh.kind == nhHost:
+		why = fmt.Sprintf("source %v is the host's own address", src)
+	case nh.kind == nhTranslate:
+		why = fmt.Sprintf("source %v is routed via %s: %s, not back out of an uplink", src, tr.matched(t.flat, src, nh), tr.hopText(nh))
+	default:
+		why = fmt.Sprintf("source %v is routed back via %s: %s, not out of %s where it came in", src, tr.matched(t.flat, src, nh), tr.hopText(nh), tr.pe.name)
+	}
+	tr.drop(ReasonRPF, "reverse path: %s (RFC 3704 feasible path); dropped without an answer", why)
+	return false
 }
 
 func (tr *tracer) hopText(nh *nextHop) string {

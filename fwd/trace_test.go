@@ -63,6 +63,33 @@ func tenantConfig(t *testing.T) Config {
 
 var tenantNeigh = []neigh.Entry{{Ifindex: 2, Addr: llB, MAC: mac6(macUpB)}}
 
+var (
+	// farTenant is a tenant-A address that lives behind twoUplinks'
+	// second uplink; farCore a core host on that uplink's link.
+	farTenant = netip.MustParseAddr("100.65.0.5")
+	farCore   = netip.MustParseAddr("2001:db8:200::5")
+	llC       = netip.MustParseAddr("fe80::c")
+	macUpC    = mac(0x02, 0xc0)
+)
+
+// twoUplinks is tenantConfig with a second uplink (port 3, "fabric2")
+// behind which part of tenant A lives (100.65.0.0/24, via fe80::c) next
+// to a connected core prefix (2001:db8:200::/64), and a border exit that
+// translates tenant B's core prefix into space 8.
+func twoUplinks(t *testing.T) Config {
+	t.Helper()
+	c := tenantConfig(t)
+	c.Ports = append(slices.Clone(c.Ports), PortConfig{Name: "fabric2", Ifindex: 3, Role: RoleUplink, MAC: mac6(macUpA)})
+	c.Routes = append(slices.Clone(c.Routes),
+		RouteConfig{Prefix: netip.PrefixFrom(core6(tenantA, netip.MustParseAddr("100.65.0.0")), 120), Port: 3, Gateway: llC},
+		RouteConfig{Prefix: netip.MustParsePrefix("2001:db8:200::/64"), Port: 3},
+		RouteConfig{Prefix: netip.PrefixFrom(core6(tenantB, netip.MustParseAddr("0.0.0.0")), 96), Translate: true, TranslateSpace: tenantB})
+	return c
+}
+
+var twoUplinksNeigh = append(slices.Clone(tenantNeigh), neigh.Entry{Ifindex: 3, Addr: llC, MAC: mac6(macUpC)},
+	neigh.Entry{Ifindex: 3, Addr: farCore, MAC: mac6(macUpC)})
+
 // downPort is c with port i's link down.
 func downPort(c Config, i int) Config {
 	c.Ports = slices.Clone(c.Ports)
@@ -367,6 +394,17 @@ func TestTraceMatchesWorker(t *testing.T) {
 	down := func(i int) func(*testing.T, Config) Config {
 		return func(_ *testing.T, c Config) Config { return downPort(c, i) }
 	}
+	// Sources from the core toward a tenant: routed back through the
+	// fabric (feasible on port 2), through the second uplink (port 3 of
+	// twoUplinks), into a translated space (twoUplinks' border exit), a
+	// local workload's own core address, and none at all.
+	coreSrcs := []netip.Addr{core6(tenantA, addrThere), core6(tenantB, addrThere), core6(tenantA, farTenant),
+		core6(tenantB, netip.MustParseAddr("100.64.0.3")), core6(tenantA, addrHere), netip.MustParseAddr("2001:db8::9")}
+	twoUplinksAddrs := append(slices.Clone(tenantAddrs), farTenant, core6(tenantA, farTenant), farCore)
+	rpfOff := func(_ *testing.T, c Config) Config {
+		c.RPF = RPFOff
+		return c
+	}
 	nets := []struct {
 		name   string
 		config func(*testing.T) Config
@@ -376,19 +414,24 @@ func TestTraceMatchesWorker(t *testing.T) {
 		vary  func(*testing.T, Config) Config
 		nb    []neigh.Entry
 		addrs []netip.Addr
-		want  []string // outcomes some packet must have
+		// core, when set, is where half the IPv6 packets that come in on
+		// an uplink come from: sources whose reverse path is checked.
+		core []netip.Addr
+		want []string // outcomes some packet must have; "!x": none may
 	}{
-		{"border", borderConfig, nil, peerNeigh[:1], borderAddrs, nil}, // the IPv6 next hop stays unresolved
-		{"border, uplink down", borderConfig, down(2), peerNeigh[:1], borderAddrs, []string{"answer port-down"}},
-		{"border, w2 down", borderConfig, down(1), peerNeigh[:1], borderAddrs, []string{"answer port-down", "drop port-down"}},
+		{"border", borderConfig, nil, peerNeigh[:1], borderAddrs, nil, nil}, // the IPv6 next hop stays unresolved
+		{"border, uplink down", borderConfig, down(2), peerNeigh[:1], borderAddrs, nil, []string{"answer port-down"}},
+		{"border, w2 down", borderConfig, down(1), peerNeigh[:1], borderAddrs, nil, []string{"answer port-down", "drop port-down"}},
 		{"border, w2's slot empty", borderConfig, func(_ *testing.T, c Config) Config { return emptySlot(c, 1) }, peerNeigh[:1], borderAddrs,
-			[]string{"drop port-unknown"}},
-		{"border, prepared NAT policy", borderConfig, preparedNAT, peerNeigh, append(slices.Clone(borderAddrs), preparedIP), nil},
-		{"stateless", stateless, nil, peerNeigh, statelessAddrs, nil},
-		{"stateless, w1 down", stateless, down(0), peerNeigh, statelessAddrs, []string{"answer port-down"}},
-		{"tenants", tenantConfig, nil, tenantNeigh, tenantAddrs, nil},
-		{"tenants, fabric down", tenantConfig, down(2), tenantNeigh, tenantAddrs, []string{"answer port-down", "drop port-down"}},
-		{"tenants, tenant-b down", tenantConfig, down(1), tenantNeigh, tenantAddrs, []string{"drop port-down"}},
+			nil, []string{"drop port-unknown"}},
+		{"border, prepared NAT policy", borderConfig, preparedNAT, peerNeigh, append(slices.Clone(borderAddrs), preparedIP), nil, nil},
+		{"stateless", stateless, nil, peerNeigh, statelessAddrs, nil, nil},
+		{"stateless, w1 down", stateless, down(0), peerNeigh, statelessAddrs, nil, []string{"answer port-down"}},
+		{"tenants", tenantConfig, nil, tenantNeigh, tenantAddrs, coreSrcs, []string{"drop rpf", "forward "}},
+		{"tenants, fabric down", tenantConfig, down(2), tenantNeigh, tenantAddrs, coreSrcs, []string{"answer port-down", "drop port-down", "drop rpf"}},
+		{"tenants, tenant-b down", tenantConfig, down(1), tenantNeigh, tenantAddrs, coreSrcs, []string{"drop port-down", "drop rpf"}},
+		{"tenants, rpf off", tenantConfig, rpfOff, tenantNeigh, tenantAddrs, coreSrcs, []string{"forward ", "!drop rpf"}},
+		{"tenants, two uplinks and an exit", twoUplinks, nil, twoUplinksNeigh, twoUplinksAddrs, coreSrcs, []string{"drop rpf", "forward "}},
 	}
 	n := 600
 	if testing.Short() {
@@ -419,6 +462,9 @@ func TestTraceMatchesWorker(t *testing.T) {
 						spec.Src = netip.AddrFrom16(ep.addrs6[0])
 					}
 				}
+				if len(nt.core) > 0 && tab.ports[spec.In].role == RoleUplink && spec.Dst.Is6() && rng.IntN(2) == 0 {
+					spec.Src = nt.core[rng.IntN(len(nt.core))]
+				}
 				frame, err := tab.traceFrame(spec)
 				if err != nil {
 					continue // families differ
@@ -437,7 +483,11 @@ func TestTraceMatchesWorker(t *testing.T) {
 				t.Errorf("only %d kinds of outcome: %v", len(seen), seen)
 			}
 			for _, o := range nt.want {
-				if seen[o] == 0 {
+				if never, ok := strings.CutPrefix(o, "!"); ok {
+					if seen[never] != 0 {
+						t.Errorf("%d packets had outcome %q: %v", seen[never], never, seen)
+					}
+				} else if seen[o] == 0 {
 					t.Errorf("no packet had outcome %q: %v", o, seen)
 				}
 			}

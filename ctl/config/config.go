@@ -78,6 +78,17 @@ type Dataplane struct {
 	// takes them over without a gap. Default /sys/fs/bpf/gannet;
 	// `gannet cleanup` removes them.
 	PinPath string `yaml:"pinPath"`
+	// RPF is the reverse-path check of IPv6 from the core that enters a
+	// translated space (delivered 6->4 to a local tenant workload, or
+	// through a border's translateToSpace route): feasible (default,
+	// RFC 3704 section 2.3) accepts a source only when its core route
+	// leaves by the uplink the packet came in on — a source with no
+	// route, one routed to a local workload, to the host or into a
+	// translated space is dropped and counted (anti-spoof/rpf); off
+	// trusts every host of the core to source from any tenant's prefix.
+	// A core host on the same uplink path as a legitimate sender still
+	// passes; untranslated IPv6 is not checked.
+	RPF string `yaml:"rpf"`
 	// Busy polling of the sockets (SO_BUSY_POLL microseconds,
 	// SO_BUSY_POLL_BUDGET, SO_PREFER_BUSY_POLL); zero values leave it off.
 	BusyPollUsec   int        `yaml:"busyPollUsec"`

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gannet-net/gannet/fwd"
 )
 
 func TestParseConfigExample(t *testing.T) {
@@ -102,6 +104,7 @@ workloadEndpoints:
 		{"translated needs translation", "addressSpaces: [{id: 7, translated: true}]", []string{"translation: missing, but address space 7 is translated"}},
 		{"translation space not declared", "translation: {addressSpaces: {8: }}", []string{"translation.addressSpaces[8]: space 8 is not declared translated"}},
 		{"translation invalid", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: 2001:db8::/33}}", []string{"translation: "}},
+		{"rpf", "dataplane: {rpf: strict}", []string{`dataplane.rpf: "strict": want one of feasible, off`}},
 		{"several at once", "dataplane: {frameSize: 1, ringSize: 3}", []string{"dataplane.frameSize", "dataplane.ringSize"}},
 		// Cross-checks: each field is fine alone, together they would
 		// hand one workload's traffic to another.
@@ -139,6 +142,31 @@ func TestEmptyConfigDefaults(t *testing.T) {
 	if p.Frames != DefaultFrames || p.FrameSize != DefaultFrameSize || p.RingSize != DefaultRingSize ||
 		len(p.Cores) != 1 || p.XSKMode != "auto" || p.XDPMode != "auto" || !p.NoSocketDrop || p.ConntrackCapacity != 0 || p.PinPath != DefaultPinPath {
 		t.Errorf("defaults = %+v", p)
+	}
+}
+
+// TestRPFConfig: the reverse-path check of translated sources is on
+// unless the file turns it off.
+func TestRPFConfig(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want fwd.RPFMode
+	}{
+		{"", fwd.RPFFeasible},
+		{"dataplane: {rpf: feasible}", fwd.RPFFeasible},
+		{"dataplane: {rpf: off}", fwd.RPFOff},
+		{"dataplane: {rpf: \"off\"}", fwd.RPFOff},
+	}
+	for _, tc := range tests {
+		t.Run(tc.yaml, func(t *testing.T) {
+			_, p, err := ParseConfig([]byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("ParseConfig(%q) = %v", tc.yaml, err)
+			}
+			if p.RPF != tc.want {
+				t.Errorf("ParseConfig(%q).RPF = %v, want %v", tc.yaml, p.RPF, tc.want)
+			}
+		})
 	}
 }
 

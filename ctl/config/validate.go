@@ -37,6 +37,7 @@ type Plan struct {
 	XDPMode      string // auto, native, generic
 	NoSocketDrop bool
 	PinPath      string
+	RPF          fwd.RPFMode // dataplane.rpf
 
 	BusyPollUsec, BusyPollBudget int
 	PreferBusyPoll               bool
@@ -205,6 +206,10 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 	p.XSKMode = oneOf(errs, "dataplane.xskMode", d.XSKMode, "auto", "copy", "zerocopy")
 	p.XDPMode = oneOf(errs, "dataplane.xdpMode", d.XDPMode, "auto", "native", "generic")
 	p.NoSocketDrop = oneOf(errs, "dataplane.noSocket", d.NoSocket, "drop", "pass") == "drop"
+	p.RPF = fwd.RPFFeasible
+	if oneOf(errs, "dataplane.rpf", d.RPF, "feasible", "off") == "off" {
+		p.RPF = fwd.RPFOff
+	}
 	p.PinPath = d.PinPath
 	if p.PinPath == "" {
 		p.PinPath = DefaultPinPath
