@@ -72,6 +72,8 @@ type Daemon struct {
 	last    *api.ApplyResult
 	tables  fwdTablesPtr
 	stopped bool
+	routing *routing      // BGP; nil without a bgp section
+	quit    chan struct{} // closed when the loop ends: senders stop waiting
 }
 
 // port is one interface gannet forwards on, from the moment the desired
@@ -122,7 +124,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Notify == nil {
 		opts.Notify = NotifyFromEnv()
 	}
-	return &Daemon{opts: opts, log: opts.Log, ops: make(chan func()), ports: map[string]*port{}, apiEPs: map[string]config.WorkloadEndpoint{}, progs: acl.NewProgramCache()}, nil
+	return &Daemon{opts: opts, log: opts.Log, ops: make(chan func()), quit: make(chan struct{}), ports: map[string]*port{}, apiEPs: map[string]config.WorkloadEndpoint{}, progs: acl.NewProgramCache()}, nil
 }
 
 // readConfig reads and parses the configuration file.
@@ -160,6 +162,10 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.shutdown()
 		return err
 	}
+	if err := d.startRouting(ctx); err != nil {
+		d.shutdown()
+		return fmt.Errorf("bgp: %w", err)
+	}
 	srv.serve()
 
 	lctx, cancel := context.WithCancel(ctx)
@@ -178,6 +184,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		ready()
 	}
 	d.loop(ctx)
+	close(d.quit)
 	d.opts.Notify.Notify("STOPPING=1")
 	d.log.Info("stopping")
 	counters := d.countersText()
@@ -211,8 +218,12 @@ func (d *Daemon) loop(ctx context.Context) {
 // do runs fn on the loop and waits for it.
 func (d *Daemon) do(fn func()) {
 	done := make(chan struct{})
-	d.ops <- func() { fn(); close(done) }
-	<-done
+	select {
+	case d.ops <- func() { fn(); close(done) }:
+		<-done
+	case <-d.quit:
+		// Stopping: nothing is applied any more (readers get nothing).
+	}
 }
 
 // start brings up the data plane for the first configuration. Uplinks
@@ -267,6 +278,7 @@ func (d *Daemon) shutdown() error {
 		return nil
 	}
 	d.stopped = true
+	d.stopRouting()
 	closePorts := func() error {
 		// The workers have stopped: their ports are closed directly.
 		var errs []error
@@ -401,12 +413,14 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 	d.slots = trimSlots(next)
 	res.Changes = diffConfigs(d.merged, merged, added, removed)
 	d.file, d.apiEPs, d.merged, d.plan = file, apiEPs, merged, plan
+	d.applyRouting()
 	res.OK = true
 	return res
 }
 
 // publish makes cp the running snapshot: one store for the workers.
 func (d *Daemon) publish(cp *compiled) {
+	d.relearn(cp.tables) // before the store: a change never drops a learned route
 	d.tables.Store(cp.tables)
 	if cp.nat != nil {
 		d.dp.st.nat.SetPrepared(cp.nat)
@@ -607,6 +621,9 @@ func restartOnly(old, new *config.Plan) config.Errors {
 	}
 	if old.APISocket != new.APISocket || old.APIGroup != new.APIGroup {
 		need("api")
+	}
+	if (old.BGP == nil) != (new.BGP == nil) {
+		need("bgp (adding or removing the section)")
 	}
 	return errs
 }

@@ -24,6 +24,9 @@ type linkInfo struct {
 	queues int
 	up     bool // administratively up and not lower-layer down
 	addrs  []netip.Addr
+	// prefixes are its addresses with their subnets: the connected
+	// networks learned routes' next hops resolve over.
+	prefixes []netip.Prefix
 }
 
 // lookupLink resolves an interface by name; a missing one is (nil, nil).
@@ -51,6 +54,10 @@ func infoOf(l netlink.Link) (*linkInfo, error) {
 	for _, ad := range addrs {
 		if ip, ok := netip.AddrFromSlice(ad.IP); ok && !ip.IsLinkLocalUnicast() {
 			li.addrs = append(li.addrs, ip.Unmap())
+			if ad.IPNet != nil {
+				ones, _ := ad.IPNet.Mask.Size()
+				li.prefixes = append(li.prefixes, netip.PrefixFrom(ip.Unmap(), ones).Masked())
+			}
 		}
 	}
 	return li, nil

@@ -4,6 +4,7 @@ package ctl
 // it sees one consistent state, and hands back copies in the API's shape.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gannet-net/gannet/ctl/api"
+	"github.com/gannet-net/gannet/ctl/bgp"
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/fwd"
 	"github.com/gannet-net/gannet/fwd/neigh"
@@ -448,6 +450,9 @@ func (d *Daemon) Trace(req api.TraceRequest) (api.Trace, error) {
 			slot = pt.slot
 		}
 	})
+	if t == nil {
+		return api.Trace{}, errors.New("gannet is stopping")
+	}
 	if slot < 0 {
 		return api.Trace{}, config.Errors{{Field: "in", Message: fmt.Sprintf("%q is not an interface of gannet's", req.In)}}
 	}
@@ -542,4 +547,61 @@ func monotonicUsec() int64 {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
 	return ts.Nano() / 1000
+}
+
+// ErrNoBGP: the configuration has no bgp section.
+var ErrNoBGP = errors.New("BGP is not configured (no bgp section)")
+
+// BGPPeers answers GET /v1/bgp/peers.
+func (d *Daemon) BGPPeers(ctx context.Context) ([]api.BGPPeer, error) {
+	var sp *bgp.Speaker
+	d.do(func() {
+		if d.routing != nil {
+			sp = d.routing.speaker
+		}
+	})
+	if sp == nil {
+		return nil, ErrNoBGP
+	}
+	peers, err := sp.Peers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []api.BGPPeer{}
+	now := time.Now()
+	for _, p := range peers {
+		ap := api.BGPPeer{Address: p.Address.String(), AS: p.AS, State: p.State, PrefixLimit: p.PrefixLimit, UptimeSeconds: p.Uptime(now).Seconds()}
+		for _, f := range p.Families {
+			ap.Families = append(ap.Families, api.BGPFamily{Family: f.Family, Received: f.Received, Accepted: f.Accepted, Advertised: f.Advertised})
+		}
+		out = append(out, ap)
+	}
+	return out, nil
+}
+
+// BGPRoutes answers GET /v1/bgp/routes: the best paths, or one peer's
+// received paths (with those the import policy filtered).
+func (d *Daemon) BGPRoutes(ctx context.Context, peer netip.Addr, prefix netip.Prefix) ([]api.BGPRoute, error) {
+	var sp *bgp.Speaker
+	d.do(func() {
+		if d.routing != nil {
+			sp = d.routing.speaker
+		}
+	})
+	if sp == nil {
+		return nil, ErrNoBGP
+	}
+	rs, err := sp.Routes(ctx, bgp.RouteQuery{Peer: peer, Prefix: prefix})
+	if err != nil {
+		return nil, err
+	}
+	out := []api.BGPRoute{}
+	for _, r := range rs {
+		ar := api.BGPRoute{Prefix: r.Prefix.String(), NextHop: r.NextHop.String(), ASPath: r.ASPath, Communities: r.Communities, Best: r.Best, Filtered: r.Filtered}
+		if r.Peer.IsValid() {
+			ar.Peer = r.Peer.String()
+		}
+		out = append(out, ar)
+	}
+	return out, nil
 }

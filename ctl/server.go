@@ -137,7 +137,54 @@ func (d *Daemon) handler() http.Handler {
 		}
 		reply(w, http.StatusOK, tr)
 	})
+	mux.HandleFunc("GET /v1/bgp/peers", func(w http.ResponseWriter, r *http.Request) {
+		peers, err := d.BGPPeers(r.Context())
+		if err != nil {
+			failErr(w, bgpCode(err), err)
+			return
+		}
+		reply(w, http.StatusOK, peers)
+	})
+	mux.HandleFunc("GET /v1/bgp/routes", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var peer netip.Addr
+		var prefix netip.Prefix
+		if s := q.Get("peer"); s != "" {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				fail(w, http.StatusBadRequest, api.FieldError{Field: "peer", Message: fmt.Sprintf("%q is not an IP address", s)})
+				return
+			}
+			peer = a
+		}
+		if s := q.Get("prefix"); s != "" {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				a, err2 := netip.ParseAddr(s)
+				if err2 != nil {
+					fail(w, http.StatusBadRequest, api.FieldError{Field: "prefix", Message: fmt.Sprintf("%q is not a prefix or an address", s)})
+					return
+				}
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+			prefix = p.Masked()
+		}
+		routes, err := d.BGPRoutes(r.Context(), peer, prefix)
+		if err != nil {
+			failErr(w, bgpCode(err), err)
+			return
+		}
+		reply(w, http.StatusOK, routes)
+	})
 	return mux
+}
+
+// bgpCode is the status of a BGP read that failed.
+func bgpCode(err error) int {
+	if errors.Is(err, ErrNoBGP) {
+		return http.StatusNotFound
+	}
+	return http.StatusServiceUnavailable
 }
 
 func (d *Daemon) putEndpoint(w http.ResponseWriter, r *http.Request) {

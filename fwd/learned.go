@@ -122,3 +122,15 @@ func (t *Tables) PortIndex(name string) (int, bool) {
 	}
 	return 0, false
 }
+
+// CoreAddress returns the IPv6 address the translator gives IPv4 address
+// a of translated space id in the core (RFC 6052, or an EAM entry): what
+// the node announces for a workload of that space.
+func (t *Tables) CoreAddress(space uint16, a netip.Addr) (netip.Addr, bool) {
+	sp := t.spaces[space]
+	if sp == nil || !sp.translated || t.xlat == nil || !a.Is4() {
+		return netip.Addr{}, false
+	}
+	a6, err := map46(t.xlat, space, a)
+	return a6, err == nil
+}

@@ -43,6 +43,7 @@ func newAPICmds() []*cobra.Command {
 		newPolicyCmd(o),
 		newReloadCmd(o),
 		newTraceCmd(o),
+		newBGPCmd(o),
 	}
 	socket := os.Getenv("GANNET_SOCKET")
 	if socket == "" {

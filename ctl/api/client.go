@@ -353,3 +353,29 @@ func (c *Client) Trace(ctx context.Context, req TraceRequest) (*Trace, error) {
 	}
 	return &t, nil
 }
+
+// BGPPeers is GET /v1/bgp/peers.
+func (c *Client) BGPPeers(ctx context.Context) ([]BGPPeer, error) {
+	var out []BGPPeer
+	if err := c.get(ctx, "/v1/bgp/peers", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// BGPRoutes is GET /v1/bgp/routes: the best paths, or those peer sent
+// (peer non-empty), for prefix (an address or a prefix; empty: all).
+func (c *Client) BGPRoutes(ctx context.Context, peer, prefix string) ([]BGPRoute, error) {
+	q := url.Values{}
+	if peer != "" {
+		q.Set("peer", peer)
+	}
+	if prefix != "" {
+		q.Set("prefix", prefix)
+	}
+	var out []BGPRoute
+	if err := c.get(ctx, "/v1/bgp/routes", q, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -19,6 +19,8 @@
 //	GET    /v1/policy/{endpoint}
 //	POST   /v1/reload
 //	POST   /v1/trace
+//	GET    /v1/bgp/peers
+//	GET    /v1/bgp/routes?peer=A&prefix=P
 //
 // Errors are 4xx/5xx with an ErrorBody naming each problem's field.
 package api
@@ -269,3 +271,34 @@ type TraceStep struct {
 // /v1/status as lastApply). A file with errors answers 422 with the same
 // body.
 type Reload = ApplyResult
+
+// BGPPeer is one BGP session (GET /v1/bgp/peers).
+type BGPPeer struct {
+	Address string `json:"address" yaml:"address"`
+	AS      uint32 `json:"as" yaml:"as"`
+	// State: idle, connect, active, opensent, openconfirm, established.
+	State string `json:"state" yaml:"state"`
+	// PrefixLimit: the session was ended for exceeding maxPrefixes.
+	PrefixLimit   bool        `json:"prefixLimit,omitempty" yaml:"prefixLimit,omitempty"`
+	UptimeSeconds float64     `json:"uptimeSeconds" yaml:"uptimeSeconds"`
+	Families      []BGPFamily `json:"families" yaml:"families"`
+}
+
+// BGPFamily counts one address family's prefixes on a session.
+type BGPFamily struct {
+	Family     string `json:"family" yaml:"family"` // ipv4, ipv6
+	Received   uint64 `json:"received" yaml:"received"`
+	Accepted   uint64 `json:"accepted" yaml:"accepted"`
+	Advertised uint64 `json:"advertised" yaml:"advertised"`
+}
+
+// BGPRoute is one path (GET /v1/bgp/routes).
+type BGPRoute struct {
+	Prefix      string   `json:"prefix" yaml:"prefix"`
+	NextHop     string   `json:"nextHop" yaml:"nextHop"`
+	Peer        string   `json:"peer,omitempty" yaml:"peer,omitempty"` // empty: the node's own
+	ASPath      []uint32 `json:"asPath" yaml:"asPath"`
+	Communities []string `json:"communities,omitempty" yaml:"communities,omitempty"`
+	Best        bool     `json:"best" yaml:"best"`
+	Filtered    bool     `json:"filtered,omitempty" yaml:"filtered,omitempty"`
+}

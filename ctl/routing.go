@@ -1,0 +1,216 @@
+package ctl
+
+// Routing: the daemon's side of BGP. What the node originates — every
+// local workload address (a flat-space /32 or /128; a translated space's
+// workload as its RFC 6052 address in the IPv6 core, never its IPv4),
+// floating IPs, translated spaces' exits and the configured
+// prefixAdvertisements — is announced and withdrawn as the desired state
+// changes. What the speaker learns flows into the published tables one
+// route at a time (fwd.Tables.Learn), its next hop resolved over the
+// uplinks' connected subnets; every new snapshot gets the learned routes
+// before it is published, so a change never drops them. All of it runs on
+// the daemon's loop.
+
+import (
+	"context"
+	"net/netip"
+	"reflect"
+	"time"
+
+	"github.com/gannet-net/gannet/ctl/bgp"
+	"github.com/gannet-net/gannet/ctl/config"
+	"github.com/gannet-net/gannet/fwd"
+)
+
+// routing is the BGP state the loop owns.
+type routing struct {
+	speaker   *bgp.Speaker
+	cfg       *config.PlanBGP
+	rib       map[netip.Prefix][]netip.Addr // learned best paths: next hops
+	announced map[netip.Prefix]bool
+}
+
+// startRouting starts the speaker of plan p (nil: no BGP).
+func (d *Daemon) startRouting(ctx context.Context) error {
+	p := d.plan.BGP
+	if p == nil {
+		return nil
+	}
+	r := &routing{cfg: p, rib: map[netip.Prefix][]netip.Addr{}, announced: map[netip.Prefix]bool{}}
+	r.speaker = bgp.New(bgp.Options{Logger: d.log, OnRoutes: func(rs []bgp.Route) {
+		select {
+		case d.ops <- func() { d.learn(rs) }:
+		case <-d.quit: // stopping: the routes go with the speaker
+		}
+	}})
+	if err := r.speaker.Start(ctx, p); err != nil {
+		return err
+	}
+	d.routing = r
+	d.export()
+	return nil
+}
+
+// stopRouting stops the speaker (peers see the session close).
+func (d *Daemon) stopRouting() {
+	if d.routing != nil {
+		d.routing.speaker.Stop()
+		d.routing = nil
+	}
+}
+
+// applyRouting follows a new plan's bgp section and what it originates.
+func (d *Daemon) applyRouting() {
+	r := d.routing
+	if r == nil {
+		return
+	}
+	if d.plan.BGP != nil && !reflect.DeepEqual(r.cfg, d.plan.BGP) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.speaker.Apply(ctx, d.plan.BGP); err != nil {
+			d.log.Error("bgp: applying the new configuration", "err", err)
+		}
+		cancel()
+		r.cfg = d.plan.BGP
+	}
+	d.export()
+}
+
+// originated is what the node announces now.
+func (d *Daemon) originated() map[netip.Prefix]bool {
+	out := map[netip.Prefix]bool{}
+	if d.cur == nil {
+		return out
+	}
+	t := d.cur.tables
+	translated := map[uint16]bool{}
+	for _, s := range d.plan.Spaces {
+		translated[s.ID] = s.Translated
+	}
+	for _, ep := range d.plan.Endpoints {
+		for _, a := range ep.Addrs {
+			switch {
+			case a.Is6() || ep.Space == 0:
+				out[netip.PrefixFrom(a, a.BitLen())] = true
+			case translated[ep.Space]:
+				if a6, ok := t.CoreAddress(ep.Space, a); ok {
+					out[netip.PrefixFrom(a6, 128)] = true
+				}
+			}
+			// An IPv4 address of a space that is neither flat nor
+			// translated means nothing outside this host.
+		}
+	}
+	if d.plan.NAT != nil {
+		for _, f := range d.plan.NAT.Floating {
+			out[netip.PrefixFrom(f.Public, f.Public.BitLen())] = true
+		}
+	}
+	for _, rt := range d.plan.Routes {
+		if rt.Translate {
+			out[rt.Prefix] = true // a border's exit from a translated space
+		}
+	}
+	for _, a := range d.plan.BGP.Advertisements {
+		out[a.Prefix] = true
+	}
+	return out
+}
+
+// export announces what the node now originates and withdraws what it
+// no longer does.
+func (d *Daemon) export() {
+	r := d.routing
+	if r == nil {
+		return
+	}
+	want := d.originated()
+	for p := range want {
+		if r.announced[p] {
+			continue
+		}
+		if err := r.speaker.Announce(p, netip.Addr{}, d.plan.BGP.CommunitiesFor(p)); err != nil {
+			d.log.Warn("bgp: announcing", "prefix", p, "err", err)
+			continue
+		}
+		r.announced[p] = true
+	}
+	for p := range r.announced {
+		if want[p] {
+			continue
+		}
+		if err := r.speaker.Withdraw(p); err != nil {
+			d.log.Warn("bgp: withdrawing", "prefix", p, "err", err)
+			continue
+		}
+		delete(r.announced, p)
+	}
+}
+
+// learn takes a batch of learned best-path changes into the running
+// tables.
+func (d *Daemon) learn(rs []bgp.Route) {
+	r := d.routing
+	if r == nil || d.cur == nil {
+		return
+	}
+	for _, rt := range rs {
+		if rt.Withdrawn || len(rt.NextHops) == 0 {
+			delete(r.rib, rt.Prefix)
+			if err := d.cur.tables.Forget(0, rt.Prefix); err != nil {
+				d.log.Warn("bgp: forgetting", "prefix", rt.Prefix, "err", err)
+			}
+			continue
+		}
+		r.rib[rt.Prefix] = rt.NextHops
+		d.learnInto(d.cur.tables, rt.Prefix, rt.NextHops)
+	}
+}
+
+// learnInto puts one learned route into t, or takes it out when no next
+// hop resolves.
+func (d *Daemon) learnInto(t *fwd.Tables, p netip.Prefix, nhs []netip.Addr) {
+	hop, ok := d.resolve(t, nhs)
+	if !ok {
+		// Unreachable next hop: the route cannot forward; the packets
+		// to it get net unreachable (or a shorter route).
+		_ = t.Forget(0, p)
+		return
+	}
+	if err := t.Learn(0, p, hop); err != nil {
+		d.log.Debug("bgp: route not installed", "prefix", p, "err", err)
+	}
+}
+
+// resolve finds the uplink whose connected subnet holds one of the next
+// hops (the first that resolves: equal paths share the load once the
+// data plane hashes flows over them; today one carries it).
+func (d *Daemon) resolve(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool) {
+	for _, nh := range nhs {
+		nh = nh.Unmap()
+		for _, pt := range d.ports {
+			if !pt.uplink || pt.link == nil {
+				continue
+			}
+			for _, pfx := range pt.link.prefixes {
+				if pfx.Contains(nh) && pfx.Bits() < pfx.Addr().BitLen() {
+					if slot, ok := t.PortIndex(pt.name); ok {
+						return fwd.LearnedHop{Port: slot, Gateway: nh}, true
+					}
+				}
+			}
+		}
+	}
+	return fwd.LearnedHop{}, false
+}
+
+// relearn puts every learned route into t, a snapshot about to be
+// published.
+func (d *Daemon) relearn(t *fwd.Tables) {
+	if d.routing == nil {
+		return
+	}
+	for p, nhs := range d.routing.rib {
+		d.learnInto(t, p, nhs)
+	}
+}
