@@ -92,3 +92,70 @@ func TestBGPTwoHosts(t *testing.T) {
 	}
 	t.Logf("the deleted endpoint's route was gone from x %v after the DELETE", time.Since(start).Round(time.Millisecond))
 }
+
+// TestBGPTenants: two tenants use the same IPv4 addresses on two hosts of
+// an IPv6-only core; BGP carries each workload's RFC 6052 address (never
+// its IPv4), with no static route, and each tenant reaches only its own
+// peer.
+func TestBGPTenants(t *testing.T) {
+	require(t)
+	x, y := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gy")
+	t7x := addWorkload(t, x, "t7-x", "02:00:00:07:00:1a", "100.64.0.10", "")
+	t8x := addWorkload(t, x, "t8-x", "02:00:00:08:00:1a", "100.64.0.10", "")
+	t7y := addWorkload(t, y, "t7-y", "02:00:00:07:00:1b", "100.64.0.20", "")
+	t8y := addWorkload(t, y, "t8-y", "02:00:00:08:00:1b", "100.64.0.20", "")
+	xif, yif := fabric(t, x, y, false) // IPv6 only
+	cfg := func(name, router6, uplink, eps string, as, peerAS int, peer string) string {
+		return fmt.Sprintf(`
+node: {name: %s, routerIPv4: 198.18.0.1, routerIPv6: %s}
+dataplane: {cores: [0], frames: 4096}
+ports: [{interface: %s}]
+addressSpaces: [{id: 7, translated: true}, {id: 8, translated: true}]
+workloadEndpoints:
+%s
+translation:
+  addressSpaces: {7: , 8: }
+bgp:
+  asNumber: %d
+  routerID: 198.18.0.%d
+  peers: [{peerIP: "%s", asNumber: %d, holdTime: 9s, filters: [core]}]
+  filters:
+    - name: core
+      importV6: [{cidr: "64:ff9b:1::/48", matchOperator: In, action: Accept}]
+`, name, router6, uplink, eps, as, as-64500, peer, peerAS)
+	}
+	dx := startGannet(t, x, cfg("x", "2001:db8:100::1", xif, t7x.endpoint(7, "", "")+t8x.endpoint(8, "", ""), 64512, 64513, "2001:db8:100::2"))
+	startGannet(t, y, cfg("y", "2001:db8:100::2", yif, t7y.endpoint(7, "", "")+t8y.endpoint(8, "", ""), 64513, 64512, "2001:db8:100::1"))
+
+	serveName(t7y.listen(t, "100.64.0.20:7000"), "tenant 7")
+	serveName(t8y.listen(t, "100.64.0.20:7000"), "tenant 8")
+	for _, tc := range []struct {
+		from *workload
+		want string
+	}{{t7x, "tenant 7"}, {t8x, "tenant 8"}} {
+		if !tc.from.waitPing(t, "100.64.0.20", 30*time.Second) {
+			routes, _ := dx.cli("bgp", "routes")
+			t.Fatalf("%s cannot reach 100.64.0.20 over BGP:\n%s", tc.from.name, routes)
+		}
+		c, err := tc.from.dial("100.64.0.20:7000", 3*time.Second)
+		if err != nil {
+			t.Fatalf("%s: dial 100.64.0.20:7000: %v", tc.from.name, err)
+		}
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		c.Close()
+		if string(buf[:n]) != tc.want {
+			t.Errorf("%s reached %q at 100.64.0.20, want %q", tc.from.name, buf[:n], tc.want)
+		}
+	}
+	// What BGP carries: the workloads' core addresses, no IPv4 at all.
+	routes, _ := dx.cli("bgp", "routes")
+	for _, want := range []string{"64:ff9b:1:7::6440:14/128", "64:ff9b:1:8::6440:14/128", "64:ff9b:1:7::6440:a/128"} {
+		if !strings.Contains(routes, want) {
+			t.Errorf("gannet bgp routes on x lacks %s:\n%s", want, routes)
+		}
+	}
+	if strings.Contains(routes, "100.64.") {
+		t.Errorf("a tenant's IPv4 address went into BGP:\n%s", routes)
+	}
+}
