@@ -167,12 +167,13 @@ func (d *Daemon) learn(rs []bgp.Route) {
 	}
 }
 
-// learnInto puts one learned route into t, or takes it out when no next
-// hop resolves.
+// learnInto puts one learned route into t, leaving by every next hop
+// that resolves (an ECMP group when there are several), or takes it out
+// when none does.
 func (d *Daemon) learnInto(t *fwd.Tables, p netip.Prefix, nhs []netip.Addr) {
 	hop, ok := d.resolve(t, nhs)
 	if !ok {
-		// Unreachable next hop: the route cannot forward; the packets
+		// Unreachable next hops: the route cannot forward; the packets
 		// to it get net unreachable (or a shorter route).
 		_ = t.Forget(0, p)
 		return
@@ -182,12 +183,15 @@ func (d *Daemon) learnInto(t *fwd.Tables, p netip.Prefix, nhs []netip.Addr) {
 	}
 }
 
-// resolve finds the uplink whose connected subnet holds one of the next
-// hops (the first that resolves: equal paths share the load once the
-// data plane hashes flows over them; today one carries it).
+// resolve finds, for every next hop, the uplink whose connected subnet
+// holds it: the route's equal paths, which the data plane hashes flows
+// over. A next hop no uplink's subnet holds is left out; false when none
+// resolves.
 func (d *Daemon) resolve(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool) {
+	var hop fwd.LearnedHop
 	for _, nh := range nhs {
 		nh = nh.Unmap()
+	ports:
 		for _, pt := range d.ports {
 			if !pt.uplink || pt.link == nil {
 				continue
@@ -195,13 +199,14 @@ func (d *Daemon) resolve(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool)
 			for _, pfx := range pt.link.prefixes {
 				if pfx.Contains(nh) && pfx.Bits() < pfx.Addr().BitLen() {
 					if slot, ok := t.PortIndex(pt.name); ok {
-						return fwd.LearnedHop{Port: slot, Gateway: nh}, true
+						hop.Gateways = append(hop.Gateways, fwd.LearnedGateway{Port: slot, Gateway: nh})
+						break ports
 					}
 				}
 			}
 		}
 	}
-	return fwd.LearnedHop{}, false
+	return hop, len(hop.Gateways) > 0
 }
 
 // relearn puts every learned route into t, a snapshot about to be

@@ -1,6 +1,7 @@
 package fwd
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -99,5 +100,38 @@ func TestHeldFragmentsZeroAlloc(t *testing.T) {
 	if st := h.stats(); st.Held != 2*uint64(n) || st.Released != st.Held || st.Forwarded != 3*uint64(n) || st.Dropped() != 0 {
 		t.Errorf("held %d, released %d, forwarded %d, drops %v after %d rounds: the test did not take the path it means to",
 			st.Held, st.Released, st.Forwarded, nonZero(st), n)
+	}
+}
+
+// TestECMPZeroAlloc: rounds of IPv4 and IPv6 flows through a learned
+// three-way ECMP group (flow hash, member pick, neighbour) allocate
+// nothing.
+func TestECMPZeroAlloc(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	h := ecmpHost(t, ecmpConfig())
+	rng := rand.New(rand.NewPCG(21, 22))
+	var frames [][]byte
+	for range 48 {
+		frames = append(frames, randomFlow(rng).frame(t))
+	}
+	round := func() {
+		for _, f := range frames {
+			h.ports[0].Inject(f)
+		}
+		for h.w.Step() > 0 {
+		}
+		for _, p := range h.ports {
+			p.Drain(nil)
+		}
+		h.w.Step()
+	}
+	round()
+	if a := testing.AllocsPerRun(50, round); a != 0 {
+		t.Errorf("a round of %d frames through an ECMP group allocates %v times, want 0", len(frames), a)
+	}
+	if st := h.stats(); st.Forwarded != 52*uint64(len(frames)) || st.Dropped() != 0 {
+		t.Errorf("forwarded %d, drops %v: the test did not take the path it means to", st.Forwarded, nonZero(st))
 	}
 }

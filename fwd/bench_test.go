@@ -10,13 +10,16 @@ package fwd
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/gannet-net/gannet/acl"
 	"github.com/gannet-net/gannet/acl/classbench"
+	"github.com/gannet-net/gannet/fwd/neigh"
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/perf/lpmbench"
 	"github.com/gannet-net/gannet/pkt"
@@ -243,4 +246,65 @@ func benchFrames(b *testing.B, n int) *flowFrames {
 	}
 	benchFlows.byN[n] = f
 	return f
+}
+
+// BenchmarkECMP: 1024 UDP flows from a workload through a learned route
+// with one gateway, and through the same route as a four-way ECMP group
+// (flow hash and member pick per packet); ns/pkt as BenchmarkPipeline's.
+func BenchmarkECMP(b *testing.B) {
+	c := ecmpConfig()
+	c.Ports = append(c.Ports, PortConfig{Name: "up4", Ifindex: 16, Role: RoleUplink, MAC: mac6(mac(0x02, 0x13)), MTU: 1500})
+	gw4 := append(slices.Clone(ecmpGw4), netip.MustParseAddr("198.51.103.1"))
+	nb := append(slices.Clone(ecmpNeigh), neigh.Entry{Ifindex: 16, Addr: gw4[3], MAC: mac6(mac(0x02, 0x23))})
+	const flows = 1024
+	rng := rand.New(rand.NewPCG(31, 32))
+	var frames [][]byte
+	for range flows {
+		f := randomFlow(rng)
+		f.src, f.dst, f.proto = w1v4, netip.AddrFrom4([4]byte{192, 0, 2, byte(rng.IntN(256))}), "udp"
+		f.payload = make([]byte, 18)
+		frames = append(frames, f.frame(b))
+	}
+	for _, tc := range []struct {
+		name string
+		hop  LearnedHop
+	}{
+		{"gateway", ecmpHop(gw4, 1)},
+		{"ecmp-4", ecmpHop(gw4, 4)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := newHost(b, c, nb)
+			if err := h.tables.Load().Learn(0, ecmpNet4, tc.hop); err != nil {
+				b.Fatal(err)
+			}
+			p := h.ports[0]
+			batch := func(off int) {
+				for j := range BatchSize {
+					p.Inject(frames[(off+j)%flows])
+				}
+				h.w.Step()
+				for _, q := range h.ports[2:] {
+					q.Drain(nil)
+				}
+			}
+			batch(0)
+			before := h.stats()
+			b.ReportAllocs()
+			b.ResetTimer()
+			off, n := 0, 0
+			for b.Loop() {
+				batch(off)
+				off += BatchSize
+				n++
+			}
+			b.StopTimer()
+			pkts := float64(n * BatchSize)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/pkts, "ns/pkt")
+			b.ReportMetric(pkts/b.Elapsed().Seconds(), "pkt/s")
+			b.ReportMetric(0, "ns/op")
+			if st := h.stats(); st.Forwarded-before.Forwarded != uint64(n*BatchSize) {
+				b.Fatalf("forwarded %d of %d packets (drops %v)", st.Forwarded-before.Forwarded, n*BatchSize, nonZero(st))
+			}
+		})
+	}
 }

@@ -27,7 +27,7 @@ func TestLearn(t *testing.T) {
 		t.Fatalf("before learning: %d answers, no-route %d", len(back), h.stats().Drops[ReasonNoRoute])
 	}
 	gw := netip.MustParseAddr("198.51.100.1")
-	if err := tab.Learn(0, netip.MustParsePrefix("192.0.2.0/24"), LearnedHop{Port: 2, Gateway: gw}); err != nil {
+	if err := tab.Learn(0, netip.MustParsePrefix("192.0.2.0/24"), oneHop(2, gw)); err != nil {
 		t.Fatalf("Learn: %v", err)
 	}
 	h.send(0, frame)
@@ -36,7 +36,7 @@ func TestLearn(t *testing.T) {
 	}
 	// A local endpoint's address and the host's are never learned.
 	for _, p := range []string{w2v4.String() + "/32", "127.0.0.0/8"} {
-		if err := tab.Learn(0, netip.MustParsePrefix(p), LearnedHop{Port: 2, Gateway: gw}); !errors.Is(err, ErrConfigured) {
+		if err := tab.Learn(0, netip.MustParsePrefix(p), oneHop(2, gw)); !errors.Is(err, ErrConfigured) {
 			t.Errorf("Learn(%s) = %v, want ErrConfigured", p, err)
 		}
 	}
@@ -44,9 +44,9 @@ func TestLearn(t *testing.T) {
 		p   string
 		hop LearnedHop
 	}{
-		{"192.0.2.0/24", LearnedHop{Port: 0, Gateway: gw}},                                 // a workload port
-		{"192.0.2.0/24", LearnedHop{Port: 2, Gateway: netip.MustParseAddr("2001:db8::1")}}, // wrong family
-		{"192.0.2.1/24", LearnedHop{Port: 2, Gateway: gw}},                                 // not masked
+		{"192.0.2.0/24", oneHop(0, gw)},                                 // a workload port
+		{"192.0.2.0/24", oneHop(2, netip.MustParseAddr("2001:db8::1"))}, // wrong family
+		{"192.0.2.1/24", oneHop(2, gw)},                                 // not masked
 	} {
 		if err := tab.Learn(0, netip.MustParsePrefix(tc.p), tc.hop); err == nil {
 			t.Errorf("Learn(%s, %+v) accepted", tc.p, tc.hop)
@@ -110,7 +110,7 @@ func TestLearnWhileForwarding(t *testing.T) {
 	for i := range 2000 {
 		p := netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", i/256%256, i%256))
 		gw := netip.AddrFrom4([4]byte{198, 51, 100, byte(1 + i%8)})
-		if err := tab.Learn(0, p, LearnedHop{Port: 2, Gateway: gw}); err != nil {
+		if err := tab.Learn(0, p, oneHop(2, gw)); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {

@@ -205,7 +205,7 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 
 	// A port whose link is gone keeps its routes: the sender learns at
 	// once (host unreachable) instead of timing out into a black hole.
-	if nh := v.nh; nh != nil && nh.kind != nhTranslate && t.ports[nh.port].down {
+	if nh := v.nh; nh != nil && nh.kind != nhTranslate && t.hopDown(nh) {
 		w.portDown(t, v)
 		return false
 	}
@@ -213,9 +213,9 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 	// The path MTU check quotes the packet as it arrived, so it runs
 	// before NAT rewrites it (source NAT keeps the destination, hence
 	// the egress port). IPv4 without DF is fragmented on the way out.
-	if nh := v.nh; nh != nil && !v.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.ports[nh.port].mtu &&
+	if nh := v.nh; nh != nil && !v.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.hopMTU(nh) &&
 		(s.Family == pkt.FamilyIPv6 || s.Flags&pkt.FlagDontFragment != 0) {
-		w.tooBig(t, v, t.ports[nh.port].mtu)
+		w.tooBig(t, v, t.hopMTU(nh))
 		return false
 	}
 	return true
@@ -354,14 +354,22 @@ func checkSource(t *Tables, ep *endpoint, s *pkt.Summary) Reason {
 // in the core (space 0 IPv6) table, or nil, and whether that route
 // leaves by port in (a gateway or connected route there). A local
 // endpoint's address, one of the host's own, a translation route or no
-// route is never a feasible path. With ECMP any of a prefix's equal next
-// hops would be; lpm holds one per prefix today.
+// route is never a feasible path. Of an ECMP group any member is: each
+// is an equal path back.
 func feasible(t *Tables, in int, s *pkt.Summary) (*nextHop, bool) {
 	i, ok := t.flat.table.Lookup6(s.Src6())
 	if !ok {
 		return nil, false
 	}
 	nh := &t.nhs[i]
+	if nh.kind == nhECMP {
+		for _, m := range nh.group.members[:nh.group.n] {
+			if t.nhs[m].port == in {
+				return nh, true
+			}
+		}
+		return nh, false
+	}
 	return nh, (nh.kind == nhGateway || nh.kind == nhConnected) && nh.port == in
 }
 
@@ -747,11 +755,21 @@ func (w *Worker) reparse(v *view, p *xlat.Packet, sp *space) bool {
 	return true
 }
 
-// forward sends the packet out of nh's port: egress MTU (IPv4 without DF
-// is fragmented), neighbour MAC, TTL decrement, Ethernet header — for
-// every frame of the packet when the translator split it.
+// forward sends the packet out of nh's port (of an ECMP group, the port
+// of the flow's member): egress MTU (IPv4 without DF is fragmented),
+// neighbour MAC, TTL decrement, Ethernet header — for every frame of the
+// packet when the translator split it.
 func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
 	s := v.s
+	if nh.kind == nhECMP {
+		// Equal paths: the flow's member, among those whose port is up.
+		m, _, ok := t.pickMember(&nh.group, flowHash(s))
+		if !ok {
+			w.portDown(t, v)
+			return
+		}
+		nh = &t.nhs[nh.group.members[m]]
+	}
 	if nh.port >= len(w.ports) || w.ports[nh.port] == nil {
 		w.drop(v.chunk, ReasonNoPort)
 		return

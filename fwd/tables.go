@@ -80,6 +80,7 @@ const (
 	nhConnected               // out of a port to the destination's own MAC
 	nhTranslate               // 6->4 into space, then route again there
 	nhHost                    // one of the host's own addresses: never forwarded (endpointToHost)
+	nhECMP                    // equal gateway hops (learned.go): forward picks one per flow
 )
 
 type nextHop struct {
@@ -92,6 +93,7 @@ type nextHop struct {
 	// deliver is, for an xlat endpoint hop, the index of the plain hop
 	// that delivers the translated packet.
 	deliver uint32
+	group   ecmpGroup // nhECMP: its members (port and gw unused)
 }
 
 // NewTables validates c and compiles it. Any problem is an error naming the

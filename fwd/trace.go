@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/gannet-net/gannet/acl"
@@ -476,13 +477,13 @@ func (tr *tracer) run(frame []byte) {
 			tr.step(StageRoute, "ok", "deliver to endpoint %s in %s", tr.nh.ep.name, spaceText(tr.sp))
 		}
 	}
-	if nh := tr.nh; nh != nil && nh.kind != nhTranslate && t.ports[nh.port].down {
-		tr.portDown(&t.ports[nh.port])
+	if nh := tr.nh; nh != nil && nh.kind != nhTranslate && t.hopDown(nh) {
+		tr.portDown(tr.hopPorts(nh))
 		return
 	}
-	if nh := tr.nh; nh != nil && !tr.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.ports[nh.port].mtu &&
+	if nh := tr.nh; nh != nil && !tr.rewritten && nh.kind != nhTranslate && int(s.L3Len) > t.hopMTU(nh) &&
 		(s.Family == pkt.FamilyIPv6 || s.Flags&pkt.FlagDontFragment != 0) {
-		tr.tooBig(t.ports[nh.port].mtu)
+		tr.tooBig(t.hopMTU(nh))
 		return
 	}
 
@@ -584,6 +585,12 @@ func (tr *tracer) hopText(nh *nextHop) string {
 		return fmt.Sprintf("translate 6->4 into %s", spaceText(nh.space))
 	case nhHost:
 		return "the host itself"
+	case nhECMP:
+		var l []string
+		for _, m := range nh.group.members[:nh.group.n] {
+			l = append(l, tr.hopText(&t.nhs[m]))
+		}
+		return fmt.Sprintf("ECMP group of %d: %s", nh.group.n, strings.Join(l, "; "))
 	}
 	return "?"
 }
@@ -659,15 +666,65 @@ func (tr *tracer) noRoute() {
 
 // portDown mirrors Worker.portDown: the packet is routed out of port out,
 // whose link is gone or down.
-func (tr *tracer) portDown(out *portEntry) {
+func (tr *tracer) portDown(ports string) {
 	switch {
 	case tr.rewritten:
-		tr.drop(ReasonPortDown, "port %s is down, and the packet was rewritten: no error can reach its sender", out.name)
+		tr.drop(ReasonPortDown, "%s down, and the packet was rewritten: no error can reach its sender", ports)
 	case tr.s.Family == pkt.FamilyIPv4:
-		tr.icmpError(pkt.ICMPv4DestUnreach, pkt.ICMPv4HostUnreach, 0, ReasonPortDown, fmt.Sprintf("port %s is down: host unreachable", out.name))
+		tr.icmpError(pkt.ICMPv4DestUnreach, pkt.ICMPv4HostUnreach, 0, ReasonPortDown, fmt.Sprintf("%s down: host unreachable", ports))
 	default:
-		tr.icmpError(pkt.ICMPv6DestUnreach, pkt.ICMPv6AddrUnreach, 0, ReasonPortDown, fmt.Sprintf("port %s is down: address unreachable", out.name))
+		tr.icmpError(pkt.ICMPv6DestUnreach, pkt.ICMPv6AddrUnreach, 0, ReasonPortDown, fmt.Sprintf("%s down: address unreachable", ports))
 	}
+}
+
+// hopPorts names the port nh leaves by, for portDown ("port X is"); of
+// an ECMP group, every member's.
+func (tr *tracer) hopPorts(nh *nextHop) string {
+	if nh.kind != nhECMP {
+		return fmt.Sprintf("port %s is", tr.t.ports[nh.port].name)
+	}
+	var l []string
+	for _, m := range nh.group.members[:nh.group.n] {
+		l = append(l, tr.t.ports[tr.t.nhs[m].port].name)
+	}
+	return fmt.Sprintf("every port of the ECMP group of %d (%s) is", nh.group.n, strings.Join(slices.Compact(l), ", "))
+}
+
+// ecmp mirrors forward's pick of an ECMP group's member and says which
+// member the flow took and why. It returns nil when every member's port
+// is down (the trace ended).
+func (tr *tracer) ecmp(nh *nextHop) *nextHop {
+	t := tr.t
+	g := &nh.group
+	h := flowHash(&tr.s)
+	on := "addresses, protocol and ports"
+	switch {
+	case tr.s.Flags&pkt.FlagFragment != 0:
+		on = "addresses and protocol (a fragment)"
+	case tr.s.Flags&pkt.FlagPorts == 0:
+		on = "addresses and protocol"
+	}
+	m, first, ok := t.pickMember(g, h)
+	if !ok {
+		tr.portDown(tr.hopPorts(nh))
+		return nil
+	}
+	pick := &t.nhs[g.members[m]]
+	if m == first {
+		tr.step(StageRoute, "ok", "ECMP group of %d: member %d by flow hash %#016x (%s): %s",
+			g.n, m+1, h, on, tr.hopText(pick))
+	} else {
+		skipped := &t.nhs[g.members[first]]
+		live := 0
+		for _, i := range g.members[:g.n] {
+			if !t.ports[t.nhs[i].port].down {
+				live++
+			}
+		}
+		tr.step(StageRoute, "ok", "ECMP group of %d: member %d by flow hash %#016x (%s) is out of port %s, which is down: member %d, picked among the %d live by the hash's low half: %s",
+			g.n, first+1, h, on, t.ports[skipped.port].name, m+1, live, tr.hopText(pick))
+	}
+	return pick
 }
 
 // translate mirrors Worker.to4 (to6 false, into target) and Worker.to6,
@@ -965,13 +1022,18 @@ func decisionText(p *acl.Program, d acl.Decision) string {
 // empty (RoleNone), which NewTables lets no route name.
 func (tr *tracer) forward(nh *nextHop) {
 	t, s := tr.t, &tr.s
+	if nh.kind == nhECMP {
+		if nh = tr.ecmp(nh); nh == nil {
+			return
+		}
+	}
 	out := &t.ports[nh.port]
 	if out.role == RoleNone {
 		tr.drop(ReasonNoPort, "port %d is an empty slot: nothing to send the packet out of", nh.port)
 		return
 	}
 	if out.down {
-		tr.portDown(out)
+		tr.portDown(fmt.Sprintf("port %s is", out.name))
 		return
 	}
 	split := 0

@@ -405,6 +405,22 @@ func TestTraceMatchesWorker(t *testing.T) {
 		c.RPF = RPFOff
 		return c
 	}
+	// ECMP: learned routes over three uplinks (ecmpConfig), and a group
+	// in the core that a tenant's source is routed back by (any member's
+	// uplink is a feasible path).
+	ecmp := func(*testing.T) Config { return ecmpConfig() }
+	ecmpAddrs := []netip.Addr{w1v4, w2v4, w1v6, w2v6, netip.MustParseAddr("192.0.2.9"), netip.MustParseAddr("192.0.2.200"),
+		netip.MustParseAddr("2001:db8:beef::9"), netip.MustParseAddr("2001:db8:beef:1::2"), netip.MustParseAddr("203.0.113.5")}
+	ecmpSrc := core6(tenantA, netip.MustParseAddr("100.66.0.5"))
+	learned := map[string]func(testing.TB, *Tables){
+		"ecmp": learnECMP, "ecmp, up2 down": learnECMP, "ecmp, up3 unresolved": learnECMP,
+		"tenants, ECMP route back": func(t testing.TB, tab *Tables) {
+			hop := LearnedHop{Gateways: []LearnedGateway{{Port: 2, Gateway: llB}, {Port: 3, Gateway: llC}}}
+			if err := tab.Learn(0, netip.PrefixFrom(core6(tenantA, netip.MustParseAddr("100.66.0.0")), 120), hop); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
 	nets := []struct {
 		name   string
 		config func(*testing.T) Config
@@ -432,6 +448,11 @@ func TestTraceMatchesWorker(t *testing.T) {
 		{"tenants, tenant-b down", tenantConfig, down(1), tenantNeigh, tenantAddrs, coreSrcs, []string{"drop port-down", "drop rpf"}},
 		{"tenants, rpf off", tenantConfig, rpfOff, tenantNeigh, tenantAddrs, coreSrcs, []string{"forward ", "!drop rpf"}},
 		{"tenants, two uplinks and an exit", twoUplinks, nil, twoUplinksNeigh, twoUplinksAddrs, coreSrcs, []string{"drop rpf", "forward "}},
+		{"ecmp", ecmp, nil, ecmpNeigh, ecmpAddrs, nil, []string{"forward ", "answer no-route"}},
+		{"ecmp, up2 down", ecmp, down(3), ecmpNeigh, ecmpAddrs, nil, []string{"forward "}},
+		{"ecmp, up3 unresolved", ecmp, nil, ecmpNeigh[:4], ecmpAddrs, nil, []string{"forward ", "drop no-neighbour"}},
+		{"tenants, ECMP route back", twoUplinks, nil, twoUplinksNeigh, append(slices.Clone(twoUplinksAddrs), ecmpSrc),
+			append(slices.Clone(coreSrcs), ecmpSrc, ecmpSrc, ecmpSrc), []string{"drop rpf", "forward "}},
 	}
 	n := 600
 	if testing.Short() {
@@ -448,6 +469,9 @@ func TestTraceMatchesWorker(t *testing.T) {
 					t.Fatalf("NewTables: %v", err)
 				}
 				h.tables.Store(tab)
+			}
+			if learn := learned[nt.name]; learn != nil {
+				learn(t, h.tables.Load())
 			}
 			rng := rand.New(rand.NewPCG(1, uint64(k)))
 			seen := map[string]int{}
