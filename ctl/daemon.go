@@ -529,6 +529,7 @@ func (d *Daemon) resync(string) {
 	for _, pt := range d.sortedPorts() {
 		d.follow(pt)
 	}
+	d.reconcile()
 	// The host's addresses: uplinks' XDP programs hand traffic to them to
 	// the kernel, and the tables drop workloads' packets to them.
 	host, err := hostAddrs()

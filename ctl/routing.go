@@ -28,6 +28,9 @@ type routing struct {
 	cfg       *config.PlanBGP
 	rib       map[netip.Prefix][]netip.Addr // learned best paths: next hops
 	announced map[netip.Prefix]bool
+	// reconciled counts the routes the periodic check had to put in or
+	// take out: each is a missed or early event.
+	reconciled uint64
 }
 
 // startRouting starts the speaker of plan p (nil: no BGP).
@@ -207,6 +210,47 @@ func (d *Daemon) resolve(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool)
 		}
 	}
 	return hop, len(hop.Gateways) > 0
+}
+
+// reconcile checks the running tables against the RIB: a route whose
+// next hop did not resolve when it was learned (its uplink was missing
+// or had no address yet) is put in once it does, one the RIB no longer
+// has is taken out. The periodic check runs it; differences are counted
+// and logged, as they mean an event was missed or came too early.
+func (d *Daemon) reconcile() {
+	r := d.routing
+	if r == nil || d.cur == nil {
+		return
+	}
+	t := d.cur.tables
+	added, removed := 0, 0
+	for p, nhs := range r.rib {
+		if t.Learned(0, p) {
+			continue
+		}
+		if _, ok := d.resolve(t, nhs); !ok {
+			continue // still unresolvable: nothing to do
+		}
+		d.learnInto(t, p, nhs)
+		if t.Learned(0, p) {
+			added++
+		}
+	}
+	var stale []netip.Prefix
+	t.LearnedPrefixes(0, func(p netip.Prefix) {
+		if _, ok := r.rib[p]; !ok {
+			stale = append(stale, p)
+		}
+	})
+	for _, p := range stale {
+		if t.Forget(0, p) == nil {
+			removed++
+		}
+	}
+	if added+removed > 0 {
+		r.reconciled += uint64(added + removed)
+		d.log.Warn("bgp: tables reconciled with the RIB", "added", added, "removed", removed)
+	}
 }
 
 // relearn puts every learned route into t, a snapshot about to be

@@ -192,6 +192,21 @@ func (t *Tables) Forget(space uint16, p netip.Prefix) error {
 	return nil
 }
 
+// LearnedPrefixes calls fn with each learned prefix of space (in no
+// order). One goroutine at a time, as Learn.
+func (t *Tables) LearnedPrefixes(space uint16, fn func(netip.Prefix)) {
+	for k := range t.learned.prefixes {
+		if k.space == space {
+			fn(k.prefix)
+		}
+	}
+}
+
+// Learned reports whether p is a learned route of space.
+func (t *Tables) Learned(space uint16, p netip.Prefix) bool {
+	return t.learned.prefixes[routeKey{space, p}]
+}
+
 // LearnedRoutes returns how many learned routes the tables hold.
 func (t *Tables) LearnedRoutes() int { return len(t.learned.prefixes) }
 

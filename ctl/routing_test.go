@@ -1,0 +1,47 @@
+package ctl
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/gannet-net/gannet/ctl/config"
+)
+
+// TestReconcile: a learned route whose next hop did not resolve when it
+// came (the uplink had no address yet) is put in by the periodic check
+// once it does, and one the RIB lost is taken out.
+func TestReconcile(t *testing.T) {
+	c, _, err := config.ParseConfig([]byte(`
+ports: [{interface: gbrup0}]
+workloadEndpoints:
+  - {name: a, interface: gbra0, mac: "02:00:00:00:00:0a", ipNetworks: [198.18.1.10/32]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := benchDaemon(t, c)
+	p := netip.MustParsePrefix("192.0.2.0/24")
+	d.routing = &routing{rib: map[netip.Prefix][]netip.Addr{p: {netip.MustParseAddr("198.51.100.1")}}}
+
+	d.reconcile()
+	if d.cur.tables.Learned(0, p) {
+		t.Fatalf("learned a route whose next hop no uplink holds")
+	}
+	// The uplink gets its address (a link event the daemon missed).
+	d.ports["gbrup0"].link = &linkInfo{prefixes: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}
+	d.reconcile()
+	if !d.cur.tables.Learned(0, p) || d.routing.reconciled != 1 {
+		t.Fatalf("after the uplink got its subnet: learned %v, reconciled %d", d.cur.tables.Learned(0, p), d.routing.reconciled)
+	}
+	// A new snapshot keeps it.
+	d.republish("test")
+	if !d.cur.tables.Learned(0, p) {
+		t.Fatalf("a new snapshot dropped the learned route")
+	}
+	// The RIB loses it (a missed withdrawal): the check takes it out.
+	delete(d.routing.rib, p)
+	d.reconcile()
+	if d.cur.tables.Learned(0, p) || d.routing.reconciled != 2 {
+		t.Errorf("after the RIB lost it: learned %v, reconciled %d", d.cur.tables.Learned(0, p), d.routing.reconciled)
+	}
+}
