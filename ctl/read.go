@@ -221,7 +221,15 @@ func (d *Daemon) Reload() *api.ApplyResult {
 // Routes answers GET /v1/routes (space nil: every space).
 func (d *Daemon) Routes(space *uint16) []api.Route {
 	var out []api.Route
-	d.do(func() { out = d.cur.routes(space) })
+	d.do(func() {
+		if d.cur == nil {
+			return
+		}
+		out = d.cur.routes(space)
+		if d.routing != nil && (space == nil || *space == 0) {
+			out = append(out, d.learnedRoutes()...)
+		}
+	})
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Space != out[j].Space {
 			return out[i].Space < out[j].Space

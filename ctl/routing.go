@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/ctl/bgp"
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/fwd"
@@ -262,4 +263,28 @@ func (d *Daemon) relearn(t *fwd.Tables) {
 	for p, nhs := range d.routing.rib {
 		d.learnInto(t, p, nhs)
 	}
+}
+
+// learnedRoutes lists the BGP routes the tables hold, in the API's shape
+// (kind bgp; via and interface of the first equal path).
+func (d *Daemon) learnedRoutes() []api.Route {
+	var out []api.Route
+	t := d.cur.tables
+	for p, nhs := range d.routing.rib {
+		if !t.Learned(0, p) {
+			continue
+		}
+		r := api.Route{Space: 0, Prefix: p.String(), Kind: "bgp"}
+		if hop, ok := d.resolve(t, nhs); ok {
+			g := hop.Gateways[0]
+			r.Via = g.Gateway.String()
+			for _, pt := range d.ports {
+				if pt.slot == g.Port {
+					r.Interface, r.Down = pt.name, !pt.up()
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }

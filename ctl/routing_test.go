@@ -33,6 +33,14 @@ workloadEndpoints:
 	if !d.cur.tables.Learned(0, p) || d.routing.reconciled != 1 {
 		t.Fatalf("after the uplink got its subnet: learned %v, reconciled %d", d.cur.tables.Learned(0, p), d.routing.reconciled)
 	}
+	// The API lists it.
+	found := false
+	for _, r := range d.learnedRoutes() { // what Routes adds, on the loop
+		found = found || r.Prefix == "192.0.2.0/24" && r.Kind == "bgp" && r.Via == "198.51.100.1" && r.Interface == "gbrup0"
+	}
+	if !found {
+		t.Errorf("the learned route is not listed: %+v", d.learnedRoutes())
+	}
 	// A new snapshot keeps it.
 	d.republish("test")
 	if !d.cur.tables.Learned(0, p) {
