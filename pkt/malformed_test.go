@@ -87,11 +87,16 @@ func TestParseMalformed(t *testing.T) {
 			IPv4(b[l3:]).SetFragment(false, true, 8)
 			return fixIPv4Checksum(b, l3)
 		}), Malformed, ReasonIPv4TinyFragment},
-		{"ipv4 first fragment without whole tcp header", mutate(v4[:l3+30], func(b []byte) []byte {
-			IPv4(b[l3:]).SetTotalLen(30)
+		{"ipv4 first fragment without whole tcp header", mutate(v4[:l3+28], func(b []byte) []byte {
+			IPv4(b[l3:]).SetTotalLen(28)
 			IPv4(b[l3:]).SetFragment(false, true, 0)
 			return fixIPv4Checksum(b, l3)
 		}), Malformed, ReasonIPv4TinyFragment},
+		{"ipv4 fragment not multiple of 8", mutate(v4[:l3+33], func(b []byte) []byte {
+			IPv4(b[l3:]).SetTotalLen(33)
+			IPv4(b[l3:]).SetFragment(false, true, 16)
+			return fixIPv4Checksum(b, l3)
+		}), Malformed, ReasonIPv4FragmentSize},
 
 		{"ipv6 truncated", v6[:l3+39], Malformed, ReasonIPv6Truncated},
 		{"ipv6 version", mutate(v6, func(b []byte) []byte { b[l3] = 0x45; return b }), Malformed, ReasonIPv6Version},

@@ -174,11 +174,27 @@ func parseIPv4(b []byte, off int, s *Summary, quoted bool) Verdict {
 			if fo == 8 && s.Proto == ProtoTCP {
 				return s.fail(Malformed, ReasonIPv4TinyFragment)
 			}
-			return OK // no upper-layer header in a non-first fragment
+			return fragmentSize4(s, total-ihl, quoted) // no upper-layer header in a non-first fragment
 		}
 		s.Flags |= FlagFirstFragment
+		if v := parseL4(b[:end], l4, s, quoted); v != OK {
+			return v
+		}
+		return fragmentSize4(s, total-ihl, quoted)
 	}
 	return parseL4(b[:end], l4, s, quoted)
+}
+
+// fragmentSize4 refuses an IPv4 fragment with more to come whose data is
+// not a multiple of 8 octets: RFC 791 cuts every fragment but the last on
+// an 8-octet boundary (the offset counts in those units), and such a
+// fragment translated to IPv6 is one RFC 8200 section 4.5 discards (found
+// by xlat's FuzzTo6). A quoted packet in an ICMP error may be cut short.
+func fragmentSize4(s *Summary, data int, quoted bool) Verdict {
+	if s.Flags&FlagMoreFragments != 0 && !quoted && data%8 != 0 {
+		return s.fail(Malformed, ReasonIPv4FragmentSize)
+	}
+	return OK
 }
 
 // ipv4HeaderValid verifies the header checksum. The 20-byte case, nearly

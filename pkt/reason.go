@@ -28,6 +28,7 @@ const (
 	ReasonIPv4Checksum        // header checksum does not verify
 	ReasonIPv4FragmentTooLong // fragment offset + length beyond 65535
 	ReasonIPv4TinyFragment    // TCP fragment at offset 8, or a first fragment too short for its upper-layer header (RFC 1858)
+	ReasonIPv4FragmentSize    // a fragment with more to come whose data length is not a multiple of 8 (RFC 791)
 
 	// IPv6.
 	ReasonIPv6Truncated        // shorter than 40 bytes
@@ -70,6 +71,7 @@ var reasonNames = [reasonCount]string{
 	ReasonIPv4Checksum:         "ipv4-checksum",
 	ReasonIPv4FragmentTooLong:  "ipv4-fragment-too-long",
 	ReasonIPv4TinyFragment:     "ipv4-tiny-fragment",
+	ReasonIPv4FragmentSize:     "ipv4-fragment-size",
 	ReasonIPv6Truncated:        "ipv6-truncated",
 	ReasonIPv6Version:          "ipv6-version",
 	ReasonIPv6PayloadTruncated: "ipv6-payload-truncated",
