@@ -16,8 +16,10 @@
 //	solicitations (fe80::1) answered in place with ee:ee:ee:ee:ee:ee ->
 //	unicast check -> anti-spoofing (workload ports: the source must be one
 //	of the endpoint's addresses) -> TTL / hop limit (Time Exceeded) ->
-//	route lookup in the space's table -> translation 6->4 when the route
-//	delivers into a translated space -> conntrack (nat.Track) -> policy
+//	route lookup in the space's table -> (uplinks, into a translated
+//	space: the source's route back must leave by this uplink, RFC 3704
+//	feasible path) -> translation 6->4 when the route delivers into a
+//	translated space -> conntrack (nat.Track) -> policy
 //	(egress program of the source endpoint, ingress program of the local
 //	destination endpoint; acl.Program.Check with nat's state) -> nat.Commit
 //	for a new flow policy admitted (NAT) -> route lookup again when NAT
