@@ -55,13 +55,6 @@ import (
 	"github.com/gannet-net/gannet/pkt"
 )
 
-// Lengths of the RSTs nat builds: a bare IP header and a 20-byte TCP
-// header, no options, no payload.
-const (
-	resetLen4 = pkt.IPv4MinLen + pkt.TCPMinLen
-	resetLen6 = pkt.IPv6Len + pkt.TCPMinLen
-)
-
 // TCP header fields the RST writes (RFC 9293 section 3.1).
 const (
 	tcpSeqOff, tcpAckOff = 4, 8
