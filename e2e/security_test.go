@@ -219,7 +219,17 @@ func (w *workload) rawSender(t *testing.T) func(frame []byte) {
 	t.Cleanup(func() { syscall.Close(fd) })
 	to := &syscall.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
 	return func(frame []byte) {
-		if err := syscall.Sendto(fd, frame, 0, to); err != nil {
+		for tries := 0; ; tries++ {
+			err := syscall.Sendto(fd, frame, 0, to)
+			if err == nil {
+				return
+			}
+			// The device queue is full (a flood outruns the veth on a
+			// loaded machine): wait for it, as a sender would.
+			if err == syscall.ENOBUFS && tries < 1000 {
+				time.Sleep(time.Millisecond)
+				continue
+			}
 			t.Fatalf("%s: sending a raw frame: %v", w.name, err)
 		}
 	}
