@@ -108,26 +108,7 @@ func BenchmarkPipelineXlatIn(b *testing.B) {
 				h.w.Step()
 				h.ports[0].Drain(nil)
 			}
-			for off := 0; off < flows; off += BatchSize { // warm up: sessions exist
-				batch(off)
-			}
-			before := h.stats()
-			b.ReportAllocs()
-			b.ResetTimer()
-			off, n := 0, 0
-			for b.Loop() {
-				batch(off)
-				off += BatchSize
-				n++
-			}
-			b.StopTimer()
-			pkts := float64(n * BatchSize)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/pkts, "ns/pkt")
-			b.ReportMetric(0, "ns/op")
-			st := h.stats()
-			if fwd := st.Forwarded - before.Forwarded; fwd != uint64(n*BatchSize) {
-				b.Fatalf("forwarded %d of %d packets (drops %v)", fwd, n*BatchSize, nonZero(st))
-			}
+			runBatches(b, h, flows, batch)
 		})
 	}
 }

@@ -181,26 +181,7 @@ func BenchmarkPipeline(b *testing.B) {
 				h.w.Step()
 				h.ports[2].Drain(nil)
 			}
-			for off := 0; off < tc.flows; off += BatchSize { // warm up: sessions exist
-				batch(off)
-			}
-			before := h.stats()
-			b.ReportAllocs()
-			b.ResetTimer()
-			off, n := 0, 0
-			for b.Loop() {
-				batch(off)
-				off += BatchSize
-				n++
-			}
-			b.StopTimer()
-			pkts := float64(n * BatchSize)
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/pkts, "ns/pkt")
-			b.ReportMetric(0, "ns/op")
-			st := h.stats()
-			if fwd := st.Forwarded - before.Forwarded; fwd != uint64(n*BatchSize) {
-				b.Fatalf("forwarded %d of %d packets (drops %v)", fwd, n*BatchSize, nonZero(st))
-			}
+			runBatches(b, h, tc.flows, batch)
 		})
 	}
 	b.Logf("%d routes, %d policy rules, %d flows (1M in the -1M variant)", e.routes, e.rules, flows)
@@ -306,5 +287,32 @@ func BenchmarkECMP(b *testing.B) {
 				b.Fatalf("forwarded %d of %d packets (drops %v)", st.Forwarded-before.Forwarded, n*BatchSize, nonZero(st))
 			}
 		})
+	}
+}
+
+// runBatches times batch — one batch of BatchSize frames from flow off on
+// — after a warm-up round over every flow (sessions exist), reports
+// ns/pkt and allocations, and fails unless every packet was forwarded.
+func runBatches(b *testing.B, h *host, flows int, batch func(off int)) {
+	b.Helper()
+	for off := 0; off < flows; off += BatchSize {
+		batch(off)
+	}
+	before := h.stats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	off, n := 0, 0
+	for b.Loop() {
+		batch(off)
+		off += BatchSize
+		n++
+	}
+	b.StopTimer()
+	pkts := float64(n * BatchSize)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/pkts, "ns/pkt")
+	b.ReportMetric(0, "ns/op")
+	st := h.stats()
+	if fwd := st.Forwarded - before.Forwarded; fwd != uint64(n*BatchSize) {
+		b.Fatalf("forwarded %d of %d packets (drops %v)", fwd, n*BatchSize, nonZero(st))
 	}
 }
