@@ -258,31 +258,29 @@ func (w *Worker) egress(t *Tables, v *view, tracked *nat.Result) {
 }
 
 // noRoute drops the packet of v for want of a route, answering it with
-// Destination Unreachable unless NAT or translation rewrote it (the
-// error could not be addressed to its sender).
+// Destination Unreachable (network unreachable; IPv6 no route).
 func (w *Worker) noRoute(t *Tables, v *view) {
-	switch {
-	case v.rewritten:
-		w.drop(v.chunk, ReasonNoRoute)
-	case v.s.Family == pkt.FamilyIPv4:
-		w.icmpError(t, v, pkt.ICMPv4DestUnreach, pkt.ICMPv4NetUnreach, 0, ReasonNoRoute)
-	default:
-		w.icmpError(t, v, pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonNoRoute)
-	}
+	w.unreachable(t, v, pkt.ICMPv4NetUnreach, pkt.ICMPv6NoRoute, ReasonNoRoute)
 }
 
 // portDown drops the packet of v, routed to a port whose link is gone,
 // answering it with Destination Unreachable (host unreachable, RFC 1812
-// 5.2.7.1; address unreachable, RFC 4443 3.1) unless NAT or translation
-// rewrote it.
+// 5.2.7.1; address unreachable, RFC 4443 3.1).
 func (w *Worker) portDown(t *Tables, v *view) {
+	w.unreachable(t, v, pkt.ICMPv4HostUnreach, pkt.ICMPv6AddrUnreach, ReasonPortDown)
+}
+
+// unreachable drops the packet of v for r and answers it with
+// Destination Unreachable of code4 or code6, unless NAT or translation
+// rewrote it: the error could not be addressed to its sender.
+func (w *Worker) unreachable(t *Tables, v *view, code4, code6 uint8, r Reason) {
 	switch {
 	case v.rewritten:
-		w.drop(v.chunk, ReasonPortDown)
+		w.drop(v.chunk, r)
 	case v.s.Family == pkt.FamilyIPv4:
-		w.icmpError(t, v, pkt.ICMPv4DestUnreach, pkt.ICMPv4HostUnreach, 0, ReasonPortDown)
+		w.icmpError(t, v, pkt.ICMPv4DestUnreach, code4, 0, r)
 	default:
-		w.icmpError(t, v, pkt.ICMPv6DestUnreach, pkt.ICMPv6AddrUnreach, 0, ReasonPortDown)
+		w.icmpError(t, v, pkt.ICMPv6DestUnreach, code6, 0, r)
 	}
 }
 
