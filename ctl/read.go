@@ -239,23 +239,32 @@ func (d *Daemon) Routes(space *uint16) []api.Route {
 	return out
 }
 
-// Lookup answers GET /v1/routes/lookup: the longest prefix of space's
-// routes that holds a.
+// Lookup answers GET /v1/routes/lookup: the route a takes in space —
+// the tables' own longest match, then that prefix's entry (a configured
+// or endpoint route, a learned one, or the host's own address).
 func (d *Daemon) Lookup(space uint16, a netip.Addr) api.Lookup {
 	out := api.Lookup{Space: space, Addr: a.String()}
-	routes := d.Routes(&space)
-	best := -1
-	for _, r := range routes {
-		p, err := netip.ParsePrefix(r.Prefix)
-		if err != nil || !p.Contains(a) {
-			continue
+	d.do(func() {
+		if d.cur == nil {
+			return
 		}
-		if best < 0 || p.Bits() > best {
-			best = p.Bits()
-			rr := r
-			out.Route, out.Found = &rr, true
+		p, ok := d.cur.tables.MatchPrefix(space, a)
+		if !ok {
+			return
 		}
-	}
+		r := api.Route{Space: space, Prefix: p.String(), Kind: "host"}
+		if nhs, ok := d.learnedFor(space, p); ok {
+			r = d.learnedRoute(p, nhs)
+		} else {
+			for _, c := range d.cur.routes(&space) {
+				if c.Prefix == r.Prefix {
+					r = c
+					break
+				}
+			}
+		}
+		out.Route, out.Found = &r, true
+	})
 	return out
 }
 

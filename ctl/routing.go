@@ -265,26 +265,39 @@ func (d *Daemon) relearn(t *fwd.Tables) {
 	}
 }
 
-// learnedRoutes lists the BGP routes the tables hold, in the API's shape
-// (kind bgp; via and interface of the first equal path).
+// learnedRoutes lists the BGP routes the tables hold, in the API's shape.
 func (d *Daemon) learnedRoutes() []api.Route {
 	var out []api.Route
-	t := d.cur.tables
 	for p, nhs := range d.routing.rib {
-		if !t.Learned(0, p) {
-			continue
+		if d.cur.tables.Learned(0, p) {
+			out = append(out, d.learnedRoute(p, nhs))
 		}
-		r := api.Route{Space: 0, Prefix: p.String(), Kind: "bgp"}
-		if hop, ok := d.resolve(t, nhs); ok {
-			g := hop.Gateways[0]
-			r.Via = g.Gateway.String()
-			for _, pt := range d.ports {
-				if pt.slot == g.Port {
-					r.Interface, r.Down = pt.name, !pt.up()
-				}
-			}
-		}
-		out = append(out, r)
 	}
 	return out
+}
+
+// learnedFor returns the next hops of p when the tables hold it as a
+// learned route of space.
+func (d *Daemon) learnedFor(space uint16, p netip.Prefix) ([]netip.Addr, bool) {
+	if d.routing == nil || space != 0 || !d.cur.tables.Learned(0, p) {
+		return nil, false
+	}
+	nhs, ok := d.routing.rib[p]
+	return nhs, ok
+}
+
+// learnedRoute is one learned route in the API's shape: kind bgp, via and
+// interface of the first equal path.
+func (d *Daemon) learnedRoute(p netip.Prefix, nhs []netip.Addr) api.Route {
+	r := api.Route{Space: 0, Prefix: p.String(), Kind: "bgp"}
+	if hop, ok := d.resolve(d.cur.tables, nhs); ok {
+		g := hop.Gateways[0]
+		r.Via = g.Gateway.String()
+		for _, pt := range d.ports {
+			if pt.slot == g.Port {
+				r.Interface, r.Down = pt.name, !pt.up()
+			}
+		}
+	}
+	return r
 }

@@ -207,6 +207,23 @@ func (t *Tables) Learned(space uint16, p netip.Prefix) bool {
 	return t.learned.prefixes[routeKey{space, p}]
 }
 
+// MatchPrefix returns the prefix of space's table that a's route is: the
+// longest one holding a (for the API's lookups and the trace; a probe per
+// prefix length, control path only).
+func (t *Tables) MatchPrefix(space uint16, a netip.Addr) (netip.Prefix, bool) {
+	sp := t.spaces[space]
+	if sp == nil || !a.IsValid() {
+		return netip.Prefix{}, false
+	}
+	for bits := a.BitLen(); bits >= 0; bits-- {
+		p, _ := a.Prefix(bits)
+		if _, ok := sp.table.Get(p); ok {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
 // LearnedRoutes returns how many learned routes the tables hold.
 func (t *Tables) LearnedRoutes() int { return len(t.learned.prefixes) }
 

@@ -526,9 +526,8 @@ func (tr *tracer) route() *nextHop {
 
 // matched names the prefix of sp's table whose route nh is a's.
 func (tr *tracer) matched(sp *space, a netip.Addr, nh *nextHop) string {
-	for bits := a.BitLen(); bits >= 0; bits-- {
-		p, _ := a.Prefix(bits)
-		if i, ok := sp.table.Get(p); ok && &tr.t.nhs[i] == nh {
+	if p, ok := tr.t.MatchPrefix(sp.id, a); ok {
+		if i, _ := sp.table.Get(p); &tr.t.nhs[i] == nh {
 			return p.String()
 		}
 	}
