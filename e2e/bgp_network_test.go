@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -556,6 +557,19 @@ func TestBGPWithFRR(t *testing.T) {
 	h.Run("ip", "-6", "route", "add", "default", "via", "2001:db8:32::1")
 	h.Run("ethtool", "-K", hif, "tx", "off")
 
+	// FRR's bgpd needs the link-local address of the interface an IPv6
+	// session runs on (its second next hop); on a fresh veth that address
+	// is tentative for a second or so, and a session that comes up before
+	// it is reset by bgpd and flaps. Start FRR once both links have one.
+	for _, dev := range []string{rif, lan} {
+		waitFor(t, 10*time.Second, "a usable link-local address on "+dev, func() string {
+			out := r.Run("ip", "-6", "addr", "show", "dev", dev, "scope", "link")
+			if !strings.Contains(out, "inet6 fe80::") || strings.Contains(out, "tentative") {
+				return out
+			}
+			return ""
+		})
+	}
 	const password = "gannet-frr-md5"
 	f := startFRR(t, r, fmt.Sprintf(`frr defaults traditional
 hostname frr
@@ -607,7 +621,7 @@ bgp:
 		rs, _ := d.cli("bgp", "routes")
 		return "vtysh show bgp summary:\n" + f.vtysh("show bgp summary") +
 			"\nvtysh show bgp ipv4/ipv6:\n" + f.vtysh("show bgp ipv4 unicast") + f.vtysh("show bgp ipv6 unicast") +
-			"\ngannet bgp peers:\n" + p + "\ngannet bgp routes:\n" + rs
+			"\ngannet bgp peers:\n" + p + "\ngannet bgp routes:\n" + rs + "\ngannet log:\n" + d.output()
 	}
 	up := waitFor(t, 30*time.Second, "both sessions established", func() string {
 		out, _ := d.cli("bgp", "peers")
@@ -637,6 +651,11 @@ bgp:
 		return ""
 	})
 	t.Logf("gannet learned FRR's LAN %v after FRR installed gannet's routes", learned.Round(time.Millisecond))
+	// A locally originated IPv6 route shows its next hop "::" (not an
+	// invalid address) to the operator.
+	if rs, _ := d.cli("bgp", "routes"); !regexp.MustCompile(`2001:db8:31::10/128\s+::\s`).MatchString(rs) {
+		t.Errorf("gannet bgp routes: want wl-a's /128 with next hop ::\n%s", rs)
+	}
 	for _, dst := range []string{"198.18.32.2", "2001:db8:32::2"} {
 		if !wa.waitPing(t, dst, 10*time.Second) {
 			t.Fatalf("wl-a cannot reach %s behind FRR:\n%s", dst, diag())
@@ -644,7 +663,7 @@ bgp:
 	}
 	for _, dst := range []string{wa.v4, wa.v6} {
 		if out, err := h.Try("ping", "-c", "3", "-i", "0.2", "-W", "1", dst); err != nil {
-			t.Errorf("the host behind FRR cannot reach %s: %v\n%s", dst, err, out)
+			t.Errorf("the host behind FRR cannot reach %s: %v\n%s\nFRR's kernel routes:\n%s%s\n%s", dst, err, out, r.Run("ip", "route"), r.Run("ip", "-6", "route"), diag())
 		}
 	}
 	t.Logf("routes and traffic both ways %v after gannet started", time.Since(started).Round(time.Millisecond))

@@ -233,7 +233,8 @@ func nextHop(p *apiutil.Path) netip.Addr {
 		case *bgp.PathAttributeNextHop:
 			return a.Value
 		case *bgp.PathAttributeMpReachNLRI:
-			if a.Nexthop.IsValid() && !a.Nexthop.IsUnspecified() {
+			if a.Nexthop.IsValid() && !a.Nexthop.IsUnspecified() || !a.LinkLocalNexthop.IsValid() {
+				// A locally originated route's next hop is "::".
 				return a.Nexthop
 			}
 			return a.LinkLocalNexthop
