@@ -465,6 +465,11 @@ func (c *compiler) parseEntity(e *EntityMatch, proto int) (parsedEntity, error) 
 		} else {
 			pe.ports = subtractRanges(pos, neg)
 		}
+		if pe.ports == nil {
+			// notPorts took every port: the entity matches no port, and
+			// nil would mean any port (fail open).
+			pe.ports = []rng{}
+		}
 	}
 	return pe, nil
 }

@@ -125,6 +125,12 @@ func TestPolicySemantics(t *testing.T) {
 		{name: "notPorts",
 			policies: []Policy{{Name: "a", Ingress: []PolicyRule{{Action: Allow, Protocol: "tcp", Destination: EntityMatch{NotPorts: []string{"22", "6000:6063"}}}}}},
 			ep:       "web", dir: Ingress, key: tcpKey("198.18.0.20", "198.18.0.10", 6010), want: Drop},
+		{name: "notPorts removing every port matches nothing",
+			policies: []Policy{{Name: "a", Ingress: []PolicyRule{{Action: Allow, Protocol: "tcp", Destination: EntityMatch{Ports: []string{"80"}, NotPorts: []string{"80"}}}}}},
+			ep:       "web", dir: Ingress, key: tcpKey("198.18.0.20", "198.18.0.10", 80), want: Drop},
+		{name: "notPorts alone removing every port matches nothing",
+			policies: []Policy{{Name: "a", Ingress: []PolicyRule{{Action: Allow, Protocol: "tcp", Source: EntityMatch{NotPorts: []string{"0:65535"}}}}}},
+			ep:       "web", dir: Ingress, key: tcpKey("198.18.0.20", "198.18.0.10", 80), want: Drop},
 		{name: "notProtocol",
 			policies: []Policy{{Name: "a", Egress: []PolicyRule{{Action: Allow, NotProtocol: "UDP"}}}},
 			ep:       "web", dir: Egress, key: Key{Src: ip("198.18.0.10"), Dst: ip("198.18.0.20"), SrcPort: 5, DstPort: 53, Proto: 17}, want: Drop},
@@ -420,6 +426,10 @@ func randPolicyRules(rnd *rand.Rand, n int) []PolicyRule {
 			r.Destination.Ports = []string{"80", "1000:2000"}[:1+rnd.IntN(2)]
 			if rnd.IntN(2) == 0 {
 				r.Source.NotPorts = []string{"1500:1600"}
+			}
+			if rnd.IntN(8) == 0 {
+				// notPorts covering every port the rule names: it matches nothing.
+				r.Destination.NotPorts = []string{"0:2000"}
 			}
 		case 1:
 			r.Protocol = "ICMP"
