@@ -165,6 +165,23 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		}
 	}
 
+	v.nh = lookup(t, v.sp, s)
+	if v.nh != nil && v.nh.kind == nhHost {
+		w.drop(chunk, ReasonToHost)
+		return false
+	}
+	intoSpace := v.nh != nil && (v.nh.kind == nhTranslate || v.nh.kind == nhEndpoint && v.nh.xlat)
+	// From the core into a tenant: the source must be one the core routes
+	// back out of this uplink, or any core host could speak as any of the
+	// tenant's workloads. Checked before the hop limit, so a spoofed
+	// packet is not answered with a Time Exceeded (a reflection).
+	if intoSpace && t.rpf && pe.role == RoleUplink {
+		if _, ok := feasible(t, in, s); !ok {
+			w.drop(chunk, ReasonRPF)
+			return false
+		}
+	}
+
 	// The router is a hop: a packet that cannot take one more is answered.
 	if s.TTL <= 1 {
 		if s.Family == pkt.FamilyIPv4 {
@@ -175,21 +192,7 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		return false
 	}
 
-	v.nh = lookup(t, v.sp, s)
-	if v.nh != nil && v.nh.kind == nhHost {
-		w.drop(chunk, ReasonToHost)
-		return false
-	}
-	if nh := v.nh; nh != nil && (nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat) {
-		// From the core into a tenant: the source must be one the core
-		// routes back out of this uplink, or any core host could speak
-		// as any of the tenant's workloads.
-		if t.rpf && pe.role == RoleUplink {
-			if _, ok := feasible(t, in, s); !ok {
-				w.drop(chunk, ReasonRPF)
-				return false
-			}
-		}
+	if nh := v.nh; intoSpace {
 		// 6->4 before conntrack and policy: they see the packet as the
 		// workload of the translated space sees it.
 		if !w.to4(t, v, nh.space) {

@@ -94,6 +94,7 @@ func TestReversePath(t *testing.T) {
 		mode     RPFMode
 		in       int
 		src, dst netip.Addr
+		ttl      uint8 // zero: the spec's default
 		want     outcome
 		detail   string // a step of the trace says it
 	}{
@@ -122,6 +123,12 @@ func TestReversePath(t *testing.T) {
 			want: outcome{"drop", "no-route", ""}, detail: "the uplink it came in on"}, // past the check; space 8 has no route to 192.0.2.7
 		{name: "into a border exit from the wrong uplink", in: rpfFabric2, src: b8("100.64.0.2"), dst: b8("192.0.2.7"),
 			want: outcome{"drop", "rpf", ""}},
+		// The reverse path is checked before the hop limit: a spoofed
+		// packet is not answered (a Time Exceeded would reflect it).
+		{name: "spoofed source with hop limit 1", in: rpfFabric, src: a7("100.66.0.9"), dst: toA, ttl: 1,
+			want: outcome{"drop", "rpf", ""}},
+		{name: "legit source with hop limit 1", in: rpfFabric, src: a7("100.64.0.2"), dst: toA, ttl: 1,
+			want: outcome{"answer", "ttl-exceeded", "fabric"}, detail: "hop limit 1: time exceeded"},
 		// Untranslated IPv6 is not checked: anything routes as before.
 		{name: "flat space, source routed elsewhere", in: rpfFabric2, src: flatPeer, dst: w1v6,
 			want: outcome{"forward", "", "w1"}, detail: "uplink: no endpoint to check the source against"},
@@ -142,7 +149,7 @@ func TestReversePath(t *testing.T) {
 			c := rpfConfig(t, tc.mode)
 			h := newHost(t, c, rpfNeigh)
 			macs := rpfUplinkTo[tc.in]
-			p := spec{srcMAC: macs.src, dstMAC: macs.dst, src: tc.src, dst: tc.dst, proto: "udp", sport: 4000, dport: 53, payload: []byte("rpf")}
+			p := spec{srcMAC: macs.src, dstMAC: macs.dst, src: tc.src, dst: tc.dst, ttl: tc.ttl, proto: "udp", sport: 4000, dport: 53, payload: []byte("rpf")}
 			f := p.frame(t)
 			res := h.tables.Load().Trace(tc.in, f, h.neigh.Table)
 			got := workerDid(h, c, tc.in, f)

@@ -1,7 +1,7 @@
 // Packet trace: a frame (built from a TraceSpec, or captured) flows
 // through the decisions of the pipeline — parse, port context (empty
-// slots), gateway, anti-spoofing, TTL, route (down ports), the reverse
-// path of a packet from the core into a translated space, translation,
+// slots), gateway, anti-spoofing, route, the reverse path of a packet
+// from the core into a translated space, TTL, down ports, translation,
 // conntrack and NAT, policy, neighbour, MTU — on a copy, and comes out as
 // a list of steps that say what each stage decided and why, plus the
 // verdict the data path would count. Nothing is sent and no state
@@ -448,6 +448,15 @@ func (tr *tracer) run(frame []byte) {
 	} else {
 		tr.step(StageAntiSpoof, "skip", "uplink: no endpoint to check the source against (a packet into a translated space has its reverse path checked)")
 	}
+	tr.nh = tr.route()
+	if tr.nh != nil && tr.nh.kind == nhHost {
+		tr.drop(ReasonToHost, "%v is the host's own address: workloads do not reach the host through gannet (endpointToHost: drop)", s.DstAddr())
+		return
+	}
+	intoSpace := tr.nh != nil && (tr.nh.kind == nhTranslate || tr.nh.kind == nhEndpoint && tr.nh.xlat)
+	if intoSpace && pe.role == RoleUplink && !tr.reversePath() {
+		return
+	}
 	if s.TTL <= 1 {
 		if s.Family == pkt.FamilyIPv4 {
 			tr.icmpError(pkt.ICMPv4TimeExceeded, pkt.ICMPv4TTLExceeded, 0, ReasonTTLExceeded, fmt.Sprintf("TTL %d: time exceeded", s.TTL))
@@ -456,16 +465,7 @@ func (tr *tracer) run(frame []byte) {
 		}
 		return
 	}
-
-	tr.nh = tr.route()
-	if tr.nh != nil && tr.nh.kind == nhHost {
-		tr.drop(ReasonToHost, "%v is the host's own address: workloads do not reach the host through gannet (endpointToHost: drop)", s.DstAddr())
-		return
-	}
-	if nh := tr.nh; nh != nil && (nh.kind == nhTranslate || nh.kind == nhEndpoint && nh.xlat) {
-		if pe.role == RoleUplink && !tr.reversePath() {
-			return
-		}
+	if nh := tr.nh; intoSpace {
 		if !tr.translate(false, nh.space) {
 			return
 		}
