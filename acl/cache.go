@@ -34,9 +34,47 @@ type ProgramCache struct {
 	mu    sync.Mutex
 	progs map[progKey]*Program // the latest successful compile's programs
 
+	// deferred: programs are built with linear scans for their large
+	// classifiers (fast to build) and kept in pending until Optimize.
+	deferred bool
+	pending  []*Program
+
 	// Counted over the cache's life (for tests): programs taken from the
 	// cache, and programs built.
 	hits, builds int
+}
+
+// SetDefer makes the compiles through c build large classifiers as linear
+// scans — a program is correct as soon as it is built, in time linear in
+// its rules — and remember them for TakePending, whose Optimize builds
+// the decision trees later, off the apply path. The daemon turns it on
+// once it runs: a policy change then publishes within milliseconds and
+// new flows of the programs it touched are classified by a scan until
+// their trees are in.
+func (c *ProgramCache) SetDefer(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deferred = on
+}
+
+// TakePending returns the programs built deferred that the latest compile
+// still uses, and forgets every pending one.
+func (c *ProgramCache) TakePending() []*Program {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Program
+	inUse := make(map[*Program]bool, len(c.progs))
+	for _, p := range c.progs {
+		inUse[p] = true
+	}
+	for _, p := range c.pending {
+		if inUse[p] {
+			out = append(out, p)
+			inUse[p] = false // once
+		}
+	}
+	c.pending = nil
+	return out
 }
 
 // NewProgramCache returns an empty cache.

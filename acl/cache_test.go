@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -391,5 +392,129 @@ func BenchmarkCompilePolicyCached(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/compile")
 		})
+	}
+}
+
+// TestDeferredDifferential: programs compiled deferred (linear scans
+// until Optimize) decide every packet as programs built whole, before
+// their trees are built and after, through random sequences of edits; and
+// TakePending hands over exactly the deferred programs still in use.
+func TestDeferredDifferential(t *testing.T) {
+	defer func(n int) { deferMin = n }(deferMin)
+	deferMin = 0 // every classifier starts as a scan
+	rounds, steps := 20, 15
+	if testing.Short() {
+		rounds = 5
+	}
+	for seed := range uint64(rounds) {
+		rnd := rand.New(rand.NewPCG(seed, 17))
+		set := randPolicySet(rnd)
+		cache := NewProgramCache()
+		cache.SetDefer(true)
+		next := len(set.Endpoints)
+		what := "initial"
+		for step := range steps {
+			if step > 0 {
+				what = randEdit(rnd, set, &next)
+			}
+			builds := cache.builds
+			got, gerr := CompilePolicyCached(set, cache)
+			want, werr := CompilePolicy(set)
+			if fmt.Sprint(gerr) != fmt.Sprint(werr) {
+				t.Fatalf("seed %d step %d (%s): deferred error %v, whole error %v", seed, step, what, gerr, werr)
+			}
+			if gerr != nil {
+				continue
+			}
+			check := func(when string) {
+				for _, ep := range set.Endpoints {
+					for _, dir := range []PolicyType{Ingress, Egress} {
+						for range 30 {
+							k := randPolicyKey(rnd, set, ep, dir)
+							gd, gref := decide(got, ep.Name, dir, &k)
+							wd, wref := decide(want, ep.Name, dir, &k)
+							if gd.Verdict != wd.Verdict || gd.Log != wd.Log || (gd.Rule >= 0) != (wd.Rule >= 0) || gref != wref {
+								t.Fatalf("seed %d step %d (%s), %s: %s %s %+v: deferred %v log=%v %v, whole %v log=%v %v",
+									seed, step, what, when, ep.Name, dir, k, gd.Verdict, gd.Log, gref, wd.Verdict, wd.Log, wref)
+							}
+						}
+					}
+				}
+			}
+			check("as scans")
+			pending := cache.TakePending()
+			if len(pending) != cache.builds-builds {
+				t.Errorf("seed %d step %d: %d programs pending, %d built", seed, step, len(pending), cache.builds-builds)
+			}
+			for _, p := range pending {
+				if err := p.Optimize(); err != nil {
+					t.Fatalf("seed %d step %d: Optimize: %v", seed, step, err)
+				}
+			}
+			check("optimized")
+			if p := cache.TakePending(); len(p) != 0 {
+				t.Errorf("seed %d step %d: %d programs pending after TakePending", seed, step, len(p))
+			}
+		}
+	}
+}
+
+// TestOptimizeWhileEvaluating: a program's trees replace its scan while
+// other goroutines evaluate it (the race detector watches) and no answer
+// changes on the way.
+func TestOptimizeWhileEvaluating(t *testing.T) {
+	set := tierSet(60)
+	want, err := CompilePolicy(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { deferMin = n }(deferMin)
+	deferMin = 0
+	cache := NewProgramCache()
+	cache.SetDefer(true)
+	got, err := CompilePolicyCached(set, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := cache.TakePending()
+	if len(pending) == 0 {
+		t.Fatal("nothing was built deferred")
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan string, 2)
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(g), 5))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ep := set.Endpoints[rnd.IntN(len(set.Endpoints))]
+				k := randPolicyKey(rnd, set, ep, Ingress)
+				gd, gref := decide(got, ep.Name, Ingress, &k)
+				wd, wref := decide(want, ep.Name, Ingress, &k)
+				if gd.Verdict != wd.Verdict || gref != wref {
+					errs <- fmt.Sprintf("%s %+v: got %v %v, want %v %v", ep.Name, k, gd.Verdict, gref, wd.Verdict, wref)
+					return
+				}
+			}
+		}()
+	}
+	for _, p := range pending {
+		if err := p.Optimize(); err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case e := <-errs:
+		t.Fatal(e)
+	default:
 	}
 }

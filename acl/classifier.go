@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gannet-net/gannet/pkt"
 )
@@ -15,10 +17,25 @@ import (
 // Classifier answers "which rule matches this packet first". It is
 // immutable once compiled and safe for concurrent use by any number of
 // goroutines; publish a new one to change rules.
+//
+// A classifier built deferred (ProgramCache.Defer) starts as a linear
+// scan of its boxes — correct at once, built in linear time — and
+// Optimize replaces that with the decision trees in place; both answer
+// every key the same (the trees are tested against the scan), so a reader
+// never sees the rules change, only the lookups get faster.
 type Classifier struct {
-	v4, v6 forest
-	rules  int
+	fam   atomic.Pointer[families] // the representation lookups use
+	rules int
+
+	// Deferred only: the boxes the trees are built from, until Optimize.
+	once   sync.Once
+	b4, b6 []box
+	binth  int
+	optErr error
 }
+
+// families is a classifier's representation: one forest per family.
+type families struct{ v4, v6 forest }
 
 // Compile builds a classifier. Rule order is priority: rules[0] wins over
 // every later rule. A rule that fails validation is an error naming its
@@ -50,15 +67,76 @@ func compile(rules []Rule, binth int) (*Classifier, error) {
 // compileBoxes builds a classifier from boxes already in priority order
 // (box.rule ascending within each family); n is the number of rules.
 func compileBoxes(b4, b6 []box, n, binth int) (*Classifier, error) {
+	fam, err := buildFamilies(b4, b6, binth)
+	if err != nil {
+		return nil, err
+	}
 	c := &Classifier{rules: n}
+	c.fam.Store(fam)
+	return c, nil
+}
+
+func buildFamilies(b4, b6 []box, binth int) (*families, error) {
+	var fam families
 	var err error
-	if c.v4, err = buildForest(dims4, binth, b4); err != nil {
+	if fam.v4, err = buildForest(dims4, binth, b4); err != nil {
 		return nil, fmt.Errorf("acl: IPv4: %w", err)
 	}
-	if c.v6, err = buildForest(dims6, binth, b6); err != nil {
+	if fam.v6, err = buildForest(dims6, binth, b6); err != nil {
 		return nil, fmt.Errorf("acl: IPv6: %w", err)
 	}
+	return &fam, nil
+}
+
+// deferMin is the number of boxes under which a deferred classifier is
+// built at once: its trees cost less than the scan would on lookups.
+var deferMin = 256 // a variable for the tests
+
+// compileBoxesDeferred is compileBoxes for the control plane's quick
+// path: a large set starts as a linear scan (one leaf per family, built in
+// linear time) and keeps its boxes for Optimize.
+func compileBoxesDeferred(b4, b6 []box, n, binth int) (*Classifier, error) {
+	if len(b4)+len(b6) < deferMin {
+		return compileBoxes(b4, b6, n, binth)
+	}
+	var fam families
+	for _, f := range []struct {
+		dst   *forest
+		nd    int
+		boxes []box
+	}{{&fam.v4, dims4, b4}, {&fam.v6, dims6, b6}} {
+		f.dst.nd = f.nd
+		t, err := buildTree(f.nd, math.MaxInt32, 0, f.boxes) // one leaf
+		if err != nil {
+			return nil, err
+		}
+		if err := f.dst.add(&t); err != nil {
+			return nil, err
+		}
+	}
+	c := &Classifier{rules: n, b4: b4, b6: b6, binth: binth}
+	c.fam.Store(&fam)
 	return c, nil
+}
+
+// Optimize builds a deferred classifier's decision trees and switches its
+// lookups to them; it returns at once for one built whole, or already
+// optimized. Safe to call from any goroutine while lookups run. On an
+// error the scan stays (it is correct, only slower).
+func (c *Classifier) Optimize() error {
+	c.once.Do(func() {
+		if c.b4 == nil && c.b6 == nil {
+			return
+		}
+		fam, err := buildFamilies(c.b4, c.b6, c.binth)
+		if err != nil {
+			c.optErr = err
+			return
+		}
+		c.fam.Store(fam)
+		c.b4, c.b6 = nil, nil
+	})
+	return c.optErr
 }
 
 // Len returns the number of rules the classifier was compiled from.
@@ -74,12 +152,12 @@ func (c *Classifier) Match(k *Key) (index int, ok bool) {
 		d[0] = binary.BigEndian.Uint32(s[:])
 		d[1] = binary.BigEndian.Uint32(t[:])
 		d[2], d[3], d[4] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
-		i = c.v4.lookup(&d)
+		i = c.fam.Load().v4.lookup(&d)
 	case k.Src.Is6() && k.Dst.Is6():
 		s, t := k.Src.As16(), k.Dst.As16()
 		words6(&d, &s, &t)
 		d[8], d[9], d[10] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
-		i = c.v6.lookup(&d)
+		i = c.fam.Load().v6.lookup(&d)
 	default:
 		return -1, false
 	}
@@ -110,11 +188,11 @@ func (c *Classifier) matchPacket(k *PacketKey) int32 {
 		d[0] = binary.BigEndian.Uint32(k.Src[:4])
 		d[1] = binary.BigEndian.Uint32(k.Dst[:4])
 		d[2], d[3], d[4] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
-		return c.v4.lookup(&d)
+		return c.fam.Load().v4.lookup(&d)
 	case pkt.FamilyIPv6:
 		words6(&d, &k.Src, &k.Dst)
 		d[8], d[9], d[10] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
-		return c.v6.lookup(&d)
+		return c.fam.Load().v6.lookup(&d)
 	}
 	return -1
 }
@@ -134,8 +212,9 @@ func (c *Classifier) MatchSummary(s *pkt.Summary) (index int, ok bool) {
 func (c *Classifier) MatchBatch(keys []PacketKey, out []int32) {
 	out = out[:len(keys)]
 	var b4, b6 batch
-	b4.f, b4.per = &c.v4, c.v4.keysPerWalk()
-	b6.f, b6.per = &c.v6, c.v6.keysPerWalk()
+	fam := c.fam.Load()
+	b4.f, b4.per = &fam.v4, fam.v4.keysPerWalk()
+	b6.f, b6.per = &fam.v6, fam.v6.keysPerWalk()
 	for i := range keys {
 		k := &keys[i]
 		switch k.Family {
@@ -175,7 +254,8 @@ type Stats struct {
 // Stats reports the classifier's size.
 func (c *Classifier) Stats() Stats {
 	s := Stats{Rules: c.rules}
-	for _, f := range []*forest{&c.v4, &c.v6} {
+	fam := c.fam.Load()
+	for _, f := range []*forest{&fam.v4, &fam.v6} {
 		for _, t := range f.roots {
 			s.Trees++
 			s.Nodes += t.nodes

@@ -333,9 +333,11 @@ func TestForestManyTrees(t *testing.T) {
 			}
 		}
 		c := &Classifier{rules: len(rules)}
-		f := &c.v4
+		fam := &families{}
+		c.fam.Store(fam)
+		f := &fam.v4
 		if v6 {
-			f = &c.v6
+			f = &fam.v6
 		}
 		f.nd = nd
 		for lo := 0; lo < len(boxes); lo += 5 {

@@ -51,7 +51,11 @@ func (f *forest) add(t *tree) error {
 		}
 		f.nodes = append(f.nodes, n)
 	}
-	f.data = append(f.data, t.data...)
+	if db == 0 {
+		f.data = t.data // the first tree's: no copy (t is not used again)
+	} else {
+		f.data = append(f.data, t.data...)
+	}
 	f.roots = append(f.roots, forestTree{root: f.nodes[nb], minRule: t.minRule, depth: t.depth,
 		nodes: len(t.nodes), entries: t.entries})
 	f.depth = max(f.depth, t.depth)

@@ -210,6 +210,8 @@ func CompilePolicyCached(set *PolicySet, cache *ProgramCache) (*CompiledPolicy, 
 		defer cache.mu.Unlock()
 		prev = cache.progs
 	}
+	deferred := cache != nil && cache.deferred
+	var built []*Program // deferred: the programs to optimize
 	used := map[progKey]*Program{}
 	byShape := map[string]*Program{}
 	builds, hits := 0, 0
@@ -250,10 +252,13 @@ func CompilePolicyCached(set *PolicySet, cache *ProgramCache) (*CompiledPolicy, 
 						hits++
 					} else {
 						var err error
-						if prog, err = buildProgram(applies, pr, prof, c.boxes); err != nil {
+						if prog, err = buildProgram(applies, pr, prof, c.boxes, deferred); err != nil {
 							return nil, fmt.Errorf("acl: endpoint %q: %v", e.Name, err)
 						}
 						builds++
+						if deferred {
+							built = append(built, prog)
+						}
 					}
 					used[fp] = prog
 				}
@@ -271,6 +276,7 @@ func CompilePolicyCached(set *PolicySet, cache *ProgramCache) (*CompiledPolicy, 
 		cache.progs = used
 		cache.hits += hits
 		cache.builds += builds
+		cache.pending = append(cache.pending, built...)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@
 package acl
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -189,23 +190,63 @@ func fullBox(nd int) box {
 	return b
 }
 
-func buildProgram(applies bool, pols, profs [][]*parsedRule, boxes func(*parsedRule) famBoxes) (*Program, error) {
+// buildProgram builds a program; deferred builds its large classifiers
+// as linear scans that Optimize turns into trees (compileBoxesDeferred).
+func buildProgram(applies bool, pols, profs [][]*parsedRule, boxes func(*parsedRule) famBoxes, deferred bool) (*Program, error) {
 	p := &Program{PoliciesApplied: applies}
+	build := compileBoxes
+	if deferred {
+		build = compileBoxesDeferred
+	}
 	var err error
 	if len(pols) > 0 {
-		if p.pol, err = p.buildStage(pols, boxes, false, applies); err != nil {
+		if p.pol, err = p.buildStage(pols, boxes, build, false, applies); err != nil {
 			return nil, err
 		}
 	}
-	if p.prof, err = p.buildStage(profs, boxes, true, true); err != nil {
+	if p.prof, err = p.buildStage(profs, boxes, build, true, true); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *Program) buildStage(lists [][]*parsedRule, boxes func(*parsedRule) famBoxes, profile, defaultDeny bool) (stage, error) {
+// Optimize builds the decision trees of a program built deferred (see
+// ProgramCache.SetDefer) and switches its lookups to them; a program
+// built whole returns at once. Decisions never change, only their cost.
+// Safe while the data path evaluates the program.
+func (p *Program) Optimize() error {
+	var errs []error
+	for _, c := range []*Classifier{p.pol.verdict, p.pol.log, p.prof.verdict, p.prof.log} {
+		if c != nil {
+			if err := c.Optimize(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Program) buildStage(lists [][]*parsedRule, boxes func(*parsedRule) famBoxes,
+	build func(b4, b6 []box, n, binth int) (*Classifier, error), profile, defaultDeny bool) (stage, error) {
 	var s stage
-	var v4, v6, l4, l6 []box
+	// Sized first: a stage of selector rules holds tens of thousands of
+	// boxes, and growing by appends copied them over and over.
+	var n4, n6, nl4, nl6 int
+	for _, list := range lists {
+		for _, r := range list {
+			fb := boxes(r)
+			if r.ref.Action == Log {
+				nl4, nl6 = nl4+len(fb.v4), nl6+len(fb.v6)
+			} else {
+				n4, n6 = n4+len(fb.v4), n6+len(fb.v6)
+			}
+		}
+	}
+	v4, v6 := make([]box, 0, n4+1), make([]box, 0, n6+1)
+	var l4, l6 []box
+	if nl4+nl6 > 0 {
+		l4, l6 = make([]box, 0, nl4), make([]box, 0, nl6)
+	}
 	add := func(dst []box, bs []box, i int) []box {
 		for _, b := range bs {
 			b.rule = int32(i)
@@ -242,12 +283,12 @@ func (p *Program) buildStage(lists [][]*parsedRule, boxes func(*parsedRule) famB
 	}
 	var err error
 	if len(s.acts) > 0 {
-		if s.verdict, err = compileBoxes(v4, v6, len(s.acts), defaultBinth); err != nil {
+		if s.verdict, err = build(v4, v6, len(s.acts), defaultBinth); err != nil {
 			return s, err
 		}
 	}
 	if len(s.logPos) > 0 {
-		if s.log, err = compileBoxes(l4, l6, len(s.logPos), defaultBinth); err != nil {
+		if s.log, err = build(l4, l6, len(s.logPos), defaultBinth); err != nil {
 			return s, err
 		}
 	}

@@ -227,6 +227,7 @@ func (b *builder) leaf(at int, ids []int32) error {
 	if len(ids) > 0 {
 		first = uint32(b.boxes[ids[0]].rule)
 	}
+	b.t.data = slices.Grow(b.t.data, 2+len(ids)*stride)
 	b.t.data = append(b.t.data, uint32(len(ids)), first)
 	for _, id := range ids {
 		bx := &b.boxes[id]

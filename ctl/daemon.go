@@ -63,6 +63,7 @@ type Daemon struct {
 	apiEPs  map[string]config.WorkloadEndpoint // endpoints made through the API
 	merged  *config.Config                     // file + API endpoints: what runs
 	progs   *acl.ProgramCache                  // the policy programs of the last compile, reused by the next
+	opt     *optimizer                         // builds the trees of programs published as scans
 	plan    *config.Plan
 	ports   map[string]*port // by interface name
 	slots   []*port          // by slot; nil: free
@@ -124,7 +125,7 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Notify == nil {
 		opts.Notify = NotifyFromEnv()
 	}
-	return &Daemon{opts: opts, log: opts.Log, ops: make(chan func()), quit: make(chan struct{}), ports: map[string]*port{}, apiEPs: map[string]config.WorkloadEndpoint{}, progs: acl.NewProgramCache()}, nil
+	return &Daemon{opts: opts, log: opts.Log, ops: make(chan func()), quit: make(chan struct{}), ports: map[string]*port{}, apiEPs: map[string]config.WorkloadEndpoint{}, progs: acl.NewProgramCache(), opt: newOptimizer(opts.Log)}, nil
 }
 
 // readConfig reads and parses the configuration file.
@@ -414,6 +415,10 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 	res.Changes = diffConfigs(d.merged, merged, added, removed)
 	d.file, d.apiEPs, d.merged, d.plan = file, apiEPs, merged, plan
 	d.applyRouting()
+	// The first apply (start) builds its programs whole; every later one
+	// publishes the programs it builds as scans and optimizes them after.
+	d.opt.add(d.progs.TakePending())
+	d.progs.SetDefer(true)
 	res.OK = true
 	return res
 }
