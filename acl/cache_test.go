@@ -105,54 +105,82 @@ func randEdit(rnd *rand.Rand, set *PolicySet, next *int) string {
 // TestCompileCachedDifferential applies random sequences of edits and
 // checks that compiling with a cache decides every packet as compiling
 // without one (and as the interpreter), and that the cache holds exactly
-// the latest compile's programs.
+// the latest compile's programs. Deferred, every classifier the cache
+// builds starts as a linear scan: it must decide the same before its
+// trees are built and after, and TakePending hands over exactly the
+// programs built.
 func TestCompileCachedDifferential(t *testing.T) {
 	rounds, steps := 30, 25
 	if testing.Short() {
 		rounds = 8
 	}
-	for seed := range uint64(rounds) {
-		rnd := rand.New(rand.NewPCG(seed, 13))
-		set := randPolicySet(rnd)
-		cache := NewProgramCache()
-		next := len(set.Endpoints)
-		what := "initial"
-		for step := range steps {
-			if step > 0 {
-				what = randEdit(rnd, set, &next)
-			}
-			builds := cache.builds
-			got, gerr := CompilePolicyCached(set, cache)
-			want, werr := CompilePolicy(set)
-			if fmt.Sprint(gerr) != fmt.Sprint(werr) {
-				t.Fatalf("seed %d step %d (%s): CompilePolicyCached error %v, CompilePolicy error %v", seed, step, what, gerr, werr)
-			}
-			if gerr != nil {
-				continue
-			}
-			if what == "nothing" && cache.builds != builds {
-				t.Errorf("seed %d step %d: recompiling an unchanged set built %d programs, want 0", seed, step, cache.builds-builds)
-			}
-			if n, w := cache.Len(), distinctPrograms(got); n != w {
-				t.Errorf("seed %d step %d (%s): cache holds %d programs, the compile uses %d", seed, step, what, n, w)
-			}
-			tw := &interp{set}
-			for _, ep := range set.Endpoints {
-				for _, dir := range []PolicyType{Ingress, Egress} {
-					for range 40 {
-						k := randPolicyKey(rnd, set, ep, dir)
-						gd, gref := decide(got, ep.Name, dir, &k)
-						wd, wref := decide(want, ep.Name, dir, &k)
-						if gd.Verdict != wd.Verdict || gd.Log != wd.Log || (gd.Rule >= 0) != (wd.Rule >= 0) || gref != wref {
-							t.Fatalf("seed %d step %d (%s): %s %s %+v: cached %v log=%v %v, uncached %v log=%v %v",
-								seed, step, what, ep.Name, dir, k, gd.Verdict, gd.Log, gref, wd.Verdict, wd.Log, wref)
-						}
-						tv, tl, tref, tok := tw.decide(ep.Name, dir, &k)
-						if gd.Verdict != tv || gd.Log != tl || (gd.Rule >= 0) != tok || gref != tref {
-							t.Fatalf("seed %d step %d (%s): %s %s %+v: cached %v log=%v %v, interpreter %v log=%v %v",
-								seed, step, what, ep.Name, dir, k, gd.Verdict, gd.Log, gref, tv, tl, tref)
+	defer func(n int) { deferMin = n }(deferMin)
+	for _, deferred := range []bool{false, true} {
+		deferMin = 0
+		for seed := range uint64(rounds) {
+			rnd := rand.New(rand.NewPCG(seed, 13))
+			set := randPolicySet(rnd)
+			cache := NewProgramCache()
+			cache.SetDefer(deferred)
+			next := len(set.Endpoints)
+			what := "initial"
+			for step := range steps {
+				if step > 0 {
+					what = randEdit(rnd, set, &next)
+				}
+				builds := cache.builds
+				got, gerr := CompilePolicyCached(set, cache)
+				want, werr := CompilePolicy(set)
+				if fmt.Sprint(gerr) != fmt.Sprint(werr) {
+					t.Fatalf("seed %d step %d (%s): CompilePolicyCached error %v, CompilePolicy error %v", seed, step, what, gerr, werr)
+				}
+				if gerr != nil {
+					continue
+				}
+				if what == "nothing" && cache.builds != builds {
+					t.Errorf("seed %d step %d: recompiling an unchanged set built %d programs, want 0", seed, step, cache.builds-builds)
+				}
+				if n, w := cache.Len(), distinctPrograms(got); n != w {
+					t.Errorf("seed %d step %d (%s): cache holds %d programs, the compile uses %d", seed, step, what, n, w)
+				}
+				check := func(when string) {
+					tw := &interp{set}
+					for _, ep := range set.Endpoints {
+						for _, dir := range []PolicyType{Ingress, Egress} {
+							for range 40 {
+								k := randPolicyKey(rnd, set, ep, dir)
+								gd, gref := decide(got, ep.Name, dir, &k)
+								wd, wref := decide(want, ep.Name, dir, &k)
+								if gd.Verdict != wd.Verdict || gd.Log != wd.Log || (gd.Rule >= 0) != (wd.Rule >= 0) || gref != wref {
+									t.Fatalf("seed %d step %d (%s), %s: %s %s %+v: cached %v log=%v %v, uncached %v log=%v %v",
+										seed, step, what, when, ep.Name, dir, k, gd.Verdict, gd.Log, gref, wd.Verdict, wd.Log, wref)
+								}
+								tv, tl, tref, tok := tw.decide(ep.Name, dir, &k)
+								if gd.Verdict != tv || gd.Log != tl || (gd.Rule >= 0) != tok || gref != tref {
+									t.Fatalf("seed %d step %d (%s), %s: %s %s %+v: cached %v log=%v %v, interpreter %v log=%v %v",
+										seed, step, what, when, ep.Name, dir, k, gd.Verdict, gd.Log, gref, tv, tl, tref)
+								}
+							}
 						}
 					}
+				}
+				if !deferred {
+					check("built whole")
+					continue
+				}
+				check("as scans")
+				pending := cache.TakePending()
+				if len(pending) != cache.builds-builds {
+					t.Errorf("seed %d step %d: %d programs pending, %d built", seed, step, len(pending), cache.builds-builds)
+				}
+				for _, p := range pending {
+					if err := p.Optimize(); err != nil {
+						t.Fatalf("seed %d step %d: Optimize: %v", seed, step, err)
+					}
+				}
+				check("optimized")
+				if p := cache.TakePending(); len(p) != 0 {
+					t.Errorf("seed %d step %d: %d programs pending after TakePending", seed, step, len(p))
 				}
 			}
 		}
@@ -392,70 +420,6 @@ func BenchmarkCompilePolicyCached(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/compile")
 		})
-	}
-}
-
-// TestDeferredDifferential: programs compiled deferred (linear scans
-// until Optimize) decide every packet as programs built whole, before
-// their trees are built and after, through random sequences of edits; and
-// TakePending hands over exactly the deferred programs still in use.
-func TestDeferredDifferential(t *testing.T) {
-	defer func(n int) { deferMin = n }(deferMin)
-	deferMin = 0 // every classifier starts as a scan
-	rounds, steps := 20, 15
-	if testing.Short() {
-		rounds = 5
-	}
-	for seed := range uint64(rounds) {
-		rnd := rand.New(rand.NewPCG(seed, 17))
-		set := randPolicySet(rnd)
-		cache := NewProgramCache()
-		cache.SetDefer(true)
-		next := len(set.Endpoints)
-		what := "initial"
-		for step := range steps {
-			if step > 0 {
-				what = randEdit(rnd, set, &next)
-			}
-			builds := cache.builds
-			got, gerr := CompilePolicyCached(set, cache)
-			want, werr := CompilePolicy(set)
-			if fmt.Sprint(gerr) != fmt.Sprint(werr) {
-				t.Fatalf("seed %d step %d (%s): deferred error %v, whole error %v", seed, step, what, gerr, werr)
-			}
-			if gerr != nil {
-				continue
-			}
-			check := func(when string) {
-				for _, ep := range set.Endpoints {
-					for _, dir := range []PolicyType{Ingress, Egress} {
-						for range 30 {
-							k := randPolicyKey(rnd, set, ep, dir)
-							gd, gref := decide(got, ep.Name, dir, &k)
-							wd, wref := decide(want, ep.Name, dir, &k)
-							if gd.Verdict != wd.Verdict || gd.Log != wd.Log || (gd.Rule >= 0) != (wd.Rule >= 0) || gref != wref {
-								t.Fatalf("seed %d step %d (%s), %s: %s %s %+v: deferred %v log=%v %v, whole %v log=%v %v",
-									seed, step, what, when, ep.Name, dir, k, gd.Verdict, gd.Log, gref, wd.Verdict, wd.Log, wref)
-							}
-						}
-					}
-				}
-			}
-			check("as scans")
-			pending := cache.TakePending()
-			if len(pending) != cache.builds-builds {
-				t.Errorf("seed %d step %d: %d programs pending, %d built", seed, step, len(pending), cache.builds-builds)
-			}
-			for _, p := range pending {
-				if err := p.Optimize(); err != nil {
-					t.Fatalf("seed %d step %d: Optimize: %v", seed, step, err)
-				}
-			}
-			check("optimized")
-			if p := cache.TakePending(); len(p) != 0 {
-				t.Errorf("seed %d step %d: %d programs pending after TakePending", seed, step, len(p))
-			}
-		}
 	}
 }
 
