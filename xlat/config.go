@@ -29,7 +29,9 @@ import (
 //	lowestIPv6MTU: 1280            # DF=0 IPv4 packets are fragmented to fit this
 //	ipv4MTU: 1500                  # MTU of the IPv4 side's next hop
 //	ipv6MTU: 1500                  # MTU of the IPv6 side's next hop
-//	amendUDPZeroChecksum: true     # compute a zero IPv4 UDP checksum (else drop)
+//	amendUDPZeroChecksum: true     # compute a zero IPv4 UDP checksum (else refuse)
+//	translatorIPv4: 198.51.100.1   # the translator's own addresses: the source of
+//	translatorIPv6: "2001:db8::1"  # the ICMP errors it originates
 type Config struct {
 	Pool6                string         `yaml:"pool6"`
 	AddressSpaces        map[int]string `yaml:"addressSpaces"`
@@ -40,6 +42,14 @@ type Config struct {
 	IPv4MTU              int            `yaml:"ipv4MTU"`
 	IPv6MTU              int            `yaml:"ipv6MTU"`
 	AmendUDPZeroChecksum *bool          `yaml:"amendUDPZeroChecksum"`
+	// TranslatorIPv4 and TranslatorIPv6 are the translator's own
+	// addresses (in gannet run, the router's): the source of the ICMP
+	// errors it originates (Fragmentation Needed, Packet Too Big, a
+	// refused zero-checksum UDP datagram, ...), and of a translated ICMP
+	// error whose source has no form in the other family when the RFC
+	// 6791 pool of that family is empty (RFC 6791 section 4).
+	TranslatorIPv4 string `yaml:"translatorIPv4"`
+	TranslatorIPv6 string `yaml:"translatorIPv6"`
 }
 
 // EAMEntry maps an IPv4 prefix of an address space to an IPv6 prefix with
@@ -92,6 +102,8 @@ type compiled struct {
 	mtu4   int
 	mtu6   int
 	amend  bool
+	self4  netip.Addr // translatorIPv4, invalid when unset
+	self6  netip.Addr
 }
 
 type spaceConf struct {
@@ -254,6 +266,29 @@ func (c Config) compile() (compiled, error) {
 		return k, fmt.Errorf("ipv6MTU: %d out of range 1280-65535 (RFC 8200 minimum MTU)", k.mtu6)
 	}
 	k.amend = c.AmendUDPZeroChecksum == nil || *c.AmendUDPZeroChecksum
+	if c.TranslatorIPv4 != "" {
+		a, err := netip.ParseAddr(c.TranslatorIPv4)
+		if err != nil || !a.Is4() {
+			return k, fmt.Errorf("translatorIPv4: %q is not an IPv4 address", c.TranslatorIPv4)
+		}
+		if b := a.As4(); b[0] == 0 || b[0] == 127 || b[0] >= 224 {
+			// pkt.BuildICMPv4Error's own rule for a unique host (RFC
+			// 1812 section 4.3.2.7, 5.3.7): an error must not come from
+			// "this network", loopback, multicast or class E.
+			return k, fmt.Errorf("translatorIPv4: %s is not a unicast host address", a)
+		}
+		k.self4 = a
+	}
+	if c.TranslatorIPv6 != "" {
+		a, err := netip.ParseAddr(c.TranslatorIPv6)
+		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return k, fmt.Errorf("translatorIPv6: %q is not an IPv6 address", c.TranslatorIPv6)
+		}
+		if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() {
+			return k, fmt.Errorf("translatorIPv6: %s is not a unicast address", a)
+		}
+		k.self6 = a
+	}
 	if len(k.spaces) == 0 && len(k.eam) == 0 {
 		return k, errors.New("pool6, addressSpaces, eam: nothing to translate with; set at least one")
 	}

@@ -229,12 +229,12 @@ func echo64(seg []byte, pseudo uint16) {
 }
 
 // reply6 answers the IPv6 packet with an ICMPv6 error built in place in
-// the headroom, from an RFC 6791 IPv6 pool address.
+// the headroom, from the translator's own address (ownSrc6).
 func (t *Translator) reply6(p *Packet, st *Stats, why Reason, typ, code uint8, rest uint32) Verdict {
 	s := &p.s
 	var key [4]byte
 	copy(key[:], s.Dst[12:16])
-	src, ok := t.pick6(key)
+	src, ok := t.ownSrc6(key)
 	if !ok {
 		return p.drop(st, why)
 	}
@@ -269,11 +269,17 @@ func (t *Translator) icmpError64(p *Packet, st *Stats, c *chain) Verdict {
 		return p.drop(st, r)
 	}
 	// RFC 4884 length, in 64-bit words, for Destination Unreachable and
-	// Time Exceeded: extensions are not translated (see icmpError46).
-	end := len(b)
-	if ic.Type() == pkt.ICMPv6DestUnreach || ic.Type() == pkt.ICMPv6TimeExceeded {
-		if l := int(b[icmpOff+4]); l != 0 {
-			end = min(end, icmpOff+pkt.ICMPHeaderLen+8*l)
+	// Time Exceeded: the extension after the field is carried over
+	// (rfc4884.go); Destination Unreachable becomes 3 and Time Exceeded
+	// 11, which have the attribute too.
+	end, extLen := len(b), 0
+	lenAttr := 0
+	if hasLength6(ic.Type()) {
+		if l := int(b[icmpOff+4]); l != 0 && icmpOff+pkt.ICMPHeaderLen+8*l <= len(b) {
+			lenAttr, end = l, icmpOff+pkt.ICMPHeaderLen+8*l
+			if hasLength4(typ4) {
+				extLen = len(b) - end
+			}
 		}
 	}
 	s.L3Len = uint16(end)
@@ -314,7 +320,7 @@ func (t *Translator) icmpError64(p *Packet, st *Stats, c *chain) Verdict {
 	if r != ReasonNone {
 		// An IPv6 router with no IPv4 form (RFC 6791).
 		var ok bool
-		if src4, ok = t.pick4(&s.Src); !ok {
+		if src4, ok = t.relaySrc4(&s.Src); !ok {
 			return p.drop(st, ReasonNoRFC6791)
 		}
 	}
@@ -323,13 +329,24 @@ func (t *Translator) icmpError64(p *Packet, st *Stats, c *chain) Verdict {
 	}
 
 	innerL4 := innerOff + ic6.l4
-	restLen := end - innerL4
-	size := pkt.ICMPv4ErrorHeaderLen + pkt.IPv4MinLen + restLen
-	if size > t.mtu4 {
-		restLen -= size - t.mtu4
-		size = t.mtu4
+	if lenAttr != 0 { // the field may end in padding: the datagram is what its header declares
+		end = min(end, innerOff+int(in.L3Len))
 	}
 	newOff := p.Off + innerL4 - pkt.IPv4MinLen - pkt.ICMPv4ErrorHeaderLen
+	// As much of the datagram as fits 576 bytes (RFC 1812 4.3.2.3, and
+	// the IPv4 next hop if smaller: an error is never fragmented), and an
+	// extension after it if there is room, in the frame too.
+	const fixed = pkt.ICMPv4ErrorHeaderLen
+	limit := min(pkt.ICMPv4ErrorMaxLen, t.mtu4)
+	dgram := pkt.IPv4MinLen + end - innerL4
+	keep, pad, attr, withExt := quoteLayout(fixed, dgram, extLen, limit, 4)
+	if withExt && newOff+fixed+keep+pad+extLen > len(p.Buf) {
+		keep, pad, attr, withExt = quoteLayout(fixed, dgram, 0, limit, 4)
+	}
+	size := fixed + keep + pad
+	if withExt {
+		size += extLen
+	}
 
 	// Nothing below drops.
 	p.Space = sp.id
@@ -365,6 +382,12 @@ func (t *Translator) icmpError64(p *Packet, st *Stats, c *chain) Verdict {
 
 	out := p.Buf[newOff : newOff+size]
 	writeIPv4(pkt.IPv4(out[pkt.ICMPv4ErrorHeaderLen:]), itos, uint16(innerTotal), iid, idf, imf, innerFragOff, ittl, ic6.proto, isrc, idst)
+	if withExt { // the extension moves to its new place, then the padding before it is cleared
+		at := fixed + keep + pad
+		copy(out[at:], p.Buf[p.Off+len(b)-extLen:p.Off+len(b)])
+		zero(out[fixed+keep : at])
+		rest4 |= uint32(attr) << 16
+	}
 	oc := pkt.ICMP(out[pkt.IPv4MinLen:])
 	oc.SetType(typ4)
 	oc.SetCode(code4)

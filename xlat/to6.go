@@ -57,13 +57,17 @@ func (t *Translator) To6(p *Packet, st *Stats) Verdict {
 	case protoIGMP:
 		return p.drop(st, ReasonIGMP)
 	case pkt.ProtoUDP:
-		if s.Flags&pkt.FlagUDPZeroChecksum != 0 {
+		if s.Flags&pkt.FlagUDPZeroChecksum != 0 && (frag || !t.amend) {
+			// RFC 7915 4.5: a checksum a fragment cannot give (or the
+			// operator chose not to compute) means a drop "and a system
+			// management event"; 4.4 names the error that makes it
+			// visible to the sender: Destination Unreachable, Code 13
+			// (Communication Administratively Prohibited).
+			why := ReasonUDPZeroChecksum
 			if frag {
-				return p.drop(st, ReasonUDPZeroChecksumFrag)
+				why = ReasonUDPZeroChecksumFrag
 			}
-			if !t.amend {
-				return p.drop(st, ReasonUDPZeroChecksum)
-			}
+			return t.reply4(p, st, why, pkt.ICMPv4DestUnreach, pkt.ICMPv4AdminProhibited, 0)
 		}
 	}
 
@@ -190,13 +194,13 @@ func unexpiredSourceRoute(opts []byte) bool {
 }
 
 // reply4 answers the IPv4 packet with an ICMPv4 error built in place in
-// the headroom. Its source is an RFC 6791 pool address: the translator has
-// no IPv4 address of its own on this path.
+// the headroom, from the translator's own address (ownSrc4). Without one
+// the packet is dropped with why.
 func (t *Translator) reply4(p *Packet, st *Stats, why Reason, typ, code uint8, rest uint32) Verdict {
 	s := &p.s
 	var key [16]byte
 	copy(key[:], s.Dst[:4])
-	src, ok := t.pick4(&key)
+	src, ok := t.ownSrc4(&key)
 	if !ok {
 		return p.drop(st, why)
 	}
@@ -229,12 +233,18 @@ func (t *Translator) icmpError46(p *Packet, st *Stats, sp *space) Verdict {
 	if r != ReasonNone {
 		return p.drop(st, r)
 	}
-	// RFC 4884: a non-zero length (in 32-bit words) means extensions
-	// follow the original datagram. gannet does not translate the
-	// extension objects; the quote stops at the original datagram.
-	end := len(b)
-	if l := int(b[icmpOff+5]); l != 0 && typ6 != pkt.ICMPv6PacketTooBig {
-		end = min(end, icmpOff+pkt.ICMPHeaderLen+4*l)
+	// RFC 4884: a non-zero length (in 32-bit words) ends the original
+	// datagram field; an extension structure follows it. One that points
+	// past the message is not RFC 4884's: the whole rest is the quote.
+	end, extLen := len(b), 0
+	lenAttr := 0
+	if hasLength4(ic.Type()) {
+		if l := int(b[icmpOff+5]); l != 0 && icmpOff+pkt.ICMPHeaderLen+4*l <= len(b) {
+			lenAttr, end = l, icmpOff+pkt.ICMPHeaderLen+4*l
+			if hasLength6(typ6) {
+				extLen = len(b) - end
+			}
+		}
 	}
 	s.L3Len = uint16(end)
 	if pkt.ParseQuoted(b, s, in) != pkt.OK || in.Family != pkt.FamilyIPv4 {
@@ -263,7 +273,7 @@ func (t *Translator) icmpError46(p *Packet, st *Stats, sp *space) Verdict {
 	if t.map46(sp, [4]byte(s.Src[:4]), &src6) != ReasonNone {
 		// An IPv4 router with no IPv6 form (RFC 6791).
 		var ok bool
-		if src6, ok = t.pick6([4]byte(s.Src[:4])); !ok {
+		if src6, ok = t.relaySrc6([4]byte(s.Src[:4])); !ok {
 			return p.drop(st, ReasonNoRFC6791)
 		}
 	}
@@ -276,15 +286,23 @@ func (t *Translator) icmpError46(p *Packet, st *Stats, sp *space) Verdict {
 		rest6 = t.mtu46(ic.MTU4(), in.L3Len, innerFrag)
 	}
 	innerL4 := int(in.L4Off)
-	restLen := end - innerL4
-	size := pkt.IPv6Len + pkt.ICMPHeaderLen + innerHdr + restLen
-	if size > pkt.ICMPv6ErrorMaxLen { // RFC 4443 2.4 (c)
-		restLen -= size - pkt.ICMPv6ErrorMaxLen
-		size = pkt.ICMPv6ErrorMaxLen
+	if lenAttr != 0 { // the field may end in padding: the datagram is what its header declares
+		end = min(end, int(in.L3Off)+int(in.L3Len))
 	}
 	newOff := p.Off + innerL4 - innerHdr - pkt.ICMPHeaderLen - pkt.IPv6Len
 	if newOff < 0 {
 		return p.drop(st, ReasonNoHeadroom)
+	}
+	// As much of the datagram as fits 1280 bytes (RFC 4443 2.4 (c)),
+	// and an extension after it if there is room, in the frame too.
+	const fixed = pkt.IPv6Len + pkt.ICMPHeaderLen
+	keep, pad, attr, withExt := quoteLayout(fixed, innerHdr+end-innerL4, extLen, pkt.ICMPv6ErrorMaxLen, 8)
+	if withExt && newOff+fixed+keep+pad+extLen > len(p.Buf) {
+		keep, pad, attr, withExt = quoteLayout(fixed, innerHdr+end-innerL4, 0, pkt.ICMPv6ErrorMaxLen, 8)
+	}
+	size := fixed + keep + pad
+	if withExt {
+		size += extLen
 	}
 
 	// Nothing below drops. The quoted transport header keeps its place;
@@ -327,6 +345,12 @@ func (t *Translator) icmpError46(p *Packet, st *Stats, sp *space) Verdict {
 		ih.SetNextHeader(innerProto)
 	}
 
+	if withExt { // the extension moves to its new place, then the padding before it is cleared
+		at := fixed + keep + pad
+		copy(out[at:], p.Buf[p.Off+len(b)-extLen:p.Off+len(b)])
+		zero(out[fixed+keep : at])
+		rest6 |= uint32(attr) << 24
+	}
 	oc := pkt.ICMP(out[pkt.IPv6Len:])
 	oc.SetType(typ6)
 	oc.SetCode(code6)

@@ -29,6 +29,11 @@ type Translator struct {
 	mtu4   int
 	mtu6   int
 	amend  bool
+
+	self4    [4]byte  // translatorIPv4
+	self6    [16]byte // translatorIPv6
+	hasSelf4 bool
+	hasSelf6 bool
 }
 
 type space struct {
@@ -66,6 +71,12 @@ func New(c Config) (*Translator, error) {
 		return nil, err
 	}
 	t := &Translator{pool4: k.pool4, pool6: k.pool6, lowest: k.lowest, mtu4: k.mtu4, mtu6: k.mtu6, amend: k.amend}
+	if k.self4.IsValid() {
+		t.self4, t.hasSelf4 = k.self4.As4(), true
+	}
+	if k.self6.IsValid() {
+		t.self6, t.hasSelf6 = k.self6.As16(), true
+	}
 	maxID := 0
 	for _, s := range k.spaces {
 		maxID = max(maxID, int(s.id))
