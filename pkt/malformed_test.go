@@ -92,11 +92,6 @@ func TestParseMalformed(t *testing.T) {
 			IPv4(b[l3:]).SetFragment(false, true, 0)
 			return fixIPv4Checksum(b, l3)
 		}), Malformed, ReasonIPv4TinyFragment},
-		{"ipv4 fragment not multiple of 8", mutate(v4[:l3+33], func(b []byte) []byte {
-			IPv4(b[l3:]).SetTotalLen(33)
-			IPv4(b[l3:]).SetFragment(false, true, 16)
-			return fixIPv4Checksum(b, l3)
-		}), Malformed, ReasonIPv4FragmentSize},
 
 		{"ipv6 truncated", v6[:l3+39], Malformed, ReasonIPv6Truncated},
 		{"ipv6 version", mutate(v6, func(b []byte) []byte { b[l3] = 0x45; return b }), Malformed, ReasonIPv6Version},
@@ -124,7 +119,6 @@ func TestParseMalformed(t *testing.T) {
 			return serialize(t, ls...)
 		}(), Malformed, ReasonIPv6ExtChainTooLong},
 		{"ipv6 fragment beyond 64k", fragHdr(layers.IPProtocolUDP, 8190, true, 16), Malformed, ReasonIPv6FragmentTooLong},
-		{"ipv6 fragment not multiple of 8", fragHdr(layers.IPProtocolUDP, 1, true, 13), Malformed, ReasonIPv6FragmentSize},
 		{"ipv6 first fragment without udp header", fragHdr(layers.IPProtocolUDP, 0, true, 0), Malformed, ReasonIPv6FragmentChain},
 		{"ipv6 two fragment headers", func() []byte {
 			i := ip6(layers.IPProtocolIPv6Fragment)
@@ -170,6 +164,42 @@ func TestParseMalformed(t *testing.T) {
 		if !seen[r] {
 			t.Errorf("reason %v has no test", r)
 		}
+	}
+}
+
+// TestFragmentOfAnyLength: RFC 8200 section 4.5 discards a fragment whose
+// length "is not a multiple of 8 octets and the M flag of that fragment is
+// 1" among the "error conditions [that] may arise when reassembling
+// fragmented packets" — the reassembling host's rule. Parse serves a
+// router and a translator, which forward fragments as they come (RFC 7915
+// 5.1.1 translates every IPv6 fragment), so such fragments parse, in both
+// families.
+func TestFragmentOfAnyLength(t *testing.T) {
+	const l3 = EthernetLen
+	v4 := mutate(frameIPv4TCP(t)[:l3+33], func(b []byte) []byte {
+		IPv4(b[l3:]).SetTotalLen(33)
+		IPv4(b[l3:]).SetFragment(false, true, 16)
+		return fixIPv4Checksum(b, l3)
+	})
+	i := ip6(layers.IPProtocolIPv6Fragment)
+	v6 := serialize(t, eth(layers.EthernetTypeIPv6), i,
+		&layers.IPv6Fragment{NextHeader: layers.IPProtocolUDP, FragmentOffset: 1, MoreFragments: true, Identification: 1},
+		gopacket.Payload(make([]byte, 13)))
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		data  int
+	}{{"ipv4", v4, 13}, {"ipv6", v6, 13}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s Summary
+			if v := Parse(tc.frame, &s); v != OK {
+				t.Fatalf("Parse(%x) = %v/%v, want ok", tc.frame, v, s.Reason)
+			}
+			if s.Flags&FlagMoreFragments == 0 || int(s.End())-int(s.L4Off) != tc.data {
+				t.Errorf("flags %v, data %d bytes; want more fragments and %d", s.Flags, int(s.End())-int(s.L4Off), tc.data)
+			}
+			checkOffsets(t, tc.frame, &s)
+		})
 	}
 }
 

@@ -174,27 +174,17 @@ func parseIPv4(b []byte, off int, s *Summary, quoted bool) Verdict {
 			if fo == 8 && s.Proto == ProtoTCP {
 				return s.fail(Malformed, ReasonIPv4TinyFragment)
 			}
-			return fragmentSize4(s, total-ihl, quoted) // no upper-layer header in a non-first fragment
+			return OK // no upper-layer header in a non-first fragment
 		}
 		s.Flags |= FlagFirstFragment
-		if v := parseL4(b[:end], l4, s, quoted); v != OK {
-			return v
-		}
-		return fragmentSize4(s, total-ihl, quoted)
 	}
+	// A fragment with more to come whose data is not a multiple of 8
+	// octets passes: it can never be reassembled, but discarding it is
+	// the reassembling host's rule (RFC 8200 4.5 lists it among "error
+	// conditions [that] may arise when reassembling fragmented packets"),
+	// not a router's or a translator's, which forward fragments as they
+	// are (RFC 7915 4.1 and 5.1.1 translate every fragment).
 	return parseL4(b[:end], l4, s, quoted)
-}
-
-// fragmentSize4 refuses an IPv4 fragment with more to come whose data is
-// not a multiple of 8 octets: RFC 791 cuts every fragment but the last on
-// an 8-octet boundary (the offset counts in those units), and such a
-// fragment translated to IPv6 is one RFC 8200 section 4.5 discards (found
-// by xlat's FuzzTo6). A quoted packet in an ICMP error may be cut short.
-func fragmentSize4(s *Summary, data int, quoted bool) Verdict {
-	if s.Flags&FlagMoreFragments != 0 && !quoted && data%8 != 0 {
-		return s.fail(Malformed, ReasonIPv4FragmentSize)
-	}
-	return OK
 }
 
 // ipv4HeaderValid verifies the header checksum. The 20-byte case, nearly
@@ -269,10 +259,7 @@ func parseIPv6(b []byte, off int, s *Summary, quoted bool) Verdict {
 			if s.FragOff != 0 || f.MF() {
 				s.Flags |= FlagFragment
 				if f.MF() {
-					s.Flags |= FlagMoreFragments
-					if !quoted && frag%8 != 0 {
-						return s.fail(Malformed, ReasonIPv6FragmentSize)
-					}
+					s.Flags |= FlagMoreFragments // any length: see parseIPv4
 				}
 				if int(s.FragOff)+frag > IPv4MaxPacketSize {
 					return s.fail(Malformed, ReasonIPv6FragmentTooLong)

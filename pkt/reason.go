@@ -28,7 +28,6 @@ const (
 	ReasonIPv4Checksum        // header checksum does not verify
 	ReasonIPv4FragmentTooLong // fragment offset + length beyond 65535
 	ReasonIPv4TinyFragment    // TCP fragment at offset 8, or a first fragment too short for its upper-layer header (RFC 1858)
-	ReasonIPv4FragmentSize    // a fragment with more to come whose data length is not a multiple of 8 (RFC 791)
 
 	// IPv6.
 	ReasonIPv6Truncated        // shorter than 40 bytes
@@ -39,7 +38,6 @@ const (
 	ReasonIPv6HopByHopNotFirst // hop-by-hop options not directly after the fixed header
 	ReasonIPv6ExtChainTooLong  // more extension headers than Parse walks
 	ReasonIPv6FragmentTooLong  // fragment offset + length beyond 65535
-	ReasonIPv6FragmentSize     // a fragment with more to come whose length is not a multiple of 8
 	ReasonIPv6FragmentChain    // first fragment without the whole header chain (RFC 7112)
 	ReasonIPv6FragmentRepeated // more than one fragment header
 
@@ -71,7 +69,6 @@ var reasonNames = [reasonCount]string{
 	ReasonIPv4Checksum:         "ipv4-checksum",
 	ReasonIPv4FragmentTooLong:  "ipv4-fragment-too-long",
 	ReasonIPv4TinyFragment:     "ipv4-tiny-fragment",
-	ReasonIPv4FragmentSize:     "ipv4-fragment-size",
 	ReasonIPv6Truncated:        "ipv6-truncated",
 	ReasonIPv6Version:          "ipv6-version",
 	ReasonIPv6PayloadTruncated: "ipv6-payload-truncated",
@@ -80,7 +77,6 @@ var reasonNames = [reasonCount]string{
 	ReasonIPv6HopByHopNotFirst: "ipv6-hop-by-hop-not-first",
 	ReasonIPv6ExtChainTooLong:  "ipv6-ext-chain-too-long",
 	ReasonIPv6FragmentTooLong:  "ipv6-fragment-too-long",
-	ReasonIPv6FragmentSize:     "ipv6-fragment-size",
 	ReasonIPv6FragmentChain:    "ipv6-fragment-chain",
 	ReasonIPv6FragmentRepeated: "ipv6-fragment-repeated",
 	ReasonTCPTruncated:         "tcp-truncated",

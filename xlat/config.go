@@ -53,7 +53,8 @@ type Config struct {
 }
 
 // EAMEntry maps an IPv4 prefix of an address space to an IPv6 prefix with
-// the same number of host bits (RFC 7757 section 3.2).
+// at least as many host bits (RFC 7757 section 3.2): the IPv4 suffix
+// follows the IPv6 prefix, and further IPv6 bits are zero.
 type EAMEntry struct {
 	IPv4  string `yaml:"ipv4"`
 	IPv6  string `yaml:"ipv6"`
@@ -200,8 +201,12 @@ func (c Config) compile() (compiled, error) {
 		if v6.Masked() != v6 {
 			return k, fmt.Errorf("%s.ipv6: %s has bits set after the prefix length (want %s)", field, v6, v6.Masked())
 		}
-		if 32-v4.Bits() != 128-v6.Bits() {
-			return k, fmt.Errorf("%s: %s has %d host bits but %s has %d (RFC 7757 needs the same suffix length)",
+		if 32-v4.Bits() > 128-v6.Bits() {
+			// RFC 7757 3.2: the IPv4 suffix goes right after the IPv6
+			// prefix; an IPv6 prefix with more suffix bits leaves the
+			// rest zero (and ignored on the way back), one with fewer
+			// cannot hold every address of the IPv4 prefix.
+			return k, fmt.Errorf("%s: %s has %d host bits but %s only %d: the IPv6 prefix cannot hold every address of the IPv4 prefix (RFC 7757 section 3.2)",
 				field, v4, 32-v4.Bits(), v6, 128-v6.Bits())
 		}
 		if e.Space < 0 || e.Space > MaxSpaceID || !ids[uint16(e.Space)] {

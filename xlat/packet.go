@@ -30,6 +30,14 @@ type Packet struct {
 	Reason      Reason     // why a Drop or a Reply
 	ParseReason pkt.Reason // with ReasonMalformed/ReasonUnsupported
 
+	// Hairpin, set by To4 with Forward: the IPv4 packet is addressed to
+	// a host an EAM places on the IPv6 side (RFC 7757 4.2.2). It must
+	// not leave as IPv4: hand it to Translator.Hairpin, which translates
+	// it back to IPv6 with the addresses that host expects.
+	Hairpin bool
+
+	hairpinning bool // To6 is running for Translator.Hairpin
+
 	ipID uint16 // IPv4 Identification generator for To4
 
 	s, in pkt.Summary // the packet, and the packet an ICMP error quotes
@@ -51,7 +59,7 @@ func (p *Packet) parseFail(st *Stats) Verdict {
 // start resets the outputs and returns the packet's bytes, or nil when
 // Off/Len do not describe a slice of Buf.
 func (p *Packet) start() []byte {
-	p.NFrags, p.Reason, p.ParseReason = 0, ReasonNone, pkt.ReasonNone
+	p.NFrags, p.Reason, p.ParseReason, p.Hairpin = 0, ReasonNone, pkt.ReasonNone, false
 	if p.Off < 0 || p.Len < 0 || p.Off+p.Len > len(p.Buf) {
 		return nil
 	}

@@ -89,6 +89,9 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 	n := int(s.L3Len)
 	b = b[:n]
 	c, r := walk6(b)
+	if r == ReasonFragmentExt {
+		return t.refuse6(p, st, r)
+	}
 	if r != ReasonNone {
 		if r == ReasonICMPInner { // cannot happen after ParseIP; be safe
 			r = ReasonMalformed
@@ -107,7 +110,7 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 		if fh.Offset() != 0 && c.l4 != int(s.L4Off) {
 			// pkt stops at a non-first fragment; walk6 went on only if
 			// the fragmentable part starts with an extension header.
-			return p.drop(st, ReasonFragmentExt)
+			return t.refuse6(p, st, ReasonFragmentExt)
 		}
 	}
 	icmp := c.proto == pkt.ProtoICMP
@@ -131,10 +134,14 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 	if r != ReasonNone {
 		return p.drop(st, r)
 	}
+	hairpin := t.hairpin64(sp.id, &s.Dst, dst4)
 
 	size := n - c.l4 + pkt.IPv4MinLen
 	split, df := false, false
-	if frag {
+	if hairpin {
+		// Not for the IPv4 next hop: Hairpin applies the IPv6 one.
+		df = !frag && size > dfLimit
+	} else if frag {
 		// RFC 7915 5.1.1: DF clear; IPv4 routers (and we) may fragment.
 		if size > t.mtu4 {
 			if !t.fragBuffersFit4(p, n-c.l4) {
@@ -192,7 +199,7 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 
 	h := pkt.IPv4(p.Buf[newOff : newOff+pkt.IPv4MinLen])
 	writeIPv4(h, tos, uint16(size), id, df, mf, fragOff, ttl, c.proto, src4, dst4)
-	p.Off, p.Len = newOff, size
+	p.Off, p.Len, p.Hairpin = newOff, size, hairpin
 	if split {
 		return t.fragment4(p, st)
 	}
@@ -248,6 +255,17 @@ func (t *Translator) reply6(p *Packet, st *Stats, why Reason, typ, code uint8, r
 	}
 	p.Off, p.Len, p.Reason = at, n, why
 	return st.count(p, Reply)
+}
+
+// refuse6 discards an IPv6 packet the translator will not translate and
+// tells its source (RFC 7915 5.4): "If the IPv6 packet is discarded, then
+// the translator SHOULD send back an ICMPv6 error message to the original
+// sender of the packet, unless the discarded packet is itself an ICMPv6
+// message. The ICMPv6 message MUST have Type 1 (Destination Unreachable)
+// and Code 1 (Communication with destination administratively
+// prohibited)". pkt refuses to answer an ICMPv6 error.
+func (t *Translator) refuse6(p *Packet, st *Stats, why Reason) Verdict {
+	return t.reply6(p, st, why, pkt.ICMPv6DestUnreach, pkt.ICMPv6AdminProhibited, 0)
 }
 
 // icmpError64 translates an ICMPv6 error and the packet it quotes (RFC
@@ -396,5 +414,6 @@ func (t *Translator) icmpError64(p *Packet, st *Stats, c *chain) Verdict {
 	oc.SetChecksum(pkt.TransportChecksum(0, oc))
 	writeIPv4(pkt.IPv4(out), tos, uint16(size), p.nextID(), size > dfLimit, false, 0, ttl, pkt.ProtoICMP, src4, dst4)
 	p.Off, p.Len = newOff, size
+	p.Hairpin = t.hairpin64(sp.id, &in.Src, isrc)
 	return st.count(p, Forward)
 }

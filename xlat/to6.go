@@ -72,7 +72,7 @@ func (t *Translator) To6(p *Packet, st *Stats) Verdict {
 	}
 
 	var src6, dst6 [16]byte
-	if r := t.map46(sp, [4]byte(s.Src[:4]), &src6); r != ReasonNone {
+	if r := t.map46x(sp, [4]byte(s.Src[:4]), &src6, !p.hairpinning); r != ReasonNone {
 		return p.drop(st, r)
 	}
 	if r := t.map46(sp, [4]byte(s.Dst[:4]), &dst6); r != ReasonNone {
@@ -261,7 +261,7 @@ func (t *Translator) icmpError46(p *Packet, st *Stats, sp *space) Verdict {
 		innerEcho = true
 	}
 	var isrc, idst, src6, dst6 [16]byte
-	if t.map46(sp, [4]byte(in.Src[:4]), &isrc) != ReasonNone || t.map46(sp, [4]byte(in.Dst[:4]), &idst) != ReasonNone {
+	if t.map46(sp, [4]byte(in.Src[:4]), &isrc) != ReasonNone || t.map46x(sp, [4]byte(in.Dst[:4]), &idst, !p.hairpinning) != ReasonNone {
 		return p.drop(st, ReasonICMPInner)
 	}
 	if r := t.map46(sp, [4]byte(s.Dst[:4]), &dst6); r != ReasonNone {
@@ -270,7 +270,8 @@ func (t *Translator) icmpError46(p *Packet, st *Stats, sp *space) Verdict {
 		}
 		return p.drop(st, r)
 	}
-	if t.map46(sp, [4]byte(s.Src[:4]), &src6) != ReasonNone {
+	selfAnswer := p.hairpinning && [4]byte(s.Src[:4]) == [4]byte(in.Dst[:4])
+	if t.map46x(sp, [4]byte(s.Src[:4]), &src6, !selfAnswer) != ReasonNone {
 		// An IPv4 router with no IPv6 form (RFC 6791).
 		var ok bool
 		if src6, ok = t.relaySrc6([4]byte(s.Src[:4])); !ok {

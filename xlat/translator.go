@@ -50,7 +50,8 @@ type eam struct {
 	v6     [16]byte // masked
 	v6len  uint8
 	space  uint16
-	suffix uint32 // host-bit mask, shared by both sides
+	suffix uint32 // IPv4 host-bit mask
+	shift  uint8  // IPv6 suffix bits beyond the IPv4 suffix: where it sits in the IPv6 address
 }
 
 type eam4Key struct {
@@ -120,6 +121,7 @@ func New(c Config) (*Translator, error) {
 			v4: binary.BigEndian.Uint32(e.v4.Addr().AsSlice()), v4len: uint8(e.v4.Bits()),
 			v6: e.v6.Addr().As16(), v6len: uint8(e.v6.Bits()), space: e.space,
 			suffix: uint32(uint64(1)<<hostBits - 1),
+			shift:  uint8(128 - e.v6.Bits() - hostBits),
 		}
 		t.eam = append(t.eam, x)
 		t.eam4[eam4Key{x.space, x.v4len, x.v4}] = int32(i)
@@ -162,20 +164,19 @@ func (t *Translator) space(id uint16) *space {
 
 // map46 writes into out the IPv6 address of IPv4 address a in space sp.
 func (t *Translator) map46(sp *space, a [4]byte, out *[16]byte) Reason {
-	if len(t.eam) > 0 {
+	return t.map46x(sp, a, out, true)
+}
+
+// map46x is map46, with the EAM table consulted only when useEAM (a
+// hairpinned packet's addresses that came by RFC 6052 go back that way,
+// RFC 7757 4.2.2).
+func (t *Translator) map46x(sp *space, a [4]byte, out *[16]byte, useEAM bool) Reason {
+	if useEAM && len(t.eam) > 0 {
 		v := binary.BigEndian.Uint32(a[:])
-		for _, l := range t.eam4Len {
-			m := ^uint32(0) << (32 - uint(l))
-			if l == 0 {
-				m = 0
-			}
-			if i, ok := t.eam4[eam4Key{sp.id, l, v & m}]; ok {
-				e := &t.eam[i]
-				*out = e.v6
-				s := binary.BigEndian.Uint32(out[12:]) | v&e.suffix
-				binary.BigEndian.PutUint32(out[12:], s)
-				return ReasonNone
-			}
+		if e := t.eam4Lookup(sp.id, v); e != nil {
+			*out = e.v6
+			orShifted(out, uint64(v&e.suffix), uint(e.shift))
+			return ReasonNone
 		}
 	}
 	if !sp.has {
@@ -237,6 +238,29 @@ func (t *Translator) map64src(sp *space, a *[16]byte) ([4]byte, Reason) {
 	return v4, ReasonNone
 }
 
+// eam4Lookup returns the longest EAM entry of space id holding IPv4
+// address v, or nil.
+func (t *Translator) eam4Lookup(id uint16, v uint32) *eam {
+	for _, l := range t.eam4Len {
+		m := ^uint32(0) << (32 - uint(l))
+		if l == 0 {
+			m = 0
+		}
+		if i, ok := t.eam4[eam4Key{id, l, v & m}]; ok {
+			return &t.eam[i]
+		}
+	}
+	return nil
+}
+
+// hairpin64 reports whether an IPv6 address a that To4 mapped to v4 in
+// space id by the RFC 6052 prefix (not by an EAM) names, in IPv4, a host
+// an EAM puts on the IPv6 side (RFC 7757 4.2.2, "intrinsic" hairpinning):
+// the IPv4 packet must be translated back rather than sent to IPv4.
+func (t *Translator) hairpin64(id uint16, a *[16]byte, v4 [4]byte) bool {
+	return len(t.eam) > 0 && t.eam6Lookup(a) == nil && t.eam4Lookup(id, binary.BigEndian.Uint32(v4[:])) != nil
+}
+
 func (t *Translator) eam6Lookup(a *[16]byte) *eam {
 	hi, lo := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
 	for _, l := range t.eam6Len {
@@ -249,8 +273,35 @@ func (t *Translator) eam6Lookup(a *[16]byte) *eam {
 }
 
 func (t *Translator) eamTo4(e *eam, a *[16]byte) (v4 [4]byte) {
-	binary.BigEndian.PutUint32(v4[:], e.v4|binary.BigEndian.Uint32(a[12:])&e.suffix)
+	binary.BigEndian.PutUint32(v4[:], e.v4|uint32(shiftedOut(a, uint(e.shift)))&e.suffix)
 	return v4
+}
+
+// orShifted ORs x<<shift into the 128-bit address a.
+func orShifted(a *[16]byte, x uint64, shift uint) {
+	hi, lo := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
+	if shift >= 64 {
+		hi |= x << (shift - 64)
+	} else {
+		lo |= x << shift
+		if shift > 0 {
+			hi |= x >> (64 - shift)
+		}
+	}
+	binary.BigEndian.PutUint64(a[:8], hi)
+	binary.BigEndian.PutUint64(a[8:], lo)
+}
+
+// shiftedOut returns the low 64 bits of the 128-bit address a >> shift.
+func shiftedOut(a *[16]byte, shift uint) uint64 {
+	hi, lo := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
+	if shift >= 64 {
+		return hi >> (shift - 64)
+	}
+	if shift == 0 {
+		return lo
+	}
+	return lo>>shift | hi<<(64-shift)
 }
 
 func mask128(l uint8) (hi, lo uint64) {
