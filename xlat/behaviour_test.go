@@ -244,8 +244,9 @@ func TestTo6Drops(t *testing.T) {
 			i.Flags = layers.IPv4MoreFragments
 			return serializeLayers(t, i, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}, payload(24))
 		}, ReasonICMPFragmented},
-		{"udp-zero-checksum-fragment", nil, 7, func(t testing.TB) []byte { return zeroUDP(t, true) }, ReasonUDPZeroChecksumFrag},
-		{"udp-zero-checksum-amend-off", func(c *Config) { c.AmendUDPZeroChecksum = &off }, 7,
+		{"udp-zero-checksum-fragment-no-source", func(c *Config) { c.RFC6791v4 = nil }, 7,
+			func(t testing.TB) []byte { return zeroUDP(t, true) }, ReasonUDPZeroChecksumFrag},
+		{"udp-zero-checksum-amend-off-no-source", func(c *Config) { c.AmendUDPZeroChecksum, c.RFC6791v4 = &off, nil }, 7,
 			func(t testing.TB) []byte { return zeroUDP(t, false) }, ReasonUDPZeroChecksum},
 		{"no-space", nil, 9, func(t testing.TB) []byte { return udp(t, nil) }, ReasonNoSpace},
 		{"wkp-private-src", func(c *Config) { c.Pool6 = "64:ff9b::/96" }, 0,
@@ -490,15 +491,6 @@ func TestTo4Special(t *testing.T) {
 		{"src-other-space", func(t testing.TB) []byte {
 			return udp(t, func(i *layers.IPv6) { i.SrcIP = net.ParseIP("2001:db8:46::c612:1") })
 		}, ReasonSrcUntranslatable},
-		{"ext-header-after-fragment", func(t testing.TB) []byte {
-			b := insertFragHeader(udp(t, nil), false)
-			// Make the fragment header announce a destination options
-			// header in the fragmentable part.
-			b[40] = pkt.ProtoDestOpts
-			b = append(b[:48], append([]byte{17, 0, 1, 4, 0, 0, 0, 0}, b[48:]...)...)
-			binary.BigEndian.PutUint16(b[4:], uint16(len(b)-40))
-			return b
-		}, ReasonFragmentExt},
 		{"ipv4-given", func(t testing.TB) []byte { i := ipv4(17); return serializeLayers(t, i, udpOver(i)) }, ReasonFamily},
 	}
 	for _, tc := range tests {

@@ -1,6 +1,7 @@
 package xlat
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -20,7 +21,14 @@ func TestConfigErrors(t *testing.T) {
 		{"space-length", func(c *Config) { c.AddressSpaces = map[int]string{3: "64:ff9b:1:3::/80"} }, []string{"addressSpaces[3]", "/80"}},
 		{"space-u-octet", func(c *Config) { c.AddressSpaces = map[int]string{3: "64:ff9b:1:3:ff00::/96"} }, []string{"addressSpaces[3]", "u-octet"}},
 		{"space-overlap", func(c *Config) { c.AddressSpaces = map[int]string{3: "2001:db8:46::/96"} }, []string{"addressSpaces[3]", "overlaps", "pool6"}},
-		{"eam-suffix", func(c *Config) { c.EAM = []EAMEntry{{IPv4: "198.51.100.0/24", IPv6: "2001:db8:100::/112"}} }, []string{"eam[0]", "suffix"}},
+		{"eam-suffix", func(c *Config) { c.EAM = []EAMEntry{{IPv4: "198.51.100.0/24", IPv6: "2001:db8:100::/124"}} }, []string{"eam[0]", "8 host bits", "only 4"}},
+		{"translator-ipv4-not-v4", func(c *Config) { c.TranslatorIPv4 = "2001:db8::1" }, []string{"translatorIPv4", "not an IPv4 address"}},
+		{"translator-ipv4-loopback", func(c *Config) { c.TranslatorIPv4 = "127.0.0.1" }, []string{"translatorIPv4", "unicast"}},
+		{"translator-ipv4-multicast", func(c *Config) { c.TranslatorIPv4 = "224.0.0.1" }, []string{"translatorIPv4", "unicast"}},
+		{"translator-ipv6-not-v6", func(c *Config) { c.TranslatorIPv6 = "192.0.2.1" }, []string{"translatorIPv6", "not an IPv6 address"}},
+		{"translator-ipv6-mapped", func(c *Config) { c.TranslatorIPv6 = "::ffff:192.0.2.1" }, []string{"translatorIPv6", "not an IPv6 address"}},
+		{"translator-ipv6-multicast", func(c *Config) { c.TranslatorIPv6 = "ff02::1" }, []string{"translatorIPv6", "unicast"}},
+		{"translator-ipv6-unspecified", func(c *Config) { c.TranslatorIPv6 = "::" }, []string{"translatorIPv6", "unicast"}},
 		{"eam-bad-ipv4", func(c *Config) { c.EAM = []EAMEntry{{IPv4: "2001:db8::/120", IPv6: "2001:db8:100::/120"}} }, []string{"eam[0].ipv4"}},
 		{"eam-space", func(c *Config) { c.EAM = []EAMEntry{{IPv4: "198.51.100.0/24", IPv6: "2001:db8:100::/120", Space: 9}} }, []string{"eam[0].space", "9"}},
 		{"eam-wkp-private", func(c *Config) { c.EAM = []EAMEntry{{IPv4: "10.0.0.0/24", IPv6: "64:ff9b::/120"}} }, []string{"eam[0]", "non-global", "64:ff9b::/96"}},
@@ -68,6 +76,8 @@ lowestIPv6MTU: 1280
 ipv4MTU: 1500
 ipv6MTU: 9000
 amendUDPZeroChecksum: false
+translatorIPv4: 198.51.100.1
+translatorIPv6: "2001:db8::1"
 `
 	c, err := ParseConfig([]byte(good))
 	if err != nil {
@@ -79,6 +89,9 @@ amendUDPZeroChecksum: false
 	}
 	if tr.amend || tr.mtu6 != 9000 || len(tr.eam) != 1 || tr.space(7) == nil || tr.space(8) == nil || tr.space(0) == nil {
 		t.Errorf("compiled %+v: amend %v mtu6 %d eam %d", c, tr.amend, tr.mtu6, len(tr.eam))
+	}
+	if !tr.hasSelf4 || !tr.hasSelf6 || tr.self4 != [4]byte{198, 51, 100, 1} || tr.self6 != netip.MustParseAddr("2001:db8::1").As16() {
+		t.Errorf("translator addresses %v %v / %v %v, want 198.51.100.1 and 2001:db8::1", tr.hasSelf4, tr.self4, tr.hasSelf6, tr.self6)
 	}
 	if got, want := tr.space(7).pfx, space7.Addr().As16(); got != want {
 		t.Errorf("space 7 prefix %x, want %x (the 64:ff9b:1:<ID>::/96 default)", got, want)
