@@ -5,6 +5,7 @@ package xlat
 
 import (
 	"math/rand/v2"
+	"net"
 	"testing"
 
 	"github.com/gannet-net/gannet/pkt"
@@ -81,8 +82,15 @@ func fuzzSeeds(f *testing.F, six bool) {
 		f.Add(serializeLayers(f, i, tcpOver(i), payload(16)))
 		f.Add(icmpv6Error(f, v6Alien, 2, 0, 1400))
 		f.Add(insertFragHeader(serializeLayers(f, i, tcpOver(i), payload(16)), true))
+		// Hairpinned: to the space-7 form of an EAM'd IPv4 address.
+		i = ipv6(17)
+		i.DstIP = net.ParseIP("64:ff9b:1:7::c633:6409") // 198.51.100.9
+		f.Add(serializeLayers(f, i, udpOver(i), payload(16)))
+		// An error with an RFC 4884 extension.
+		f.Add(errorWith(f, true, 1, 4, 0, serializeLayers(f, i, udpOver(i), payload(80)), 128, 16, extension(20)))
 		return
 	}
+	f.Add(errorWith(f, false, 3, 3, 0, serializeLayers(f, i4seed(), udpOver(i4seed()), payload(80)), 108, 27, extension(20)))
 	i := ipv4(17)
 	f.Add(serializeLayers(f, i, udpOver(i), payload(36)))
 	i = ipv4(6)
@@ -91,8 +99,11 @@ func fuzzSeeds(f *testing.F, six bool) {
 	f.Add(serializeLayers(f, ipv4(1), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1}, payload(8)))
 }
 
+func i4seed() *layers.IPv4 { return ipv4(17) }
+
 func fuzzTranslator(tb testing.TB) *Translator {
 	return newTranslator(tb, func(c *Config) {
+		withSelf(c)
 		c.IPv4MTU, c.IPv6MTU = 576, 1280
 		c.EAM = []EAMEntry{{IPv4: "198.51.100.0/24", IPv6: "2001:db8:100::/120", Space: 7}}
 	})
@@ -112,7 +123,12 @@ func FuzzTo4(f *testing.F) {
 	tr := fuzzTranslator(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p := newPacket(in, 0).withFrags(128)
-		checkOutput(t, tr, p, tr.To4(p, nil), in, pkt.FamilyIPv4)
+		v := tr.To4(p, nil)
+		checkOutput(t, tr, p, v, in, pkt.FamilyIPv4)
+		if v == Forward && p.Hairpin {
+			out := p.bytes()
+			checkOutput(t, tr, p, tr.Hairpin(p, nil), out, pkt.FamilyIPv6)
+		}
 	})
 }
 

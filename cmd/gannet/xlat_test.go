@@ -136,3 +136,118 @@ func TestXlatCommandBadConfig(t *testing.T) {
 		t.Errorf("gannet xlat with pool6 /33 = %v, want an error naming pool6 and /33", err)
 	}
 }
+
+// embed40 is the RFC 6052 /40 form of a under 2001:db8:100::/40.
+func embed40(a [4]byte) net.IP {
+	return net.IP{0x20, 0x01, 0x0d, 0xb8, 0x01, a[0], a[1], a[2], 0, a[3], 0, 0, 0, 0, 0, 0}
+}
+
+// TestXlatCommandHop runs gannet xlat --hop over a raw-IP capture: the
+// translator as one router hop, as the data plane is (RFC 7915 4.1 and
+// 5.1: the translator decrements TTL / hop limit and "MUST generate an
+// ICMP[v6] 'Time Exceeded' error" for an expired packet), with its own
+// addresses as the source of the errors it sends (translatorIPv4/IPv6), a
+// Packet Too Big for an IPv6 packet too big for the IPv4 next hop (RFC
+// 7915 1.4), and an EAM hairpin (RFC 7757 4.2.2).
+func TestXlatCommandHop(t *testing.T) {
+	dir := t.TempDir()
+	const cfg = `
+pool6: 2001:db8:100::/40
+eam: [{ipv4: 198.51.100.0/24, ipv6: "2001:db8:3::/120"}]
+ipv4MTU: 1400
+translatorIPv4: 192.0.2.1
+translatorIPv6: "2001:db8:1c0:2:1::"
+`
+	v4 := func(ttl uint8) *layers.IPv4 {
+		return &layers.IPv4{Version: 4, TTL: ttl, Protocol: 17, SrcIP: net.IP{198, 18, 0, 1}, DstIP: net.IP{198, 19, 1, 2}}
+	}
+	v6 := func(hop uint8, src, dst net.IP) *layers.IPv6 {
+		return &layers.IPv6{Version: 6, HopLimit: hop, NextHeader: 17, SrcIP: src, DstIP: dst}
+	}
+	udp := func(n gopacket.NetworkLayer) *layers.UDP {
+		u := &layers.UDP{SrcPort: 1, DstPort: 2}
+		u.SetNetworkLayerForChecksum(n)
+		return u
+	}
+	from6, to4 := embed40([4]byte{198, 19, 1, 2}), embed40([4]byte{198, 18, 0, 1})
+	i1, i2 := v4(1), v4(64)
+	i3, i4, i6 := v6(9, from6, to4), v6(64, from6, to4), v6(1, from6, to4)
+	i5 := v6(30, net.ParseIP("2001:db8:3::8"), embed40([4]byte{198, 51, 100, 9}))
+	packets := [][]byte{
+		xlatPacket(t, i1, udp(i1), gopacket.Payload("expired")),
+		xlatPacket(t, i2, udp(i2), gopacket.Payload("hello")),
+		xlatPacket(t, i3, udp(i3), gopacket.Payload("world")),
+		xlatPacket(t, i4, udp(i4), gopacket.Payload(make([]byte, 1400))),
+		xlatPacket(t, i5, udp(i5), gopacket.Payload("hairpin")),
+		xlatPacket(t, i6, udp(i6), gopacket.Payload("expired")),
+	}
+	var in bytes.Buffer
+	w := pcapgo.NewWriter(&in)
+	w.WriteFileHeader(65535, layers.LinkTypeRaw)
+	for i, b := range packets {
+		w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(int64(i), 0), CaptureLength: len(b), Length: len(b)}, b)
+	}
+	inPath, outPath, cfgPath := filepath.Join(dir, "in.pcap"), filepath.Join(dir, "out.pcap"), filepath.Join(dir, "xlat.yaml")
+	os.WriteFile(inPath, in.Bytes(), 0o644)
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	root := newRootCmd()
+	var stdout bytes.Buffer
+	root.SetOut(&stdout)
+	root.SetArgs([]string{"xlat", "--config", cfgPath, "--in", inPath, "--out", outPath, "--hop"})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("gannet xlat --hop: %v", err)
+	}
+	for _, want := range []string{"packets 6", "time-exceeded 2", "hairpinned 1", "too-big 1"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output %q lacks %q", stdout.String(), want)
+		}
+	}
+	f, err := os.Open(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		family   pkt.Family
+		ttl      uint8
+		src, dst string
+		icmp     uint8 // ICMP error type, 0: none
+	}{
+		{4, 64, "192.0.2.1", "198.18.0.1", pkt.ICMPv4TimeExceeded},
+		{6, 63, net.IP(embed40([4]byte{198, 18, 0, 1})).String(), net.IP(embed40([4]byte{198, 19, 1, 2})).String(), 0},
+		{4, 8, "198.19.1.2", "198.18.0.1", 0},
+		{6, 64, "2001:db8:1c0:2:1::", from6.String(), pkt.ICMPv6PacketTooBig},
+		{6, 29, net.IP(embed40([4]byte{198, 51, 100, 8})).String(), "2001:db8:3::9", 0},
+		{6, 64, "2001:db8:1c0:2:1::", from6.String(), pkt.ICMPv6TimeExceeded},
+	}
+	var s pkt.Summary
+	for i, w := range want {
+		data, _, err := r.ReadPacketData()
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if pkt.ParseIP(data, &s) != pkt.OK {
+			t.Fatalf("packet %d does not parse: %v", i, s.Reason)
+		}
+		typ := uint8(0)
+		if s.Flags&pkt.FlagICMPError != 0 {
+			typ = s.ICMPType
+		}
+		if s.Family != w.family || s.TTL != w.ttl || s.SrcAddr().String() != w.src || s.DstAddr().String() != w.dst || typ != w.icmp {
+			t.Errorf("packet %d: %v TTL %d %v -> %v ICMP %d; want %v TTL %d %s -> %s ICMP %d",
+				i, s.Family, s.TTL, s.SrcAddr(), s.DstAddr(), typ, w.family, w.ttl, w.src, w.dst, w.icmp)
+		}
+		if w.icmp == pkt.ICMPv6PacketTooBig {
+			if mtu := pkt.ICMP(data[s.L4Off:]).MTU6(); mtu != 1420 {
+				t.Errorf("Packet Too Big MTU %d, want 1420 (IPv4 MTU 1400 + 20)", mtu)
+			}
+		}
+	}
+	if _, _, err := r.ReadPacketData(); err == nil {
+		t.Errorf("more packets than expected")
+	}
+}
