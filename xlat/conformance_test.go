@@ -358,20 +358,8 @@ func TestUntranslatableErrorSource(t *testing.T) {
 		})
 	}
 	t.Run("icmpv4/no-pool-translator-address", func(t *testing.T) {
-		tr := newTranslator(t, func(c *Config) {
-			withSelf(c)
-			c.Pool6, c.AddressSpaces, c.RFC6791v6 = "", nil, nil
-			c.EAM = []EAMEntry{{IPv4: "198.18.0.0/16", IPv6: "2001:db8:18::/112"}, {IPv4: "198.19.0.0/16", IPv6: "2001:db8:19::/112"}}
-		})
-		in := icmpv4Error(t, 11, 0, 0)
-		copy(in[12:16], []byte{203, 0, 113, 5})
-		pkt.IPv4(in).SetChecksum(0)
-		pkt.IPv4(in).SetChecksum(pkt.IPv4(in).ComputeChecksum())
-		p := newPacket(in, 0)
-		if v := tr.To6(p, nil); v != Forward {
-			t.Fatalf("To6 = %v (%v), want forward", v, p.Reason)
-		}
-		if s := verify(t, p.bytes()); s.SrcAddr() != self6 {
+		s := untranslatableRouterError(t, func(c *Config) { withSelf(c); c.RFC6791v6 = nil })
+		if s.SrcAddr() != self6 {
 			t.Errorf("translated error from %v, want %v", s.SrcAddr(), self6)
 		}
 	})

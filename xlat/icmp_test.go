@@ -220,23 +220,34 @@ func TestICMPErrorNested(t *testing.T) {
 	}
 }
 
+// untranslatableRouterError translates a Time Exceeded from router
+// 203.0.113.5 in a space that maps only 198.18.0.0/16 and 198.19.0.0/16
+// (EAM): the router has no IPv6 form. mod adjusts the configuration.
+func untranslatableRouterError(t *testing.T, mod func(*Config)) pkt.Summary {
+	t.Helper()
+	tr := newTranslator(t, func(c *Config) {
+		c.Pool6, c.AddressSpaces = "", nil
+		c.EAM = []EAMEntry{{IPv4: "198.18.0.0/16", IPv6: "2001:db8:18::/112"}, {IPv4: "198.19.0.0/16", IPv6: "2001:db8:19::/112"}}
+		if mod != nil {
+			mod(c)
+		}
+	})
+	in := icmpv4Error(t, 11, 0, 0)
+	copy(in[12:16], []byte{203, 0, 113, 5})
+	pkt.IPv4(in).SetChecksum(0)
+	pkt.IPv4(in).SetChecksum(pkt.IPv4(in).ComputeChecksum())
+	p := newPacket(in, 0)
+	if v := tr.To6(p, nil); v != Forward {
+		t.Fatalf("To6 = %v (%v), want forward", v, p.Reason)
+	}
+	return verify(t, p.bytes())
+}
+
 func TestICMPError46Pool(t *testing.T) {
 	t.Run("rfc6791v6", func(t *testing.T) {
 		// Space 0 maps only 198.18.0.0/16 and 198.19.0.0/16 (EAM): the
 		// router 203.0.113.5 has no IPv6 form and gets the pool address.
-		tr := newTranslator(t, func(c *Config) {
-			c.Pool6, c.AddressSpaces = "", nil
-			c.EAM = []EAMEntry{{IPv4: "198.18.0.0/16", IPv6: "2001:db8:18::/112"}, {IPv4: "198.19.0.0/16", IPv6: "2001:db8:19::/112"}}
-		})
-		in := icmpv4Error(t, 11, 0, 0)
-		copy(in[12:16], []byte{203, 0, 113, 5})
-		pkt.IPv4(in).SetChecksum(0)
-		pkt.IPv4(in).SetChecksum(pkt.IPv4(in).ComputeChecksum())
-		p := newPacket(in, 0)
-		if v := tr.To6(p, nil); v != Forward {
-			t.Fatalf("To6 = %v (%v), want forward", v, p.Reason)
-		}
-		s := verify(t, p.bytes())
+		s := untranslatableRouterError(t, nil)
 		if s.Src != pool6 || s.DstAddr().String() != "2001:db8:18::1" {
 			t.Errorf("outer %v -> %v, want 2001:db8:ffff::1 -> 2001:db8:18::1", s.SrcAddr(), s.DstAddr())
 		}

@@ -348,7 +348,7 @@ func (t *Translator) icmpError64(p *Packet, st *Stats, c *chain) Verdict {
 
 	innerL4 := innerOff + ic6.l4
 	if lenAttr != 0 { // the field may end in padding: the datagram is what its header declares
-		end = min(end, innerOff+int(in.L3Len))
+		end = max(min(end, innerOff+int(in.L3Len)), innerL4)
 	}
 	newOff := p.Off + innerL4 - pkt.IPv4MinLen - pkt.ICMPv4ErrorHeaderLen
 	// As much of the datagram as fits 576 bytes (RFC 1812 4.3.2.3, and

@@ -288,7 +288,7 @@ func (t *Translator) icmpError46(p *Packet, st *Stats, sp *space) Verdict {
 	}
 	innerL4 := int(in.L4Off)
 	if lenAttr != 0 { // the field may end in padding: the datagram is what its header declares
-		end = min(end, int(in.L3Off)+int(in.L3Len))
+		end = max(min(end, int(in.L3Off)+int(in.L3Len)), innerL4)
 	}
 	newOff := p.Off + innerL4 - innerHdr - pkt.ICMPHeaderLen - pkt.IPv6Len
 	if newOff < 0 {

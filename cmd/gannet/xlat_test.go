@@ -35,11 +35,49 @@ func xlatPacket(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
 	return append([]byte(nil), buf.Bytes()...)
 }
 
+// runXlat writes frames (one a second) as a capture of link type lt,
+// runs gannet xlat on it with config cfg and the extra arguments, checks
+// that it printed each of printed, and returns a reader of its output.
+func runXlat(t *testing.T, lt layers.LinkType, frames [][]byte, cfg string, printed []string, args ...string) *pcapgo.Reader {
+	t.Helper()
+	dir := t.TempDir()
+	var in bytes.Buffer
+	w := pcapgo.NewWriter(&in)
+	w.WriteFileHeader(65535, lt)
+	for i, f := range frames {
+		w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(int64(i), 0), CaptureLength: len(f), Length: len(f)}, f)
+	}
+	inPath, outPath, cfgPath := filepath.Join(dir, "in.pcap"), filepath.Join(dir, "out.pcap"), filepath.Join(dir, "xlat.yaml")
+	os.WriteFile(inPath, in.Bytes(), 0o644)
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	root := newRootCmd()
+	var stdout bytes.Buffer
+	root.SetOut(&stdout)
+	root.SetArgs(append([]string{"xlat", "--config", cfgPath, "--in", inPath, "--out", outPath}, args...))
+	if err := root.Execute(); err != nil {
+		t.Fatalf("gannet xlat %v: %v", args, err)
+	}
+	for _, want := range printed {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output %q lacks %q", stdout.String(), want)
+		}
+	}
+	f, err := os.Open(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestXlatCommand runs gannet xlat over an Ethernet capture holding an
 // IPv4 packet, an IPv6 packet, a DF=0 IPv4 packet too big for the IPv6
 // side, a DF=1 one, and IGMP, and checks what comes out, in order.
 func TestXlatCommand(t *testing.T) {
-	dir := t.TempDir()
 	eth := func(et layers.EthernetType) *layers.Ethernet {
 		return &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: et}
 	}
@@ -65,38 +103,8 @@ func TestXlatCommand(t *testing.T) {
 		xlatPacket(t, eth(layers.EthernetTypeIPv4), i4, udp(i4), gopacket.Payload(make([]byte, 1400))),
 		xlatPacket(t, eth(layers.EthernetTypeIPv4), v4(false, 2), gopacket.Payload(make([]byte, 8))),
 	}
-	var in bytes.Buffer
-	w := pcapgo.NewWriter(&in)
-	w.WriteFileHeader(65535, layers.LinkTypeEthernet)
-	for i, f := range frames {
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(int64(i), 0), CaptureLength: len(f), Length: len(f)}, f)
-	}
-	inPath, outPath, cfgPath := filepath.Join(dir, "in.pcap"), filepath.Join(dir, "out.pcap"), filepath.Join(dir, "xlat.yaml")
-	os.WriteFile(inPath, in.Bytes(), 0o644)
-	os.WriteFile(cfgPath, []byte(xlatTestConfig), 0o644)
-
-	root := newRootCmd()
-	var stdout bytes.Buffer
-	root.SetOut(&stdout)
-	root.SetArgs([]string{"xlat", "--config", cfgPath, "--in", inPath, "--out", outPath, "--space", "7"})
-	if err := root.Execute(); err != nil {
-		t.Fatalf("gannet xlat: %v", err)
-	}
-	for _, want := range []string{"packets 5", "forward 2", "fragments 1", "reply 1", "drop 1", "igmp 1", "too-big 1"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("output %q lacks %q", stdout.String(), want)
-		}
-	}
-
-	f, err := os.Open(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := runXlat(t, layers.LinkTypeEthernet, frames, xlatTestConfig,
+		[]string{"packets 5", "forward 2", "fragments 1", "reply 1", "drop 1", "igmp 1", "too-big 1"}, "--space", "7")
 	if r.LinkType() != layers.LinkTypeRaw {
 		t.Errorf("link type %v, want raw", r.LinkType())
 	}
@@ -150,7 +158,6 @@ func embed40(a [4]byte) net.IP {
 // Packet Too Big for an IPv6 packet too big for the IPv4 next hop (RFC
 // 7915 1.4), and an EAM hairpin (RFC 7757 4.2.2).
 func TestXlatCommandHop(t *testing.T) {
-	dir := t.TempDir()
 	const cfg = `
 pool6: 2001:db8:100::/40
 eam: [{ipv4: 198.51.100.0/24, ipv6: "2001:db8:3::/120"}]
@@ -181,36 +188,7 @@ translatorIPv6: "2001:db8:1c0:2:1::"
 		xlatPacket(t, i5, udp(i5), gopacket.Payload("hairpin")),
 		xlatPacket(t, i6, udp(i6), gopacket.Payload("expired")),
 	}
-	var in bytes.Buffer
-	w := pcapgo.NewWriter(&in)
-	w.WriteFileHeader(65535, layers.LinkTypeRaw)
-	for i, b := range packets {
-		w.WritePacket(gopacket.CaptureInfo{Timestamp: time.Unix(int64(i), 0), CaptureLength: len(b), Length: len(b)}, b)
-	}
-	inPath, outPath, cfgPath := filepath.Join(dir, "in.pcap"), filepath.Join(dir, "out.pcap"), filepath.Join(dir, "xlat.yaml")
-	os.WriteFile(inPath, in.Bytes(), 0o644)
-	os.WriteFile(cfgPath, []byte(cfg), 0o644)
-	root := newRootCmd()
-	var stdout bytes.Buffer
-	root.SetOut(&stdout)
-	root.SetArgs([]string{"xlat", "--config", cfgPath, "--in", inPath, "--out", outPath, "--hop"})
-	if err := root.Execute(); err != nil {
-		t.Fatalf("gannet xlat --hop: %v", err)
-	}
-	for _, want := range []string{"packets 6", "time-exceeded 2", "hairpinned 1", "too-big 1"} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("output %q lacks %q", stdout.String(), want)
-		}
-	}
-	f, err := os.Open(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := runXlat(t, layers.LinkTypeRaw, packets, cfg, []string{"packets 6", "time-exceeded 2", "hairpinned 1", "too-big 1"}, "--hop")
 	want := []struct {
 		family   pkt.Family
 		ttl      uint8
