@@ -486,6 +486,14 @@ func TestTo4Special(t *testing.T) {
 		{"mld-query", icmp6(130, false), ReasonICMPType},
 		{"unknown-informational", icmp6(200, false), ReasonICMPType},
 		{"icmpv6-fragment", icmp6(128, true), ReasonICMPFragmented},
+		{"tcp-fragment-at-offset-8", func(t testing.TB) []byte {
+			// RFC 1858 in IPv4 (pkt: ipv4-tiny-fragment): not made by
+			// translation either. Found by FuzzTo4.
+			i := ipv6(6)
+			b := insertFragHeader(serializeLayers(t, i, tcpOver(i), payload(20)), true)
+			pkt.IPv6Fragment(b[40:]).Set(6, 8, true, 7)
+			return b
+		}, ReasonMalformed},
 		{"dst-untranslatable", func(t testing.TB) []byte { return udp(t, func(i *layers.IPv6) { i.DstIP = v6Alien }) }, ReasonDstUntranslatable},
 		{"src-untranslatable", func(t testing.TB) []byte { return udp(t, func(i *layers.IPv6) { i.SrcIP = v6Alien }) }, ReasonSrcUntranslatable},
 		{"src-other-space", func(t testing.TB) []byte {

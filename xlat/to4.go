@@ -112,6 +112,13 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 			// the fragmentable part starts with an extension header.
 			return t.refuse6(p, st, ReasonFragmentExt)
 		}
+		if fh.Offset() == 8 && c.proto == pkt.ProtoTCP {
+			// In IPv4 this is RFC 1858's tiny-fragment attack (a TCP
+			// fragment at offset 8 rewrites the flags of the first),
+			// which pkt, like IPv4 filters, refuses: do not make one.
+			p.ParseReason = pkt.ReasonIPv4TinyFragment
+			return p.drop(st, ReasonMalformed)
+		}
 	}
 	icmp := c.proto == pkt.ProtoICMP
 	if icmp {
