@@ -30,6 +30,7 @@ stateless IPv4<->IPv6 translation.`,
 		newXlatCmd(),
 		newBenchCmd(),
 		newPktgenCmd(),
+		newLabCmd(),
 	)
 	root.AddCommand(newAPICmds()...)
 	return root

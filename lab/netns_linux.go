@@ -1,0 +1,143 @@
+package lab
+
+// Namespace plumbing: named network namespaces, veth pairs between them
+// and commands run inside, all through iproute2 (`ip`) so every step can
+// be replayed by hand and a failing one quotes its command line.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"github.com/vishvananda/netns"
+)
+
+// Run runs name with args in namespace ns ("" = the current one) and
+// returns its standard output; the error quotes the command and its
+// standard error.
+func Run(ns, name string, args ...string) (string, error) {
+	return RunContext(context.Background(), ns, name, args...)
+}
+
+// RunContext is Run with a context.
+func RunContext(ctx context.Context, ns, name string, args ...string) (string, error) {
+	cmd := Command(ctx, ns, name, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String() + errb.String(), fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+// Command returns the command that runs name in namespace ns.
+func Command(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
+	if ns == "" {
+		return exec.CommandContext(ctx, name, args...)
+	}
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+// Do runs fn on a locked OS thread inside namespace ns and switches back.
+// Sockets fn opens stay in ns and keep working after Do returns.
+func Do(ns string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		// A thread that cannot switch back stays locked, so it dies
+		// with this goroutine instead of running others in ns.
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- fmt.Errorf("lab: current namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		target, err := netns.GetFromName(ns)
+		if err != nil {
+			errc <- fmt.Errorf("lab: namespace %s: %w", ns, err)
+			return
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			errc <- fmt.Errorf("lab: enter %s: %w", ns, err)
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(orig); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("lab: leave %s: %w", ns, err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// NSExists reports whether the named namespace exists.
+func NSExists(name string) bool {
+	_, err := os.Stat("/run/netns/" + name)
+	return err == nil
+}
+
+// AddNS creates namespace name with its loopback up; a new interface in
+// it skips duplicate address detection (its addresses work at once).
+func AddNS(name string) error {
+	if _, err := Run("", "ip", "netns", "add", name); err != nil {
+		return err
+	}
+	if _, err := Run(name, "ip", "link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	_, err := Run(name, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
+	return err
+}
+
+// DelNS kills every process still inside namespace name (they would keep
+// its devices alive) and deletes it, which deletes its interfaces and
+// with a veth end its peer. A namespace that does not exist is no error.
+func DelNS(name string) error {
+	if !NSExists(name) {
+		return nil
+	}
+	if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
+		for _, f := range strings.Fields(string(out)) {
+			var pid int
+			if _, err := fmt.Sscan(f, &pid); err == nil && pid != os.Getpid() {
+				if proc, err := os.FindProcess(pid); err == nil {
+					proc.Kill()
+				}
+			}
+		}
+	}
+	_, err := Run("", "ip", "netns", "del", name)
+	return err
+}
+
+// Veth creates a veth pair, end a in namespace nsA and end b in nsB, and
+// sets both up.
+func Veth(nsA, a, nsB, b string) error {
+	if _, err := Run("", "ip", "link", "add", a, "netns", nsA, "type", "veth", "peer", "name", b, "netns", nsB); err != nil {
+		return err
+	}
+	if _, err := Run(nsA, "ip", "link", "set", a, "up"); err != nil {
+		return err
+	}
+	_, err := Run(nsB, "ip", "link", "set", b, "up")
+	return err
+}
+
+// Script runs commands in order in namespace ns and stops at the first
+// that fails.
+func Script(ns string, cmds ...[]string) error {
+	for _, c := range cmds {
+		if _, err := Run(ns, c[0], c[1:]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
