@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -84,5 +85,55 @@ deciding host. Exits 1 when any cell differs from the design.`,
 }
 
 func newLabDiagramCmd(newLab func(*cobra.Command) (*lab.Lab, error)) *cobra.Command {
-	return &cobra.Command{Use: "diagram"}
+	var svgPath, pngPath string
+	cmd := &cobra.Command{
+		Use:   "diagram [--svg FILE] [--png FILE]",
+		Short: "draw the lab and its last check's results (SVG and PNG)",
+		Long: `Draws the lab's hosts, links and workloads with their addresses and spaces,
+coloured by the last gannet lab check: a workload outlined green took part only
+in cells that passed, red in one that failed; the matrix is listed below.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := newLab(cmd)
+			if err != nil {
+				return err
+			}
+			routing := lab.RoutingStatic
+			if lab.BIRDInstalled() {
+				routing = lab.RoutingBGP
+			}
+			if s, err := l.ReadState(); err == nil {
+				routing = s.Routing
+			}
+			rep, err := l.LastCheck()
+			if err != nil {
+				rep = nil
+			}
+			d := lab.Layout(l.Topo, routing, rep)
+			for _, out := range []struct {
+				path  string
+				write func(io.Writer) error
+			}{{svgPath, d.WriteSVG}, {pngPath, d.WritePNG}} {
+				if out.path == "" {
+					continue
+				}
+				f, err := os.Create(out.path)
+				if err != nil {
+					return err
+				}
+				if err := out.write(f); err != nil {
+					f.Close()
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\n", out.path)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&svgPath, "svg", "gannet-lab.svg", "SVG file to write (empty: none)")
+	cmd.Flags().StringVar(&pngPath, "png", "gannet-lab.png", "PNG file to write (empty: none)")
+	return cmd
 }
