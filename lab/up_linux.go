@@ -456,6 +456,20 @@ func (l *Lab) missingRoutes(ctx context.Context, c *api.Client, want []netip.Pre
 // skipped, so Down is safe to repeat and cleans up after a crashed up.
 func (l *Lab) Down() error {
 	p := l.Paths
+	if _, err := os.Stat(p.Dir); errors.Is(err, os.ErrNotExist) {
+		// No state here: namespaces with the lab's names belong to a
+		// lab under another directory, which is not this call's to end.
+		var others []string
+		for _, ns := range l.Topo.Namespaces() {
+			if NSExists(ns) {
+				others = append(others, ns)
+			}
+		}
+		if len(others) > 0 {
+			return fmt.Errorf("no lab under %s, but %s exist: a lab under another --dir? (gannet lab down --dir THAT)", p.Dir, strings.Join(others, ", "))
+		}
+		return nil
+	}
 	var errs []error
 	names := p.daemons()
 	order := func(prefix string) []string {
