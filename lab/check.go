@@ -14,17 +14,17 @@ import (
 
 // Cell kinds.
 const (
-	KindFlatV4       = "flat-v4"
-	KindFlatV6       = "flat-v6"
-	KindPolicyAllow  = "policy-allow"
-	KindPolicyDeny   = "policy-deny"
-	KindSNAT         = "snat"
-	KindFloatingIP   = "floating-ip"
-	KindRoutableIn   = "routable-inbound"
+	KindFlatV4        = "flat-v4"
+	KindFlatV6        = "flat-v6"
+	KindPolicyAllow   = "policy-allow"
+	KindPolicyDeny    = "policy-deny"
+	KindSNAT          = "snat"
+	KindFloatingIP    = "floating-ip"
+	KindRoutableIn    = "routable-inbound"
 	KindNonRoutableIn = "nonroutable-inbound"
-	KindTenant       = "tenant"
-	KindTenantInet   = "tenant-internet"
-	KindSameIPLocal  = "same-ip-local"
+	KindTenant        = "tenant"
+	KindTenantInet    = "tenant-internet"
+	KindSameIPLocal   = "same-ip-local"
 )
 
 // Tools a cell runs.

@@ -27,9 +27,9 @@ import (
 // The drawing's scale: the bitmap font's cell, which the SVG's monospace
 // text roughly matches.
 const (
-	charW   = 7
-	lineH   = 15
-	boxPad  = 6
+	charW    = 7
+	lineH    = 15
+	boxPad   = 6
 	diagramW = 1280
 )
 

@@ -120,8 +120,22 @@ func DelNS(name string) error {
 
 // Veth creates a veth pair, end a in namespace nsA and end b in nsB, and
 // sets both up.
-func Veth(nsA, a, nsB, b string) error {
-	if _, err := Run("", "ip", "link", "add", a, "netns", nsA, "type", "veth", "peer", "name", b, "netns", nsB); err != nil {
+func Veth(nsA, a, nsB, b string) error { return VethQueues(nsA, a, nsB, b, 0) }
+
+// VethQueues is Veth with queues rx and tx queues on both ends (0: the
+// kernel's default of 1); queue counts must be set before an XDP program
+// is attached.
+func VethQueues(nsA, a, nsB, b string, queues int) error {
+	q := func() []string {
+		if queues <= 0 {
+			return nil
+		}
+		return []string{"numrxqueues", fmt.Sprint(queues), "numtxqueues", fmt.Sprint(queues)}
+	}
+	args := append([]string{"link", "add", a}, q()...)
+	args = append(args, "netns", nsA, "type", "veth", "peer", "name", b)
+	args = append(append(args, q()...), "netns", nsB)
+	if _, err := Run("", "ip", args...); err != nil {
 		return err
 	}
 	if _, err := Run(nsA, "ip", "link", "set", a, "up"); err != nil {

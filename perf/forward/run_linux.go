@@ -23,7 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gannet-net/gannet/perf/lab"
+	"github.com/gannet-net/gannet/lab"
 )
 
 // Options configure a benchmark.
@@ -78,7 +78,7 @@ func (o *Options) defaults() {
 //	[gen ns] g  <--veth-->  di [dut ns] do  <--veth-->  s [sink ns]
 type env struct {
 	opts                   *Options
-	lab                    *lab.Lab
+	lab                    *lab.Scratch
 	gen, dut, sink         string // namespaces
 	g, di, do, s           string // interfaces
 	macG, macDI, macDO, ms string
@@ -213,7 +213,7 @@ func taskTicks(pid int) uint64 {
 // every scenario shares. Forwarding stays off in the DUT: scenarios that
 // use the kernel's forwarding turn it on.
 func build(o *Options, dir string) (*env, error) {
-	l, err := lab.New()
+	l, err := lab.NewScratch()
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 
-	"github.com/gannet-net/gannet/perf/lab"
+	"github.com/gannet-net/gannet/lab"
 	"github.com/gannet-net/gannet/perf/lpmbench"
 )
 

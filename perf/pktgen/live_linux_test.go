@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gannet-net/gannet/perf/lab"
+	"github.com/gannet-net/gannet/lab"
 	"github.com/gannet-net/gannet/pkt"
 )
 
@@ -36,7 +36,7 @@ func TestLiveFrames(t *testing.T) {
 }
 
 func testLive(t *testing.T, spec Spec) {
-	l, err := lab.New()
+	l, err := lab.NewScratch()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,3 @@
-//go:build linux
-
 package lab
 
 import (
@@ -8,11 +6,11 @@ import (
 	"testing"
 )
 
-func TestLabLifecycle(t *testing.T) {
+func TestScratchLifecycle(t *testing.T) {
 	if ok, why := Root(); !ok {
 		t.Skip(why)
 	}
-	l, err := New()
+	l, err := NewScratch()
 	if err != nil {
 		t.Fatal(err)
 	}
