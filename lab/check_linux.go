@@ -222,7 +222,7 @@ func probe(ctx context.Context, ns string, p Probe) result {
 func pingComplaint(out string) string {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "From ") || strings.Contains(line, "unreachable") || strings.Contains(line, "connect:") {
-			return "ping: " + strings.TrimSpace(line)
+			return "ping: " + strings.TrimPrefix(strings.TrimSpace(line), "ping: ")
 		}
 	}
 	return "ping: no reply"
