@@ -43,7 +43,14 @@ and the same IPv4 on two workloads of one host.
   sudo gannet lab down       remove everything it made`,
 	}
 	cmd.PersistentFlags().StringVar(&dir, "dir", lab.DefaultDir, "the lab's state directory (configurations, pid files, logs)")
-	newLab := func(cmd *cobra.Command) (*lab.Lab, error) {
+	// newLab is the lab under --dir; root says the verb changes or probes
+	// the lab, which needs root and the lab's tools.
+	newLab := func(cmd *cobra.Command, root bool) (*lab.Lab, error) {
+		if root {
+			if err := lab.Preflight(); err != nil {
+				return nil, err
+			}
+		}
 		bin, err := os.Executable()
 		if err != nil {
 			return nil, err
@@ -56,7 +63,7 @@ and the same IPv4 on two workloads of one host.
 		Short: "build the lab, or do nothing if it is up (root)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := newLab(cmd)
+			l, err := newLab(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -88,11 +95,8 @@ and the same IPv4 on two workloads of one host.
 		Short: "remove the lab: daemons, XDP programs, namespaces, links and files (root)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := newLab(cmd)
+			l, err := newLab(cmd, true)
 			if err != nil {
-				return err
-			}
-			if err := lab.Preflight(); err != nil {
 				return err
 			}
 			if err := l.Down(); err != nil {
@@ -107,7 +111,7 @@ and the same IPv4 on two workloads of one host.
 		Short: "list the lab's nodes, daemons and workloads with their addresses",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := newLab(cmd)
+			l, err := newLab(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -127,7 +131,7 @@ name from gannet lab status). On a gannet host, GANNET_SOCKET points at that
 host's API, so "gannet lab exec h1 -- gannet status" asks h1's gannet.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := newLab(cmd)
+			l, err := newLab(cmd, true)
 			if err != nil {
 				return err
 			}

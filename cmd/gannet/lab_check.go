@@ -19,7 +19,7 @@ import (
 	"github.com/gannet-net/gannet/lab"
 )
 
-func newLabCheckCmd(newLab func(*cobra.Command) (*lab.Lab, error)) *cobra.Command {
+func newLabCheckCmd(newLab func(*cobra.Command, bool) (*lab.Lab, error)) *cobra.Command {
 	var jsonPath string
 	cmd := &cobra.Command{
 		Use:   "check [--json FILE]",
@@ -33,11 +33,8 @@ their Internet exit. A blocked cell carries gannet trace's reason from the
 deciding host. Exits 1 when any cell differs from the design.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := newLab(cmd)
+			l, err := newLab(cmd, true)
 			if err != nil {
-				return err
-			}
-			if err := lab.Preflight(); err != nil {
 				return err
 			}
 			if s, err := l.ReadState(); err == nil {
@@ -84,7 +81,7 @@ deciding host. Exits 1 when any cell differs from the design.`,
 	return cmd
 }
 
-func newLabDiagramCmd(newLab func(*cobra.Command) (*lab.Lab, error)) *cobra.Command {
+func newLabDiagramCmd(newLab func(*cobra.Command, bool) (*lab.Lab, error)) *cobra.Command {
 	var svgPath, pngPath string
 	cmd := &cobra.Command{
 		Use:   "diagram [--svg FILE] [--png FILE]",
@@ -94,7 +91,7 @@ coloured by the last gannet lab check: a workload outlined green took part only
 in cells that passed, red in one that failed; the matrix is listed below.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := newLab(cmd)
+			l, err := newLab(cmd, false)
 			if err != nil {
 				return err
 			}
