@@ -24,13 +24,14 @@ import (
 	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/lab"
+	"github.com/gannet-net/gannet/lab/namespace"
 )
 
 func TestLab(t *testing.T) {
 	require(t, "traceroute", "sysctl")
 	topo := lab.DataCenter()
 	for _, ns := range topo.Namespaces() {
-		if lab.NSExists(ns) {
+		if namespace.Exists(ns) {
 			t.Skipf("namespace %s exists: a gannet lab is up on this machine (gannet lab down first)", ns)
 		}
 	}
@@ -81,7 +82,7 @@ func TestLab(t *testing.T) {
 		if !n.Runs() {
 			continue
 		}
-		links, _ := lab.Run(n.Namespace(), "ip", "-d", "link", "show")
+		links, _ := namespace.Run(n.Namespace(), "ip", "-d", "link", "show")
 		for _, m := range regexp.MustCompile(`prog/xdp id (\d+)`).FindAllStringSubmatch(links, -1) {
 			id, _ := strconv.Atoi(m[1])
 			progs = append(progs, ebpf.ProgramID(id))
@@ -172,7 +173,7 @@ func TestLab(t *testing.T) {
 	// Down leaves nothing.
 	down()
 	for _, ns := range topo.Namespaces() {
-		if lab.NSExists(ns) {
+		if namespace.Exists(ns) {
 			t.Errorf("namespace %s left after gannet lab down", ns)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gannet-net/gannet/ctl/api"
+	"github.com/gannet-net/gannet/lab/namespace"
 )
 
 // Check runs every probe of the lab's matrix and saves the report under
@@ -149,7 +150,7 @@ func probe(ctx context.Context, ns string, p Probe) result {
 		if p.Addr.Is6() {
 			args = append(args, "-6")
 		}
-		out, err := RunContext(ctx, ns, "ping", append(args, p.Addr.String())...)
+		out, err := namespace.RunContext(ctx, ns, "ping", append(args, p.Addr.String())...)
 		if err == nil {
 			return result{ok: true}
 		}
@@ -159,7 +160,7 @@ func probe(ctx context.Context, ns string, p Probe) result {
 		if p.Addr.Is6() {
 			args = append(args, "-6")
 		}
-		out, err := RunContext(ctx, ns, "traceroute", append(args, p.Addr.String())...)
+		out, err := namespace.RunContext(ctx, ns, "traceroute", append(args, p.Addr.String())...)
 		if err != nil {
 			return result{detail: strings.TrimSpace(out)}
 		}
@@ -168,7 +169,7 @@ func probe(ctx context.Context, ns string, p Probe) result {
 	}
 	addr := net.JoinHostPort(p.Addr.String(), strconv.Itoa(p.Port()))
 	var conn net.Conn
-	err := Do(ns, func() (err error) {
+	err := namespace.Do(ns, func() (err error) {
 		d := net.Dialer{Timeout: timeout}
 		network := "tcp"
 		if p.Tool == ToolUDP {

@@ -5,5 +5,7 @@
 // BIRD and `gannet run` daemons tracked by pid files under a state
 // directory — then checks it with real tools and draws it. It never
 // touches an interface or namespace it did not make, and uses only the
-// benchmarking and documentation address ranges.
+// benchmarking and documentation address ranges. The plumbing it stands
+// on — namespaces, veth pairs, commands and code run inside — is
+// lab/namespace, which any package's tests may import.
 package lab

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gannet-net/gannet/ctl/api"
+	"github.com/gannet-net/gannet/lab/namespace"
 )
 
 // DefaultDir is where a lab keeps its state unless told otherwise.
@@ -96,7 +97,7 @@ func (l *Lab) ReadState() (*State, error) {
 func (l *Lab) Problems() []string {
 	var out []string
 	for _, ns := range l.Topo.Namespaces() {
-		if !NSExists(ns) {
+		if !namespace.Exists(ns) {
 			out = append(out, "namespace "+ns+" is missing")
 		}
 	}
@@ -173,7 +174,7 @@ func (l *Lab) build(ctx context.Context, begin time.Time) (*State, error) {
 		}
 	}
 	// Namespaces, in parallel: each is a few ip/sysctl calls.
-	if err := parallel(t.Namespaces(), AddNS); err != nil {
+	if err := parallel(t.Namespaces(), namespace.Add); err != nil {
 		return nil, err
 	}
 	l.logf("%d namespaces (%s*)", len(t.Namespaces()), Prefix)
@@ -273,7 +274,7 @@ func (l *Lab) plumb() error {
 	t := l.Topo
 	core, _ := t.Node("core")
 	cns := core.Namespace()
-	if err := Script(cns,
+	if err := namespace.Script(cns,
 		[]string{"ip", "link", "add", t.Bridge, "type", "bridge", "stp_state", "0", "mcast_snooping", "0"},
 		[]string{"ip", "link", "set", t.Bridge, "up"},
 		[]string{"ip", "addr", "add", netip.PrefixFrom(t.RRv4, t.CoreV4.Bits()).String(), "dev", t.Bridge},
@@ -285,18 +286,18 @@ func (l *Lab) plumb() error {
 	for _, ln := range t.Links {
 		a, _ := t.Node(ln.A)
 		b, _ := t.Node(ln.B)
-		if err := Veth(a.Namespace(), ln.AIf, b.Namespace(), ln.BIf); err != nil {
+		if err := namespace.Veth(a.Namespace(), ln.AIf, b.Namespace(), ln.BIf); err != nil {
 			return err
 		}
 		switch {
 		case b.Role == RoleCore:
-			if err := Script(a.Namespace(),
+			if err := namespace.Script(a.Namespace(),
 				[]string{"ip", "addr", "add", netip.PrefixFrom(a.IPv4, t.CoreV4.Bits()).String(), "dev", ln.AIf},
 				[]string{"ip", "-6", "addr", "add", netip.PrefixFrom(a.IPv6, t.CoreV6.Bits()).String(), "dev", ln.AIf, "nodad"},
 			); err != nil {
 				return err
 			}
-			if _, err := Run(cns, "ip", "link", "set", ln.BIf, "master", t.Bridge); err != nil {
+			if _, err := namespace.Run(cns, "ip", "link", "set", ln.BIf, "master", t.Bridge); err != nil {
 				return err
 			}
 		case b.Role == RoleInternet:
@@ -312,10 +313,10 @@ func (l *Lab) plumb() error {
 			for _, pfx := range []netip.Prefix{t.SNATPool, t.FloatingPool, t.Routable} {
 				cmds = append(cmds, []string{"ip", "route", "add", pfx.String(), "via", t.ExternalGW.String()})
 			}
-			if err := Script(b.Namespace(), cmds...); err != nil {
+			if err := namespace.Script(b.Namespace(), cmds...); err != nil {
 				return err
 			}
-			if _, err := Run(a.Namespace(), "ip", "addr", "add", netip.PrefixFrom(t.ExternalGW, t.External.Bits()).String(), "dev", ln.AIf); err != nil {
+			if _, err := namespace.Run(a.Namespace(), "ip", "addr", "add", netip.PrefixFrom(t.ExternalGW, t.External.Bits()).String(), "dev", ln.AIf); err != nil {
 				return err
 			}
 		}
@@ -327,7 +328,7 @@ func (l *Lab) plumb() error {
 	return parallel(names, func(name string) error {
 		w, _ := t.Workload(name)
 		h, _ := t.Node(w.Host)
-		if err := Veth(w.Namespace(), Dev, h.Namespace(), w.HostIf()); err != nil {
+		if err := namespace.Veth(w.Namespace(), Dev, h.Namespace(), w.HostIf()); err != nil {
 			return err
 		}
 		// The host side has no address: gannet is the workload's only
@@ -347,7 +348,7 @@ func (l *Lab) plumb() error {
 				[]string{"ip", "-6", "addr", "add", netip.PrefixFrom(w.IPv6, 128).String(), "dev", Dev, "nodad"},
 				[]string{"ip", "-6", "route", "add", "default", "via", "fe80::1", "dev", Dev})
 		}
-		return Script(w.Namespace(), cmds...)
+		return namespace.Script(w.Namespace(), cmds...)
 	})
 }
 
@@ -416,7 +417,7 @@ func (l *Lab) warm() {
 	}
 	parallel(jobs, func(job string) error {
 		ns, addr, _ := strings.Cut(job, " ")
-		_, err := Run(ns, "ping", "-c", "1", "-W", "1", addr)
+		_, err := namespace.Run(ns, "ping", "-c", "1", "-W", "1", addr)
 		return err
 	})
 }
@@ -461,7 +462,7 @@ func (l *Lab) Down() error {
 		// lab under another directory, which is not this call's to end.
 		var others []string
 		for _, ns := range l.Topo.Namespaces() {
-			if NSExists(ns) {
+			if namespace.Exists(ns) {
 				others = append(others, ns)
 			}
 		}
@@ -490,15 +491,15 @@ func (l *Lab) Down() error {
 	// the lab is not coming back, so detach them.
 	if mounted(p.Pins()) {
 		for _, n := range l.Topo.Nodes {
-			if !n.Runs() || !NSExists(n.Namespace()) {
+			if !n.Runs() || !namespace.Exists(n.Namespace()) {
 				continue
 			}
-			if out, err := Run(n.Namespace(), l.Bin, "cleanup", "--pin-path", p.PinPath(n.Name)); err != nil {
+			if out, err := namespace.Run(n.Namespace(), l.Bin, "cleanup", "--pin-path", p.PinPath(n.Name)); err != nil {
 				errs = append(errs, fmt.Errorf("gannet cleanup in %s: %w: %s", n.Namespace(), err, out))
 			}
 		}
 	}
-	if err := parallel(l.Topo.Namespaces(), DelNS); err != nil {
+	if err := parallel(l.Topo.Namespaces(), namespace.Delete); err != nil {
 		errs = append(errs, err)
 	}
 	if mounted(p.Pins()) {

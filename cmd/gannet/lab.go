@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gannet-net/gannet/lab"
+	"github.com/gannet-net/gannet/lab/namespace"
 )
 
 func newLabCmd() *cobra.Command {
@@ -139,7 +140,7 @@ host's API, so "gannet lab exec h1 -- gannet status" asks h1's gannet.`,
 				return errors.New("usage: gannet lab exec NODE -- COMMAND [ARG...]")
 			}
 			ns, ok := l.Topo.Namespace(args[0])
-			if !ok || !lab.NSExists(ns) {
+			if !ok || !namespace.Exists(ns) {
 				return fmt.Errorf("no lab node or workload %q (gannet lab status lists them)", args[0])
 			}
 			c := exec.Command("ip", append([]string{"netns", "exec", ns}, args[1:]...)...)
@@ -218,7 +219,7 @@ func printLabStatus(cmd *cobra.Command, l *lab.Lab, s *lab.State) error {
 }
 
 func nsState(ns string) string {
-	if lab.NSExists(ns) {
+	if namespace.Exists(ns) {
 		return ns
 	}
 	return ns + " (missing)"

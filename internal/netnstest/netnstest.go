@@ -9,14 +9,12 @@ package netnstest
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/vishvananda/netns"
+	"github.com/gannet-net/gannet/lab/namespace"
 )
 
 // Require skips t unless the process is root and the named tools (plus
@@ -87,39 +85,7 @@ func (ns *NS) Command(args ...string) *exec.Cmd {
 
 // Do runs fn on an OS thread switched into the namespace: sockets fn opens
 // belong to the namespace and keep working after Do returns.
-func (ns *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is left locked (and so discarded when this goroutine
-		// exits) if switching back fails, so no other goroutine ever runs
-		// in the wrong namespace.
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		h, err := netns.GetFromName(ns.Name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer h.Close()
-		if err := netns.Set(h); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("netnstest: switching back: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+func (ns *NS) Do(fn func() error) error { return namespace.Do(ns.Name, fn) }
 
 // Veth creates a veth pair, end a in namespace na and end b in nb (nil
 // means the test's own namespace), and brings both up. Extra link options

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gannet-net/gannet/lab"
+	"github.com/gannet-net/gannet/lab/namespace"
 )
 
 // generator is one row of the comparison.
@@ -62,7 +62,7 @@ const otherHost = "02:00:00:00:00:99"
 // the same small cost for every generator. GRO on the sink lets frames
 // transmitted by XDP (live mode) in.
 func buildPair(o *Options, dir string) (*env, error) {
-	l, err := lab.NewScratch()
+	l, err := namespace.NewScratch()
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gannet-net/gannet/lab"
+	"github.com/gannet-net/gannet/lab/namespace"
 )
 
 // Options configure a benchmark.
@@ -78,7 +78,7 @@ func (o *Options) defaults() {
 //	[gen ns] g  <--veth-->  di [dut ns] do  <--veth-->  s [sink ns]
 type env struct {
 	opts                   *Options
-	lab                    *lab.Scratch
+	lab                    *namespace.Scratch
 	gen, dut, sink         string // namespaces
 	g, di, do, s           string // interfaces
 	macG, macDI, macDO, ms string
@@ -96,7 +96,7 @@ func (e *env) close() error {
 }
 
 func (e *env) run(ns string, name string, args ...string) error {
-	_, err := lab.Run(ns, name, args...)
+	_, err := namespace.Run(ns, name, args...)
 	return err
 }
 
@@ -110,7 +110,7 @@ func (e *env) runAll(ns string, cmds [][]string) error {
 }
 
 func mac(ns, dev string) (string, error) {
-	out, err := lab.Run(ns, "cat", "/sys/class/net/"+dev+"/address")
+	out, err := namespace.Run(ns, "cat", "/sys/class/net/"+dev+"/address")
 	return strings.TrimSpace(out), err
 }
 
@@ -213,7 +213,7 @@ func taskTicks(pid int) uint64 {
 // every scenario shares. Forwarding stays off in the DUT: scenarios that
 // use the kernel's forwarding turn it on.
 func build(o *Options, dir string) (*env, error) {
-	l, err := lab.NewScratch()
+	l, err := namespace.NewScratch()
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +329,7 @@ func (e *env) background(ns, logName string, name string, args ...string) (*proc
 	if err != nil {
 		return nil, err
 	}
-	cmd := lab.Command(context.Background(), ns, name, args...)
+	cmd := namespace.Command(context.Background(), ns, name, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// A process that reads stdin (testpmd) must not see EOF.
@@ -510,7 +510,7 @@ type Scenario struct {
 // every namespace it made before returning, also when ctx is cancelled.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
-	if ok, why := lab.Root(); !ok {
+	if ok, why := namespace.Root(); !ok {
 		return nil, fmt.Errorf("bench forward %s", why)
 	}
 	if n := runtime.NumCPU(); o.GenCPU >= n || o.DUTCPU >= n || o.GenCPU == o.DUTCPU {
@@ -651,7 +651,7 @@ func loadavg() string {
 // ifindex returns dev's index in namespace ns.
 func ifindex(ns, dev string) (int, error) {
 	var idx int
-	err := lab.Do(ns, func() error {
+	err := namespace.Do(ns, func() error {
 		ifc, err := net.InterfaceByName(dev)
 		if err == nil {
 			idx = ifc.Index

@@ -23,7 +23,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 
-	"github.com/gannet-net/gannet/lab"
+	"github.com/gannet-net/gannet/lab/namespace"
 	"github.com/gannet-net/gannet/perf/lpmbench"
 )
 
@@ -111,7 +111,7 @@ func gannetScenario(kind GannetKind) func(e *env) (func() error, error) {
 		// Ready when both ports have the XDP program (a full table takes a while to load).
 		ready := func() bool {
 			for _, dev := range []string{e.di, e.do} {
-				out, err := lab.Run(e.dut, "ip", "link", "show", "dev", dev)
+				out, err := namespace.Run(e.dut, "ip", "link", "show", "dev", dev)
 				if err != nil || !strings.Contains(out, "xdp") {
 					return false
 				}
@@ -210,7 +210,7 @@ func testpmd(e *env) (func() error, error) {
 	// Ready when both ports have an XDP program.
 	ready := func() bool {
 		for _, dev := range []string{e.di, e.do} {
-			out, err := lab.Run(e.dut, "ip", "link", "show", "dev", dev)
+			out, err := namespace.Run(e.dut, "ip", "link", "show", "dev", dev)
 			if err != nil || !strings.Contains(out, "xdp") {
 				return false
 			}
@@ -295,7 +295,7 @@ func xdpRedirect(e *env) (func() error, error) {
 		return nil, fmt.Errorf("load redirect program: %w", err)
 	}
 	var l link.Link
-	err = lab.Do(e.dut, func() error {
+	err = namespace.Do(e.dut, func() error {
 		var err error
 		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: in, Flags: link.XDPDriverMode})
 		return err
@@ -329,7 +329,7 @@ func attachDrop(ns, dev string) (io.Closer, error) {
 		return nil, fmt.Errorf("load sink program: %w", err)
 	}
 	var l link.Link
-	err = lab.Do(ns, func() error {
+	err = namespace.Do(ns, func() error {
 		var err error
 		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: idx, Flags: link.XDPDriverMode})
 		return err

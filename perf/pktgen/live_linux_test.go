@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/gannet-net/gannet/lab"
+	"github.com/gannet-net/gannet/lab/namespace"
 	"github.com/gannet-net/gannet/pkt"
 )
 
@@ -20,7 +20,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // and captures on the other: every packet must carry valid checksums, its
 // flow's next sequence number and a current CLOCK_MONOTONIC timestamp.
 func TestLiveFrames(t *testing.T) {
-	if ok, why := lab.Root(); !ok {
+	if ok, why := namespace.Root(); !ok {
 		t.Skip(why)
 	}
 	for _, tc := range []struct {
@@ -36,7 +36,7 @@ func TestLiveFrames(t *testing.T) {
 }
 
 func testLive(t *testing.T, spec Spec) {
-	l, err := lab.NewScratch()
+	l, err := namespace.NewScratch()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func testLive(t *testing.T, spec Spec) {
 		t.Fatal(err)
 	}
 	// Frames XDP sends into a veth are dropped unless its peer has XDP or GRO.
-	if _, err := lab.Run(ns, "ethtool", "-K", rx, "gro", "on"); err != nil {
+	if _, err := namespace.Run(ns, "ethtool", "-K", rx, "gro", "on"); err != nil {
 		t.Skipf("ethtool: %v", err)
 	}
 	f, err := Build(spec)
@@ -65,7 +65,7 @@ func testLive(t *testing.T, spec Spec) {
 	const perFlow = 300
 	var frames [][]byte
 	start := Now()
-	err = lab.Do(ns, func() error {
+	err = namespace.Do(ns, func() error {
 		txIf, err := net.InterfaceByName(tx)
 		if err != nil {
 			return err

@@ -1,10 +1,9 @@
-package lab
+package namespace
 
 // Scratch topologies: namespaces with random-suffix names for benchmarks
 // (`gannet bench forward`) and privileged tests, which may run side by
 // side and must never collide; removed together when done or
-// interrupted. The named data-center lab (Lab) and these share the same
-// plumbing (netns_linux.go).
+// interrupted. Package lab's named data center is built on the same calls.
 
 import (
 	"crypto/rand"
@@ -32,7 +31,7 @@ func NewScratch() (*Scratch, error) {
 		return nil, err
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		return nil, fmt.Errorf("lab: iproute2 `ip` not found: %w", err)
+		return nil, fmt.Errorf("namespace: iproute2 `ip` not found: %w", err)
 	}
 	return &Scratch{Suffix: hex.EncodeToString(b[:])}, nil
 }
@@ -48,7 +47,7 @@ func (l *Scratch) AddNS(base string) (string, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return "", errors.New("lab: closed")
+		return "", errors.New("namespace: closed")
 	}
 	l.mu.Unlock()
 	if _, err := Run("", "ip", "netns", "add", name); err != nil {
@@ -87,7 +86,7 @@ func (l *Scratch) Close() error {
 	l.mu.Unlock()
 	var errs []error
 	for _, n := range ns {
-		if err := DelNS(n); err != nil {
+		if err := Delete(n); err != nil {
 			errs = append(errs, err)
 		}
 	}

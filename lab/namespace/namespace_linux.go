@@ -1,8 +1,12 @@
-package lab
-
-// Namespace plumbing: named network namespaces, veth pairs between them
-// and commands run inside, all through iproute2 (`ip`) so every step can
-// be replayed by hand and a failing one quotes its command line.
+// Package namespace is the network-namespace plumbing every lab of
+// gannet's builds on: named namespaces, veth pairs between them, commands
+// run inside and Go code run on a thread switched into one, all through
+// iproute2 (`ip`) so every step can be replayed by hand and a failing one
+// quotes its command line. It imports nothing of gannet's, so any package's
+// tests may use it. Scratch is a set of random-suffix namespaces removed
+// together (benchmarks, tests); package lab builds the named data center
+// on the same calls.
+package namespace
 
 import (
 	"bytes"
@@ -53,23 +57,23 @@ func Do(ns string, fn func() error) error {
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
-			errc <- fmt.Errorf("lab: current namespace: %w", err)
+			errc <- fmt.Errorf("namespace: current namespace: %w", err)
 			return
 		}
 		defer orig.Close()
 		target, err := netns.GetFromName(ns)
 		if err != nil {
-			errc <- fmt.Errorf("lab: namespace %s: %w", ns, err)
+			errc <- fmt.Errorf("namespace: namespace %s: %w", ns, err)
 			return
 		}
 		defer target.Close()
 		if err := netns.Set(target); err != nil {
-			errc <- fmt.Errorf("lab: enter %s: %w", ns, err)
+			errc <- fmt.Errorf("namespace: enter %s: %w", ns, err)
 			return
 		}
 		ferr := fn()
 		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("lab: leave %s: %w", ns, err))
+			errc <- errors.Join(ferr, fmt.Errorf("namespace: leave %s: %w", ns, err))
 			return
 		}
 		runtime.UnlockOSThread()
@@ -78,15 +82,15 @@ func Do(ns string, fn func() error) error {
 	return <-errc
 }
 
-// NSExists reports whether the named namespace exists.
-func NSExists(name string) bool {
+// Exists reports whether the named namespace exists.
+func Exists(name string) bool {
 	_, err := os.Stat("/run/netns/" + name)
 	return err == nil
 }
 
-// AddNS creates namespace name with its loopback up; a new interface in
+// Add creates namespace name with its loopback up; a new interface in
 // it skips duplicate address detection (its addresses work at once).
-func AddNS(name string) error {
+func Add(name string) error {
 	if _, err := Run("", "ip", "netns", "add", name); err != nil {
 		return err
 	}
@@ -97,11 +101,11 @@ func AddNS(name string) error {
 	return err
 }
 
-// DelNS kills every process still inside namespace name (they would keep
+// Delete kills every process still inside namespace name (they would keep
 // its devices alive) and deletes it, which deletes its interfaces and
 // with a veth end its peer. A namespace that does not exist is no error.
-func DelNS(name string) error {
-	if !NSExists(name) {
+func Delete(name string) error {
+	if !Exists(name) {
 		return nil
 	}
 	if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
