@@ -79,11 +79,13 @@ func (t *Topology) HostConfig(node string, routing Routing, paths Paths) (*confi
 	c := &config.Config{
 		Node: config.Node{Name: n.Name, RouterIPv4: n.IPv4.String(), RouterIPv6: n.IPv6.String()},
 		Dataplane: config.Dataplane{
-			// 16384 frames (64 MiB at 4 KiB) per host: with 4096 and
-			// six ports, h1's last workload port found its fill ring
-			// empty during a check (XDP_STATISTICS
-			// rx_fill_ring_empty_descs 70) and dropped everything for
-			// seconds; see the lab's notes in README.md.
+			// 16384 frames (64 MiB at 4 KiB) per host. With 4096, h1's
+			// last workload port started with an empty fill ring
+			// (XDP_STATISTICS rx_fill_ring_empty_descs on its first
+			// packets) and starved again during checks: the worker
+			// attaches ports one at a time, its fill target (half the
+			// frames over the ports) shrinks with each, and frames
+			// already on earlier ports' fill rings stay there.
 			Cores: []int{0}, Frames: 16384,
 			PinPath:   paths.PinPath(n.Name),
 			Conntrack: &config.Conntrack{Capacity: 4096},
