@@ -152,6 +152,7 @@ func (w *Worker) attach(slot int, p Port) {
 		n := slot + 1
 		w.ports = append(w.ports, make([]Port, n-len(w.ports))...)
 		w.fillOut = append(w.fillOut, make([]int, n-len(w.fillOut))...)
+		w.fillT = append(w.fillT, make([]int, n-len(w.fillT))...)
 		w.txOutP = append(w.txOutP, make([]int, n-len(w.txOutP))...)
 		w.txq = append(w.txq, make([]txQueue, n-len(w.txq))...)
 		w.portC = append(w.portC, make([]portCounters, n-len(w.portC))...)
@@ -161,8 +162,13 @@ func (w *Worker) attach(slot int, p Port) {
 	w.portC[slot] = portCounters{}
 	w.portPub[slot].publish(&w.portC[slot])
 	w.active = append(w.active, slot)
+	w.fillT[slot] = fillStart
 	w.portsChanged()
 }
+
+// fillStart is a new port's fill target: a few batches, enough for a
+// port that stays quiet; demand raises it.
+const fillStart = 64
 
 // detach takes the port out of slot (the owner) and returns it with the
 // number of the worker's frames still on its fill ring and its tx ring.
@@ -203,12 +209,17 @@ func (w *Worker) reclaim(frames []uint64, owed int) {
 	}
 }
 
-// portsChanged recomputes what depends on the port set: the fill target
-// (an equal share of half the frames, unless configured) and the poll set.
+// portsChanged recomputes what depends on the port set: the most a fill
+// ring is given (an equal share of half the frames), the targets (fixed
+// when configured) and the poll set.
 func (w *Worker) portsChanged() {
-	w.fillTarget = w.cfg.FillTarget
-	if w.fillTarget <= 0 {
-		w.fillTarget = max(1, w.numFrames/2/max(1, len(w.active)))
+	w.fillShare = max(1, w.numFrames/2/max(1, len(w.active)))
+	for _, slot := range w.active {
+		if w.cfg.FillTarget > 0 {
+			w.fillT[slot] = w.cfg.FillTarget
+		} else {
+			w.fillT[slot] = min(w.fillT[slot], w.fillShare)
+		}
 	}
 	w.fds = nil
 	if w.cfg.Idle != IdlePoll || len(w.active) == 0 {

@@ -2,6 +2,8 @@ package fwd
 
 import (
 	"context"
+	"github.com/gannet-net/gannet/fwd/neigh"
+	"github.com/gannet-net/gannet/nat"
 	"net"
 	"net/netip"
 	"sync"
@@ -216,5 +218,48 @@ func TestNotForRouter(t *testing.T) {
 	h.send(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp", sport: 1, dport: 2}.frame(t))
 	if got := h.out(1); len(got) != 1 {
 		t.Errorf("%d frames forwarded to w2, want 1", len(got))
+	}
+}
+
+// TestFillRingsFollowDemand: ports attached one after another all get
+// frames on their fill rings (frames parked on a fill ring cannot be taken
+// back, so targets that started at an equal share and shrank as ports
+// came left the newest ports none), and a busy port's target grows to its
+// share.
+func TestFillRingsFollowDemand(t *testing.T) {
+	const frames, nports = 1024, 12
+	mem := make([]byte, frames*testFrameSize)
+	var tables atomic.Pointer[Tables]
+	tables.Store(mustTables(t, twoWorkloads()))
+	w, err := NewWorker(WorkerConfig{Mem: mem, FrameSize: testFrameSize, Tables: &tables,
+		Neighbours: &StaticNeighbours{Table: neigh.NewSnapshot(peerNeigh)}, Clock: &nat.ManualClock{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := make([]*MemPort, nports)
+	for i := range ports {
+		ports[i] = NewMemPort(mem, testFrameSize, 1024)
+		w.attach(i, ports[i])
+		w.Step() // the new port's fill ring is filled; the others keep theirs
+	}
+	frame := spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp", sport: 1, dport: 2}.frame(t)
+	for i, p := range ports {
+		for n := range 32 {
+			if !p.Inject(frame) {
+				t.Fatalf("port %d of %d (attached in that order) has %d frames on its fill ring, want at least 32", i, nports, n)
+			}
+		}
+		w.Step()
+		ports[1].Drain(nil)
+	}
+	// Port 0 drained half its ring in one visit: its target doubles, up
+	// to the share.
+	before := w.fillT[0]
+	for range w.fillOut[0] {
+		ports[0].Inject(frame)
+	}
+	w.Step()
+	if w.fillT[0] != min(2*before, w.fillShare) {
+		t.Errorf("after a burst that drained its ring, port 0's fill target is %d, want %d (share %d)", w.fillT[0], min(2*before, w.fillShare), w.fillShare)
 	}
 }

@@ -97,7 +97,9 @@ type WorkerConfig struct {
 	PollTimeout time.Duration // default 10ms
 	Nap         time.Duration // default 50µs
 	// FillTarget is how many frames each port keeps on its fill ring;
-	// zero means an equal share of half the frames.
+	// zero means by demand: a port starts with fillStart and doubles its
+	// target whenever one visit drains half its ring, up to an equal
+	// share of half the frames.
 	FillTarget int
 	// HeldFragments is how many later fragments that overtake their
 	// datagram's first fragment the worker keeps (a copy of one frame
@@ -127,13 +129,19 @@ type Worker struct {
 	neigh      Neighbours
 	clock      Clock
 	cfg        WorkerConfig
-	fillTarget int
+	fillShare  int // the most frames a port's fill ring is given
 
 	// Ports by slot (nil: empty) and the slots in use, in order. Only
 	// the worker's goroutine changes them (ports.go).
 	ports   []Port
 	active  []int
 	fillOut []int // by slot: frames on the port's fill ring (given, not yet received)
+	// fillT is by slot the port's fill target. It grows with demand
+	// and only starts small, because frames on a fill ring cannot be
+	// taken back: an idle port parks them until it receives. Targets
+	// that started at an equal share and shrank as ports came parked
+	// more frames than exist on idle ports, and the newest ports got none.
+	fillT []int
 	txOutP  []int // by slot: frames on the port's tx ring, not yet completed
 	fds     []int32
 	portC   []portCounters  // by slot, private
@@ -320,6 +328,11 @@ func (w *Worker) Step() int {
 			}
 		}
 		if n := p.Receive(w.rx[:]); n > 0 {
+			if 2*n >= w.fillOut[pi] && w.fillT[pi] < w.fillShare {
+				// One visit drained half the ring: it is too small
+				// for the gaps between visits.
+				w.fillT[pi] = min(2*w.fillT[pi], w.fillShare)
+			}
 			w.fillOut[pi] -= n
 			w.c.rx += uint64(n)
 			pc := &w.portC[pi]
@@ -332,7 +345,7 @@ func (w *Worker) Step() int {
 		}
 		// Top up after the batch, so that the ring is full while the
 		// worker is elsewhere and the batch's dropped frames are reused.
-		for want := w.fillTarget - w.fillOut[pi]; want > 0; {
+		for want := w.fillT[pi] - w.fillOut[pi]; want > 0; {
 			k := w.free.PopBatch(w.addrs[:min(want, len(w.addrs))])
 			m := p.Fill(w.addrs[:k])
 			w.free.PushBatch(w.addrs[m:k])
