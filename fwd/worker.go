@@ -121,15 +121,15 @@ const DefaultMaxPorts = 4096
 // and runs the pipeline over them. Methods other than Stats, Start and
 // Stop belong to the goroutine running it.
 type Worker struct {
-	mem        []byte
-	frameSize  int
-	numFrames  int
-	free       *xsk.FrameStack
-	tables     *atomic.Pointer[Tables]
-	neigh      Neighbours
-	clock      Clock
-	cfg        WorkerConfig
-	fillShare  int // the most frames a port's fill ring is given
+	mem       []byte
+	frameSize int
+	numFrames int
+	free      *xsk.FrameStack
+	tables    *atomic.Pointer[Tables]
+	neigh     Neighbours
+	clock     Clock
+	cfg       WorkerConfig
+	fillShare int // the most frames a port's fill ring is given
 
 	// Ports by slot (nil: empty) and the slots in use, in order. Only
 	// the worker's goroutine changes them (ports.go).
@@ -141,7 +141,7 @@ type Worker struct {
 	// taken back: an idle port parks them until it receives. Targets
 	// that started at an equal share and shrank as ports came parked
 	// more frames than exist on idle ports, and the newest ports got none.
-	fillT []int
+	fillT   []int
 	txOutP  []int // by slot: frames on the port's tx ring, not yet completed
 	fds     []int32
 	portC   []portCounters  // by slot, private
