@@ -89,6 +89,11 @@ func TestRestartKeepsSessions(t *testing.T) {
 		if out := d.output(); !strings.Contains(out, "connection table adopted") || !strings.Contains(out, "dropped=0") {
 			t.Errorf("after %s the new gannet did not adopt every session:\n%s", how, out)
 		}
+		for _, line := range strings.Split(d.output(), "\n") {
+			if strings.Contains(line, "connection table") {
+				t.Logf("%s: %s", how, line)
+			}
+		}
 		if err := echo("after "+how+"\n", 2*time.Second); err != nil {
 			t.Fatalf("after %s and a restart, the SNAT'd connection carried nothing within 2 s of READY: %v\n%s", how, err, d.output())
 		}

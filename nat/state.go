@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -250,7 +251,7 @@ func newTableOn(mem []byte, l *layout, cfg Config, now stateClock) (*Table, Rest
 		if len(mem) != l.size {
 			return nil, r, fmt.Errorf("nat: state file of %d bytes, want %d", len(mem), l.size)
 		}
-		r.Why = err.Error()[len(errNotAdopted.Error())+2:]
+		r.Why = strings.TrimPrefix(err.Error(), errNotAdopted.Error()+": ")
 		clear(mem)
 		if err := cfg.pickSeed(); err != nil {
 			return nil, r, err

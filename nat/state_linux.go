@@ -84,6 +84,14 @@ func Open(path string, cfg Config) (*Table, Restore, error) {
 		why = "no state file"
 	case st.Size != int64(l.size):
 		why = fmt.Sprintf("%d bytes, laid out for another size (want %d)", st.Size, l.size)
+		// The header, if it is one, says better why (a capacity
+		// changed); it is checked before the size.
+		hdr := make([]byte, headerPage)
+		if n, err := unix.Pread(fd, hdr, 0); err == nil && n == headerPage {
+			if _, _, err := checkHeader(hdr, &l, &cfg, stateNow(cfg.Clock)); err != nil {
+				why = strings.TrimPrefix(err.Error(), errNotAdopted.Error()+": ")
+			}
+		}
 	}
 	if why != "" {
 		// Sparse zeros: tmpfs gives each page as it is touched.

@@ -219,9 +219,10 @@ func TestStateNotAdopted(t *testing.T) {
 		cfg    Config
 		why    string
 	}{
-		{name: "capacity changed", cfg: Config{Capacity: 128}, why: "laid out for another size"},
+		{name: "capacity changed", cfg: Config{Capacity: 128}, why: "capacity 64 sessions, configured 128"},
 		{name: "mappings changed", cfg: Config{Capacity: 64, MaxMappings: 32}, why: "64 mappings, configured 32"},
 		{name: "truncated", damage: func(t *testing.T, path string) { os.Truncate(path, 4096) }, why: "laid out for another size"},
+		{name: "short", damage: func(t *testing.T, path string) { os.Truncate(path, 100) }, why: "100 bytes, laid out for another size"},
 		{name: "garbage", damage: func(t *testing.T, path string) {
 			b, _ := os.ReadFile(path)
 			for i := range b {
