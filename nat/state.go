@@ -267,6 +267,9 @@ func newTableOn(mem []byte, l *layout, cfg Config, now stateClock) (*Table, Rest
 	bindArrays(t, mem, l)
 	if r.Adopted {
 		t.adopt(&r)
+		if err := t.SetPolicy(&Policy{}); err != nil {
+			return nil, r, err
+		}
 	} else {
 		if err := t.finish(); err != nil {
 			return nil, r, err
@@ -274,9 +277,6 @@ func newTableOn(mem []byte, l *layout, cfg Config, now stateClock) (*Table, Rest
 		// Last: a crash before this leaves a file without a valid
 		// header, which the next start clears.
 		writeHeader(mem, l, &cfg, stateClock{kind: now.kind, ns: epochNs, boot: now.boot})
-	}
-	if err := t.SetPolicy(&Policy{}); err != nil {
-		return nil, r, err
 	}
 	r.Took = time.Since(t0)
 	return t, r, nil
