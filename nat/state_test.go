@@ -557,3 +557,32 @@ func FuzzStateFile(f *testing.F) {
 		}
 	})
 }
+
+// A table in a state file is the same table: its per-packet paths
+// allocate nothing.
+func TestStateZeroAlloc(t *testing.T) {
+	clock := &ManualClock{}
+	tab, _ := openState(t, filepath.Join(t.TempDir(), "conntrack"), Config{Capacity: 4096}, clock)
+	tab.SetPolicy(benchPolicy())
+	w := tab.NewWorker()
+	syn, ack := newFlowGen(t, "S"), newFlowGen(t, "A")
+	frame := make([]byte, len(syn.tmpl))
+	var s pkt.Summary
+	i := 0
+	if n := testing.AllocsPerRun(200, func() {
+		syn.gen(i, frame, &s)
+		if r := w.Process(frame, &s, 0); r.State != StateNew {
+			t.Fatalf("new flow %d: %+v", i, r)
+		}
+		ack.gen(i, frame, &s)
+		if r := w.Track(frame, &s, 0); r.State != StateEstablished {
+			t.Fatalf("established %d: %+v", i, r)
+		}
+		i++
+		if i%64 == 0 {
+			w.BeginBatch()
+		}
+	}); n != 0 {
+		t.Errorf("new flow + established packet on a state-file table: %v allocations, want 0", n)
+	}
+}
