@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -133,6 +134,17 @@ policy:
 	out := d.stop()
 	if n := counter(out, "drop/policy/policy-egress"); n < 1 {
 		t.Errorf("policy-egress drops = %d, want the refused SYN counted:\n%s", n, out)
+	}
+
+	// gannet cleanup takes the state away for good, with the pins.
+	if files, _ := filepath.Glob(filepath.Join(d.state, "netns-*", "conntrack")); len(files) != 1 {
+		t.Errorf("state files after a stop: %v, want one", files)
+	}
+	if out, err := d.ns.Try(gannetBin, "cleanup", "--pin-path", d.pins, "--state-dir", d.state); err != nil || !strings.Contains(out, "removed") {
+		t.Errorf("gannet cleanup = %v:\n%s\nwant the state file removed", err, out)
+	}
+	if files, _ := filepath.Glob(filepath.Join(d.state, "netns-*")); len(files) != 0 {
+		t.Errorf("after gannet cleanup: %v left", files)
 	}
 
 	mu.Lock()

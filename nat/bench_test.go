@@ -76,7 +76,11 @@ type benchTable struct {
 }
 
 func newBenchTable(b testing.TB, n int) *benchTable {
-	h := newHarness(b, Config{Capacity: n}, benchPolicy())
+	return fillBenchTable(b, newHarness(b, Config{Capacity: n}, benchPolicy()), n)
+}
+
+// fillBenchTable makes n established SNAT flows in h's table.
+func fillBenchTable(b testing.TB, h *harness, n int) *benchTable {
 	g := newFlowGen(b, "S")
 	frame := make([]byte, len(g.tmpl))
 	var s pkt.Summary
@@ -123,37 +127,42 @@ func benchTable1M(b *testing.B) *benchTable {
 func BenchmarkEstablished(b *testing.B) {
 	for _, n := range []int{1 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
-			var bt *benchTable
 			if n == 1<<20 {
-				bt = benchTable1M(b)
+				benchEstablished(b, benchTable1M(b))
 			} else {
-				bt = newBenchTable(b, n)
+				benchEstablished(b, newBenchTable(b, n))
 			}
-			w := bt.h.tab.NewWorker()
-			frame := make([]byte, len(bt.gen.tmpl))
-			var s pkt.Summary
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := threadCPU()
-			for i := range b.N {
-				if i&63 == 0 {
-					w.BeginBatch()
-				}
-				// A stride through the flows so consecutive packets
-				// touch unrelated cache lines.
-				bt.gen.gen((i*7919)&(n-1), frame, &s)
-				if r := w.Track(frame, &s, 0); r.State != StateEstablished {
-					b.Fatalf("packet %d: %+v", i, r)
-				}
-			}
-			cpu := threadCPU() - cpu0
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
 		})
 	}
+}
+
+// benchEstablished tracks packets of bt's established flows, one at a
+// time, 64 to a batch.
+func benchEstablished(b *testing.B, bt *benchTable) {
+	n := bt.n
+	w := bt.h.tab.NewWorker()
+	frame := make([]byte, len(bt.gen.tmpl))
+	var s pkt.Summary
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := threadCPU()
+	for i := range b.N {
+		if i&63 == 0 {
+			w.BeginBatch()
+		}
+		// A stride through the flows so consecutive packets
+		// touch unrelated cache lines.
+		bt.gen.gen((i*7919)&(n-1), frame, &s)
+		if r := w.Track(frame, &s, 0); r.State != StateEstablished {
+			b.Fatalf("packet %d: %+v", i, r)
+		}
+	}
+	cpu := threadCPU() - cpu0
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
 }
 
 // BenchmarkHarness is the part of BenchmarkEstablished that is not nat:
@@ -477,36 +486,7 @@ func BenchmarkEstablishedStateFile(b *testing.B) {
 			if err := tab.SetPolicy(benchPolicy()); err != nil {
 				b.Fatal(err)
 			}
-			h := &harness{t: b, tab: tab, clock: clock, w: tab.NewWorker()}
-			g := newFlowGen(b, "S")
-			frame := make([]byte, len(g.tmpl))
-			var s pkt.Summary
-			for i := range n {
-				g.gen(i, frame, &s)
-				if r := h.w.Process(frame, &s, 0); r.State != StateNew {
-					b.Fatalf("setting up flow %d: %+v", i, r)
-				}
-			}
-			gen := newFlowGen(b, "A")
-			w := tab.NewWorker()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := threadCPU()
-			for i := range b.N {
-				if i&63 == 0 {
-					w.BeginBatch()
-				}
-				gen.gen((i*7919)&(n-1), frame, &s)
-				if r := w.Track(frame, &s, 0); r.State != StateEstablished {
-					b.Fatalf("packet %d: %+v", i, r)
-				}
-			}
-			cpu := threadCPU() - cpu0
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
+			benchEstablished(b, fillBenchTable(b, &harness{t: b, tab: tab, clock: clock, w: tab.NewWorker()}, n))
 		})
 	}
 }
@@ -530,14 +510,7 @@ func BenchmarkAdopt(b *testing.B) {
 		b.Fatal(err)
 	}
 	tab.SetPolicy(benchPolicy())
-	w := tab.NewWorker()
-	g := newFlowGen(b, "S")
-	frame := make([]byte, len(g.tmpl))
-	var s pkt.Summary
-	for i := range n {
-		g.gen(i, frame, &s)
-		w.Process(frame, &s, 0)
-	}
+	fillBenchTable(b, &harness{t: b, tab: tab, clock: clock, w: tab.NewWorker()}, n)
 	tab.Close()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
