@@ -38,7 +38,7 @@ type Plan struct {
 	XDPMode      string // auto, native, generic
 	NoSocketDrop bool
 	PinPath      string
-	StateDir     string // dataplane.stateDir
+	StateDir     string      // dataplane.stateDir
 	RPF          fwd.RPFMode // dataplane.rpf
 
 	BusyPollUsec, BusyPollBudget int
