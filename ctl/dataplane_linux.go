@@ -147,13 +147,10 @@ func (dp *dataplane) stop(closeFirst func() error) error {
 			errs = append(errs, err)
 		}
 	}
-	if dp.st.nat != nil {
-		// No worker runs: the state file is the next gannet's.
-		if err := dp.st.nat.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("connection table state: %w", err))
-		}
-		dp.st.nat = nil
-	}
+	// The connection table stays mapped: its state file is the next
+	// gannet's once this process exits (which releases its lock), and
+	// an API read still walking the sessions must not lose the memory
+	// under it.
 	if dp.cancel != nil {
 		dp.cancel()
 	}
