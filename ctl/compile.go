@@ -39,6 +39,26 @@ func newStateful(p *config.Plan) (stateful, error) {
 	return s, nil
 }
 
+// natPolicy is the connection table's policy of plan p: its nat section
+// (none: conntrack only, no pools, nothing translated), with the router's
+// addresses as the source of the ICMP errors that refuse a flow no
+// session can be made for (RFC 5508 REQ-8: a full table, no external
+// port left) — the address every other error gannet sends comes from,
+// and one that exists when there is no external address of the family.
+func natPolicy(p *config.Plan) *nat.Policy {
+	pol := nat.Policy{}
+	if p.NAT != nil {
+		pol = *p.NAT
+	}
+	if p.Router4.IsValid() {
+		pol.ErrorSource4 = p.Router4
+	}
+	if p.Router6.IsValid() {
+		pol.ErrorSource6 = p.Router6
+	}
+	return &pol
+}
+
 // compiled is one snapshot with what it was made from, for readers (the
 // API lists routes from cfg).
 type compiled struct {
@@ -74,11 +94,7 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 	}
 	var prepared *nat.Prepared
 	if st.nat != nil {
-		pol := p.NAT
-		if pol == nil {
-			pol = &nat.Policy{} // conntrack only: no pools, nothing translated
-		}
-		pp, err := st.nat.Prepare(pol)
+		pp, err := st.nat.Prepare(natPolicy(p))
 		if err != nil {
 			return nil, fmt.Errorf("nat: %w", err)
 		}

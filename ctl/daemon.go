@@ -27,6 +27,7 @@ import (
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/fwd"
 	"github.com/gannet-net/gannet/fwd/bpf"
+	"github.com/gannet-net/gannet/nat"
 )
 
 // Options configure a Daemon.
@@ -47,6 +48,9 @@ type Options struct {
 	// PinPath, when set, replaces dataplane.pinPath (gannet run
 	// --pin-path).
 	PinPath string
+	// StateDir, when set, replaces dataplane.stateDir (gannet run
+	// --state-dir).
+	StateDir string
 }
 
 // Daemon is one running gannet: its data plane, the desired state it
@@ -238,6 +242,9 @@ func (d *Daemon) start(c *config.Config) error {
 	if d.opts.PinPath != "" {
 		plan.PinPath = d.opts.PinPath
 	}
+	if d.opts.StateDir != "" {
+		plan.StateDir = d.opts.StateDir
+	}
 	var uplinks []int
 	var errs []error
 	for i, u := range plan.Uplinks {
@@ -261,6 +268,7 @@ func (d *Daemon) start(c *config.Config) error {
 		return err
 	}
 	d.dp = dp
+	d.logRestore(dp.restore)
 	res := d.apply("start", c, d.apiEPs)
 	if !res.OK {
 		return fmt.Errorf("config: %w", config.Errors(res.Errors))
@@ -271,6 +279,21 @@ func (d *Daemon) start(c *config.Config) error {
 		}
 	}
 	return nil
+}
+
+// logRestore says in one line what the connection table's state file
+// held: sessions adopted from the last gannet, or why it starts empty.
+func (d *Daemon) logRestore(r *nat.Restore) {
+	switch {
+	case r == nil:
+	case r.Adopted:
+		d.log.Info("connection table adopted", "file", r.Path, "sessions", r.Sessions, "mappings", r.Mappings,
+			"dropped", r.Dropped, "problem", r.Problem, "age", r.Age.Round(time.Second), "took", r.Took.Round(time.Microsecond))
+	case r.Why == "no state file":
+		d.log.Info("connection table starts empty", "file", r.Path, "why", r.Why)
+	default:
+		d.log.Warn("connection table starts empty", "file", r.Path, "why", r.Why)
+	}
 }
 
 // shutdown detaches every port and stops the data plane.
@@ -618,6 +641,9 @@ func restartOnly(old, new *config.Plan) config.Errors {
 	}
 	if old.PinPath != new.PinPath {
 		need("dataplane.pinPath")
+	}
+	if old.StateDir != new.StateDir {
+		need("dataplane.stateDir")
 	}
 	if old.ConntrackCapacity != new.ConntrackCapacity || old.HeldFragments != new.HeldFragments {
 		need("dataplane.conntrack")

@@ -29,6 +29,7 @@ import (
 	"github.com/gannet-net/gannet/fwd/bpf"
 	"github.com/gannet-net/gannet/fwd/neigh"
 	"github.com/gannet-net/gannet/fwd/xsk"
+	"github.com/gannet-net/gannet/nat"
 )
 
 // detachDrain bounds how long a detached port's queued transmissions get
@@ -46,6 +47,7 @@ type dataplane struct {
 	nb      fwd.Neighbours
 	cancel  context.CancelFunc
 	st      stateful
+	restore *nat.Restore // what the connection table's state file held; nil without conntrack
 }
 
 // startDataplane makes the UMEMs and workers of p and starts them with no
@@ -69,11 +71,11 @@ func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*datap
 			return nil, fmt.Errorf("dataplane.cores[%d]: CPU %d does not exist (this machine has CPUs 0-%d)", i, core, ncpu-1)
 		}
 	}
-	st, err := newStateful(p)
+	st, restore, err := openStateful(p)
 	if err != nil {
 		return nil, err
 	}
-	dp.st = st
+	dp.st, dp.restore = st, restore
 	dp.nb = &fwd.StaticNeighbours{Table: neigh.NewSnapshot(nil)}
 	if len(uplinks) > 0 {
 		c, err := neigh.New(uplinks)
@@ -145,6 +147,10 @@ func (dp *dataplane) stop(closeFirst func() error) error {
 			errs = append(errs, err)
 		}
 	}
+	// The connection table stays mapped: its state file is the next
+	// gannet's once this process exits (which releases its lock), and
+	// an API read still walking the sessions must not lose the memory
+	// under it.
 	if dp.cancel != nil {
 		dp.cancel()
 	}

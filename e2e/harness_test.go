@@ -67,6 +67,7 @@ type daemon struct {
 	config string // the configuration file
 	socket string // the API socket
 	pins   string // the bpffs the XDP programs are pinned on
+	state  string // the state directory (connection table), kept across restarts
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	out    bytes.Buffer
@@ -104,7 +105,7 @@ func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, ns: ns, config: path, socket: socket, pins: testPins(t, ns)}
+	d := &daemon{t: t, ns: ns, config: path, socket: socket, pins: testPins(t, ns), state: filepath.Join(dir, "state")}
 	d.start()
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -140,7 +141,7 @@ func (d *daemon) start() {
 			}
 		}
 	}()
-	d.cmd = d.ns.Command(gannetBin, "run", "--config", d.config, "--pin-path", d.pins)
+	d.cmd = d.ns.Command(gannetBin, "run", "--config", d.config, "--pin-path", d.pins, "--state-dir", d.state)
 	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify"))
 	d.cmd.Stdout = lockedWriter{d}
 	d.cmd.Stderr = lockedWriter{d}

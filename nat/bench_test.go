@@ -76,7 +76,11 @@ type benchTable struct {
 }
 
 func newBenchTable(b testing.TB, n int) *benchTable {
-	h := newHarness(b, Config{Capacity: n}, benchPolicy())
+	return fillBenchTable(b, newHarness(b, Config{Capacity: n}, benchPolicy()), n)
+}
+
+// fillBenchTable makes n established SNAT flows in h's table.
+func fillBenchTable(b testing.TB, h *harness, n int) *benchTable {
 	g := newFlowGen(b, "S")
 	frame := make([]byte, len(g.tmpl))
 	var s pkt.Summary
@@ -123,37 +127,42 @@ func benchTable1M(b *testing.B) *benchTable {
 func BenchmarkEstablished(b *testing.B) {
 	for _, n := range []int{1 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("flows=%d", n), func(b *testing.B) {
-			var bt *benchTable
 			if n == 1<<20 {
-				bt = benchTable1M(b)
+				benchEstablished(b, benchTable1M(b))
 			} else {
-				bt = newBenchTable(b, n)
+				benchEstablished(b, newBenchTable(b, n))
 			}
-			w := bt.h.tab.NewWorker()
-			frame := make([]byte, len(bt.gen.tmpl))
-			var s pkt.Summary
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0 := threadCPU()
-			for i := range b.N {
-				if i&63 == 0 {
-					w.BeginBatch()
-				}
-				// A stride through the flows so consecutive packets
-				// touch unrelated cache lines.
-				bt.gen.gen((i*7919)&(n-1), frame, &s)
-				if r := w.Track(frame, &s, 0); r.State != StateEstablished {
-					b.Fatalf("packet %d: %+v", i, r)
-				}
-			}
-			cpu := threadCPU() - cpu0
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
 		})
 	}
+}
+
+// benchEstablished tracks packets of bt's established flows, one at a
+// time, 64 to a batch.
+func benchEstablished(b *testing.B, bt *benchTable) {
+	n := bt.n
+	w := bt.h.tab.NewWorker()
+	frame := make([]byte, len(bt.gen.tmpl))
+	var s pkt.Summary
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := threadCPU()
+	for i := range b.N {
+		if i&63 == 0 {
+			w.BeginBatch()
+		}
+		// A stride through the flows so consecutive packets
+		// touch unrelated cache lines.
+		bt.gen.gen((i*7919)&(n-1), frame, &s)
+		if r := w.Track(frame, &s, 0); r.State != StateEstablished {
+			b.Fatalf("packet %d: %+v", i, r)
+		}
+	}
+	cpu := threadCPU() - cpu0
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
 }
 
 // BenchmarkHarness is the part of BenchmarkEstablished that is not nat:
@@ -441,4 +450,90 @@ func TestZeroAlloc(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 	})
+}
+
+// BenchmarkEstablishedStateFile is BenchmarkEstablished at one million
+// flows with the table in a state file (Open) instead of anonymous
+// memory: the same lookups on pages of a shared tmpfs file. On /dev/shm
+// the pages are 4 KiB unless shmem huge pages are enabled
+// (/sys/kernel/mm/transparent_hugepage/shmem_enabled); on a tmpfs mounted
+// with huge=within_size (made here when the benchmark may mount) they
+// are 2 MiB, as the anonymous table's are.
+func BenchmarkEstablishedStateFile(b *testing.B) {
+	const n = 1 << 20
+	dirs := []struct{ name, dir string }{{"shm", "/dev/shm"}}
+	huge := b.TempDir()
+	if err := unix.Mount("tmpfs", huge, "tmpfs", 0, "huge=within_size,mode=0700"); err == nil {
+		b.Cleanup(func() { unix.Unmount(huge, unix.MNT_DETACH) })
+		dirs = append(dirs, struct{ name, dir string }{"tmpfs-huge", huge})
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d.dir); err != nil {
+			b.Logf("no %s: %v", d.dir, err)
+			continue
+		}
+		dir, err := os.MkdirTemp(d.dir, "gannet-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var bt *benchTable // made once, for every b.N the benchmark tries
+		b.Run("memory="+d.name, func(b *testing.B) {
+			if bt == nil {
+				clock := &ManualClock{}
+				tab, _, err := Open(dir+"/conntrack", Config{Capacity: n, Clock: clock, Seed: 42})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := tab.SetPolicy(benchPolicy()); err != nil {
+					b.Fatal(err)
+				}
+				bt = fillBenchTable(b, &harness{t: b, tab: tab, clock: clock, w: tab.NewWorker()}, n)
+			}
+			benchEstablished(b, bt)
+		})
+		if bt != nil {
+			bt.h.tab.Close()
+		}
+		os.RemoveAll(dir)
+	}
+}
+
+// BenchmarkAdopt measures what a restart costs the connection table: a
+// state file of one million sessions, each with its own mapping, checked
+// and taken over (every session checked, the indexes, mapping lists and
+// port bitmaps rebuilt).
+func BenchmarkAdopt(b *testing.B) {
+	const n = 1 << 20
+	dir, err := os.MkdirTemp("/dev/shm", "gannet-bench-")
+	if err != nil {
+		b.Skipf("no /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	path := dir + "/conntrack"
+	clock := &ManualClock{}
+	cfg := Config{Capacity: n, Clock: clock, Seed: 42}
+	tab, _, err := Open(path, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tab.SetPolicy(benchPolicy())
+	fillBenchTable(b, &harness{t: b, tab: tab, clock: clock, w: tab.NewWorker()}, n)
+	tab.Close()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	var took, cpu time.Duration
+	for range b.N {
+		cpu0 := threadCPU()
+		tab, r, err := Open(path, cfg)
+		cpu += threadCPU() - cpu0
+		if err != nil || !r.Adopted || r.Sessions != n {
+			b.Fatalf("Open = %+v, %v; want %d sessions adopted", r, err, n)
+		}
+		took += r.Took
+		tab.Close()
+	}
+	b.ReportMetric(float64(took.Milliseconds())/float64(b.N), "adopt-ms")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "open-cpu-ms")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/n, "cpu-ns/session")
 }

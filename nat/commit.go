@@ -359,13 +359,7 @@ func (w *Worker) create(s *pkt.Summary, k *key, h uint64, space uint16, pl *plan
 			st |= stLoose
 		}
 	}
-	si := t.addSession(k, &k1, h, h1, st, w.now)
-	if srcMap >= 0 {
-		t.link(si, sideInt, srcMap)
-	}
-	if dstMap >= 0 {
-		t.link(si, sideExt, dstMap)
-	}
+	si := t.addSession(k, &k1, h, h1, st, w.now, srcMap, dstMap)
 	return k1, si, ReasonNone
 }
 

@@ -42,7 +42,7 @@ func TestIndexDifferential(t *testing.T) {
 					continue
 				}
 				tab.mu.Lock()
-				si := tab.addSession(&k0, &k1, k0.hash(tab.s0, tab.s1), k1.hash(tab.s0, tab.s1), classUDP<<stClassShift, 1)
+				si := tab.addSession(&k0, &k1, k0.hash(tab.s0, tab.s1), k1.hash(tab.s0, tab.s1), classUDP<<stClassShift, 1, -1, -1)
 				tab.mu.Unlock()
 				twin[k0], twin[k1] = twinEntry{si, 0}, twinEntry{si, 1}
 				live = append(live, si)

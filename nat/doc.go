@@ -88,6 +88,17 @@
 // until the timeout; Commit does the same for the first fragments it
 // refuses.
 //
+// # State files
+//
+// Open makes a table like New whose fixed arrays live in a file mapped
+// shared (on tmpfs), so that they outlive the process: the next process
+// to Open the file adopts the table — every session that passes its
+// checks keeps its translation, its mapping, its external port and its
+// remaining idle time — and rebuilds what is derived (indexes, mapping
+// lists, free lists, port bitmaps) from the sessions it keeps. A file
+// of another layout, capacity, seed or boot is cleared and the table
+// starts empty; Restore says which and why (state.go).
+//
 // # Configuration
 //
 // Pools, external addresses, floating IPs, filtering and timeouts form an

@@ -47,18 +47,15 @@ const (
 	sideExt = 1
 )
 
-func (ms *mappings) init(t *Table, n int) {
-	ms.m = hugeSlice[mapping](t, n)
+// init makes the free list of mappings whose arrays are in place and
+// empty.
+func (ms *mappings) init() {
+	n := len(ms.m)
 	ms.free = make([]int32, n)
 	for i := range ms.free {
 		ms.free[i] = int32(n - 1 - i)
 	}
-	size := 4
-	for size < 4*n {
-		size <<= 1
-	}
-	ms.index = hugeSlice[atomic.Uint64](t, size)
-	ms.mask = uint64(size - 1)
+	ms.mask = uint64(len(ms.index) - 1)
 }
 
 func (ms *mappings) memoryBytes() int {

@@ -142,63 +142,104 @@ type Table struct {
 	evictPos int
 	maps     mappings
 	ports    map[famKey]*portSet // by external address; never shrinks
+
+	state *stateFile // the state file the arrays live in; nil: memory (New)
 }
 
 // New makes a table. It has no policy until SetPolicy: until then every
 // new flow is tracked without translation, with default timeouts.
 func New(cfg Config) (*Table, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	if err := cfg.pickSeed(); err != nil {
+		return nil, err
+	}
+	l := layoutOf(&cfg)
+	t := newTable(cfg, cfg.Clock.Now())
+	t.index = hugeSlice[atomic.Uint64](t, l.indexLen)
+	t.sess = hugeSlice[session](t, l.capacity)
+	t.maps.m = hugeSlice[mapping](t, l.maxMappings)
+	t.maps.index = hugeSlice[atomic.Uint64](t, l.mapIndexLen)
+	if err := t.finish(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// normalize applies cfg's defaults and checks its ranges.
+func (cfg *Config) normalize() error {
 	if cfg.Capacity < 1 || cfg.Capacity > MaxCapacity {
-		return nil, fmt.Errorf("nat: Config.Capacity %d out of range 1..%d", cfg.Capacity, MaxCapacity)
+		return fmt.Errorf("nat: Config.Capacity %d out of range 1..%d", cfg.Capacity, MaxCapacity)
 	}
 	if cfg.MaxMappings == 0 {
 		cfg.MaxMappings = cfg.Capacity
 	}
 	if cfg.MaxMappings < 1 || cfg.MaxMappings > MaxCapacity {
-		return nil, fmt.Errorf("nat: Config.MaxMappings %d out of range 1..%d", cfg.MaxMappings, MaxCapacity)
+		return fmt.Errorf("nat: Config.MaxMappings %d out of range 1..%d", cfg.MaxMappings, MaxCapacity)
 	}
 	if cfg.SweepPerBatch == 0 {
 		cfg.SweepPerBatch = 64
 	}
 	if cfg.SweepPerBatch < 0 || cfg.SweepPerBatch > maxSweep {
-		return nil, fmt.Errorf("nat: Config.SweepPerBatch %d out of range 1..%d", cfg.SweepPerBatch, maxSweep)
+		return fmt.Errorf("nat: Config.SweepPerBatch %d out of range 1..%d", cfg.SweepPerBatch, maxSweep)
 	}
 	if cfg.Fragments == 0 {
 		cfg.Fragments = DefaultFragments
 	}
 	if cfg.Fragments < 1 || cfg.Fragments > MaxFragments {
-		return nil, fmt.Errorf("nat: Config.Fragments %d out of range 1..%d", cfg.Fragments, MaxFragments)
+		return fmt.Errorf("nat: Config.Fragments %d out of range 1..%d", cfg.Fragments, MaxFragments)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = wallClock{}
 	}
-	if cfg.Seed == 0 {
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return nil, fmt.Errorf("nat: seed: %w", err)
-		}
-		cfg.Seed = binary.LittleEndian.Uint64(b[:]) | 1
+	return nil
+}
+
+// pickSeed gives a zero Config.Seed a random value.
+func (cfg *Config) pickSeed() error {
+	if cfg.Seed != 0 {
+		return nil
 	}
-	t := &Table{cfg: cfg, clock: cfg.Clock, epoch: cfg.Clock.Now()}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("nat: seed: %w", err)
+	}
+	cfg.Seed = binary.LittleEndian.Uint64(b[:]) | 1
+	return nil
+}
+
+// newTable makes a table of cfg (normalized, seeded) whose clock started
+// at epoch, without its arrays.
+func newTable(cfg Config, epoch time.Time) *Table {
+	t := &Table{cfg: cfg, clock: cfg.Clock, epoch: epoch}
 	t.s0 = mum(cfg.Seed, 0xa0761d6478bd642f)
 	t.s1 = mum(cfg.Seed^0xe7037ed1a0b428db, 0x8ebc6af09c88c6e3)
-	n := 4 // two keys per session, index at most half full
-	for n < 4*cfg.Capacity {
-		n <<= 1
+	return t
+}
+
+// finish completes a table whose arrays are in place and empty: free
+// lists, the fragment table, the port bitmaps, the default policy.
+func (t *Table) finish() error {
+	t.mask = uint64(len(t.index) - 1)
+	t.free = make([]int32, 0, len(t.sess))
+	for i := len(t.sess) - 1; i >= 0; i-- {
+		t.free = append(t.free, int32(i)) // pop gives slot 0 first
 	}
-	t.index = hugeSlice[atomic.Uint64](t, n)
-	t.mask = uint64(n - 1)
-	t.sess = hugeSlice[session](t, cfg.Capacity)
-	t.free = make([]int32, cfg.Capacity)
-	for i := range t.free {
-		t.free[i] = int32(cfg.Capacity - 1 - i) // pop gives slot 0 first
-	}
-	t.maps.init(t, cfg.MaxMappings)
-	t.frags.init(cfg.Fragments)
+	t.maps.init()
+	t.frags.init(t.cfg.Fragments)
 	t.ports = make(map[famKey]*portSet)
-	if err := t.SetPolicy(&Policy{}); err != nil {
-		return nil, err
+	return t.SetPolicy(&Policy{})
+}
+
+// indexSize is the length of an index over n entries of two keys each:
+// a power of two, at most half full.
+func indexSize(n int) int {
+	size := 4
+	for size < 4*n {
+		size <<= 1
 	}
-	return t, nil
+	return size
 }
 
 // MemoryBytes is what the table's fixed arrays occupy: sessions, index,
@@ -337,9 +378,10 @@ func (t *Table) indexDelete(h uint64, ref uint32) {
 }
 
 // addSession stores a new session in a free slot and indexes both keys,
-// whose hashes are h0 and h1. The caller holds mu and has checked that a
-// slot is free.
-func (t *Table) addSession(k0, k1 *key, h0, h1 uint64, st uint32, now uint32) int32 {
+// whose hashes are h0 and h1, and links it to the mappings that translate
+// its source (srcMap) and destination (dstMap), -1 for none. The caller
+// holds mu and has checked that a slot is free.
+func (t *Table) addSession(k0, k1 *key, h0, h1 uint64, st uint32, now uint32, srcMap, dstMap int32) int32 {
 	si := t.free[len(t.free)-1]
 	t.free = t.free[:len(t.free)-1]
 	t.live++
@@ -351,11 +393,20 @@ func (t *Table) addSession(k0, k1 *key, h0, h1 uint64, st uint32, now uint32) in
 	s.storeKey(1, k1)
 	storeRelaxed(&s.xl, xlPair(k0, k1))
 	s.seen.Store(now)
-	s.link = [2]mlink{{m: -1}, {m: -1}}
+	// The mappings are named before the session is live: a table in a
+	// state file may be adopted after a crash at any instruction, and a
+	// live session must say which mappings it holds (state.go).
+	s.link = [2]mlink{{m: srcMap, next: -1, prev: -1}, {m: dstMap, next: -1, prev: -1}}
 	s.ctl.Store((seq+2)<<32 | uint64(st|stLive))
 	t.indexInsert(h0, uint32(si)<<1)
 	t.indexInsert(h1, uint32(si)<<1|1)
 	t.endWrite()
+	if srcMap >= 0 {
+		t.link(si, sideInt, srcMap)
+	}
+	if dstMap >= 0 {
+		t.link(si, sideExt, dstMap)
+	}
 	return si
 }
 

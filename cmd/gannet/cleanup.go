@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -14,21 +15,23 @@ import (
 // programs pinned on every port, failing closed until the next start —
 // removed for good.
 func newCleanupCmd() *cobra.Command {
-	var cfgPath, pinPath string
+	var cfgPath, pinPath, stateDir string
 	cmd := &cobra.Command{
-		Use:   "cleanup [--config FILE] [--pin-path DIR]",
-		Short: "detach the XDP programs a stopped gannet left pinned in this network namespace",
+		Use:   "cleanup [--config FILE] [--pin-path DIR] [--state-dir DIR]",
+		Short: "detach the XDP programs a stopped gannet left pinned in this network namespace, and remove its state",
 		Long: `gannet run pins its XDP programs (dataplane.pinPath, default /sys/fs/bpf/gannet) so
 that a stop or a crash leaves every port failing closed — workload and transit
 traffic dropped, the host's own traffic still reaching it — and the next start
 takes them over without a gap. cleanup detaches those programs and removes their
 pins, for this network namespace: run it when gannet is not coming back (the
-package's removal does). The pin directory is --pin-path, else the
-configuration's dataplane.pinPath, else the default.`,
+package's removal does). It also removes the connection table a stopped gannet
+leaves for the next start (dataplane.stateDir, default /run/gannet), and refuses
+to while a gannet holds it. The directories are --pin-path and --state-dir, else
+the configuration's dataplane.pinPath and dataplane.stateDir, else the defaults.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if pinPath == "" {
-				pinPath = config.DefaultPinPath
+			if pinPath == "" || stateDir == "" {
+				fromCfg := config.Plan{PinPath: config.DefaultPinPath, StateDir: config.DefaultStateDir}
 				if cfgPath != "" {
 					data, err := os.ReadFile(cfgPath)
 					if err != nil {
@@ -38,7 +41,13 @@ configuration's dataplane.pinPath, else the default.`,
 					if err != nil {
 						return fmt.Errorf("%s: %w", cfgPath, err)
 					}
-					pinPath = plan.PinPath
+					fromCfg = *plan
+				}
+				if pinPath == "" {
+					pinPath = fromCfg.PinPath
+				}
+				if stateDir == "" {
+					stateDir = fromCfg.StateDir
 				}
 			}
 			removed, err := ctl.Cleanup(pinPath)
@@ -48,10 +57,15 @@ configuration's dataplane.pinPath, else the default.`,
 			if err == nil && len(removed) == 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), "nothing pinned under %s for this network namespace\n", pinPath)
 			}
-			return err
+			files, serr := ctl.CleanupState(stateDir)
+			for _, f := range files {
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", f)
+			}
+			return errors.Join(err, serr)
 		},
 	}
-	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file whose dataplane.pinPath to clean")
+	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file whose dataplane.pinPath and stateDir to clean")
 	cmd.Flags().StringVar(&pinPath, "pin-path", "", "pin directory (overrides the configuration)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", "", "state directory (overrides the configuration)")
 	return cmd
 }

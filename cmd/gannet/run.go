@@ -24,6 +24,7 @@ func newRunCmd() *cobra.Command {
 		logFormat string
 		logLevel  string
 		pinPath   string
+		stateDir  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
@@ -46,7 +47,10 @@ While it runs:
 
 On stop it releases every socket and prints the final counters; its XDP
 programs stay pinned (dataplane.pinPath), so the ports fail closed until the next
-start takes them over, or 'gannet cleanup' removes them. A bad configuration at start is rejected with one line per
+start takes them over, or 'gannet cleanup' removes them. The connection table
+(sessions, NAT mappings) lives in a file under dataplane.stateDir (default
+/run/gannet): a stop, a crash or an upgrade keeps every session, and the next
+start adopts them (or logs why it starts empty). A bad configuration at start is rejected with one line per
 problem, each naming its field, and nothing is attached. With NOTIFY_SOCKET
 set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 		Args: cobra.NoArgs,
@@ -72,7 +76,7 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			d, err := ctl.New(ctl.Options{ConfigPath: cfgPath, Version: version, Log: log, Counters: cmd.ErrOrStderr(), PinPath: pinPath})
+			d, err := ctl.New(ctl.Options{ConfigPath: cfgPath, Version: version, Log: log, Counters: cmd.ErrOrStderr(), PinPath: pinPath, StateDir: stateDir})
 			if err != nil {
 				return err
 			}
@@ -98,6 +102,7 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().StringVar(&pinPath, "pin-path", "", "where to pin the XDP programs (overrides dataplane.pinPath)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", "", "where the connection table outlives the process (overrides dataplane.stateDir)")
 	cmd.MarkFlagRequired("config")
 	return cmd
 }

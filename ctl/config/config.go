@@ -78,6 +78,13 @@ type Dataplane struct {
 	// takes them over without a gap. Default /sys/fs/bpf/gannet;
 	// `gannet cleanup` removes them.
 	PinPath string `yaml:"pinPath"`
+	// StateDir holds what outlives the process besides the pins: the
+	// connection table (sessions, NAT mappings, their ports), in a file
+	// mapped shared, one directory per network namespace. Keep it on
+	// tmpfs: a restart, an upgrade or a crash keeps every session, and a
+	// reboot starts afresh. Default /run/gannet; `gannet cleanup`
+	// removes it.
+	StateDir string `yaml:"stateDir"`
 	// RPF is the reverse-path check of IPv6 from the core that enters a
 	// translated space (delivered 6->4 to a local tenant workload, or
 	// through a border's translateToSpace route): feasible (default,

@@ -104,6 +104,9 @@ workloadEndpoints:
 		{"translated needs translation", "addressSpaces: [{id: 7, translated: true}]", []string{"translation: missing, but address space 7 is translated"}},
 		{"translation space not declared", "translation: {addressSpaces: {8: }}", []string{"translation.addressSpaces[8]: space 8 is not declared translated"}},
 		{"translation invalid", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: 2001:db8::/33}}", []string{"translation: "}},
+		{"state dir relative", "dataplane: {stateDir: run/gannet}", []string{`dataplane.stateDir: "run/gannet": want an absolute, clean path other than /`}},
+		{"state dir unclean", "dataplane: {stateDir: /run/../gannet}", []string{`dataplane.stateDir: "/run/../gannet"`}},
+		{"state dir root", "dataplane: {stateDir: /}", []string{`dataplane.stateDir: "/"`}},
 		{"rpf", "dataplane: {rpf: strict}", []string{`dataplane.rpf: "strict": want one of feasible, off`}},
 		{"several at once", "dataplane: {frameSize: 1, ringSize: 3}", []string{"dataplane.frameSize", "dataplane.ringSize"}},
 		// Cross-checks: each field is fine alone, together they would
@@ -140,7 +143,7 @@ func TestEmptyConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Frames != DefaultFrames || p.FrameSize != DefaultFrameSize || p.RingSize != DefaultRingSize ||
-		len(p.Cores) != 1 || p.XSKMode != "auto" || p.XDPMode != "auto" || !p.NoSocketDrop || p.ConntrackCapacity != 0 || p.PinPath != DefaultPinPath {
+		len(p.Cores) != 1 || p.XSKMode != "auto" || p.XDPMode != "auto" || !p.NoSocketDrop || p.ConntrackCapacity != 0 || p.PinPath != DefaultPinPath || p.StateDir != DefaultStateDir {
 		t.Errorf("defaults = %+v", p)
 	}
 }

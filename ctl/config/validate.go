@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,7 @@ type Plan struct {
 	XDPMode      string // auto, native, generic
 	NoSocketDrop bool
 	PinPath      string
+	StateDir     string      // dataplane.stateDir
 	RPF          fwd.RPFMode // dataplane.rpf
 
 	BusyPollUsec, BusyPollBudget int
@@ -108,6 +110,7 @@ const (
 	DefaultConntrackCapacity = 65536
 	DefaultHeldFragments     = fwd.DefaultHeldFragments
 	DefaultPinPath           = "/sys/fs/bpf/gannet"
+	DefaultStateDir          = "/run/gannet"
 	// MaxCPU bounds dataplane.cores.
 	MaxCPU = 1024
 )
@@ -216,6 +219,13 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 	}
 	if !strings.HasPrefix(p.PinPath, "/") {
 		errs.addf("dataplane.pinPath", "%q: want an absolute path", d.PinPath)
+	}
+	p.StateDir = d.StateDir
+	if p.StateDir == "" {
+		p.StateDir = DefaultStateDir
+	}
+	if !strings.HasPrefix(p.StateDir, "/") || filepath.Clean(p.StateDir) != p.StateDir || p.StateDir == "/" {
+		errs.addf("dataplane.stateDir", "%q: want an absolute, clean path other than /", d.StateDir)
 	}
 	p.BusyPollUsec, p.BusyPollBudget, p.PreferBusyPoll = d.BusyPollUsec, d.BusyPollBudget, d.PreferBusyPoll
 	if d.BusyPollUsec < 0 || d.BusyPollUsec > 1000000 {

@@ -103,8 +103,11 @@ func gannetScenario(kind GannetKind) func(e *env) (func() error, error) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return nil, err
 		}
-		// No taskset: the worker pins itself to dataplane.cores.
-		p, err := e.background(e.dut, "gannet.log", "nice", "-n", strconv.Itoa(benchNice), o.Gannet, "run", "--config", path)
+		// No taskset: the worker pins itself to dataplane.cores. Its
+		// connection table's state file lives beside its files too,
+		// never in the host's /run/gannet.
+		p, err := e.background(e.dut, "gannet.log", "nice", "-n", strconv.Itoa(benchNice), o.Gannet, "run", "--config", path,
+			"--state-dir", filepath.Join(e.dir, "state"))
 		if err != nil {
 			return nil, err
 		}
