@@ -734,6 +734,9 @@ func diffConfigs(old, new *config.Config, added, removed []*port) []api.Change {
 	if !reflect.DeepEqual(old.Translation, new.Translation) {
 		ch = append(ch, api.Change{Kind: "translation", Name: "translation", Op: opOf(old.Translation == nil, new.Translation == nil)})
 	}
+	if old.Metrics != new.Metrics {
+		ch = append(ch, api.Change{Kind: "metrics", Name: "metrics", Op: opOf(old.Metrics.Listen == "", new.Metrics.Listen == "")})
+	}
 	if old.Node != new.Node && len(old.WorkloadEndpoints)+len(old.Ports) > 0 {
 		ch = append(ch, api.Change{Kind: "node", Name: "node", Op: "changed"})
 	}

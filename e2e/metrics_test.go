@@ -400,7 +400,9 @@ func TestMetricsListenReload(t *testing.T) {
 	if !serves("127.0.0.1:9641") {
 		t.Fatalf("no metrics on 127.0.0.1:9641:\n%s", d.output())
 	}
-	reload("[::1]:9642")
+	if out := reload("[::1]:9642"); !strings.Contains(out, "metrics") {
+		t.Errorf("gannet reload to [::1]:9642 does not list the metrics change:\n%s", out)
+	}
 	if !serves("[::1]:9642") || serves("127.0.0.1:9641") {
 		t.Errorf("after a reload to [::1]:9642: new serves %v, old serves %v; want only the new", serves("[::1]:9642"), serves("127.0.0.1:9641"))
 	}
