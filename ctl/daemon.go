@@ -73,7 +73,7 @@ type Daemon struct {
 	last    *api.ApplyResult
 	tables  fwdTablesPtr
 	stopped bool
-	routing *routing      // BGP; nil without a bgp section
+	routing *routing // BGP; nil without a bgp section
 	metrics metricsState
 	quit    chan struct{} // closed when the loop ends: senders stop waiting
 }
