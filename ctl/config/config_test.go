@@ -260,5 +260,8 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("ParseConfig accepted endpoint %+v", ep)
 			}
 		}
+		if m := p.MetricsListen; m.IsValid() && (m.Port() == 0 || m.Addr().Zone() != "" || m.Addr().Is4In6()) {
+			t.Fatalf("ParseConfig accepted metrics.listen %v", m)
+		}
 	})
 }
