@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -247,4 +248,46 @@ func lint(promtool, body string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// TestScrapeWhileForwarding: scrapes taken while the worker forwards on
+// its own goroutine read published counters only (the race detector
+// watches), each no smaller than the one before, and the last one after
+// the worker stopped says every packet was forwarded.
+func TestScrapeWhileForwarding(t *testing.T) {
+	h := newTestHost(t)
+	if err := h.w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	frame := udp(t, addrB, 5000, 64, 18)
+	const total = 20000
+	done := make(chan int)
+	go func() {
+		sent, drained := 0, 0
+		for drained < total {
+			for sent < total && sent-drained < ringSize/2 && h.ports[0].Inject(frame) {
+				sent++
+			}
+			drained += h.ports[1].Drain(nil)
+		}
+		done <- drained
+	}()
+	c := metrics.NewCollector(func() *metrics.Snapshot { return h.snapshot() })
+	key := "gannet_forwarded_packets_total{}"
+	last := 0.0
+	for range 50 {
+		got := gather(t, c)[key]
+		if got < last {
+			t.Fatalf("%s went from %v to %v", key, last, got)
+		}
+		last = got
+	}
+	drained := <-done
+	if err := h.w.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := gather(t, c)
+	if got[key] != total || drained != total || got["gannet_interface_tx_packets_total{interface=gw-b,queue=0}"] != total {
+		t.Errorf("after %d packets: %s = %v, gw-b tx %v, drained %d", total, key, got[key], got["gannet_interface_tx_packets_total{interface=gw-b,queue=0}"], drained)
+	}
 }
