@@ -70,25 +70,9 @@ scrape_configs:
 `, `"`+strings.Join(targets, `", "`)+`"`)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const addr = "127.0.0.1:9090"
-	cmd := ns.Command("prometheus", "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", cmd, err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("prometheus:\n%s", out)
-		}
-	})
+	background(t, ns.Command("prometheus", "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--log.level=warn"), "prometheus")
 	base := "http://" + addr
 	c := nsClient(ns)
 	deadline := time.Now().Add(30 * time.Second)
