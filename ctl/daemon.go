@@ -77,7 +77,8 @@ type Daemon struct {
 	last    *api.ApplyResult
 	tables  fwdTablesPtr
 	stopped bool
-	routing *routing      // BGP; nil without a bgp section
+	routing *routing // BGP; nil without a bgp section
+	metrics metricsState
 	quit    chan struct{} // closed when the loop ends: senders stop waiting
 }
 
@@ -129,7 +130,13 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Notify == nil {
 		opts.Notify = NotifyFromEnv()
 	}
-	return &Daemon{opts: opts, log: opts.Log, ops: make(chan func()), quit: make(chan struct{}), ports: map[string]*port{}, apiEPs: map[string]config.WorkloadEndpoint{}, progs: acl.NewProgramCache(), opt: newOptimizer(opts.Log)}, nil
+	d := &Daemon{opts: opts, log: opts.Log, ops: make(chan func()), quit: make(chan struct{}), ports: map[string]*port{}, apiEPs: map[string]config.WorkloadEndpoint{}, progs: acl.NewProgramCache(), opt: newOptimizer(opts.Log)}
+	h, err := d.newMetricsHandler()
+	if err != nil {
+		return nil, err
+	}
+	d.metrics.handler = h
+	return d, nil
 }
 
 // readConfig reads and parses the configuration file.
@@ -302,6 +309,7 @@ func (d *Daemon) shutdown() error {
 		return nil
 	}
 	d.stopped = true
+	d.stopMetrics()
 	d.stopRouting()
 	closePorts := func() error {
 		// The workers have stopped: their ports are closed directly.
@@ -337,6 +345,7 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 	res := &api.ApplyResult{Source: source, Time: t0}
 	defer func() {
 		res.DurationSeconds = time.Since(t0).Seconds()
+		d.metrics.apply.Observe(source, time.Since(t0), res.OK)
 		res.Generation = d.gen
 		// A rejected API write is its caller's answer, not the
 		// daemon's state; every other outcome is the last apply.
@@ -363,6 +372,13 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 	}
 	if len(fe) > 0 {
 		res.Errors = fe
+		return res
+	}
+	// The metrics address first: one that cannot be bound changes
+	// nothing.
+	msrv, mchanged, err := d.bindMetrics(plan.MetricsListen)
+	if err != nil {
+		res.Errors = config.Errors{err.(api.FieldError)}
 		return res
 	}
 
@@ -413,10 +429,16 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 		for _, pt := range added {
 			d.dp.detach(pt)
 		}
+		if msrv != nil {
+			msrv.Close()
+		}
 		res.Errors = config.Errors{{Message: err.Error()}}
 		return res
 	}
 	d.publish(cp)
+	if mchanged {
+		d.switchMetrics(msrv, plan.MetricsListen)
+	}
 	for _, pt := range removed {
 		if err := d.dp.detach(pt); err != nil {
 			d.log.Warn("detaching", "iface", pt.name, "err", err)
@@ -737,6 +759,9 @@ func diffConfigs(old, new *config.Config, added, removed []*port) []api.Change {
 	}
 	if !reflect.DeepEqual(old.Translation, new.Translation) {
 		ch = append(ch, api.Change{Kind: "translation", Name: "translation", Op: opOf(old.Translation == nil, new.Translation == nil)})
+	}
+	if old.Metrics != new.Metrics {
+		ch = append(ch, api.Change{Kind: "metrics", Name: "metrics", Op: opOf(old.Metrics.Listen == "", new.Metrics.Listen == "")})
 	}
 	if old.Node != new.Node && len(old.WorkloadEndpoints)+len(old.Ports) > 0 {
 		ch = append(ch, api.Change{Kind: "node", Name: "node", Op: "changed"})

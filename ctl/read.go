@@ -210,6 +210,7 @@ func (d *Daemon) Reload() *api.ApplyResult {
 			}
 			res = &api.ApplyResult{Source: "reload", Time: time.Now(), Errors: fe, Generation: d.gen}
 			d.last = res
+			d.metrics.apply.Fail("reload")
 			d.log.Error("reload rejected", "errors", fe.Error())
 			return
 		}

@@ -55,23 +55,7 @@ func ecmpRouter(t *testing.T, x *netnstest.NS, n, as int) (r *netnstest.NS, xif 
 `, as, ra, xa)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(filepath.Join(t.TempDir(), "gobgpd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := r.Command("gobgpd", "-f", conf, "--api-hosts", "127.0.0.1:50051", "--pprof-disable", "-p")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", cmd, err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("gobgpd of r%d:\n%s", n, out)
-		}
-	})
+	background(t, r.Command("gobgpd", "-f", conf, "--api-hosts", "127.0.0.1:50051", "--pprof-disable", "-p"), fmt.Sprintf("gobgpd-r%d", n))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := r.Try("gobgp", "global", "rib", "add", ecmpService+"/32", "-a", "ipv4"); err == nil {

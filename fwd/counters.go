@@ -173,6 +173,25 @@ const (
 	NumICMP
 )
 
+// Kinds of the ICMP errors the router sent (counted with ICMPSent).
+const (
+	ICMPTimeExceeded = iota // TTL or hop limit exhausted (traceroute's answer)
+	ICMPUnreachable         // destination unreachable: no route, port down
+	ICMPTooBig              // IPv4 fragmentation needed or IPv6 packet too big (PMTU discovery)
+	ICMPTranslator          // an error the translator answered with (RFC 7915)
+	NumICMPTypes
+)
+
+var icmpTypeNames = [NumICMPTypes]string{"time-exceeded", "unreachable", "too-big", "translator"}
+
+// ICMPTypeName returns the metric label of ICMP error kind i.
+func ICMPTypeName(i int) string {
+	if i >= 0 && i < NumICMPTypes {
+		return icmpTypeNames[i]
+	}
+	return "type?"
+}
+
 // Stats is a copy of one worker's counters (or a sum of several). All
 // counts only grow.
 type Stats struct {
@@ -201,6 +220,8 @@ type Stats struct {
 	NAT   [nat.NumReasons]uint64 // Conntrack/ConntrackReply by nat reason
 	Xlat  [xlat.NumReasons]uint64
 	ICMP  [NumICMP]uint64
+	// ICMPTypes splits ICMP[ICMPSent] by kind of error.
+	ICMPTypes [NumICMPTypes]uint64
 
 	// NATCreated counts sessions this worker created.
 	NATCreated uint64
@@ -253,6 +274,9 @@ func (s *Stats) Add(o *Stats) {
 	for i := range s.ICMP {
 		s.ICMP[i] += o.ICMP[i]
 	}
+	for i := range s.ICMPTypes {
+		s.ICMPTypes[i] += o.ICMPTypes[i]
+	}
 }
 
 // counters is the worker's private, plain copy, and its published twin.
@@ -265,6 +289,7 @@ type counters struct {
 	parse                         [pkt.NumReasons]uint64
 	xlat                          xlat.Stats
 	icmp                          [NumICMP]uint64
+	icmpTypes                     [NumICMPTypes]uint64
 }
 
 type published struct {
@@ -275,6 +300,7 @@ type published struct {
 	parse                         [pkt.NumReasons]atomic.Uint64
 	xlat                          [xlat.NumReasons]atomic.Uint64
 	icmp                          [NumICMP]atomic.Uint64
+	icmpTypes                     [NumICMPTypes]atomic.Uint64
 }
 
 func store(dst *atomic.Uint64, v uint64) {
@@ -308,6 +334,9 @@ func (p *published) publish(c *counters) {
 	for i := range c.icmp {
 		store(&p.icmp[i], c.icmp[i])
 	}
+	for i := range c.icmpTypes {
+		store(&p.icmpTypes[i], c.icmpTypes[i])
+	}
 }
 
 // read fills s from p (any goroutine).
@@ -332,5 +361,8 @@ func (p *published) read(s *Stats) {
 	}
 	for i := range s.ICMP {
 		s.ICMP[i] = p.icmp[i].Load()
+	}
+	for i := range s.ICMPTypes {
+		s.ICMPTypes[i] = p.icmpTypes[i].Load()
 	}
 }

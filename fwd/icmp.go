@@ -81,7 +81,20 @@ func (w *Worker) icmpError(t *Tables, v *view, typ, code uint8, rest uint32, r R
 		return
 	}
 	w.c.icmp[ICMPSent]++
+	w.c.icmpTypes[icmpKind(r)]++
 	w.replyOut(t, v, start, n)
+}
+
+// icmpKind is the kind of error icmpError answers a drop for reason r
+// with.
+func icmpKind(r Reason) int {
+	switch r {
+	case ReasonTTLExceeded:
+		return ICMPTimeExceeded
+	case ReasonTooBig:
+		return ICMPTooBig
+	}
+	return ICMPUnreachable
 }
 
 // tooBig answers a packet larger than the egress MTU that may not be
@@ -105,6 +118,7 @@ func (w *Worker) xlatReply(t *Tables, v *view, p *xlat.Packet) {
 		return
 	}
 	w.c.icmp[ICMPSent]++
+	w.c.icmpTypes[ICMPTranslator]++
 	w.replyOut(t, v, start, p.Len)
 }
 

@@ -79,6 +79,12 @@ func TestRouterICMP(t *testing.T) {
 			if st.Drops[tc.reason] != 1 || st.ICMP[ICMPSent] != 1 {
 				t.Errorf("drops %v, ICMP %v; want %v once and one ICMP sent", nonZero(st), st.ICMP, tc.reason)
 			}
+			// The error is counted by its kind too (gannet_icmp_sent_total{type}).
+			var kinds [NumICMPTypes]uint64
+			kinds[map[Reason]int{ReasonTTLExceeded: ICMPTimeExceeded, ReasonNoRoute: ICMPUnreachable, ReasonTooBig: ICMPTooBig}[tc.reason]] = 1
+			if st.ICMPTypes != kinds {
+				t.Errorf("ICMP kinds %v, want %v", st.ICMPTypes, kinds)
+			}
 		})
 	}
 }

@@ -227,6 +227,16 @@ func (t *Tables) MatchPrefix(space uint16, a netip.Addr) (netip.Prefix, bool) {
 // LearnedRoutes returns how many learned routes the tables hold.
 func (t *Tables) LearnedRoutes() int { return len(t.learned.prefixes) }
 
+// RouteCounts calls fn with the routes each address space's table holds
+// per family — configured, endpoint, host and learned routes alike — in
+// no particular order. Any goroutine may call it.
+func (t *Tables) RouteCounts(fn func(space uint16, v4, v6 int)) {
+	for id, sp := range t.spaces {
+		v4, v6 := sp.table.Routes()
+		fn(id, v4, v6)
+	}
+}
+
 // PortIndex returns the index of the port named name.
 func (t *Tables) PortIndex(name string) (int, bool) {
 	for i := range t.ports {

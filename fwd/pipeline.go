@@ -408,7 +408,7 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 	if t.nat == nil {
 		// No connection table: stateless policy, every packet is new.
 		if r := w.policy(acl.ConnNew, v.ep, dst, s, nil); r != ReasonNone {
-			w.drop(v.chunk, r)
+			w.denied(v.chunk, r, v.ep, dst)
 			return false
 		}
 		return true
@@ -447,7 +447,7 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 			if res.Action == nat.Decide {
 				nw.DropHeld(s, v.sp.id) // its later fragments wait for nothing
 			}
-			w.drop(v.chunk, r)
+			w.denied(v.chunk, r, v.ep, dst)
 			return false
 		}
 		if res.Action == nat.Decide {
@@ -678,6 +678,26 @@ func (w *Worker) policy(st acl.ConnState, src, dst *endpoint, s *pkt.Summary, to
 		}
 	}
 	return ReasonNone
+}
+
+// denied drops a packet policy denied (r is ReasonPolicyEgress or
+// ReasonPolicyIngress) and counts it against the port of the endpoint
+// whose program denied it: src's for egress, dst's for ingress.
+func (w *Worker) denied(chunk uint64, r Reason, src, dst *endpoint) {
+	ep := src
+	if r == ReasonPolicyIngress {
+		ep = dst
+	}
+	// The tables may name a slot this worker has not taken yet while a
+	// port comes: its drop is counted, its port counter is not.
+	if ep != nil && ep.port < len(w.portC) {
+		if r == ReasonPolicyIngress {
+			w.portC[ep.port].deniedIngress++
+		} else {
+			w.portC[ep.port].deniedEgress++
+		}
+	}
+	w.drop(chunk, r)
 }
 
 // to4 translates the packet 6->4 into space target. On success the view

@@ -96,6 +96,7 @@ func TestPolicy(t *testing.T) {
 			c, _ := policed(t, tc.stateful)
 			h := newHost(t, c, peerNeigh)
 			macs := []spec{{srcMAC: macW1, dstMAC: macW2}, {srcMAC: macW2, dstMAC: macW1}}
+			var portDenials [3]PortStats
 			for i, s := range tc.steps {
 				p := s.p
 				p.srcMAC, p.dstMAC = macs[s.from].srcMAC, gwMAC
@@ -110,6 +111,26 @@ func TestPolicy(t *testing.T) {
 				expectFrames(t, "destination", got)
 				if after.Drops[s.reason] != before.Drops[s.reason]+1 {
 					t.Errorf("step %d: drops %v, want one more %v", i, nonZero(after), s.reason)
+				}
+				// The denial is counted against the endpoint whose
+				// program said no: the sender's port for egress, the
+				// receiver's for ingress.
+				want := [3]PortStats{}
+				for port := range want {
+					want[port] = portDenials[port]
+				}
+				if s.reason == ReasonPolicyEgress {
+					want[s.from].DeniedEgress++
+				} else {
+					want[s.to].DeniedIngress++
+				}
+				for port := range want {
+					ps := h.w.PortStats(port)
+					got := PortStats{DeniedEgress: ps.DeniedEgress, DeniedIngress: ps.DeniedIngress}
+					if got != want[port] {
+						t.Errorf("step %d: port %d denials %+v, want %+v", i, port, got, want[port])
+					}
+					portDenials[port] = got
 				}
 			}
 		})

@@ -89,6 +89,11 @@ func (w *Worker) Lost() uint64 { return w.lost.Load() }
 type PortStats struct {
 	RxPackets, RxBytes uint64
 	TxPackets, TxBytes uint64
+	// DeniedEgress counts packets the egress program of the endpoint on
+	// this port denied (policy-egress drops of what it sent);
+	// DeniedIngress those its ingress program denied (policy-ingress
+	// drops of what was on its way to it). Uplinks have neither.
+	DeniedEgress, DeniedIngress uint64
 }
 
 // PortStats returns slot's counters as last published (any goroutine).
@@ -98,7 +103,8 @@ func (w *Worker) PortStats(slot int) PortStats {
 		return PortStats{}
 	}
 	p := &w.portPub[slot]
-	return PortStats{RxPackets: p.rx.Load(), RxBytes: p.rxBytes.Load(), TxPackets: p.tx.Load(), TxBytes: p.txBytes.Load()}
+	return PortStats{RxPackets: p.rx.Load(), RxBytes: p.rxBytes.Load(), TxPackets: p.tx.Load(), TxBytes: p.txBytes.Load(),
+		DeniedEgress: p.deniedEgress.Load(), DeniedIngress: p.deniedIngress.Load()}
 }
 
 // FreeFrames returns the frames on the worker's free stack. Owner only
@@ -238,13 +244,21 @@ func (w *Worker) portsChanged() {
 
 // portCounters are one slot's counters (the owner's plain copy) and
 // portPublished their published twin.
-type portCounters struct{ rx, rxBytes, tx, txBytes uint64 }
+type portCounters struct {
+	rx, rxBytes, tx, txBytes    uint64
+	deniedEgress, deniedIngress uint64
+}
 
-type portPublished struct{ rx, rxBytes, tx, txBytes atomic.Uint64 }
+type portPublished struct {
+	rx, rxBytes, tx, txBytes    atomic.Uint64
+	deniedEgress, deniedIngress atomic.Uint64
+}
 
 func (p *portPublished) publish(c *portCounters) {
 	store(&p.rx, c.rx)
 	store(&p.rxBytes, c.rxBytes)
 	store(&p.tx, c.tx)
 	store(&p.txBytes, c.txBytes)
+	store(&p.deniedEgress, c.deniedEgress)
+	store(&p.deniedIngress, c.deniedIngress)
 }

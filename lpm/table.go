@@ -202,6 +202,14 @@ func (t *Table) Stats() Stats {
 	return s
 }
 
+// Routes returns how many routes each family holds: a counter the writers
+// keep, read under their lock, so it costs nothing like Stats' walk.
+func (t *Table) Routes() (v4, v6 int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.v4.routes, t.v6.routes
+}
+
 // shortEntryBytes estimates what one route in family.short costs: its key
 // and value plus the map's control byte and spare slots.
 const shortEntryBytes = 12

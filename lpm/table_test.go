@@ -367,3 +367,24 @@ func differential(t *testing.T, rounds int) {
 		})
 	}
 }
+
+// TestRoutes: the per-family counts follow inserts and deletes, and agree
+// with Stats' walk.
+func TestRoutes(t *testing.T) {
+	tab := New()
+	for _, s := range []string{"198.18.0.0/15", "198.18.1.0/24", "2001:db8::/32"} {
+		if err := tab.Insert(netip.MustParsePrefix(s), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v4, v6 := tab.Routes(); v4 != 2 || v6 != 1 {
+		t.Errorf("Routes() = %d, %d; want 2, 1", v4, v6)
+	}
+	if err := tab.Delete(netip.MustParsePrefix("198.18.1.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	v4, v6 := tab.Routes()
+	if st := tab.Stats(); v4 != 1 || v6 != 1 || st.Routes4 != v4 || st.Routes6 != v6 {
+		t.Errorf("Routes() = %d, %d, Stats %d, %d; want 1, 1 both", v4, v6, st.Routes4, st.Routes6)
+	}
+}

@@ -261,3 +261,31 @@ func TestQueryWith(t *testing.T) {
 		})
 	}
 }
+
+// TestPortsInUse: every external address of the policy is reported with
+// its range, and a new mapping's port shows up on the address it took,
+// for each protocol.
+func TestPortsInUse(t *testing.T) {
+	h := newHarness(t, Config{}, testPolicy())
+	count := func() map[netip.Addr][2]int {
+		got := map[netip.Addr][2]int{}
+		h.tab.PortsInUse(func(a netip.Addr, inUse, size int) { got[a] = [2]int{inUse, size} })
+		return got
+	}
+	before := count()
+	if len(before) == 0 {
+		t.Fatal("PortsInUse reported no external address")
+	}
+	for a, c := range before {
+		if c[0] != 0 || c[1] != 65535-1024+1 {
+			t.Errorf("%v before any flow: %d in use of %d, want 0 of %d", a, c[0], c[1], 65535-1024+1)
+		}
+	}
+	for i, proto := range protos {
+		pub, _ := h.sendOut(out(proto, "198.18.0.10", 40000, "203.0.113.9", 80))
+		got := count()
+		if n := got[netip.MustParseAddr(pub)][0]; n != i+1 {
+			t.Errorf("after %d flows (last %s) %s has %d ports in use, want %d", i+1, proto, pub, n, i+1)
+		}
+	}
+}

@@ -6,7 +6,12 @@ package nat
 // the same before and after its keys were read, so a session being made
 // or removed meanwhile is skipped, never reported torn.
 
-import "net/netip"
+import (
+	"math/bits"
+	"net/netip"
+
+	"github.com/gannet-net/gannet/pkt"
+)
 
 // Sessions calls fn with each live session, in table order, until fn
 // returns false. match, when valid, keeps only sessions with that address
@@ -52,3 +57,26 @@ func (u Tuple) has(a netip.Addr) bool { return u.Src == a || u.Dst == a }
 
 // Capacity returns how many sessions the table holds at most.
 func (t *Table) Capacity() int { return t.cfg.Capacity }
+
+// PortsInUse calls fn with each external address of the published policy,
+// the ports reserved on it (TCP and UDP ports and ICMP query identifiers
+// together) and how many ports its range has for each protocol. It counts
+// the reservation bitmaps without a lock: a port being claimed or released
+// meanwhile may or may not be counted.
+func (t *Table) PortsInUse(fn func(addr netip.Addr, inUse, rangeSize int)) {
+	snap := t.policy.Load()
+	for f, fam := range [2]pkt.Family{pkt.FamilyIPv4, pkt.FamilyIPv6} {
+		for i := range snap.ext[f] {
+			e := &snap.ext[f][i]
+			n := 0
+			if e.ports != nil {
+				for slot := range e.ports.used {
+					for w := range e.ports.used[slot] {
+						n += bits.OnesCount64(e.ports.used[slot][w].Load())
+					}
+				}
+			}
+			fn(addrOf(fam, e.a), n, int(e.hi)-int(e.lo)+1)
+		}
+	}
+}

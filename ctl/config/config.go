@@ -34,6 +34,7 @@ type Config struct {
 	Translation       *xlat.Config       `yaml:"translation"`
 	API               API                `yaml:"api"`
 	BGP               *BGP               `yaml:"bgp"`
+	Metrics           Metrics            `yaml:"metrics"`
 }
 
 // API is the local API's unix socket (HTTP/JSON; never TCP).

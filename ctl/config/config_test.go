@@ -119,6 +119,13 @@ workloadEndpoints:
 			[]string{"nat.ipPools[1].cidr: 100.64.1.0/24 overlaps nat.ipPools[0] (100.64.0.0/10) with a different natOutgoing"}},
 		{"flat address in a tenant's prefix", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: }}\nworkloadEndpoints: [{name: a, interface: gw-a, mac: '02:00:00:00:00:01', ipNetworks: ['64:ff9b:1:7::c612:101']}]",
 			[]string{"workloadEndpoints[0].ipNetworks[0]: 64:ff9b:1:7::c612:101 is inside translation.addressSpaces[7] (64:ff9b:1:7::/96)"}},
+		{"metrics listen", "metrics: {listen: localhost:9641}", []string{`metrics.listen: "localhost:9641": want IP:PORT`}},
+		{"metrics listen no port", "metrics: {listen: 127.0.0.1}", []string{`metrics.listen: "127.0.0.1": want IP:PORT`}},
+		{"metrics listen port 0", "metrics: {listen: '127.0.0.1:0'}", []string{`metrics.listen: "127.0.0.1:0": port 0`}},
+		{"metrics listen zone", "metrics: {listen: '[fe80::1%eth0]:9641'}", []string{`metrics.listen: "[fe80::1%eth0]:9641": a zoned address`}},
+		{"metrics unknown field", "metrics: {address: 127.0.0.1:9641}", []string{"field address not found"}},
+		{"metrics on the BGP port", "node: {routerIPv4: 198.18.0.1}\nbgp: {asNumber: 65000}\nmetrics: {listen: '127.0.0.1:179'}",
+			[]string{"metrics.listen: port 179 is bgp.listenPort"}},
 		{"nat names its fields", "dataplane: {conntrack: {}}\nnat: {external: [{cidr: 203.0.113.0/30}, {cidr: 203.0.113.2/31}]}",
 			[]string{"nat.external[1]: address 203.0.113.2 listed twice"}},
 	}
@@ -134,6 +141,32 @@ workloadEndpoints:
 				}
 			}
 		})
+	}
+}
+
+// TestMetricsConfig: metrics are off unless listen names an address; a
+// good one reaches the Plan as it was written.
+func TestMetricsConfig(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"", ""},
+		{"metrics: {}", ""},
+		{"metrics: {listen: '127.0.0.1:9641'}", "127.0.0.1:9641"},
+		{"metrics: {listen: '[::1]:9641'}", "[::1]:9641"},
+		{"metrics: {listen: '[::ffff:127.0.0.1]:9641'}", "127.0.0.1:9641"},
+		{"node: {routerIPv4: 198.18.0.1}\nbgp: {asNumber: 65000, listenPort: 0}\nmetrics: {listen: '127.0.0.1:179'}", "127.0.0.1:179"},
+	} {
+		_, p, err := ParseConfig([]byte(tc.yaml))
+		if err != nil {
+			t.Errorf("ParseConfig(%q): %v", tc.yaml, err)
+			continue
+		}
+		got := ""
+		if p.MetricsListen.IsValid() {
+			got = p.MetricsListen.String()
+		}
+		if got != tc.want {
+			t.Errorf("ParseConfig(%q).MetricsListen = %q, want %q", tc.yaml, got, tc.want)
+		}
 	}
 }
 
@@ -229,6 +262,9 @@ func FuzzParseConfig(f *testing.F) {
 			if len(ep.Addrs) == 0 || ep.Name == "" {
 				t.Fatalf("ParseConfig accepted endpoint %+v", ep)
 			}
+		}
+		if m := p.MetricsListen; m.IsValid() && (m.Port() == 0 || m.Addr().Zone() != "" || m.Addr().Is4In6()) {
+			t.Fatalf("ParseConfig accepted metrics.listen %v", m)
 		}
 	})
 }

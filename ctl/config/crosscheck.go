@@ -32,6 +32,7 @@ func (c *Config) crossCheck(errs *problems, p *Plan) {
 	c.checkFloating(errs, p, owner)
 	c.checkPools(errs)
 	c.checkCoreAddresses(errs, p)
+	c.checkMetrics(errs, p)
 }
 
 type spaceAddr struct {

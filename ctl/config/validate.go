@@ -67,6 +67,9 @@ type Plan struct {
 
 	// BGP is nil when the bgp section is absent.
 	BGP *PlanBGP
+
+	// MetricsListen is where /metrics is served; invalid: nowhere.
+	MetricsListen netip.AddrPort
 }
 
 // PlanUplink is a validated uplink port.
@@ -158,6 +161,7 @@ func (c *Config) ValidateWith(pc *acl.ProgramCache) (*Plan, error) {
 	c.validateNAT(&errs, p, spaces)
 	c.validateTranslation(&errs, p, spaces)
 	c.validateAPI(&errs, p)
+	c.validateMetrics(&errs, p)
 	c.validateBGP(&errs, p)
 	if len(errs) == 0 {
 		c.crossCheck(&errs, p)
