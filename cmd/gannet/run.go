@@ -30,7 +30,7 @@ func newRunCmd() *cobra.Command {
 		Use:   "run --config FILE",
 		Short: "run the forwarding daemon described by a configuration file",
 		Long: `Reads the YAML configuration (node, dataplane, ports, addressSpaces,
-workloadEndpoints, routes, policy, nat, translation, api), checks all of it,
+workloadEndpoints, routes, policy, nat, translation, api, bgp, metrics), checks all of it,
 starts one worker per configured core, attaches the XDP program and an AF_XDP
 socket per worker to every uplink and workload interface, and forwards until
 SIGINT or SIGTERM.
@@ -41,6 +41,8 @@ While it runs:
                              field by field, in the log and 'gannet status'
   the local API              on api.socket (default /run/gannet/gannet.sock):
                              'gannet status', 'gannet endpoints', ...
+  metrics                    Prometheus metrics at /metrics on metrics.listen
+                             (e.g. 127.0.0.1:9641; docs/METRICS.md)
   interface events           a workload interface that vanishes is marked
                              down (its traffic answered unreachable) and
                              attached again when it comes back
