@@ -27,11 +27,16 @@ import (
 //	rfc6791v4: [192.0.2.1/32]      # sources for ICMPv4 errors from untranslatable IPv6 hosts
 //	rfc6791v6: ["2001:db8:ffff::1/128"]
 //	lowestIPv6MTU: 1280            # DF=0 IPv4 packets are fragmented to fit this
-//	ipv4MTU: 1500                  # MTU of the IPv4 side's next hop
-//	ipv6MTU: 1500                  # MTU of the IPv6 side's next hop
+//	ipv4MTU: 1500                  # optional cap on the IPv4 next hop's MTU
+//	ipv6MTU: 1500                  # optional cap on the IPv6 next hop's MTU
 //	amendUDPZeroChecksum: true     # compute a zero IPv4 UDP checksum (else refuse)
 //	translatorIPv4: 198.51.100.1   # the translator's own addresses: the source of
 //	translatorIPv6: "2001:db8::1"  # the ICMP errors it originates
+//
+// The next hop's MTU is the caller's (Packet.MTU: gannet run passes the
+// egress port's MTU, which follows the interface). ipv4MTU and ipv6MTU,
+// when set, only lower it; when the caller passes none (gannet xlat)
+// they are the MTU, and DefaultMTU when unset.
 type Config struct {
 	Pool6                string         `yaml:"pool6"`
 	AddressSpaces        map[int]string `yaml:"addressSpaces"`
@@ -255,19 +260,14 @@ func (c Config) compile() (compiled, error) {
 	if k.lowest == 0 {
 		k.lowest = 1280
 	}
-	if k.mtu4 == 0 {
-		k.mtu4 = DefaultMTU
-	}
-	if k.mtu6 == 0 {
-		k.mtu6 = DefaultMTU
-	}
 	if k.lowest < 1280 || k.lowest > 65535 {
 		return k, fmt.Errorf("lowestIPv6MTU: %d out of range 1280-65535 (RFC 8200 minimum MTU)", k.lowest)
 	}
-	if k.mtu4 < minIPv4MTU || k.mtu4 > 65535 {
+	// 0: no cap (the caller's next-hop MTU, else DefaultMTU).
+	if k.mtu4 != 0 && (k.mtu4 < minIPv4MTU || k.mtu4 > 65535) {
 		return k, fmt.Errorf("ipv4MTU: %d out of range %d-65535", k.mtu4, minIPv4MTU)
 	}
-	if k.mtu6 < 1280 || k.mtu6 > 65535 {
+	if k.mtu6 != 0 && (k.mtu6 < 1280 || k.mtu6 > 65535) {
 		return k, fmt.Errorf("ipv6MTU: %d out of range 1280-65535 (RFC 8200 minimum MTU)", k.mtu6)
 	}
 	k.amend = c.AmendUDPZeroChecksum == nil || *c.AmendUDPZeroChecksum

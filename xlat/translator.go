@@ -26,8 +26,8 @@ type Translator struct {
 	pool6 []netip.Prefix
 
 	lowest int // lowest IPv6 MTU: DF=0 IPv4 packets fragment to this
-	mtu4   int
-	mtu6   int
+	mtu4   int // cap on the IPv4 next hop's MTU (Packet.MTU), 0: none
+	mtu6   int // cap on the IPv6 next hop's MTU, 0: none
 	amend  bool
 
 	self4    [4]byte  // translatorIPv4
@@ -187,6 +187,18 @@ func (t *Translator) map46x(sp *space, a [4]byte, out *[16]byte, useEAM bool) Re
 	}
 	embed(out, &sp.pfx, sp.prefix.len, a)
 	return ReasonNone
+}
+
+// Dst6 returns the IPv6 address To6 gives IPv4 destination a of address
+// space id (EAM first, then the space's RFC 6052 prefix), and false when
+// To6 would drop the packet for its destination. A router uses it to find
+// the IPv6 next hop, and its MTU (Packet.MTU), before it translates.
+func (t *Translator) Dst6(id uint16, a [4]byte) (out [16]byte, ok bool) {
+	sp := t.space(id)
+	if sp == nil {
+		return out, false
+	}
+	return out, t.map46(sp, a, &out) == ReasonNone
 }
 
 // map64dst finds the space and IPv4 address of IPv6 destination a: an EAM
