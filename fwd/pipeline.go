@@ -198,6 +198,9 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		if !w.to4(t, v, nh.space) {
 			return false
 		}
+		if t.clampMSS != 0 {
+			w.clampMSS(t, v, pe.mtu) // the core link it came in by
+		}
 		v.translatedIn = true
 		if nh.kind == nhTranslate {
 			v.nh = lookup(t, v.sp, s)
@@ -716,7 +719,11 @@ func (w *Worker) to4(t *Tables, v *view, target *space) bool {
 // returns that route (nil: none).
 func (w *Worker) to6(t *Tables, v *view) (*nextHop, bool) {
 	nh := t.coreHop(v.sp, v.s)
-	p := w.xlatPacket(v, v.sp.id, t.xlatMTU(nh))
+	mtu := t.xlatMTU(nh)
+	if t.clampMSS != 0 {
+		w.clampMSS(t, v, mtu)
+	}
+	p := w.xlatPacket(v, v.sp.id, mtu)
 	switch w.translate(t, p, true) {
 	case xlat.Forward:
 	case xlat.Reply:

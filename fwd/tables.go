@@ -34,6 +34,9 @@ type Tables struct {
 	// uplinkMTU is the lowest MTU of the uplinks that are up (0: none):
 	// what a border's translation route is translated to fit (xlatMTU).
 	uplinkMTU int
+	// clampMSS is the translator's clampMSS setting (xlat.ClampOff,
+	// ClampAuto or a ceiling): SYNs crossing it are clamped (mss.go).
+	clampMSS int
 	// rpf: packets from an uplink into a translated space must have a
 	// feasible reverse path (Config.RPF).
 	rpf bool
@@ -110,6 +113,9 @@ func NewTables(c Config) (*Tables, error) {
 		natPolicy: c.NATPolicy,
 		xlat:      c.Xlat,
 		rpf:       c.RPF == RPFFeasible,
+	}
+	if c.Xlat != nil {
+		t.clampMSS = c.Xlat.ClampMSS()
 	}
 	if c.RPF > RPFOff {
 		return nil, fmt.Errorf("fwd: RPF: unknown mode %d", c.RPF)

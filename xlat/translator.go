@@ -34,6 +34,7 @@ type Translator struct {
 	self6    [16]byte // translatorIPv6
 	hasSelf4 bool
 	hasSelf6 bool
+	clamp    int
 }
 
 type space struct {
@@ -71,7 +72,7 @@ func New(c Config) (*Translator, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Translator{pool4: k.pool4, pool6: k.pool6, lowest: k.lowest, mtu4: k.mtu4, mtu6: k.mtu6, amend: k.amend}
+	t := &Translator{pool4: k.pool4, pool6: k.pool6, lowest: k.lowest, mtu4: k.mtu4, mtu6: k.mtu6, amend: k.amend, clamp: k.clamp}
 	if k.self4.IsValid() {
 		t.self4, t.hasSelf4 = k.self4.As4(), true
 	}
@@ -368,6 +369,11 @@ func hash16(k *[16]byte) uint32 {
 	x *= 0xbf58476d1ce4e5b9
 	return uint32(x >> 32)
 }
+
+// ClampMSS returns the clampMSS setting: ClampOff, ClampAuto or the
+// largest MSS a SYN may carry. The translator does not clamp: the router
+// that runs it knows the links (Config.ClampMSS).
+func (t *Translator) ClampMSS() int { return t.clamp }
 
 // Spaces returns the configured address space IDs (0 when pool6 or an EAM
 // names it), for the control plane and tools.
