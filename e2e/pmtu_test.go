@@ -97,8 +97,8 @@ nat:
 	// The core link drops to 1400 under the running daemons: they follow
 	// the interfaces' MTU, and the next Fragmentation Needed says 1380.
 	for _, ns := range []struct {
-		ns *netnstest.NS
-		d  *daemon
+		ns  *netnstest.NS
+		d   *daemon
 		if_ string
 	}{{x, dx, xif}, {y, dy, yif}} {
 		ns.ns.Run("ip", "link", "set", "dev", ns.if_, "mtu", "1400")
