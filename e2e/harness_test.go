@@ -377,6 +377,9 @@ func transfer(t *testing.T, from, to *workload, addr string, size int) {
 		t.Fatalf("%s: dial %s: %v", from.name, addr, err)
 	}
 	start := time.Now()
+	// A black hole (the data never gets through) fails the test instead
+	// of hanging it until TCP gives up.
+	c.SetWriteDeadline(start.Add(60 * time.Second))
 	if _, err := io.Copy(c, bytes.NewReader(payload)); err != nil {
 		t.Fatalf("%s: sending to %s: %v", from.name, addr, err)
 	}
