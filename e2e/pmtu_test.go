@@ -25,19 +25,14 @@ import (
 
 func TestTranslatedBulkPMTU(t *testing.T) {
 	require(t)
-	x, y, inet := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gy"), netnstest.NewNS(t, "gi")
+	x, y := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gy")
 	// Tenants 7 and 8 with the same addresses on both hosts.
 	t7x := addWorkload(t, x, "t7-x", "02:00:00:07:31:0a", "100.64.0.10", "")
 	t8x := addWorkload(t, x, "t8-x", "02:00:00:08:31:0a", "100.64.0.10", "")
 	t7y := addWorkload(t, y, "t7-y", "02:00:00:07:32:0b", "100.64.0.20", "")
 	t8y := addWorkload(t, y, "t8-y", "02:00:00:08:32:0b", "100.64.0.20", "")
 	xif, yif := fabric(t, x, y, false) // the IPv6 core
-	up, far := netnstest.Name("up"), netnstest.Name("far")
-	netnstest.Veth(t, up, y, far, inet)
-	y.Run("ip", "addr", "add", "203.0.113.1/24", "dev", up)
-	inet.Run("ip", "addr", "add", "203.0.113.2/24", "dev", far)
-	inet.Run("ethtool", "-K", far, "tx", "off")
-	inet.Run("ip", "route", "add", "203.0.113.64/28", "via", "203.0.113.1")
+	up, inet := addInternet(t, y, "203.0.113.64/28")
 	internet := &workload{name: "internet", ns: inet}
 
 	dx := startGannet(t, x, fmt.Sprintf(`

@@ -301,14 +301,8 @@ func TestClampMSSZeroAlloc(t *testing.T) {
 	out := tcpSYN(t, macTA, gwMAC, addrHere, addrThere, false, []layers.TCPOption{mssOpt(1460)})
 	in := tcpSYN(t, macUpB, macUpA, core6(tenantA, addrThere), core6(tenantA, addrHere), true, []layers.TCPOption{mssOpt(1440)})
 	round := func() {
-		h.ports[0].Inject(out)
-		h.ports[2].Inject(in)
-		for h.w.Step() > 0 {
-		}
-		for _, p := range h.ports {
-			p.Drain(nil)
-		}
-		h.w.Step()
+		h.round(0, out)
+		h.round(2, in)
 	}
 	round()
 	before := h.stats().MSSClamped

@@ -261,24 +261,15 @@ func TestXlatTooBigZeroAlloc(t *testing.T) {
 	out4 := spec{srcMAC: macTA, dstMAC: gwMAC, src: addrHere, dst: addrThere, proto: "udp", sport: 5, dport: 6, df: true, payload: make([]byte, 1472)}
 	in6 := spec{srcMAC: macUpB, dstMAC: macUpA, src: core6(tenantA, addrThere), dst: core6(tenantA, addrHere), proto: "udp", sport: 5, dport: 6, payload: make([]byte, 1400)}
 	b, data := natBorder(t, 1<<20)
-	round := func(h *host, port int, f []byte) {
-		h.ports[port].Inject(f)
-		for h.w.Step() > 0 {
-		}
-		for _, p := range h.ports {
-			p.Drain(nil)
-		}
-		h.w.Step()
-	}
 	for _, tc := range []struct {
 		name string
 		h    *host
 		port int
 		f    []byte
 	}{{"frag-needed", h, 0, out4.frame(t)}, {"packet-too-big", h, 2, in6.frame(t)}, {"through-nat", b, 0, data.frame(t)}} {
-		round(tc.h, tc.port, tc.f)
+		tc.h.round(tc.port, tc.f)
 		sent := tc.h.stats().ICMP[ICMPSent]
-		if a := testing.AllocsPerRun(50, func() { round(tc.h, tc.port, tc.f) }); a != 0 {
+		if a := testing.AllocsPerRun(50, func() { tc.h.round(tc.port, tc.f) }); a != 0 {
 			t.Errorf("%s: a round allocates %v times, want 0", tc.name, a)
 		}
 		if n := tc.h.stats().ICMP[ICMPSent] - sent; n < 50 {
