@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gannet-net/gannet/fwd/neigh"
@@ -275,5 +276,32 @@ func TestXlatTooBigZeroAlloc(t *testing.T) {
 		if n := tc.h.stats().ICMP[ICMPSent] - sent; n < 50 {
 			t.Errorf("%s: %d errors sent in 51 rounds: the test did not take the path it means to", tc.name, n)
 		}
+	}
+}
+
+// TestTraceXlatPMTU: the trace tells what the pipeline does with a packet
+// too big once translated (the answer, its MTU, from where) and with a
+// SYN whose MSS is clamped, and agrees with the worker on the outcome.
+func TestTraceXlatPMTU(t *testing.T) {
+	c := withMTU(tenantConfig(t), 2, 1400)
+	tab, err := NewTables(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := neigh.NewSnapshot(tenantNeigh)
+	big := spec{srcMAC: macTA, dstMAC: gwMAC, src: addrHere, dst: addrThere, proto: "udp", sport: 5, dport: 6, df: true, payload: make([]byte, 1472)}
+	res := tab.Trace(0, big.frame(t), nb)
+	if res.Verdict != "answer" || res.Reason != ReasonTooBig.String() || !strings.Contains(res.String(), "mtu 1380") || !strings.Contains(res.String(), "169.254.1.1") {
+		t.Errorf("trace of a 1500-byte DF packet into a 1400 core:\n%s\nwant an answer (too-big, mtu 1380, from 169.254.1.1)", res)
+	}
+
+	c = clampedTenant(t, "auto")
+	tab, err = NewTables(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = tab.Trace(0, tcpSYN(t, macTA, gwMAC, addrHere, addrThere, false, []layers.TCPOption{mssOpt(1460)}), nb)
+	if res.Verdict != "forward" || !strings.Contains(res.String(), "MSS 1460 clamped to 1340") {
+		t.Errorf("trace of a SYN under clampMSS auto:\n%s\nwant it forwarded with its MSS clamped to 1340", res)
 	}
 }

@@ -469,6 +469,7 @@ func (tr *tracer) run(frame []byte) {
 		if !tr.translate(false, nh.space) {
 			return
 		}
+		tr.clampMSS(pe.mtu)
 		tr.translatedIn = true
 		if nh.kind == nhTranslate {
 			tr.nh = tr.route()
@@ -495,6 +496,7 @@ func (tr *tracer) run(frame []byte) {
 	if nh == nil {
 		if tr.sp.translated && s.Family == pkt.FamilyIPv4 && !tr.translatedIn {
 			tr.step(StageRoute, "ok", "not a local endpoint of translated space %d: across the IPv6 core", tr.sp.id)
+			tr.clampMSS(t.xlatMTU(t.coreHop(tr.sp, s)))
 			if !tr.translate(true, t.flat) {
 				return
 			}
@@ -648,6 +650,19 @@ func (tr *tracer) tooBig(mtu int) {
 		tr.icmpError(pkt.ICMPv6PacketTooBig, 0, uint32(mtu), ReasonTooBig, why+", packet too big")
 	} else {
 		tr.icmpError(pkt.ICMPv4DestUnreach, pkt.ICMPv4FragNeeded, pkt.RestMTU4(uint16(mtu)), ReasonTooBig, why+" with DF, fragmentation needed")
+	}
+}
+
+// clampMSS mirrors Worker.clampMSS on the copy.
+func (tr *tracer) clampMSS(mtu int) {
+	s := &tr.s
+	limit := synLimit(tr.t.clampMSS, s, mtu)
+	if limit == 0 {
+		return
+	}
+	seg := tr.buf[tr.base+int(s.L4Off) : tr.base+int(s.L3Off)+int(s.L3Len)]
+	if old := tcpMSS(seg); clampSegment(seg, uint16(limit)) {
+		tr.step(StageXlat, "ok", "TCP SYN: MSS %d clamped to %d (translation.clampMSS; core link MTU %d)", old, limit, mtu)
 	}
 }
 
