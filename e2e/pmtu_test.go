@@ -16,6 +16,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,31 @@ nat:
 	}
 	t.Run("core mtu 1400", func(t *testing.T) { bulk(t, 6100) })
 
+	// A workload whose path MTU discovery is broken (its firewall drops
+	// Fragmentation Needed) black-holes big segments into the 1400 core;
+	// translation.clampMSS on its host makes its peer's SYN-ACK advertise
+	// what fits, and the transfer goes through. t8-x has sent nothing to
+	// t8-y yet, so no cached path MTU helps it.
+	t.Run("clampMSS with PMTUD blocked", func(t *testing.T) {
+		netnstest.Require(t, "iptables")
+		t8x.ns.Run("iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "fragmentation-needed", "-j", "DROP")
+		if err := stalls(t8x, t8y, "100.64.0.20:6200"); err != nil {
+			t.Fatalf("without clampMSS: %v", err)
+		}
+		cfg, err := os.ReadFile(dx.config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clamped := strings.Replace(string(cfg), "translation:\n", "translation:\n  clampMSS: auto\n", 1)
+		if err := os.WriteFile(dx.config, []byte(clamped), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := dx.cli("reload"); err != nil {
+			t.Fatalf("gannet reload with clampMSS: auto: %v\n%s", err, out)
+		}
+		transfer(t, t8x, t8y, "100.64.0.20:6201", size)
+	})
+
 	outs := []string{dx.stop(), dy.stop()}
 	for i, out := range outs {
 		if n := counter(out, "drop/forward/too-big-rewritten"); n > 0 {
@@ -120,12 +147,44 @@ nat:
 		}
 		t.Logf("host %d: drop/forward/too-big = %d", i, counter(out, "drop/forward/too-big"))
 	}
+	if n := counter(outs[0], "clamped/xlat/mss"); n < 1 {
+		t.Errorf("host x clamped %d SYNs, want at least the SYN-ACK of the clamped transfer", n)
+	}
 	if n := counter(outs[0], "drop/forward/too-big"); n < 2 {
 		t.Errorf("host x answered %d packets too big for the core, want at least 2 (one per core MTU)", n)
 	}
 	if n := counter(outs[1], "drop/forward/too-big"); n < 2 {
 		t.Errorf("host y answered %d packets too big for the core, want at least 2 (one per core MTU)", n)
 	}
+}
+
+// stalls checks that 1 MB from client to server at addr does not get
+// through within 5 s: a black hole for big segments.
+func stalls(client, server *workload, addr string) error {
+	var ln net.Listener
+	if err := server.ns.Do(func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		return err
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	c, err := client.dial(addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write(make([]byte, 1<<20)); err == nil {
+		return fmt.Errorf("%s -> %s: 1 MB went through: no black hole to clamp away", client.name, addr)
+	}
+	return nil
 }
 
 // download has client connect to server at addr and read size bytes

@@ -148,7 +148,7 @@ func TestXlatPacketTooBig(t *testing.T) {
 // natBorder is TestXlatTooBigThroughNAT's border, with the connection
 // open: it returns the host and the Internet host's 1400-byte segment
 // with DF.
-func natBorder(t *testing.T, icmpRate int) (*host, spec) {
+func natBorder(t *testing.T, icmpRate int) (*host, spec, Config) {
 	t.Helper()
 	tr, err := xlat.New(xlat.Config{AddressSpaces: map[int]string{int(tenantA): ""}})
 	if err != nil {
@@ -204,7 +204,7 @@ func natBorder(t *testing.T, icmpRate int) (*host, spec) {
 	}
 
 	return h, spec{srcMAC: macInet, dstMAC: macUp, src: inetHost, dst: public, proto: "ack", sport: 80, dport: port, df: true,
-		payload: make([]byte, 1400-40)}
+		payload: make([]byte, 1400-40)}, c
 }
 
 // TestXlatTooBigThroughNAT: a border. A tenant workload across the core
@@ -217,7 +217,7 @@ func natBorder(t *testing.T, icmpRate int) (*host, spec) {
 // turns the error back, RFC 5508 REQ-4/REQ-5) — out of the port the
 // packet came in on.
 func TestXlatTooBigThroughNAT(t *testing.T) {
-	h, data := natBorder(t, 0)
+	h, data, _ := natBorder(t, 0)
 	public, inetHost, macInet := data.dst, data.src, data.srcMAC
 	h.send(0, data.frame(t))
 	expectFrames(t, "fabric", h.out(1))
@@ -261,7 +261,7 @@ func TestXlatTooBigZeroAlloc(t *testing.T) {
 	h := newHost(t, c, tenantNeigh)
 	out4 := spec{srcMAC: macTA, dstMAC: gwMAC, src: addrHere, dst: addrThere, proto: "udp", sport: 5, dport: 6, df: true, payload: make([]byte, 1472)}
 	in6 := spec{srcMAC: macUpB, dstMAC: macUpA, src: core6(tenantA, addrThere), dst: core6(tenantA, addrHere), proto: "udp", sport: 5, dport: 6, payload: make([]byte, 1400)}
-	b, data := natBorder(t, 1<<20)
+	b, data, _ := natBorder(t, 1<<20)
 	for _, tc := range []struct {
 		name string
 		h    *host
@@ -303,5 +303,32 @@ func TestTraceXlatPMTU(t *testing.T) {
 	res = tab.Trace(0, tcpSYN(t, macTA, gwMAC, addrHere, addrThere, false, []layers.TCPOption{mssOpt(1460)}), nb)
 	if res.Verdict != "forward" || !strings.Contains(res.String(), "MSS 1460 clamped to 1340") {
 		t.Errorf("trace of a SYN under clampMSS auto:\n%s\nwant it forwarded with its MSS clamped to 1340", res)
+	}
+}
+
+// TestXlatBorderUplinkMTU: at a border, a tenant's IPv6 packet from the
+// core whose translation route leads to the Internet is translated for
+// the lowest MTU of the live uplinks (NAT picks the way out only after
+// translation): with the Internet link at 1300, a 1400-byte packet
+// without a Fragment Header (DF once translated) is answered Packet Too
+// Big 1320 (RFC 7915 5.1) from the router's IPv6 address, back into the
+// core, instead of being dropped after NAT as too-big-rewritten.
+func TestXlatBorderUplinkMTU(t *testing.T) {
+	h, _, c := natBorder(t, 0)
+	h.republish(withMTU(c, 0, 1300))
+	seg := spec{srcMAC: macUpA, dstMAC: macUpB, src: core6(tenantA, addrHere), dst: core6(tenantA, netip.MustParseAddr("203.0.113.2")),
+		proto: "ack", sport: 4000, dport: 80, payload: make([]byte, 1400-60)}
+	h.send(1, seg.frame(t))
+	want := fromUplink(icmpErr(t, macUpA, rtr6, seg.src, layers.ICMPv6TypePacketTooBig, 0, 1320, seg.packet(t)), c.Ports[1].MAC)
+	expectFrames(t, "fabric", h.out(1), want)
+	expectFrames(t, "inet", h.out(0))
+	if st := h.stats(); st.Drops[ReasonTooBig] != 1 || st.Drops[ReasonTooBigRewritten] != 0 {
+		t.Errorf("drops %v, want one too-big answered", nonZero(st))
+	}
+	// 1320 bytes of IPv6 are 1300 of IPv4: through NAT to the Internet.
+	seg.payload = make([]byte, 1320-60)
+	h.send(1, seg.frame(t))
+	if got := h.out(0); len(got) != 1 || len(got[0]) != pkt.EthernetLen+1300 {
+		t.Errorf("inet got %v, want one 1300-byte packet; drops %v", lens(got), nonZero(h.stats()))
 	}
 }
