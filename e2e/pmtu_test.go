@@ -91,37 +91,38 @@ nat:
 	}
 	t.Run("defaults", func(t *testing.T) { bulk(t, 6000) })
 
-	// The core link drops to 1400 under the running daemons: they follow
-	// the interfaces' MTU, and the next Fragmentation Needed says 1380.
-	for _, ns := range []struct {
-		ns  *netnstest.NS
-		d   *daemon
-		if_ string
-	}{{x, dx, xif}, {y, dy, yif}} {
-		ns.ns.Run("ip", "link", "set", "dev", ns.if_, "mtu", "1400")
-	}
-	for _, d := range []struct {
-		d   *daemon
-		if_ string
-	}{{dx, xif}, {dy, yif}} {
-		waitFor(t, 10*time.Second, "the daemon follows "+d.if_+"'s MTU 1400", func() string {
-			for _, l := range strings.Split(d.d.output(), "\n") {
-				if strings.Contains(l, "link changed") && strings.Contains(l, d.if_) && strings.Contains(l, "mtu=1400") {
-					return ""
+	// coreMTU sets the core link's MTU under the running daemons and
+	// waits until both follow it.
+	coreMTU := func(t *testing.T, mtu int) {
+		t.Helper()
+		x.Run("ip", "link", "set", "dev", xif, "mtu", fmt.Sprint(mtu))
+		y.Run("ip", "link", "set", "dev", yif, "mtu", fmt.Sprint(mtu))
+		for _, d := range []struct {
+			d   *daemon
+			if_ string
+		}{{dx, xif}, {dy, yif}} {
+			waitFor(t, 10*time.Second, fmt.Sprintf("the daemon follows %s's MTU %d", d.if_, mtu), func() string {
+				for _, l := range strings.Split(d.d.output(), "\n") {
+					if strings.Contains(l, "link changed") && strings.Contains(l, d.if_) && strings.Contains(l, fmt.Sprintf("mtu=%d", mtu)) {
+						return ""
+					}
 				}
-			}
-			return "no link change logged"
-		})
+				return "no link change logged"
+			})
+		}
 	}
+	// The core link drops to 1400: the next Fragmentation Needed says 1380.
+	coreMTU(t, 1400)
 	t.Run("core mtu 1400", func(t *testing.T) { bulk(t, 6100) })
 
 	// A workload whose path MTU discovery is broken (its firewall drops
-	// Fragmentation Needed) black-holes big segments into the 1400 core;
-	// translation.clampMSS on its host makes its peer's SYN-ACK advertise
-	// what fits, and the transfer goes through. t8-x has sent nothing to
-	// t8-y yet, so no cached path MTU helps it.
+	// Fragmentation Needed) black-holes big segments once the core drops
+	// to 1300 (its peer's SYN-ACK advertises 1340, what the peer learned
+	// fits the 1400 core); translation.clampMSS on its host lowers that
+	// to what fits, and the transfer goes through.
 	t.Run("clampMSS with PMTUD blocked", func(t *testing.T) {
 		netnstest.Require(t, "iptables")
+		coreMTU(t, 1300)
 		t8x.ns.Run("iptables", "-A", "INPUT", "-p", "icmp", "--icmp-type", "fragmentation-needed", "-j", "DROP")
 		if err := stalls(t8x, t8y, "100.64.0.20:6200"); err != nil {
 			t.Fatalf("without clampMSS: %v", err)
