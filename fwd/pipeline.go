@@ -759,6 +759,7 @@ func (w *Worker) xlatPacket(v *view, spaceID uint16, mtu int) *xlat.Packet {
 	p.Len = int(v.s.L3Len)
 	p.Space = spaceID
 	p.MTU = mtu
+	p.RouterAnswers = true // the router sends Fragmentation Needed / Packet Too Big (pmtu.go)
 	return p
 }
 

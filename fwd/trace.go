@@ -773,7 +773,7 @@ func (tr *tracer) translate(to6 bool, target *space) bool {
 	}
 	before := tr.flow()
 	l3 := tr.base + int(s.L3Off)
-	p := &xlat.Packet{Buf: tr.buf, Off: l3, Len: int(s.L3Len), Space: target.id, MTU: t.xlatMTU(tr.nh)}
+	p := &xlat.Packet{Buf: tr.buf, Off: l3, Len: int(s.L3Len), Space: target.id, MTU: t.xlatMTU(tr.nh), RouterAnswers: true}
 	if to6 {
 		p.Space = tr.sp.id
 		p.MTU = t.xlatMTU(t.coreHop(tr.sp, s))

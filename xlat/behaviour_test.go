@@ -162,9 +162,10 @@ func TestTo6Fragments(t *testing.T) {
 	t.Run("df1-too-big", func(t *testing.T) {
 		// RFC 7915 section 6 / RFC 1191: DF=1 and bigger than the IPv6
 		// next hop: the sender is told the IPv4 size that fits (the next
-		// hop's MTU less the 20 bytes the header grows by). The router
-		// calling To6 sends that Fragmentation Needed from an address of
-		// its own: the translator writes nothing, pool or not.
+		// hop's MTU less the 20 bytes the header grows by). A router
+		// calling To6 with RouterAnswers sends that Fragmentation Needed
+		// from an address of its own: the translator writes nothing,
+		// pool or not.
 		i := ipv4(17)
 		in := serializeLayers(t, i, udpOver(i), payload(1300))
 		for _, tc := range []struct {
@@ -180,7 +181,7 @@ func TestTo6Fragments(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				tr := newTranslator(t, func(c *Config) { c.IPv6MTU = tc.cap })
 				p := newPacket(in, 7)
-				p.MTU = tc.mtu
+				p.MTU, p.RouterAnswers = tc.mtu, true
 				var st Stats
 				if v := tr.To6(p, &st); v != TooBig || p.Reason != ReasonTooBig || p.TooBigMTU != tc.want {
 					t.Fatalf("To6 = %v (%v, mtu %d), want too-big (too-big, mtu %d)", v, p.Reason, p.TooBigMTU, tc.want)
@@ -494,8 +495,9 @@ func TestTo4Fragments(t *testing.T) {
 	})
 	t.Run("too-big", func(t *testing.T) {
 		// RFC 7915 5.1: no fragment header, over 1260 and the IPv4 MTU:
-		// Packet Too Big with the IPv4 MTU + 20, never below 1280. The
-		// caller (the router) sends it; nothing is written.
+		// Packet Too Big with the IPv4 MTU + 20, never below 1280. With
+		// RouterAnswers the caller (the router) sends it; nothing is
+		// written.
 		i := ipv6(17)
 		in := serializeLayers(t, i, udpOver(i), payload(1400))
 		for _, tc := range []struct {
@@ -511,7 +513,7 @@ func TestTo4Fragments(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				tr := newTranslator(t, func(c *Config) { c.IPv4MTU = tc.cap })
 				p := newPacket(in, 0)
-				p.MTU = tc.mtu
+				p.MTU, p.RouterAnswers = tc.mtu, true
 				if v := tr.To4(p, nil); v != TooBig || p.Reason != ReasonTooBig || p.TooBigMTU != tc.want {
 					t.Fatalf("To4 = %v (%v, mtu %d), want too-big (too-big, mtu %d)", v, p.Reason, p.TooBigMTU, tc.want)
 				}

@@ -163,7 +163,7 @@ func TestZeroAlloc(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPacket(tc.in, 7).withFrags(4)
-			p.MTU = 1400
+			p.MTU, p.RouterAnswers = 1400, true
 			var st Stats
 			allocs := testing.AllocsPerRun(100, func() {
 				p.reset(tc.in)

@@ -25,16 +25,21 @@ import "github.com/gannet-net/gannet/pkt"
 // to the space the packet was delivered into. After Fragments the packets
 // are Frags[:NFrags]: the caller lends the buffers (their capacity is
 // used, at least the IPv6 or IPv4 MTU each) and gets them back resliced.
-// After TooBig nothing was written and TooBigMTU is the MTU to report to
-// the sender in its own family (Fragmentation Needed for To6, Packet Too
-// Big for To4): the caller, a router with addresses of its own, builds
-// the error (RFC 1812 4.3.2.4, RFC 4443 2.2).
+// RouterAnswers: the caller is the router the translator runs in and
+// answers a packet too big for the next hop itself, from the address of
+// its own it picks for the sender (RFC 1812 4.3.2.4, RFC 4443 2.2): such
+// a packet is then verdict TooBig instead of a Reply from
+// translatorIPv4/IPv6. After TooBig nothing was written and TooBigMTU is
+// the MTU to report to the sender in its own family (Fragmentation Needed
+// for To6, Packet Too Big for To4).
 type Packet struct {
 	Buf      []byte
 	Off, Len int
 	Space    uint16
 	Frags    [][]byte
 	MTU      int
+	// RouterAnswers: packets too big for MTU are TooBig (see above).
+	RouterAnswers bool
 
 	NFrags      int
 	Reason      Reason     // why a Drop, a Reply or TooBig
@@ -59,6 +64,13 @@ type Packet struct {
 func (p *Packet) drop(st *Stats, r Reason) Verdict {
 	p.Reason = r
 	return st.count(p, Drop)
+}
+
+// tooBig reports a packet too big for the next hop to a caller that
+// answers it itself (RouterAnswers), with mtu to report.
+func (p *Packet) tooBig(st *Stats, mtu int) Verdict {
+	p.TooBigMTU, p.Reason = mtu, ReasonTooBig
+	return st.count(p, TooBig)
 }
 
 func (p *Packet) parseFail(st *Stats) Verdict {

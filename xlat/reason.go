@@ -20,12 +20,12 @@ const (
 	// source, in the packet's own family, is at Buf[Off:Off+Len].
 	// Packet.Reason says why.
 	Reply
-	// TooBig: the translation does not fit the next hop (Packet.MTU)
-	// and may not be fragmented; nothing was written. The caller sends
-	// the sender Fragmentation Needed (To6) or Packet Too Big (To4) with
-	// Packet.TooBigMTU from an address of its own (RFC 7915 section 6:
-	// the translator acts as a router here). Packet.Reason is
-	// ReasonTooBig.
+	// TooBig: with Packet.RouterAnswers, the translation does not fit
+	// the next hop (Packet.MTU) and may not be fragmented; nothing was
+	// written. The caller sends the sender Fragmentation Needed (To6) or
+	// Packet Too Big (To4) with Packet.TooBigMTU from an address of its
+	// own (RFC 7915 section 6: the translator acts as a router here).
+	// Packet.Reason is ReasonTooBig.
 	TooBig
 	numVerdicts
 )

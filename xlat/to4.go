@@ -162,10 +162,13 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 			if df {
 				// RFC 7915 5.1: Packet Too Big with the IPv4 MTU plus
 				// the 20 bytes the header shrinks by, never below the
-				// IPv6 minimum; the caller sends it (RFC 7915 6).
-				p.TooBigMTU = max(p.mtu+pkt.IPv6Len-pkt.IPv4MinLen, pkt.IPv6MinMTU)
-				p.Reason = ReasonTooBig
-				return st.count(p, TooBig)
+				// IPv6 minimum — or the router that runs the translator
+				// sends it, from its own address.
+				mtu := max(p.mtu+pkt.IPv6Len-pkt.IPv4MinLen, pkt.IPv6MinMTU)
+				if p.RouterAnswers {
+					return p.tooBig(st, mtu)
+				}
+				return t.reply6(p, st, ReasonTooBig, pkt.ICMPv6PacketTooBig, 0, uint32(mtu))
 			}
 			if !t.fragBuffersFit4(p, n-c.l4) {
 				return p.drop(st, ReasonFragBuffers)

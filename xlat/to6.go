@@ -91,12 +91,15 @@ func (t *Translator) To6(p *Packet, st *Stats) Verdict {
 	split := false
 	if s.Flags&pkt.FlagDontFragment != 0 {
 		if size > p.mtu {
-			// The sender does path MTU discovery: it is told the IPv4
-			// size that fits the IPv6 next hop, the header growth
-			// taken off (RFC 7915 section 6, RFC 1191), by the caller.
-			p.TooBigMTU = p.mtu - (hdr - pkt.IPv4MinLen)
-			p.Reason = ReasonTooBig
-			return st.count(p, TooBig)
+			// The sender does path MTU discovery: tell it the IPv4 size
+			// that fits the IPv6 next hop, the header growth taken off
+			// (RFC 7915 section 6, RFC 1191) — or let the router that
+			// runs the translator tell it, from its own address.
+			mtu := p.mtu - (hdr - pkt.IPv4MinLen)
+			if p.RouterAnswers {
+				return p.tooBig(st, mtu)
+			}
+			return t.reply4(p, st, ReasonTooBig, pkt.ICMPv4DestUnreach, pkt.ICMPv4FragNeeded, pkt.RestMTU4(uint16(mtu)))
 		}
 	} else if size > min(t.lowest, p.mtu) {
 		// DF=0: the sender lets routers fragment, and nothing promises
