@@ -384,6 +384,9 @@ func (d *Daemon) countersText() string {
 	if s.Released > 0 {
 		rest = append(rest, fmt.Sprintf("released/conntrack/fragments %d", s.Released))
 	}
+	if s.MSSClamped > 0 {
+		rest = append(rest, fmt.Sprintf("clamped/xlat/mss %d", s.MSSClamped))
+	}
 	for r := fwd.Reason(1); r < fwd.NumReasons; r++ {
 		kind := "drop"
 		if r.Answered() {

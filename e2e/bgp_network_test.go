@@ -200,7 +200,6 @@ func TestBGPNetwork(t *testing.T) {
 	begin := time.Now()
 	c := newCore(t)
 	x, y, b := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gy"), netnstest.NewNS(t, "gb")
-	inet := netnstest.NewNS(t, "gi")
 
 	// Workloads: a flat one on each host; tenants 7 and 8 on both hosts
 	// with the same addresses.
@@ -219,13 +218,7 @@ func TestBGPNetwork(t *testing.T) {
 	// The Internet: 203.0.113.2 behind the border's second uplink; it
 	// routes the border's external pool back to it (static: that is the
 	// upstream's business, not a workload route).
-	up, far := netnstest.Name("up"), netnstest.Name("far")
-	netnstest.Veth(t, up, b, far, inet)
-	b.Run("ip", "addr", "add", "203.0.113.1/24", "dev", up)
-	inet.Run("ip", "addr", "add", "203.0.113.2/24", "dev", far)
-	inet.Run("ethtool", "-K", far, "tx", "off")
-	inet.Run("ip", "route", "add", "203.0.113.64/28", "via", "203.0.113.1")
-	inet.Run("ip", "route", "add", "203.0.113.80/28", "via", "203.0.113.1")
+	up, inet := addInternet(t, b, "203.0.113.64/28", "203.0.113.80/28")
 
 	c.startBIRD(t, [2]string{"198.18.200.1", "2001:db8:200::1"}, [2]string{"198.18.200.2", "2001:db8:200::2"}, [2]string{"198.18.200.3", "2001:db8:200::3"})
 

@@ -360,17 +360,8 @@ func TestBorderSNAT(t *testing.T) {
 func borderLab(t *testing.T, mac, v4 string) (a *workload, inet *netnstest.NS, d *daemon) {
 	t.Helper()
 	border := netnstest.NewNS(t, "gb")
-	inet = netnstest.NewNS(t, "gi")
 	a = addWorkload(t, border, "wl-a", mac, v4, "")
-	up, far := netnstest.Name("up"), netnstest.Name("far")
-	netnstest.Veth(t, up, border, far, inet)
-	border.Run("ip", "addr", "add", "203.0.113.1/24", "dev", up)
-	inet.Run("ip", "addr", "add", "203.0.113.2/24", "dev", far)
-	// Like a workload, the far host's frames must carry finished checksums
-	// (on a NIC the hardware would finish them before the wire).
-	inet.Run("ethtool", "-K", far, "tx", "off")
-	// The upstream router routes the external pool to the border.
-	inet.Run("ip", "route", "add", "203.0.113.64/28", "via", "203.0.113.1")
+	up, inet := addInternet(t, border, "203.0.113.64/28")
 	pool := netip.PrefixFrom(netip.MustParseAddr(v4), 24).Masked()
 	d = startGannet(t, border, fmt.Sprintf(`
 node: {name: border, routerIPv4: 203.0.113.1}

@@ -269,6 +269,26 @@ func (w *workload) plug(t *testing.T, host *netnstest.NS, linkOpts ...string) {
 	}
 }
 
+// addInternet puts an "Internet" host, 203.0.113.2/24, behind a new
+// uplink of border (203.0.113.1/24), routing each of pools (the border's
+// external addresses) back to the border, as its upstream would. It
+// returns the border's side of the link and the host's namespace.
+func addInternet(t *testing.T, border *netnstest.NS, pools ...string) (up string, inet *netnstest.NS) {
+	t.Helper()
+	inet = netnstest.NewNS(t, "gi")
+	up, far := netnstest.Name("up"), netnstest.Name("far")
+	netnstest.Veth(t, up, border, far, inet)
+	border.Run("ip", "addr", "add", "203.0.113.1/24", "dev", up)
+	inet.Run("ip", "addr", "add", "203.0.113.2/24", "dev", far)
+	// Like a workload, the far host's frames must carry finished checksums
+	// (on a NIC the hardware would finish them before the wire).
+	inet.Run("ethtool", "-K", far, "tx", "off")
+	for _, p := range pools {
+		inet.Run("ip", "route", "add", p, "via", "203.0.113.1")
+	}
+	return up, inet
+}
+
 // endpoint is the workloadEndpoints entry for w.
 func (w *workload) endpoint(space int, labels, profiles string) string {
 	nets := w.v4 + "/32"
@@ -377,6 +397,9 @@ func transfer(t *testing.T, from, to *workload, addr string, size int) {
 		t.Fatalf("%s: dial %s: %v", from.name, addr, err)
 	}
 	start := time.Now()
+	// A black hole (the data never gets through) fails the test instead
+	// of hanging it until TCP gives up.
+	c.SetWriteDeadline(start.Add(60 * time.Second))
 	if _, err := io.Copy(c, bytes.NewReader(payload)); err != nil {
 		t.Fatalf("%s: sending to %s: %v", from.name, addr, err)
 	}

@@ -214,6 +214,9 @@ type Stats struct {
 	// = Forwarded + Dropped() + Held (a packet split on its way in
 	// aside: each of its pieces is held on its own).
 	Held, Released uint64
+	// MSSClamped counts TCP SYNs whose MSS option the router lowered as
+	// they crossed the translator (translation.clampMSS; not drops).
+	MSSClamped uint64
 
 	Drops [NumReasons]uint64     // by fwd reason (ARPAnswered/NDPAnswered count replies, not drops)
 	Parse [pkt.NumReasons]uint64 // Malformed/Unsupported by pkt reason
@@ -258,6 +261,7 @@ func (s *Stats) Add(o *Stats) {
 	s.Fragments += o.Fragments
 	s.Held += o.Held
 	s.Released += o.Released
+	s.MSSClamped += o.MSSClamped
 	s.NATCreated += o.NATCreated
 	for i := range s.Drops {
 		s.Drops[i] += o.Drops[i]
@@ -285,6 +289,7 @@ type counters struct {
 	batches, rx, tx, fwd, txBytes uint64
 	fragmented, fragments         uint64
 	held, released                uint64
+	mssClamped                    uint64
 	drops                         [NumReasons]uint64
 	parse                         [pkt.NumReasons]uint64
 	xlat                          xlat.Stats
@@ -296,6 +301,7 @@ type published struct {
 	batches, rx, tx, fwd, txBytes atomic.Uint64
 	fragmented, fragments         atomic.Uint64
 	held, released                atomic.Uint64
+	mssClamped                    atomic.Uint64
 	drops                         [NumReasons]atomic.Uint64
 	parse                         [pkt.NumReasons]atomic.Uint64
 	xlat                          [xlat.NumReasons]atomic.Uint64
@@ -322,6 +328,7 @@ func (p *published) publish(c *counters) {
 	store(&p.fragments, c.fragments)
 	store(&p.held, c.held)
 	store(&p.released, c.released)
+	store(&p.mssClamped, c.mssClamped)
 	for i := range c.drops {
 		store(&p.drops[i], c.drops[i])
 	}
@@ -350,6 +357,7 @@ func (p *published) read(s *Stats) {
 	s.Fragments = p.fragments.Load()
 	s.Held = p.held.Load()
 	s.Released = p.released.Load()
+	s.MSSClamped = p.mssClamped.Load()
 	for i := range s.Drops {
 		s.Drops[i] = p.drops[i].Load()
 	}

@@ -78,14 +78,35 @@
 // families) and Fragmentation Needed / Packet Too Big are built in place
 // with pkt's builders and sent back out of the ingress port to the
 // sender's MAC, from the ingress port's first host address of the family
-// or else Config.RouterAddrs, limited per worker by a token bucket
-// (Config.ICMPRate per second, refilled from the clock read once per
-// round). An error only ever quotes the packet as it arrived: the TTL and
-// MTU checks run before NAT (source NAT keeps the destination, hence the
-// egress port), and a packet that NAT or translation rewrote and that then
-// cannot be forwarded is dropped and counted without an error
-// (too-big-rewritten, no-route). Path MTU across translation is the
-// Translator's (its ipv4MTU/ipv6MTU settings should match the ports').
+// or else Config.RouterAddrs — on the port of a workload of a translated
+// space, IPv4 errors come from the gateway address (169.254.1.1), the
+// router's address on that link as the tenant sees it — limited per
+// worker by a token bucket (Config.ICMPRate per second, refilled from the
+// clock read once per round). An error only ever quotes the packet as it
+// arrived: the TTL and MTU checks run before NAT (source NAT keeps the
+// destination, hence the egress port), and a packet that NAT or
+// translation rewrote and that then cannot be forwarded is dropped and
+// counted without an error (too-big-rewritten, no-route).
+//
+// # Path MTU across translation
+//
+// The translator is given the MTU of the port the translated packet will
+// leave by (pmtu.go): 4->6, the core route of the translated destination
+// (xlat.Translator.Dst6 finds it before translating); 6->4 into a local
+// workload, its port; a border's translation route, the lowest MTU of the
+// live uplinks (NAT picks the way out only later). Port MTUs follow the
+// interfaces (the control plane rebuilds the tables when netlink reports a
+// new one); translation.ipv4MTU/ipv6MTU only lower them. A DF packet that
+// will not fit once translated is answered by the router as any packet
+// too big for its egress port (Fragmentation Needed with the port's MTU
+// less 20, or 28 with a fragment header; Packet Too Big with the IPv4 MTU
+// plus 20), never from an RFC 6791 pool address. At a border, an IPv4
+// packet that source NAT turned back toward a tenant is too big for the
+// core only after NAT: the Fragmentation Needed is built quoting the
+// rewritten packet and given to nat, which turns it back for its sender
+// as any ICMP error of a tracked flow (natTooBig). With
+// translation.clampMSS, SYNs crossing the translator have their MSS
+// lowered to the core link's MTU less 60 (mss.go).
 //
 // # Fragments
 //
@@ -94,8 +115,9 @@
 // TTL decrement: data on 8-byte boundaries, options with the copied flag
 // repeated in every fragment (the others only in the first), offsets and
 // MF relative to the packet's own when it already was a fragment. A
-// packet the translator splits (DF=0 IPv4 above lowestIPv6MTU going
-// 4->6, an IPv6 fragment above ipv4MTU going 6->4) is given frames to
+// packet the translator splits (DF=0 IPv4 above lowestIPv6MTU or the
+// egress port's MTU going 4->6, an IPv6 fragment or a small packet above
+// the egress port's MTU going 6->4) is given frames to
 // split into. Both take their extra frames from the worker's free stack;
 // a packet that cannot have every frame it needs is dropped whole
 // (fragment-no-frames, xlat-fragments), never sent in part. Fragments

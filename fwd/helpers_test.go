@@ -232,6 +232,23 @@ func (h *host) run() {
 	h.w.Step() // take completions back and refill
 }
 
+// round injects frames on port, runs the worker until it is idle,
+// discards what every port sent and takes the completions back: one round
+// of an allocation test.
+func (h *host) round(port int, frames ...[]byte) {
+	for _, f := range frames {
+		h.ports[port].Inject(f)
+	}
+	for h.w.Step() > 0 {
+	}
+	for _, p := range h.ports {
+		if p != nil {
+			p.Drain(nil)
+		}
+	}
+	h.w.Step()
+}
+
 // out drains what the worker sent on port.
 func (h *host) out(port int) [][]byte {
 	var got [][]byte

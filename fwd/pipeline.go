@@ -198,6 +198,9 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		if !w.to4(t, v, nh.space) {
 			return false
 		}
+		if t.clampMSS != 0 {
+			w.clampMSS(t, v, pe.mtu) // the core link it came in by
+		}
 		v.translatedIn = true
 		if nh.kind == nhTranslate {
 			v.nh = lookup(t, v.sp, s)
@@ -240,11 +243,12 @@ func (w *Worker) egress(t *Tables, v *view, tracked *nat.Result) {
 	nh := v.nh
 	if nh == nil {
 		if v.sp.translated && s.Family == pkt.FamilyIPv4 && !v.translatedIn {
-			// Not a local endpoint of the space: across the core.
-			if !w.to6(t, v) {
+			// Not a local endpoint of the space: across the core, by
+			// the route to6 found for the translated destination.
+			var ok bool
+			if nh, ok = w.to6(t, v); !ok {
 				return
 			}
-			nh = lookup(t, v.sp, s)
 		}
 		if nh == nil {
 			w.noRoute(t, v)
@@ -708,11 +712,14 @@ func (w *Worker) to4(t *Tables, v *view, target *space) bool {
 		w.drop(v.chunk, ReasonXlat)
 		return false
 	}
-	p := w.xlatPacket(v, target.id)
+	p := w.xlatPacket(v, target.id, t.xlatMTU(v.nh))
 	switch w.translate(t, p, false) {
 	case xlat.Forward:
 	case xlat.Reply:
 		w.xlatReply(t, v, p)
+		return false
+	case xlat.TooBig:
+		w.xlatTooBig(t, v, p)
 		return false
 	case xlat.Fragments:
 		w.takeFragments(v, p)
@@ -727,21 +734,31 @@ func (w *Worker) to4(t *Tables, v *view, target *space) bool {
 	return w.reparse(v, p, target)
 }
 
-// to6 translates the packet of a translated space 4->6 into the core.
-func (w *Worker) to6(t *Tables, v *view) bool {
-	p := w.xlatPacket(v, v.sp.id)
+// to6 translates the packet of a translated space 4->6 into the core,
+// for the MTU of the core route its translated destination takes, and
+// returns that route (nil: none).
+func (w *Worker) to6(t *Tables, v *view) (*nextHop, bool) {
+	nh := t.coreHop(v.sp, v.s)
+	mtu := t.xlatMTU(nh)
+	if t.clampMSS != 0 {
+		w.clampMSS(t, v, mtu)
+	}
+	p := w.xlatPacket(v, v.sp.id, mtu)
 	switch w.translate(t, p, true) {
 	case xlat.Forward:
 	case xlat.Reply:
 		w.xlatReply(t, v, p)
-		return false
+		return nil, false
+	case xlat.TooBig:
+		w.xlatTooBig(t, v, p)
+		return nil, false
 	case xlat.Fragments:
 		w.takeFragments(v, p)
 	default:
 		w.xlatDrop(v, p)
-		return false
+		return nil, false
 	}
-	return w.reparse(v, p, t.flat)
+	return nh, w.reparse(v, p, t.flat)
 }
 
 // xlatDrop counts a packet the translator dropped.
@@ -753,12 +770,16 @@ func (w *Worker) xlatDrop(v *view, p *xlat.Packet) {
 	}
 }
 
-func (w *Worker) xlatPacket(v *view, spaceID uint16) *xlat.Packet {
+// xlatPacket sets up the worker's translation of the packet of v, in
+// space spaceID, for a next hop of mtu (0: the translator's default).
+func (w *Worker) xlatPacket(v *view, spaceID uint16, mtu int) *xlat.Packet {
 	p := &w.xp
 	p.Buf = w.mem[v.chunk : v.chunk+uint64(w.frameSize)]
 	p.Off = int(v.l3() - v.chunk)
 	p.Len = int(v.s.L3Len)
 	p.Space = spaceID
+	p.MTU = mtu
+	p.RouterAnswers = true // the router sends Fragmentation Needed / Packet Too Big (pmtu.go)
 	return p
 }
 

@@ -31,6 +31,12 @@ type Tables struct {
 	gw6   [16]byte
 
 	icmpRate int // errors per second per worker; < 0: none
+	// uplinkMTU is the lowest MTU of the uplinks that are up (0: none):
+	// what a border's translation route is translated to fit (xlatMTU).
+	uplinkMTU int
+	// clampMSS is the translator's clampMSS setting (xlat.ClampOff,
+	// ClampAuto or a ceiling): SYNs crossing it are clamped (mss.go).
+	clampMSS int
 	// rpf: packets from an uplink into a translated space must have a
 	// feasible reverse path (Config.RPF).
 	rpf bool
@@ -107,6 +113,9 @@ func NewTables(c Config) (*Tables, error) {
 		natPolicy: c.NATPolicy,
 		xlat:      c.Xlat,
 		rpf:       c.RPF == RPFFeasible,
+	}
+	if c.Xlat != nil {
+		t.clampMSS = c.Xlat.ClampMSS()
 	}
 	if c.RPF > RPFOff {
 		return nil, fmt.Errorf("fwd: RPF: unknown mode %d", c.RPF)
@@ -217,6 +226,9 @@ func NewTables(c Config) (*Tables, error) {
 		}
 		if !pe.has6 && router6.IsValid() {
 			pe.src6, pe.has6 = router6.As16(), true
+		}
+		if pe.role == RoleUplink && !pe.down && (t.uplinkMTU == 0 || mtu < t.uplinkMTU) {
+			t.uplinkMTU = mtu
 		}
 		t.ports = append(t.ports, pe)
 	}
@@ -377,6 +389,17 @@ func NewTables(c Config) (*Tables, error) {
 			}
 		}
 		pe.ep = ep
+		if sp.translated {
+			// The router's IPv4 errors to a workload of a translated
+			// space (Time Exceeded, Fragmentation Needed, unreachable)
+			// come from the gateway: the router's address on that link
+			// as the workload knows it (RFC 1812 4.3.2.4), the same in
+			// every space and never a tenant's address (endpoints
+			// cannot be link-local). The router's flat-space address
+			// means nothing in the tenant's space, and may even be one
+			// of its workloads'.
+			pe.src4, pe.has4 = t.gw4, true
+		}
 	}
 
 	// The host's own addresses and loopback: a workload's packet to them

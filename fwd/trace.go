@@ -469,6 +469,7 @@ func (tr *tracer) run(frame []byte) {
 		if !tr.translate(false, nh.space) {
 			return
 		}
+		tr.clampMSS(pe.mtu)
 		tr.translatedIn = true
 		if nh.kind == nhTranslate {
 			tr.nh = tr.route()
@@ -495,6 +496,7 @@ func (tr *tracer) run(frame []byte) {
 	if nh == nil {
 		if tr.sp.translated && s.Family == pkt.FamilyIPv4 && !tr.translatedIn {
 			tr.step(StageRoute, "ok", "not a local endpoint of translated space %d: across the IPv6 core", tr.sp.id)
+			tr.clampMSS(t.xlatMTU(t.coreHop(tr.sp, s)))
 			if !tr.translate(true, t.flat) {
 				return
 			}
@@ -651,6 +653,37 @@ func (tr *tracer) tooBig(mtu int) {
 	}
 }
 
+// clampMSS mirrors Worker.clampMSS on the copy.
+func (tr *tracer) clampMSS(mtu int) {
+	s := &tr.s
+	limit := synLimit(tr.t.clampMSS, s, mtu)
+	if limit == 0 {
+		return
+	}
+	seg := tr.buf[tr.base+int(s.L4Off) : tr.base+int(s.L3Off)+int(s.L3Len)]
+	if old := tcpMSS(seg); clampSegment(seg, uint16(limit)) {
+		tr.step(StageXlat, "ok", "TCP SYN: MSS %d clamped to %d (translation.clampMSS; core link MTU %d)", old, limit, mtu)
+	}
+}
+
+// xlatTooBig mirrors Worker.xlatTooBig.
+func (tr *tracer) xlatTooBig(dir string, p *xlat.Packet) {
+	why := fmt.Sprintf("%s: %d bytes will not fit the next hop's MTU %d once translated", dir, tr.s.L3Len, p.MTU)
+	switch {
+	case !tr.rewritten:
+		if tr.s.Family == pkt.FamilyIPv6 {
+			tr.icmpError(pkt.ICMPv6PacketTooBig, 0, uint32(p.TooBigMTU), ReasonTooBig, fmt.Sprintf("%s, packet too big (mtu %d)", why, p.TooBigMTU))
+		} else {
+			tr.icmpError(pkt.ICMPv4DestUnreach, pkt.ICMPv4FragNeeded, pkt.RestMTU4(uint16(p.TooBigMTU)), ReasonTooBig, fmt.Sprintf("%s with DF, fragmentation needed (mtu %d)", why, p.TooBigMTU))
+		}
+	case tr.s.Family == pkt.FamilyIPv4 && tr.t.nat != nil && !tr.translatedIn:
+		tr.step(StageForward, "answer", "%s with DF, fragmentation needed (mtu %d), quoting the packet NAT rewrote: nat turns it back for the sender, out of %s (rate limit permitting)", why, p.TooBigMTU, tr.pe.name)
+		tr.end("answer", ReasonTooBig, tr.pe.name)
+	default:
+		tr.drop(ReasonTooBigRewritten, "%s, and the packet was rewritten: no error can reach its sender", why)
+	}
+}
+
 // noRoute mirrors Worker.noRoute.
 func (tr *tracer) noRoute() {
 	switch {
@@ -740,9 +773,10 @@ func (tr *tracer) translate(to6 bool, target *space) bool {
 	}
 	before := tr.flow()
 	l3 := tr.base + int(s.L3Off)
-	p := &xlat.Packet{Buf: tr.buf, Off: l3, Len: int(s.L3Len), Space: target.id}
+	p := &xlat.Packet{Buf: tr.buf, Off: l3, Len: int(s.L3Len), Space: target.id, MTU: t.xlatMTU(tr.nh), RouterAnswers: true}
 	if to6 {
 		p.Space = tr.sp.id
+		p.MTU = t.xlatMTU(t.coreHop(tr.sp, s))
 	}
 	var st xlat.Stats
 	run := func() xlat.Verdict {
@@ -766,6 +800,9 @@ func (tr *tracer) translate(to6 bool, target *space) bool {
 	case xlat.Reply:
 		tr.step(StageXlat, "answer", "%s: the translator answers with an ICMP error (%v), out of %s (rate limit permitting)", dir, p.Reason, tr.pe.name)
 		tr.end("answer", ReasonXlatReply, tr.pe.name)
+		return false
+	case xlat.TooBig:
+		tr.xlatTooBig(dir, p)
 		return false
 	case xlat.Fragments:
 		// The first piece goes on as the packet; the others follow it.

@@ -193,6 +193,7 @@ type Worker struct {
 	nlent    int
 	fragHdr  [60]byte
 	fragSum  pkt.Summary
+	errSum   pkt.Summary // natTooBig's error, as nat is given it
 
 	// A batch between the stages before conntrack and nat.TrackBatch.
 	views   [BatchSize]view

@@ -162,22 +162,11 @@ func TestXlatFragmentsZeroAlloc(t *testing.T) {
 	out := ipv4Frame(t, macTA, gwMAC, ip4, udpBody(t, addrHere, addrThere, 9, 9, 1400))
 	a.send(0, out)
 	wire := a.out(2) // the two IPv6 fragments
-	round := func(h *host, port int, frames ...[]byte) {
-		for _, f := range frames {
-			h.ports[port].Inject(f)
-		}
-		for h.w.Step() > 0 {
-		}
-		for _, p := range h.ports {
-			p.Drain(nil)
-		}
-		h.w.Step()
-	}
-	round(b, 2, wire...)
-	if allocs := testing.AllocsPerRun(50, func() { round(a, 0, out) }); allocs != 0 {
+	b.round(2, wire...)
+	if allocs := testing.AllocsPerRun(50, func() { a.round(0, out) }); allocs != 0 {
 		t.Errorf("a 4->6 split allocates %v times, want 0", allocs)
 	}
-	if allocs := testing.AllocsPerRun(50, func() { round(b, 2, wire...) }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(50, func() { b.round(2, wire...) }); allocs != 0 {
 		t.Errorf("a 6->4 split with conntrack over every fragment allocates %v times, want 0", allocs)
 	}
 	if sa, sb := a.stats(), b.stats(); sa.Fragments != 2*52 || sb.Fragments != 3*52 || sa.Dropped()+sb.Dropped() != 0 {

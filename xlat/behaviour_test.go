@@ -160,16 +160,66 @@ func TestTo6Fragments(t *testing.T) {
 		}
 	})
 	t.Run("df1-too-big", func(t *testing.T) {
-		// DF=1 and bigger than the IPv6 next hop: Fragmentation Needed
-		// with the IPv4 size that fits, from the RFC 6791 pool.
-		tr := newTranslator(t, func(c *Config) { c.IPv6MTU = 1280 })
+		// RFC 7915 section 6 / RFC 1191: DF=1 and bigger than the IPv6
+		// next hop: the sender is told the IPv4 size that fits (the next
+		// hop's MTU less the 20 bytes the header grows by). A router
+		// calling To6 with RouterAnswers sends that Fragmentation Needed
+		// from an address of its own: the translator writes nothing,
+		// pool or not.
 		i := ipv4(17)
 		in := serializeLayers(t, i, udpOver(i), payload(1300))
-		p := newPacket(in, 7)
-		if v := tr.To6(p, nil); v != Reply || p.Reason != ReasonTooBig {
-			t.Fatalf("To6 = %v (%v), want reply (too-big)", v, p.Reason)
+		for _, tc := range []struct {
+			name     string
+			cap, mtu int
+			want     int
+		}{
+			{"cap", 1280, 0, 1260},
+			{"next-hop", 0, 1300, 1280},
+			{"next-hop-under-cap", 1400, 1300, 1280},
+			{"cap-under-next-hop", 1290, 1500, 1270},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				tr := newTranslator(t, func(c *Config) { c.IPv6MTU = tc.cap })
+				p := newPacket(in, 7)
+				p.MTU, p.RouterAnswers = tc.mtu, true
+				var st Stats
+				if v := tr.To6(p, &st); v != TooBig || p.Reason != ReasonTooBig || p.TooBigMTU != tc.want {
+					t.Fatalf("To6 = %v (%v, mtu %d), want too-big (too-big, mtu %d)", v, p.Reason, p.TooBigMTU, tc.want)
+				}
+				if !bytes.Equal(p.Buf[headroom:headroom+len(in)], in) || p.Off != headroom {
+					t.Errorf("a packet answered TooBig was modified")
+				}
+				if st.Verdict(TooBig) != 1 || st.Reasons[ReasonTooBig] != 1 {
+					t.Errorf("stats = %v verdicts, %d too-big reasons, want 1 TooBig", st.Verdicts, st.Reasons[ReasonTooBig])
+				}
+			})
 		}
-		checkICMPv4Error(t, p.bytes(), in, 3, 4, 1260)
+		// The IPv6 packet is 20 bytes longer: a next hop of exactly
+		// that takes it.
+		p := newPacket(in, 7)
+		p.MTU = len(in) + 20
+		if v := tr.To6(p, nil); v != Forward || p.Len != p.MTU {
+			t.Fatalf("To6 with next hop MTU %d = %v (%v) of %d bytes, want forward", p.MTU, v, p.Reason, p.Len)
+		}
+	})
+	t.Run("df0-next-hop-mtu", func(t *testing.T) {
+		// RFC 7915 section 4: DF=0 packets are fragmented to fit; with a
+		// next hop below the lowest IPv6 MTU setting, to fit the next
+		// hop (a link configured lower than it should be still works).
+		tr := newTranslator(t, func(c *Config) { c.LowestIPv6MTU = 1500 })
+		p := newPacket(whole, 7).withFrags(4)
+		p.MTU = 1400
+		if v := tr.To6(p, nil); v != Fragments {
+			t.Fatalf("To6 = %v (%v), want fragments", v, p.Reason)
+		}
+		for k, f := range p.Frags[:p.NFrags] {
+			if len(f) > 1400 {
+				t.Errorf("fragment %d is %d bytes, over the next hop's MTU 1400", k, len(f))
+			}
+		}
+		if diff := cmp.Diff(want, reassemble6(t, p.Frags[:p.NFrags])); diff != "" {
+			t.Errorf("reassembled fragments (-want +got):\n%s", diff)
+		}
 	})
 }
 
@@ -444,16 +494,51 @@ func TestTo4Fragments(t *testing.T) {
 		}
 	})
 	t.Run("too-big", func(t *testing.T) {
-		// No fragment header, over 1260 and the IPv4 MTU: Packet Too Big
-		// with the IPv6 size that fits.
-		tr := newTranslator(t, func(c *Config) { c.IPv4MTU = 1280 })
+		// RFC 7915 5.1: no fragment header, over 1260 and the IPv4 MTU:
+		// Packet Too Big with the IPv4 MTU + 20, never below 1280. With
+		// RouterAnswers the caller (the router) sends it; nothing is
+		// written.
 		i := ipv6(17)
 		in := serializeLayers(t, i, udpOver(i), payload(1400))
-		p := newPacket(in, 0)
-		if v := tr.To4(p, nil); v != Reply || p.Reason != ReasonTooBig {
-			t.Fatalf("To4 = %v (%v), want reply (too-big)", v, p.Reason)
+		for _, tc := range []struct {
+			name     string
+			cap, mtu int
+			want     int
+		}{
+			{"cap", 1280, 0, 1300},
+			{"next-hop", 0, 1400, 1420},
+			{"cap-under-next-hop", 1300, 1400, 1320},
+			{"small-next-hop", 0, 1000, 1280},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				tr := newTranslator(t, func(c *Config) { c.IPv4MTU = tc.cap })
+				p := newPacket(in, 0)
+				p.MTU, p.RouterAnswers = tc.mtu, true
+				if v := tr.To4(p, nil); v != TooBig || p.Reason != ReasonTooBig || p.TooBigMTU != tc.want {
+					t.Fatalf("To4 = %v (%v, mtu %d), want too-big (too-big, mtu %d)", v, p.Reason, p.TooBigMTU, tc.want)
+				}
+				if !bytes.Equal(p.Buf[headroom:headroom+len(in)], in) || p.Off != headroom {
+					t.Errorf("a packet answered TooBig was modified")
+				}
+			})
 		}
-		checkICMPv6Error(t, p.bytes(), in, 2, 0, 1300)
+	})
+	t.Run("next-hop-fragments", func(t *testing.T) {
+		// RFC 7915 5.1.1: an IPv6 fragment leaves as IPv4 fragments that
+		// fit the next hop the caller names.
+		tr := newTranslator(t, nil)
+		i := ipv6(17)
+		in := insertFragHeader(serializeLayers(t, i, udpOver(i), payload(1300)), false)
+		p := newPacket(in, 0).withFrags(4)
+		p.MTU = 700
+		if v := tr.To4(p, nil); v != Fragments {
+			t.Fatalf("To4 = %v (%v), want fragments", v, p.Reason)
+		}
+		for k, f := range p.Frags[:p.NFrags] {
+			if len(f) > 700 {
+				t.Errorf("fragment %d is %d bytes, over the next hop's MTU 700", k, len(f))
+			}
+		}
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"sort"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -27,11 +28,17 @@ import (
 //	rfc6791v4: [192.0.2.1/32]      # sources for ICMPv4 errors from untranslatable IPv6 hosts
 //	rfc6791v6: ["2001:db8:ffff::1/128"]
 //	lowestIPv6MTU: 1280            # DF=0 IPv4 packets are fragmented to fit this
-//	ipv4MTU: 1500                  # MTU of the IPv4 side's next hop
-//	ipv6MTU: 1500                  # MTU of the IPv6 side's next hop
+//	ipv4MTU: 1500                  # optional cap on the IPv4 next hop's MTU
+//	ipv6MTU: 1500                  # optional cap on the IPv6 next hop's MTU
 //	amendUDPZeroChecksum: true     # compute a zero IPv4 UDP checksum (else refuse)
 //	translatorIPv4: 198.51.100.1   # the translator's own addresses: the source of
 //	translatorIPv6: "2001:db8::1"  # the ICMP errors it originates
+//	clampMSS: auto                 # TCP MSS clamp: auto, off (default), or a ceiling
+//
+// The next hop's MTU is the caller's (Packet.MTU: gannet run passes the
+// egress port's MTU, which follows the interface). ipv4MTU and ipv6MTU,
+// when set, only lower it; when the caller passes none (gannet xlat)
+// they are the MTU, and DefaultMTU when unset.
 type Config struct {
 	Pool6                string         `yaml:"pool6"`
 	AddressSpaces        map[int]string `yaml:"addressSpaces"`
@@ -50,7 +57,24 @@ type Config struct {
 	// 6791 pool of that family is empty (RFC 6791 section 4).
 	TranslatorIPv4 string `yaml:"translatorIPv4"`
 	TranslatorIPv6 string `yaml:"translatorIPv6"`
+	// ClampMSS lowers the MSS option of TCP SYN and SYN-ACK segments that
+	// cross the translator, for workloads that cannot do path MTU
+	// discovery (ICMP filtered): "auto" to what fits the link the
+	// translated traffic crosses (its MTU less 60: an IPv6 and a TCP
+	// header; gannet run clamps in translated spaces, by the port's MTU),
+	// a number to at most that as well, "off" or unset for none.
+	ClampMSS string `yaml:"clampMSS"`
 }
+
+// MSS clamp settings (Translator.ClampMSS).
+const (
+	ClampOff  = 0  // no clamping
+	ClampAuto = -1 // to the link's MTU less 60
+	// MinClampMSS is RFC 879's default MSS, which every host accepts;
+	// MaxClampMSS the largest a 16-bit IP length leaves.
+	MinClampMSS = 536
+	MaxClampMSS = 65535 - 40
+)
 
 // EAMEntry maps an IPv4 prefix of an address space to an IPv6 prefix with
 // at least as many host bits (RFC 7757 section 3.2): the IPv4 suffix
@@ -105,6 +129,7 @@ type compiled struct {
 	amend  bool
 	self4  netip.Addr // translatorIPv4, invalid when unset
 	self6  netip.Addr
+	clamp  int // ClampOff, ClampAuto or a ceiling
 }
 
 type spaceConf struct {
@@ -255,19 +280,14 @@ func (c Config) compile() (compiled, error) {
 	if k.lowest == 0 {
 		k.lowest = 1280
 	}
-	if k.mtu4 == 0 {
-		k.mtu4 = DefaultMTU
-	}
-	if k.mtu6 == 0 {
-		k.mtu6 = DefaultMTU
-	}
 	if k.lowest < 1280 || k.lowest > 65535 {
 		return k, fmt.Errorf("lowestIPv6MTU: %d out of range 1280-65535 (RFC 8200 minimum MTU)", k.lowest)
 	}
-	if k.mtu4 < minIPv4MTU || k.mtu4 > 65535 {
+	// 0: no cap (the caller's next-hop MTU, else DefaultMTU).
+	if k.mtu4 != 0 && (k.mtu4 < minIPv4MTU || k.mtu4 > 65535) {
 		return k, fmt.Errorf("ipv4MTU: %d out of range %d-65535", k.mtu4, minIPv4MTU)
 	}
-	if k.mtu6 < 1280 || k.mtu6 > 65535 {
+	if k.mtu6 != 0 && (k.mtu6 < 1280 || k.mtu6 > 65535) {
 		return k, fmt.Errorf("ipv6MTU: %d out of range 1280-65535 (RFC 8200 minimum MTU)", k.mtu6)
 	}
 	k.amend = c.AmendUDPZeroChecksum == nil || *c.AmendUDPZeroChecksum
@@ -293,6 +313,18 @@ func (c Config) compile() (compiled, error) {
 			return k, fmt.Errorf("translatorIPv6: %s is not a unicast address", a)
 		}
 		k.self6 = a
+	}
+	switch c.ClampMSS {
+	case "", "off":
+		k.clamp = ClampOff
+	case "auto":
+		k.clamp = ClampAuto
+	default:
+		n, err := strconv.Atoi(c.ClampMSS)
+		if err != nil || n < MinClampMSS || n > MaxClampMSS {
+			return k, fmt.Errorf("clampMSS: %q is not auto, off or an MSS in %d-%d", c.ClampMSS, MinClampMSS, MaxClampMSS)
+		}
+		k.clamp = n
 	}
 	if len(k.spaces) == 0 && len(k.eam) == 0 {
 		return k, errors.New("pool6, addressSpaces, eam: nothing to translate with; set at least one")

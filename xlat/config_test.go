@@ -40,6 +40,9 @@ func TestConfigErrors(t *testing.T) {
 		{"lowest-mtu", func(c *Config) { c.LowestIPv6MTU = 1000 }, []string{"lowestIPv6MTU", "1000"}},
 		{"ipv4-mtu", func(c *Config) { c.IPv4MTU = 67 }, []string{"ipv4MTU", "67"}},
 		{"ipv6-mtu", func(c *Config) { c.IPv6MTU = 70000 }, []string{"ipv6MTU", "70000"}},
+		{"clamp-word", func(c *Config) { c.ClampMSS = "on" }, []string{"clampMSS", `"on"`, "auto, off"}},
+		{"clamp-small", func(c *Config) { c.ClampMSS = "535" }, []string{"clampMSS", "535", "536-65495"}},
+		{"clamp-big", func(c *Config) { c.ClampMSS = "65496" }, []string{"clampMSS", "65496"}},
 		{"nothing", func(c *Config) { *c = Config{} }, []string{"nothing to translate"}},
 	}
 	for _, tc := range tests {
@@ -95,6 +98,20 @@ translatorIPv6: "2001:db8::1"
 	}
 	if got, want := tr.space(7).pfx, space7.Addr().As16(); got != want {
 		t.Errorf("space 7 prefix %x, want %x (the 64:ff9b:1:<ID>::/96 default)", got, want)
+	}
+	for _, tc := range []struct {
+		yaml string
+		want int
+	}{
+		{"", ClampOff}, {"clampMSS: off", ClampOff}, {"clampMSS: auto", ClampAuto}, {"clampMSS: 1360", 1360}, {"clampMSS: 536", 536},
+	} {
+		c, err := ParseConfig([]byte("pool6: 2001:db8::/96\n" + tc.yaml + "\n"))
+		if err != nil {
+			t.Fatalf("ParseConfig(%q): %v", tc.yaml, err)
+		}
+		if tr, _ := New(c); tr.ClampMSS() != tc.want {
+			t.Errorf("%q: ClampMSS() = %d, want %d", tc.yaml, tr.ClampMSS(), tc.want)
+		}
 	}
 	for _, tc := range []struct{ yaml, want string }{
 		{"pool6: 2001:db8::/96\nmtu: 1500\n", "mtu"},

@@ -9,11 +9,12 @@ package xlat
 
 import "github.com/gannet-net/gannet/pkt"
 
-// chunk6 is the payload per IPv6 fragment.
-func (t *Translator) chunk6() int { return (min(t.lowest, t.mtu6) - ipv6FragLen) &^ 7 }
+// chunk6 is the payload per IPv6 fragment: each fits the lowest IPv6
+// MTU and the next hop's.
+func (t *Translator) chunk6(p *Packet) int { return (min(t.lowest, p.mtu) - ipv6FragLen) &^ 7 }
 
-// chunk4 is the payload per IPv4 fragment.
-func (t *Translator) chunk4() int { return (t.mtu4 - pkt.IPv4MinLen) &^ 7 }
+// chunk4 is the payload per IPv4 fragment: each fits the next hop.
+func chunk4(p *Packet) int { return (p.mtu - pkt.IPv4MinLen) &^ 7 }
 
 // fragBuffersFit reports whether p.Frags can take payload bytes cut into
 // pieces of chunk under a header of hdr bytes.
@@ -34,11 +35,11 @@ func fragBuffersFit(p *Packet, payload, chunk, hdr int) bool {
 }
 
 func (t *Translator) fragBuffersFit6(p *Packet, payload int) bool {
-	return fragBuffersFit(p, payload, t.chunk6(), ipv6FragLen)
+	return fragBuffersFit(p, payload, t.chunk6(p), ipv6FragLen)
 }
 
 func (t *Translator) fragBuffersFit4(p *Packet, payload int) bool {
-	return fragBuffersFit(p, payload, t.chunk4(), pkt.IPv4MinLen)
+	return fragBuffersFit(p, payload, chunk4(p), pkt.IPv4MinLen)
 }
 
 // fragment6 cuts the IPv6 packet at Buf[Off:Off+Len], whose header is
@@ -49,7 +50,7 @@ func (t *Translator) fragment6(p *Packet, st *Stats) Verdict {
 	fh := pkt.IPv6Fragment(whole[pkt.IPv6Len:ipv6FragLen])
 	next, base, mf, id := fh.NextHeader(), fh.Offset(), fh.MF(), fh.ID()
 	payload := whole[ipv6FragLen:]
-	chunk := t.chunk6()
+	chunk := t.chunk6(p)
 	k := 0
 	for off := 0; off < len(payload); off += chunk {
 		piece := payload[off:min(off+chunk, len(payload))]
@@ -73,7 +74,7 @@ func (t *Translator) fragment4(p *Packet, st *Stats) Verdict {
 	h := pkt.IPv4(whole)
 	base, mf := h.FragOffset(), h.MF()
 	payload := whole[pkt.IPv4MinLen:]
-	chunk := t.chunk4()
+	chunk := chunk4(p)
 	k := 0
 	for off := 0; off < len(payload); off += chunk {
 		piece := payload[off:min(off+chunk, len(payload))]

@@ -157,10 +157,13 @@ func TestZeroAlloc(t *testing.T) {
 		{"to4-icmp-error", icmpv6Error(t, v6Alien, 2, 0, 1400), false, Forward},
 		{"to6-fragments", serializeLayers(t, big4, udpOver(big4), payload(3000)), true, Fragments},
 		{"to6-drop", serializeLayers(t, ipv4(2), payload(8)), true, Drop},
+		{"to6-too-big", serializeLayers(t, i4, udpOver(i4), payload(1472)), true, TooBig},
+		{"to4-too-big", serializeLayers(t, i6, udpOver(i6), payload(1452)), false, TooBig},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPacket(tc.in, 7).withFrags(4)
+			p.MTU, p.RouterAnswers = 1400, true
 			var st Stats
 			allocs := testing.AllocsPerRun(100, func() {
 				p.reset(tc.in)
@@ -178,6 +181,34 @@ func TestZeroAlloc(t *testing.T) {
 				t.Errorf("%s: %v allocations per packet, want 0", tc.name, allocs)
 			}
 		})
+	}
+	a4 := [4]byte{198, 51, 100, 9}
+	if n := testing.AllocsPerRun(100, func() { tr.Dst6(7, a4) }); n != 0 {
+		t.Errorf("Dst6: %v allocations, want 0", n)
+	}
+}
+
+// TestDst6 checks the address-only mapping against the destination To6
+// writes, for an EAM address, an RFC 6052 address, and refusals.
+func TestDst6(t *testing.T) {
+	tr := newTranslator(t, func(c *Config) {
+		c.EAM = []EAMEntry{{IPv4: "198.51.100.0/24", IPv6: "2001:db8:100::/120", Space: 7}}
+	})
+	for _, dst := range []string{"198.51.100.9", "192.0.2.33", "100.64.0.20"} {
+		i := ipv4(17)
+		i.DstIP = net.ParseIP(dst).To4()
+		in := serializeLayers(t, i, udpOver(i), payload(8))
+		p := newPacket(in, 7)
+		if v := tr.To6(p, nil); v != Forward {
+			t.Fatalf("To6(dst %s) = %v (%v)", dst, v, p.Reason)
+		}
+		got, ok := tr.Dst6(7, [4]byte(i.DstIP))
+		if want := [16]byte(p.bytes()[24:40]); !ok || got != want {
+			t.Errorf("Dst6(7, %s) = %x, %v, want %x (To6's destination)", dst, got, ok, want)
+		}
+	}
+	if _, ok := tr.Dst6(9, [4]byte{192, 0, 2, 1}); ok {
+		t.Errorf("Dst6 in an unconfigured space = ok, want false")
 	}
 }
 

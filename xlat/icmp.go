@@ -153,8 +153,10 @@ func plateau(n uint16) uint16 {
 // mtu46 is the Packet Too Big MTU for a Fragmentation Needed carrying mtu
 // about a packet of totalLen bytes: minimum(advertised+20, IPv6 next hop,
 // IPv4 next hop+20) (RFC 7915 4.2), with 8 more when the quoted packet
-// travels with a fragment header, and never below the IPv6 minimum.
-func (t *Translator) mtu46(mtu, totalLen uint16, frag bool) uint32 {
+// travels with a fragment header, and never below the IPv6 minimum. mtu6
+// is the IPv6 next hop's (the error's own); the IPv4 next hop's is only
+// known as the ipv4MTU cap, when set.
+func (t *Translator) mtu46(mtu, totalLen uint16, frag bool, mtu6 int) uint32 {
 	m := uint32(mtu)
 	if m == 0 {
 		m = uint32(plateau(totalLen))
@@ -163,17 +165,26 @@ func (t *Translator) mtu46(mtu, totalLen uint16, frag bool) uint32 {
 	if frag {
 		grow += pkt.IPv6FragmentLen
 	}
-	v := min(m+grow, uint32(t.mtu6), uint32(t.mtu4)+grow)
+	v := min(m+grow, uint32(mtu6))
+	if t.mtu4 > 0 {
+		v = min(v, uint32(t.mtu4)+grow)
+	}
 	return max(v, pkt.IPv6MinMTU)
 }
 
 // mtu64 is the Fragmentation Needed MTU for a Packet Too Big carrying mtu:
 // minimum(advertised-20, IPv4 next hop, IPv6 next hop-20) (RFC 7915 5.2).
-func (t *Translator) mtu64(mtu uint32) uint32 {
+// mtu4 is the IPv4 next hop's (the error's own); the IPv6 next hop's is
+// only known as the ipv6MTU cap, when set.
+func (t *Translator) mtu64(mtu uint32, mtu4 int) uint32 {
 	const shrink = pkt.IPv6Len - pkt.IPv4MinLen
 	m := uint32(minIPv4MTU)
 	if mtu > shrink+minIPv4MTU {
 		m = mtu - shrink
 	}
-	return min(m, uint32(t.mtu4), uint32(t.mtu6)-shrink, 0xffff)
+	m = min(m, uint32(mtu4), 0xffff)
+	if t.mtu6 > 0 {
+		m = min(m, uint32(t.mtu6)-shrink)
+	}
+	return m
 }

@@ -20,10 +20,17 @@ const (
 	// source, in the packet's own family, is at Buf[Off:Off+Len].
 	// Packet.Reason says why.
 	Reply
+	// TooBig: with Packet.RouterAnswers, the translation does not fit
+	// the next hop (Packet.MTU) and may not be fragmented; nothing was
+	// written. The caller sends the sender Fragmentation Needed (To6) or
+	// Packet Too Big (To4) with Packet.TooBigMTU from an address of its
+	// own (RFC 7915 section 6: the translator acts as a router here).
+	// Packet.Reason is ReasonTooBig.
+	TooBig
 	numVerdicts
 )
 
-var verdictNames = [numVerdicts]string{"drop", "forward", "fragments", "reply"}
+var verdictNames = [numVerdicts]string{"drop", "forward", "fragments", "reply", "too-big"}
 
 func (v Verdict) String() string {
 	if v < numVerdicts {
@@ -53,7 +60,7 @@ const (
 	ReasonSegmentsLeft // IPv6 routing header with segments left (RFC 7915 5.1)
 	ReasonIGMP         // IGMP is single-hop (RFC 7915 4.2)
 	ReasonFragmentExt  // extension header in the fragmentable part of an IPv6 fragment
-	ReasonTooBig       // DF=1 (or IPv6 without fragment header) bigger than the next hop
+	ReasonTooBig       // DF=1 (or IPv6 without fragment header) bigger than the next hop: verdict TooBig
 
 	ReasonICMPType        // ICMP type with no counterpart (RFC 7915 4.2/5.2: silently drop)
 	ReasonICMPCode        // ICMP code with no counterpart
@@ -125,7 +132,7 @@ func (s *Stats) count(p *Packet, v Verdict) Verdict {
 		return v
 	}
 	s.Verdicts[v]++
-	if v == Drop || v == Reply {
+	if v == Drop || v == Reply || v == TooBig {
 		s.Reasons[p.Reason]++
 		if p.Reason == ReasonMalformed || p.Reason == ReasonUnsupported {
 			s.Parse[p.ParseReason]++

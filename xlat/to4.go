@@ -74,7 +74,7 @@ func walk6(b []byte) (chain, Reason) {
 // To4 translates the IPv6 packet p describes into IPv4 and sets p.Space
 // to the address space its destination belongs to.
 func (t *Translator) To4(p *Packet, st *Stats) Verdict {
-	b := p.start()
+	b := p.start(t.mtu4)
 	if b == nil {
 		p.ParseReason = pkt.ReasonIPv6Truncated
 		return p.drop(st, ReasonMalformed)
@@ -150,7 +150,7 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 		df = !frag && size > dfLimit
 	} else if frag {
 		// RFC 7915 5.1.1: DF clear; IPv4 routers (and we) may fragment.
-		if size > t.mtu4 {
+		if size > p.mtu {
 			if !t.fragBuffersFit4(p, n-c.l4) {
 				return p.drop(st, ReasonFragBuffers)
 			}
@@ -158,10 +158,17 @@ func (t *Translator) To4(p *Packet, st *Stats) Verdict {
 		}
 	} else {
 		df = size > dfLimit
-		if size > t.mtu4 {
+		if size > p.mtu {
 			if df {
-				mtu := max(uint32(t.mtu4)+pkt.IPv6Len-pkt.IPv4MinLen, pkt.IPv6MinMTU)
-				return t.reply6(p, st, ReasonTooBig, pkt.ICMPv6PacketTooBig, 0, mtu)
+				// RFC 7915 5.1: Packet Too Big with the IPv4 MTU plus
+				// the 20 bytes the header shrinks by, never below the
+				// IPv6 minimum — or the router that runs the translator
+				// sends it, from its own address.
+				mtu := max(p.mtu+pkt.IPv6Len-pkt.IPv4MinLen, pkt.IPv6MinMTU)
+				if p.RouterAnswers {
+					return p.tooBig(st, mtu)
+				}
+				return t.reply6(p, st, ReasonTooBig, pkt.ICMPv6PacketTooBig, 0, uint32(mtu))
 			}
 			if !t.fragBuffersFit4(p, n-c.l4) {
 				return p.drop(st, ReasonFragBuffers)
@@ -350,7 +357,7 @@ func (t *Translator) icmpError64(p *Packet, st *Stats, c *chain) Verdict {
 		}
 	}
 	if typ4 == pkt.ICMPv4DestUnreach && code4 == pkt.ICMPv4FragNeeded {
-		rest4 = t.mtu64(ic.MTU6())
+		rest4 = t.mtu64(ic.MTU6(), p.mtu)
 	}
 
 	innerL4 := innerOff + ic6.l4
@@ -362,7 +369,7 @@ func (t *Translator) icmpError64(p *Packet, st *Stats, c *chain) Verdict {
 	// the IPv4 next hop if smaller: an error is never fragmented), and an
 	// extension after it if there is room, in the frame too.
 	const fixed = pkt.ICMPv4ErrorHeaderLen
-	limit := min(pkt.ICMPv4ErrorMaxLen, t.mtu4)
+	limit := min(pkt.ICMPv4ErrorMaxLen, p.mtu)
 	dgram := pkt.IPv4MinLen + end - innerL4
 	keep, pad, attr, withExt := quoteLayout(fixed, dgram, extLen, limit, 4)
 	if withExt && newOff+fixed+keep+pad+extLen > len(p.Buf) {

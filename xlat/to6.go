@@ -21,7 +21,7 @@ const ipv6FragLen = pkt.IPv6Len + pkt.IPv6FragmentLen
 // To6 translates the IPv4 packet p describes, in address space p.Space,
 // into IPv6.
 func (t *Translator) To6(p *Packet, st *Stats) Verdict {
-	b := p.start()
+	b := p.start(t.mtu6)
 	if b == nil {
 		p.ParseReason = pkt.ReasonIPv4Truncated
 		return p.drop(st, ReasonMalformed)
@@ -90,13 +90,18 @@ func (t *Translator) To6(p *Packet, st *Stats) Verdict {
 	size := n - ihl + hdr
 	split := false
 	if s.Flags&pkt.FlagDontFragment != 0 {
-		if size > t.mtu6 {
+		if size > p.mtu {
 			// The sender does path MTU discovery: tell it the IPv4 size
-			// that fits the IPv6 next hop (RFC 7915 section 6, RFC 1191).
-			mtu := t.mtu6 - (hdr - pkt.IPv4MinLen)
+			// that fits the IPv6 next hop, the header growth taken off
+			// (RFC 7915 section 6, RFC 1191) — or let the router that
+			// runs the translator tell it, from its own address.
+			mtu := p.mtu - (hdr - pkt.IPv4MinLen)
+			if p.RouterAnswers {
+				return p.tooBig(st, mtu)
+			}
 			return t.reply4(p, st, ReasonTooBig, pkt.ICMPv4DestUnreach, pkt.ICMPv4FragNeeded, pkt.RestMTU4(uint16(mtu)))
 		}
-	} else if size > min(t.lowest, t.mtu6) {
+	} else if size > min(t.lowest, p.mtu) {
 		// DF=0: the sender lets routers fragment, and nothing promises
 		// more than the lowest IPv6 MTU on the path (RFC 7915 4 and 6).
 		hdr = ipv6FragLen
@@ -284,7 +289,7 @@ func (t *Translator) icmpError46(p *Packet, st *Stats, sp *space) Verdict {
 		innerHdr = ipv6FragLen
 	}
 	if typ6 == pkt.ICMPv6PacketTooBig {
-		rest6 = t.mtu46(ic.MTU4(), in.L3Len, innerFrag)
+		rest6 = t.mtu46(ic.MTU4(), in.L3Len, innerFrag, p.mtu)
 	}
 	innerL4 := int(in.L4Off)
 	if lenAttr != 0 { // the field may end in padding: the datagram is what its header declares

@@ -26,14 +26,15 @@ type Translator struct {
 	pool6 []netip.Prefix
 
 	lowest int // lowest IPv6 MTU: DF=0 IPv4 packets fragment to this
-	mtu4   int
-	mtu6   int
+	mtu4   int // cap on the IPv4 next hop's MTU (Packet.MTU), 0: none
+	mtu6   int // cap on the IPv6 next hop's MTU, 0: none
 	amend  bool
 
 	self4    [4]byte  // translatorIPv4
 	self6    [16]byte // translatorIPv6
 	hasSelf4 bool
 	hasSelf6 bool
+	clamp    int
 }
 
 type space struct {
@@ -71,7 +72,7 @@ func New(c Config) (*Translator, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Translator{pool4: k.pool4, pool6: k.pool6, lowest: k.lowest, mtu4: k.mtu4, mtu6: k.mtu6, amend: k.amend}
+	t := &Translator{pool4: k.pool4, pool6: k.pool6, lowest: k.lowest, mtu4: k.mtu4, mtu6: k.mtu6, amend: k.amend, clamp: k.clamp}
 	if k.self4.IsValid() {
 		t.self4, t.hasSelf4 = k.self4.As4(), true
 	}
@@ -187,6 +188,18 @@ func (t *Translator) map46x(sp *space, a [4]byte, out *[16]byte, useEAM bool) Re
 	}
 	embed(out, &sp.pfx, sp.prefix.len, a)
 	return ReasonNone
+}
+
+// Dst6 returns the IPv6 address To6 gives IPv4 destination a of address
+// space id (EAM first, then the space's RFC 6052 prefix), and false when
+// To6 would drop the packet for its destination. A router uses it to find
+// the IPv6 next hop, and its MTU (Packet.MTU), before it translates.
+func (t *Translator) Dst6(id uint16, a [4]byte) (out [16]byte, ok bool) {
+	sp := t.space(id)
+	if sp == nil {
+		return out, false
+	}
+	return out, t.map46(sp, a, &out) == ReasonNone
 }
 
 // map64dst finds the space and IPv4 address of IPv6 destination a: an EAM
@@ -356,6 +369,11 @@ func hash16(k *[16]byte) uint32 {
 	x *= 0xbf58476d1ce4e5b9
 	return uint32(x >> 32)
 }
+
+// ClampMSS returns the clampMSS setting: ClampOff, ClampAuto or the
+// largest MSS a SYN may carry. The translator does not clamp: the router
+// that runs it knows the links (Config.ClampMSS).
+func (t *Translator) ClampMSS() int { return t.clamp }
 
 // Spaces returns the configured address space IDs (0 when pool6 or an EAM
 // names it), for the control plane and tools.

@@ -31,10 +31,14 @@ type Config struct {
 	Routes            []Route            `yaml:"routes"`
 	Policy            Policy             `yaml:"policy"`
 	NAT               *NAT               `yaml:"nat"`
-	Translation       *xlat.Config       `yaml:"translation"`
-	API               API                `yaml:"api"`
-	BGP               *BGP               `yaml:"bgp"`
-	Metrics           Metrics            `yaml:"metrics"`
+	// Translation is the translation section (xlat.Config): RFC 6052
+	// prefixes of the translated spaces, EAM, RFC 6791 pools, the optional
+	// ipv4MTU/ipv6MTU caps (the egress port's MTU rules otherwise) and
+	// clampMSS.
+	Translation *xlat.Config `yaml:"translation"`
+	API         API          `yaml:"api"`
+	BGP         *BGP         `yaml:"bgp"`
+	Metrics     Metrics      `yaml:"metrics"`
 }
 
 // API is the local API's unix socket (HTTP/JSON; never TCP).

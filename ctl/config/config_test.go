@@ -107,6 +107,8 @@ workloadEndpoints:
 		{"state dir relative", "dataplane: {stateDir: run/gannet}", []string{`dataplane.stateDir: "run/gannet": want an absolute, clean path other than /`}},
 		{"state dir unclean", "dataplane: {stateDir: /run/../gannet}", []string{`dataplane.stateDir: "/run/../gannet"`}},
 		{"state dir root", "dataplane: {stateDir: /}", []string{`dataplane.stateDir: "/"`}},
+		{"clampMSS", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: }, clampMSS: 100}", []string{`translation: clampMSS: "100" is not auto, off or an MSS in 536-65495`}},
+		{"ipv6MTU cap", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: }, ipv6MTU: 1000}", []string{"translation: ipv6MTU: 1000 out of range 1280-65535"}},
 		{"rpf", "dataplane: {rpf: strict}", []string{`dataplane.rpf: "strict": want one of feasible, off`}},
 		{"several at once", "dataplane: {frameSize: 1, ringSize: 3}", []string{"dataplane.frameSize", "dataplane.ringSize"}},
 		// Cross-checks: each field is fine alone, together they would
