@@ -39,7 +39,8 @@ func pinDir(base string) (string, error) {
 
 // ensureBPFFS makes base a directory on bpffs: as it is, or by mounting
 // bpffs on /sys/fs/bpf (for a base beneath it: directories cannot be made
-// in sysfs) or on base itself.
+// in sysfs) or on base itself. Mounting needs CAP_SYS_ADMIN, which the
+// systemd unit does not give: it mounts the pin path before gannet starts.
 func ensureBPFFS(base string) error {
 	if onBPFFS(base) {
 		return nil
@@ -48,7 +49,7 @@ func ensureBPFFS(base string) error {
 	if strings.HasPrefix(base, sysBPF+"/") || base == sysBPF {
 		if !onBPFFS(sysBPF) {
 			if err := unix.Mount("bpf", sysBPF, "bpf", 0, "mode=0700"); err != nil {
-				return fmt.Errorf("mounting bpffs on %s: %w", sysBPF, err)
+				return fmt.Errorf("mounting bpffs on %s: %w%s", sysBPF, err, mountHint(err))
 			}
 		}
 		if err := os.MkdirAll(base, 0o700); err != nil {
@@ -60,9 +61,17 @@ func ensureBPFFS(base string) error {
 		return err
 	}
 	if err := unix.Mount("bpf", base, "bpf", 0, "mode=0700"); err != nil {
-		return fmt.Errorf("mounting bpffs on %s: %w", base, err)
+		return fmt.Errorf("mounting bpffs on %s: %w%s", base, err, mountHint(err))
 	}
 	return nil
+}
+
+// mountHint says what to do when gannet may not mount.
+func mountHint(err error) string {
+	if errors.Is(err, unix.EPERM) {
+		return " (mounting needs CAP_SYS_ADMIN: mount bpffs there before gannet starts, as the systemd unit's ExecStartPre does)"
+	}
+	return ""
 }
 
 func onBPFFS(path string) bool {

@@ -1,7 +1,8 @@
 package ctl
 
 // The API's socket: a unix socket in a 0750 directory, the socket itself
-// 0660 owned by root and api.group, and on every connection the peer's
+// 0660 owned by the daemon's user (root, or the package's gannet user) and
+// api.group, and on every connection the peer's
 // credentials (SO_PEERCRED) checked again — root, or a member of the
 // group — so a file mode mistake never opens the API to another user: a
 // stranger gets 403 and nothing else.
@@ -79,8 +80,11 @@ func listenUnix(path string, gid int) (net.Listener, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("api.socket: %w", err)
 	}
+	// Only the group changes: the owner stays the daemon's user, which a
+	// daemon without CAP_CHOWN (the systemd unit's gannet user) could not
+	// give away, and which may hand the socket to a group it is in.
 	if gid >= 0 {
-		if err := os.Chown(dir, 0, gid); err != nil {
+		if err := os.Chown(dir, -1, gid); err != nil {
 			return nil, fmt.Errorf("api.socket: %s: %w", dir, err)
 		}
 	}
@@ -104,7 +108,7 @@ func listenUnix(path string, gid int) (net.Listener, error) {
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	if gid >= 0 {
-		if err := os.Chown(path, 0, gid); err != nil {
+		if err := os.Chown(path, -1, gid); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("api.socket: %w", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,10 +65,11 @@ func require(t *testing.T, tools ...string) {
 type daemon struct {
 	t      *testing.T
 	ns     *netnstest.NS
-	config string // the configuration file
-	socket string // the API socket
-	pins   string // the bpffs the XDP programs are pinned on
-	state  string // the state directory (connection table), kept across restarts
+	config string        // the configuration file
+	socket string        // the API socket
+	pins   string        // the bpffs the XDP programs are pinned on
+	state  string        // the state directory (connection table), kept across restarts
+	as     *unprivileged // nil: root with every capability
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	out    bytes.Buffer
@@ -90,10 +92,70 @@ func (d *daemon) output() string {
 	return d.out.String()
 }
 
+// unprivileged runs the daemon the way deploy/systemd/gannet.service does:
+// as user uid:gid (no supplementary groups) holding exactly caps —
+// ambient, inheritable and the whole bounding set — with no_new_privs
+// (User=, AmbientCapabilities=, CapabilityBoundingSet=, NoNewPrivileges=).
+type unprivileged struct {
+	uid, gid int
+	caps     []string // setpriv's names: net_admin, bpf, ...
+	limits   []string // prlimit's options, e.g. --memlock=SOFT:HARD
+}
+
+// commandPrefix runs a command as u: prlimit sets its limits, setpriv drops
+// to its user and capabilities, then the command is exec'd.
+func (u *unprivileged) commandPrefix() []string {
+	set := "-all"
+	for _, c := range u.caps {
+		set += ",+" + c
+	}
+	var prefix []string
+	if len(u.limits) > 0 {
+		prefix = append([]string{"prlimit"}, u.limits...)
+	}
+	return append(prefix, "setpriv",
+		"--reuid="+strconv.Itoa(u.uid), "--regid="+strconv.Itoa(u.gid), "--clear-groups",
+		"--inh-caps="+set, "--ambient-caps="+set, "--bounding-set="+set,
+		"--no-new-privs")
+}
+
+// own hands paths (and the directories above them up to the temporary
+// root, which must be passable) to u, as the package's RuntimeDirectory=
+// and pin directory are the gannet user's.
+func (u *unprivileged) own(t *testing.T, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		if err := os.Chown(p, u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+		for dir := filepath.Dir(p); strings.HasPrefix(dir, os.TempDir()+"/"); dir = filepath.Dir(dir) {
+			if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o001 == 0 {
+				os.Chmod(dir, fi.Mode().Perm()|0o011) // pass through, not list
+			}
+		}
+	}
+}
+
+// daemonOption changes how startGannet runs the daemon.
+type daemonOption func(*daemon)
+
+// runAs runs the daemon as u (see unprivileged).
+func runAs(u *unprivileged) daemonOption { return func(d *daemon) { d.as = u } }
+
 // startGannet writes config into a file and runs `gannet run` in ns,
 // returning once the daemon says it is forwarding. At cleanup it sends
 // SIGTERM and requires a clean exit.
-func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
+func startGannet(t *testing.T, ns *netnstest.NS, config string, opts ...daemonOption) *daemon {
+	t.Helper()
+	d := newDaemon(t, ns, config, opts...)
+	d.start()
+	t.Cleanup(func() { d.stop() })
+	return d
+}
+
+// newDaemon prepares what startGannet starts: the configuration file, the
+// API socket's place and the pins.
+func newDaemon(t *testing.T, ns *netnstest.NS, config string, opts ...daemonOption) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "gannet.yaml")
@@ -106,8 +168,12 @@ func startGannet(t *testing.T, ns *netnstest.NS, config string) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{t: t, ns: ns, config: path, socket: socket, pins: testPins(t, ns), state: filepath.Join(dir, "state")}
-	d.start()
-	t.Cleanup(func() { d.stop() })
+	for _, o := range opts {
+		o(d)
+	}
+	if d.as != nil {
+		d.as.own(t, dir, path, d.pins)
+	}
 	return d
 }
 
@@ -127,6 +193,9 @@ func (d *daemon) start() {
 		t.Fatal(err)
 	}
 	defer notify.Close()
+	if d.as != nil {
+		d.as.own(t, dir, filepath.Join(dir, "notify"))
+	}
 	ready := make(chan string, 1)
 	go func() {
 		buf := make([]byte, 4096)
@@ -141,7 +210,7 @@ func (d *daemon) start() {
 			}
 		}
 	}()
-	d.cmd = d.ns.Command(gannetBin, "run", "--config", d.config, "--pin-path", d.pins, "--state-dir", d.state)
+	d.cmd = d.ns.Command(d.command()...)
 	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify"))
 	d.cmd.Stdout = lockedWriter{d}
 	d.cmd.Stderr = lockedWriter{d}
@@ -157,6 +226,15 @@ func (d *daemon) start() {
 		_ = d.cmd.Process.Kill()
 		t.Fatalf("gannet run did not say READY=1 within 15s:\n%s", d.output())
 	}
+}
+
+// command is the daemon's command line, run inside its namespace.
+func (d *daemon) command() []string {
+	args := []string{gannetBin, "run", "--config", d.config, "--pin-path", d.pins, "--state-dir", d.state}
+	if d.as != nil {
+		args = append(d.as.commandPrefix(), args...)
+	}
+	return args
 }
 
 // kill ends the daemon with SIGKILL, as a crash would.

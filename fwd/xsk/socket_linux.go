@@ -141,7 +141,13 @@ func (u *Umem) open(cfg SocketConfig, flags uint16, register bool) (_ *Socket, e
 			Headroom: uint32(u.cfg.Headroom),
 		}
 		if err := setsockopt(fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
-			return nil, fmt.Errorf("xsk: register UMEM (%d frames of %d, headroom %d): %w", u.cfg.NumFrames, u.cfg.FrameSize, u.cfg.Headroom, err)
+			// The kernel pins the UMEM and answers ENOBUFS when that
+			// exceeds RLIMIT_MEMLOCK and the process lacks CAP_IPC_LOCK.
+			hint := ""
+			if errors.Is(err, unix.ENOBUFS) {
+				hint = " (memlock limit: run with CAP_IPC_LOCK or a memlock limit above the UMEM's size, e.g. systemd LimitMEMLOCK=infinity)"
+			}
+			return nil, fmt.Errorf("xsk: register UMEM (%d frames of %d, headroom %d): %w%s", u.cfg.NumFrames, u.cfg.FrameSize, u.cfg.Headroom, err, hint)
 		}
 	}
 	fc := u.queues[key]
