@@ -72,9 +72,16 @@ perf: build
 perf-deps:
 	apt-get install -y dpdk-dev dpdk tayga nftables
 
+# The Debian package: DIST/gannet_<version>_<arch>.deb (scripts/deb.sh,
+# deploy/debian; needs dpkg-deb).
+DIST ?= dist
+.PHONY: deb
+deb:
+	GO=$(GO) VERSION=$(VERSION) scripts/deb.sh $(DIST)
+
 # Regenerates every generated file; on a clean tree `git status` stays clean.
 generate:
 	$(GO) generate $(PKGS)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -26,6 +26,7 @@ stateless IPv4<->IPv6 translation.`,
 		newVersionCmd(),
 		newRunCmd(),
 		newCleanupCmd(),
+		newGendocsCmd(),
 		newPcapCmd(),
 		newXlatCmd(),
 		newBenchCmd(),
@@ -49,6 +50,9 @@ func newVersionCmd() *cobra.Command {
 }
 
 func main() {
+	if err := raiseCapabilities(); err != nil {
+		fmt.Fprintln(os.Stderr, "gannet: making the file's permitted capabilities effective:", err)
+	}
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "gannet:", err)
 		os.Exit(1)
