@@ -1,0 +1,162 @@
+package deploy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestDebianPackage: make deb's package installs on this machine, runs,
+// checks its shipped configuration, and is removed and purged without a
+// trace — files, state, user and group. It changes this machine, so it
+// runs only where no gannet is installed, one at a time, and its cleanup
+// purges the package even when a check fails.
+func TestDebianPackage(t *testing.T) {
+	requireRoot(t)
+	requireTools(t, "dpkg-deb", "dpkg", "adduser", "deluser", "getent", "setcap")
+	lockHost(t, "gannet-deb-test")
+	if out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", "gannet").Output(); err == nil && strings.Contains(string(out), "installed") {
+		t.Skip("package gannet is installed on this machine; not touching it")
+	}
+	for _, path := range []string{"/usr/sbin/gannet", "/etc/gannet", "/var/lib/gannet", "/lib/systemd/system/gannet.service"} {
+		if _, err := os.Lstat(path); err == nil {
+			t.Skipf("%s exists on this machine; not overwriting it", path)
+		}
+	}
+	if exec.Command("getent", "passwd", "gannet").Run() == nil || exec.Command("getent", "group", "gannet").Run() == nil {
+		t.Skip("user or group gannet exists on this machine; a purge would remove it")
+	}
+
+	dist := t.TempDir()
+	cmd := exec.Command("scripts/deb.sh", dist)
+	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "VERSION="+testVersion, "BIN="+staticGannet(t))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/deb.sh: %v\n%s", err, out)
+	}
+	deb := strings.TrimSpace(string(out))
+	if want := filepath.Join(dist, "gannet_0.0.1+test_"+runtime.GOARCH+".deb"); deb != want {
+		t.Fatalf("scripts/deb.sh built %q, want %q", deb, want)
+	}
+	t.Cleanup(func() {
+		// Whatever happened, the machine is left as it was.
+		if out, err := exec.Command("dpkg", "--purge", "gannet").CombinedOutput(); err != nil {
+			t.Errorf("cleanup: dpkg --purge gannet: %v\n%s", err, out)
+		}
+		exec.Command("deluser", "--system", "gannet").Run()
+		exec.Command("delgroup", "--system", "gannet").Run()
+	})
+	installed := run(t, "dpkg", "-i", deb)
+	t.Log(installed)
+	if strings.Contains(strings.ToLower(installed), "warning") {
+		t.Errorf("dpkg -i warned:\n%s", installed)
+	}
+
+	if got := run(t, "/usr/sbin/gannet", "version"); got != "gannet "+testVersion+"\n" {
+		t.Errorf("gannet version = %q, want gannet %s", got, testVersion)
+	}
+	if out := run(t, "/usr/sbin/gannet", "run", "--check", "--config", "/etc/gannet/gannet.yaml"); !strings.Contains(out, "configuration valid") {
+		t.Errorf("the shipped configuration: %s", out)
+	}
+	if !strings.Contains(run(t, "dpkg-query", "-W", "-f=${Conffiles}", "gannet"), "/etc/gannet/gannet.yaml") {
+		t.Error("/etc/gannet/gannet.yaml is not a conffile")
+	}
+	// The service's user: a system account that cannot log in.
+	pw := strings.Split(strings.TrimSpace(run(t, "getent", "passwd", "gannet")), ":")
+	if len(pw) != 7 || pw[5] != "/var/lib/gannet" || !strings.HasSuffix(pw[6], "nologin") {
+		t.Errorf("user gannet = %v, want home /var/lib/gannet and no login shell", pw)
+	}
+	gr := strings.Split(strings.TrimSpace(run(t, "getent", "group", "gannet")), ":")
+	gid := gr[2]
+
+	files := []struct {
+		path  string
+		mode  os.FileMode
+		group string // "0" or the gannet group's id
+	}{
+		{"/usr/sbin/gannet", 0o755, "0"},
+		{"/lib/systemd/system/gannet.service", 0o644, "0"},
+		{"/etc/gannet/gannet.yaml", 0o640, gid}, // may hold BGP passwords
+		{"/usr/share/man/man8/gannet.8.gz", 0o644, "0"},
+		{"/usr/share/man/man8/gannet-run.8.gz", 0o644, "0"},
+		{"/usr/share/bash-completion/completions/gannet", 0o644, "0"},
+		{"/usr/share/doc/gannet/OPERATIONS.md", 0o644, "0"},
+	}
+	dashboards, _ := filepath.Glob(filepath.Join(repo, "deploy/grafana/*"))
+	for _, d := range dashboards {
+		if fi, err := os.Stat(d); err == nil && !fi.IsDir() {
+			files = append(files, struct {
+				path  string
+				mode  os.FileMode
+				group string
+			}{"/usr/share/gannet/grafana/" + filepath.Base(d), 0o644, "0"})
+		}
+	}
+	if fi, err := os.Stat("/var/lib/gannet"); err != nil || fi.Mode().Perm() != 0o700 || itoa(fi.Sys().(*syscall.Stat_t).Uid) != pw[2] {
+		t.Errorf("/var/lib/gannet: %v, %v; want the gannet user's, mode 0700", fi, err)
+	}
+	for _, f := range files {
+		fi, err := os.Stat(f.path)
+		if err != nil {
+			t.Errorf("installed: %v", err)
+			continue
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode().Perm() != f.mode || st.Uid != 0 || itoa(st.Gid) != f.group {
+			t.Errorf("%s: mode %v owner %d:%d, want %v 0:%s", f.path, fi.Mode().Perm(), st.Uid, st.Gid, f.mode, f.group)
+		}
+	}
+	if out := run(t, "man", "-l", "/usr/share/man/man8/gannet-run.8.gz"); !strings.Contains(out, "gannet run --config FILE") {
+		t.Errorf("man gannet-run lacks its synopsis:\n%s", out)
+	}
+	if out, err := exec.Command("bash", "-c", "source /usr/share/bash-completion/completions/gannet && complete -p gannet").CombinedOutput(); err != nil || !strings.Contains(string(out), "gannet") {
+		t.Errorf("the bash completion does not register for gannet: %v\n%s", err, out)
+	}
+	// The unit where systemd would read it, beside the binary it names.
+	if _, err := exec.LookPath("systemd-analyze"); err == nil {
+		if out, err := exec.Command("systemd-analyze", "verify", "--man=no", "/lib/systemd/system/gannet.service").CombinedOutput(); err != nil || len(out) > 0 {
+			t.Errorf("systemd-analyze verify of the installed unit: %v\n%s", err, out)
+		}
+	}
+
+	// Removal: the prerm's gannet cleanup runs; the configuration stays
+	// until the purge, which takes the user and group too.
+	out, err = exec.Command("dpkg", "-r", "gannet").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dpkg -r gannet: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "nothing pinned under /var/lib/gannet/bpf") {
+		t.Errorf("dpkg -r did not run gannet cleanup:\n%s", out)
+	}
+	for _, gone := range []string{"/usr/sbin/gannet", "/lib/systemd/system/gannet.service", "/usr/share/man/man8/gannet.8.gz", "/usr/share/gannet", "/usr/share/doc/gannet"} {
+		if _, err := os.Lstat(gone); err == nil {
+			t.Errorf("%s is left after dpkg -r", gone)
+		}
+	}
+	if _, err := os.Stat("/etc/gannet/gannet.yaml"); err != nil {
+		t.Errorf("dpkg -r removed the configuration (only a purge may): %v", err)
+	}
+	run(t, "dpkg", "--purge", "gannet")
+	for _, gone := range []string{"/etc/gannet", "/var/lib/gannet"} {
+		if _, err := os.Lstat(gone); err == nil {
+			t.Errorf("%s is left after dpkg --purge", gone)
+		}
+	}
+	if exec.Command("getent", "passwd", "gannet").Run() == nil {
+		t.Error("user gannet is left after dpkg --purge")
+	}
+	if exec.Command("getent", "group", "gannet").Run() == nil {
+		t.Error("group gannet is left after dpkg --purge")
+	}
+	if out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", "gannet").CombinedOutput(); err == nil && strings.Contains(string(out), "installed") {
+		t.Errorf("dpkg still lists gannet: %s", out)
+	}
+}
+
+func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
