@@ -1,11 +1,16 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
 // imageCaps are the file capabilities the image's binary carries: the
@@ -111,5 +116,96 @@ func TestContainerImage(t *testing.T) {
 	}
 	if !strings.HasSuffix(strings.TrimSpace(caps), "=p") {
 		t.Errorf("getcap /usr/sbin/gannet = %q, want permitted only (=p)", caps)
+	}
+
+	t.Run("forwards", func(t *testing.T) { containerForwards(t, p, image, bin) })
+}
+
+// containerForwards runs the image as docs/OPERATIONS.md says to — every
+// capability dropped but the six, the configuration and gannet's own
+// bpffs mounted in, the host's network (here a namespace of the test's)
+// — and a workload pings another through it.
+func containerForwards(t *testing.T, p podman, image, bin string) {
+	netnstest.Require(t, "ip", "ping", "ethtool")
+	host := netnstest.NewNS(t, "ch")
+	type workload struct {
+		ns          *netnstest.NS
+		hostIf, mac string
+		v4          string
+	}
+	var wls []workload
+	var endpoints string
+	for i, v4 := range []string{"198.18.17.10", "198.18.17.11"} {
+		w := workload{ns: netnstest.NewNS(t, "cw"), hostIf: netnstest.Name("gw"), mac: fmt.Sprintf("02:00:00:00:17:%02x", i+10), v4: v4}
+		dev := netnstest.Name("eth")
+		netnstest.Veth(t, dev, w.ns, w.hostIf, host)
+		w.ns.Run("ethtool", "-K", dev, "tx", "off")
+		w.ns.Run("ip", "link", "set", dev, "address", w.mac)
+		w.ns.Run("ip", "addr", "add", v4+"/32", "dev", dev)
+		w.ns.Run("ip", "route", "add", "169.254.1.1", "dev", dev, "scope", "link")
+		w.ns.Run("ip", "route", "add", "default", "via", "169.254.1.1", "dev", dev)
+		endpoints += fmt.Sprintf("  - name: wl%d\n    interface: %s\n    mac: %q\n    ipNetworks: [%s/32]\n", i, w.hostIf, w.mac, v4)
+		wls = append(wls, w)
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	config := filepath.Join(dir, "gannet.yaml")
+	if err := os.WriteFile(config, []byte("node:\n  name: ctr\n  routerIPv4: 198.18.0.1\ndataplane:\n  cores: [0]\n  frames: 4096\n  pinPath: /var/lib/gannet/bpf\nworkloadEndpoints:\n"+endpoints), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// gannet's bpffs, as the systemd unit's ExecStartPre makes it: the
+	// image's user owns it.
+	pins := filepath.Join(dir, "bpf")
+	os.Mkdir(pins, 0o700)
+	if err := syscall.Mount("bpf", pins, "bpf", 0, "mode=0700"); err != nil {
+		t.Fatalf("mounting bpffs: %v", err)
+	}
+	t.Cleanup(func() {
+		if out, err := host.Try(bin, "cleanup", "--pin-path", pins); err != nil {
+			t.Errorf("gannet cleanup: %v\n%s", err, out)
+		}
+		syscall.Unmount(pins, syscall.MNT_DETACH)
+	})
+	os.Chown(pins, 65532, 65532)
+
+	// The runtime's default seccomp profile allows bpf() only with
+	// CAP_SYS_ADMIN (podman 4.3's, /usr/share/containers/seccomp.json):
+	// gannet's map creation then fails "operation not permitted" although
+	// CAP_BPF is effective. Hence seccomp=unconfined, as OPERATIONS.md says.
+	args := []string{"run", "-d", "--name", "gannet-test", "--network", "ns:/run/netns/" + host.Name,
+		"--security-opt", "seccomp=unconfined", "--cap-drop", "ALL"}
+	for _, c := range imageCaps {
+		args = append(args, "--cap-add", strings.ToUpper(c))
+	}
+	args = append(args, "-v", config+":/etc/gannet/gannet.yaml:ro", "-v", pins+":/var/lib/gannet/bpf", image)
+	p.run(args...)
+	t.Cleanup(func() { p.try("rm", "-f", "-t", "0", "gannet-test") })
+	logs := func() string { out, _ := p.try("logs", "gannet-test"); return out }
+	pid := strings.TrimSpace(p.run("inspect", "--format", "{{.State.Pid}}", "gannet-test"))
+	if status, err := os.ReadFile("/proc/" + pid + "/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(line, "CapEff") || strings.HasPrefix(line, "Uid") {
+				t.Log("gannet in the container: " + line)
+			}
+		}
+	}
+
+	a, b := wls[0], wls[1]
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := a.ns.Try("ping", "-c", "1", "-W", "1", b.v4)
+		if err == nil && strings.Contains(out, "1 received") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a workload cannot ping another through gannet in the container:\n%s", logs())
+		}
+	}
+	if out, err := a.ns.Try("ping", "-c", "5", "-i", "0.2", "-W", "1", b.v4); err != nil || !strings.Contains(out, "5 received") {
+		t.Errorf("ping through the container: %v\n%s", err, out)
+	}
+	p.run("stop", "-t", "10", "gannet-test")
+	if out := logs(); !strings.Contains(out, "forwarding") || strings.Contains(out, "attach failed") {
+		t.Errorf("the container's log:\n%s", out)
 	}
 }
