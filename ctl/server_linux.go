@@ -85,7 +85,7 @@ func listenUnix(path string, gid int) (net.Listener, error) {
 	// give away, and which may hand the socket to a group it is in.
 	if gid >= 0 {
 		if err := os.Chown(dir, -1, gid); err != nil {
-			return nil, fmt.Errorf("api.socket: %s: %w", dir, err)
+			return nil, fmt.Errorf("api.socket: %s: %w%s", dir, err, groupHint(err))
 		}
 	}
 	if _, err := os.Lstat(path); err == nil {
@@ -110,10 +110,19 @@ func listenUnix(path string, gid int) (net.Listener, error) {
 	if gid >= 0 {
 		if err := os.Chown(path, -1, gid); err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("api.socket: %w", err)
+			return nil, fmt.Errorf("api.socket: %w%s", err, groupHint(err))
 		}
 	}
 	return ln, nil
+}
+
+// groupHint says why a daemon that is not root may not give the socket
+// to api.group.
+func groupHint(err error) string {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Sprintf(" (api.group: gannet runs as uid %d, which is not in that group: make it one (systemd SupplementaryGroups=) or choose its own group)", os.Getuid())
+	}
+	return ""
 }
 
 // cred is a connected peer.
