@@ -1,14 +1,12 @@
 package deploy
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gannet-net/gannet/internal/netnstest"
 )
@@ -128,25 +126,7 @@ func TestContainerImage(t *testing.T) {
 func containerForwards(t *testing.T, p podman, image, bin string) {
 	netnstest.Require(t, "ip", "ping", "ethtool")
 	host := netnstest.NewNS(t, "ch")
-	type workload struct {
-		ns          *netnstest.NS
-		hostIf, mac string
-		v4          string
-	}
-	var wls []workload
-	var endpoints string
-	for i, v4 := range []string{"198.18.17.10", "198.18.17.11"} {
-		w := workload{ns: netnstest.NewNS(t, "cw"), hostIf: netnstest.Name("gw"), mac: fmt.Sprintf("02:00:00:00:17:%02x", i+10), v4: v4}
-		dev := netnstest.Name("eth")
-		netnstest.Veth(t, dev, w.ns, w.hostIf, host)
-		w.ns.Run("ethtool", "-K", dev, "tx", "off")
-		w.ns.Run("ip", "link", "set", dev, "address", w.mac)
-		w.ns.Run("ip", "addr", "add", v4+"/32", "dev", dev)
-		w.ns.Run("ip", "route", "add", "169.254.1.1", "dev", dev, "scope", "link")
-		w.ns.Run("ip", "route", "add", "default", "via", "169.254.1.1", "dev", dev)
-		endpoints += fmt.Sprintf("  - name: wl%d\n    interface: %s\n    mac: %q\n    ipNetworks: [%s/32]\n", i, w.hostIf, w.mac, v4)
-		wls = append(wls, w)
-	}
+	wls, endpoints := plugWorkloads(t, host, "198.18.17.10", "198.18.17.11")
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
 	config := filepath.Join(dir, "gannet.yaml")
@@ -190,19 +170,8 @@ func containerForwards(t *testing.T, p podman, image, bin string) {
 		}
 	}
 
-	a, b := wls[0], wls[1]
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		out, err := a.ns.Try("ping", "-c", "1", "-W", "1", b.v4)
-		if err == nil && strings.Contains(out, "1 received") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a workload cannot ping another through gannet in the container:\n%s", logs())
-		}
-	}
-	if out, err := a.ns.Try("ping", "-c", "5", "-i", "0.2", "-W", "1", b.v4); err != nil || !strings.Contains(out, "5 received") {
-		t.Errorf("ping through the container: %v\n%s", err, out)
+	if err := pingThrough(wls[0], wls[1]); err != nil {
+		t.Fatalf("through gannet in the container: %v\n%s", err, logs())
 	}
 	p.run("stop", "-t", "10", "gannet-test")
 	if out := logs(); !strings.Contains(out, "forwarding") || strings.Contains(out, "attach failed") {

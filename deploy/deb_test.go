@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
 // TestDebianPackage: make deb's package installs on this machine, runs,
@@ -132,14 +135,28 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 
-	// Removal: the prerm's gannet cleanup runs; the configuration stays
-	// until the purge, which takes the user and group too.
-	out, err = exec.Command("dpkg", "-r", "gannet").CombinedOutput()
+	// The service's life as systemd would lead it, without systemd (PID 1
+	// here is not): the unit's ExecStartPre prepares gannet's bpffs, the
+	// installed gannet runs as user gannet with the unit's capabilities in
+	// a namespace of the test's, forwards, and stops leaving its programs
+	// pinned; the package's removal, run in that namespace, detaches them.
+	host := netnstest.NewNS(t, "dh")
+	hostIfs := runService(t, host, pw)
+
+	// Removal: the prerm's gannet cleanup detaches the pinned programs;
+	// the configuration stays until the purge, which takes the user and
+	// group too.
+	removed, err := host.Try("dpkg", "-r", "gannet")
 	if err != nil {
-		t.Fatalf("dpkg -r gannet: %v\n%s", err, out)
+		t.Fatalf("dpkg -r gannet: %v\n%s", err, removed)
 	}
-	if !strings.Contains(string(out), "nothing pinned under /var/lib/gannet/bpf") {
-		t.Errorf("dpkg -r did not run gannet cleanup:\n%s", out)
+	for _, dev := range hostIfs {
+		if !strings.Contains(removed, "detached "+dev) {
+			t.Errorf("dpkg -r did not detach %s:\n%s", dev, removed)
+		}
+		if link := host.Run("ip", "link", "show", "dev", dev); strings.Contains(link, "xdp") {
+			t.Errorf("%s keeps an XDP program after dpkg -r:\n%s", dev, link)
+		}
 	}
 	for _, gone := range []string{"/usr/sbin/gannet", "/lib/systemd/system/gannet.service", "/usr/share/man/man8/gannet.8.gz", "/usr/share/gannet", "/usr/share/doc/gannet"} {
 		if _, err := os.Lstat(gone); err == nil {
@@ -202,4 +219,91 @@ func dpkgExcluded() func(path string) bool {
 		}
 		return false
 	}
+}
+
+// runService runs the installed gannet as the unit would and returns the
+// interfaces it left pinned programs on.
+func runService(t *testing.T, host *netnstest.NS, pw []string) []string {
+	t.Helper()
+	netnstest.Require(t, "ip", "ping", "ethtool", "setpriv")
+	unit, err := os.ReadFile("/lib/systemd/system/gannet.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prepare, caps string
+	for _, line := range strings.Split(string(unit), "\n") {
+		if v, ok := strings.CutPrefix(line, "ExecStartPre=+/bin/sh -c '"); ok {
+			prepare = strings.TrimSuffix(v, "'")
+		}
+		if v, ok := strings.CutPrefix(line, "AmbientCapabilities="); ok {
+			for _, c := range strings.Fields(v) {
+				caps += ",+" + strings.ToLower(strings.TrimPrefix(c, "CAP_"))
+			}
+		}
+	}
+	if prepare == "" || caps == "" {
+		t.Fatalf("the installed unit has no ExecStartPre=+/bin/sh -c '...' or no AmbientCapabilities=:\n%s", unit)
+	}
+	run(t, "sh", "-c", prepare)
+	t.Cleanup(func() {
+		if exec.Command("mountpoint", "-q", "/var/lib/gannet/bpf").Run() == nil {
+			exec.Command("umount", "/var/lib/gannet/bpf").Run()
+		}
+	})
+	if fi, err := os.Stat("/var/lib/gannet/bpf"); err != nil || itoa(fi.Sys().(*syscall.Stat_t).Uid) != pw[2] {
+		t.Fatalf("the unit's ExecStartPre left /var/lib/gannet/bpf %v, %v; want the gannet user's bpffs", fi, err)
+	}
+
+	wls, endpoints := plugWorkloads(t, host, "198.18.18.10", "198.18.18.11")
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o711) // the test's temporary directories are 0700
+	os.Chmod(dir, 0o755)
+	run(t, "chown", "gannet:gannet", dir)
+	config := filepath.Join(dir, "gannet.yaml")
+	if err := os.WriteFile(config, []byte("node:\n  name: svc\n  routerIPv4: 198.18.0.1\ndataplane:\n  cores: [0]\n  frames: 4096\n  pinPath: /var/lib/gannet/bpf\n"+
+		"api:\n  socket: "+dir+"/run/gannet.sock\n  group: gannet\nworkloadEndpoints:\n"+endpoints), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set := "-all" + caps
+	cmd := host.Command("setpriv", "--reuid=gannet", "--regid=gannet", "--clear-groups", "--inh-caps="+set, "--ambient-caps="+set,
+		"--bounding-set="+set, "--no-new-privs", "/usr/sbin/gannet", "run", "--config", config)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("gannet run exited with %v after SIGTERM:\n%s", err, log.String())
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("gannet run did not stop within 10s of SIGTERM")
+		}
+	}
+	t.Cleanup(stop)
+	if err := pingThrough(wls[0], wls[1]); err != nil {
+		stop()
+		t.Fatalf("through the installed gannet running as user gannet: %v\n%s", err, log.String())
+	}
+	stop()
+	var ifs []string
+	for _, w := range wls {
+		if link := host.Run("ip", "link", "show", "dev", w.hostIf); !strings.Contains(link, "xdp") {
+			t.Errorf("%s has no XDP program after gannet stopped (pinned programs keep ports failing closed):\n%s", w.hostIf, link)
+		}
+		ifs = append(ifs, w.hostIf)
+	}
+	return ifs
 }

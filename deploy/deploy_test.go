@@ -9,6 +9,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
 // testVersion is the version the tests build gannet with: a release-like
@@ -155,4 +158,53 @@ func lockHost(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
+}
+
+// workload is a namespace plugged into host by a veth pair and addressed
+// as a Calico workload: one /32, the gateway 169.254.1.1 on-link.
+type workload struct {
+	ns          *netnstest.NS
+	hostIf, mac string
+	v4          string
+}
+
+// plugWorkloads makes one workload per address and returns them with
+// their workloadEndpoints entries.
+func plugWorkloads(t *testing.T, host *netnstest.NS, addrs ...string) ([]workload, string) {
+	t.Helper()
+	var wls []workload
+	var endpoints string
+	for i, v4 := range addrs {
+		w := workload{ns: netnstest.NewNS(t, "dw"), hostIf: netnstest.Name("gw"), mac: fmt.Sprintf("02:00:00:00:18:%02x", i+10), v4: v4}
+		dev := netnstest.Name("eth")
+		netnstest.Veth(t, dev, w.ns, w.hostIf, host)
+		// gannet, not the kernel, forwards: no partial checksums.
+		w.ns.Run("ethtool", "-K", dev, "tx", "off")
+		w.ns.Run("ip", "link", "set", dev, "address", w.mac)
+		w.ns.Run("ip", "addr", "add", v4+"/32", "dev", dev)
+		w.ns.Run("ip", "route", "add", "169.254.1.1", "dev", dev, "scope", "link")
+		w.ns.Run("ip", "route", "add", "default", "via", "169.254.1.1", "dev", dev)
+		endpoints += fmt.Sprintf("  - name: wl%d\n    interface: %s\n    mac: %q\n    ipNetworks: [%s/32]\n", i, w.hostIf, w.mac, v4)
+		wls = append(wls, w)
+	}
+	return wls, endpoints
+}
+
+// pingThrough waits up to 15 s for a to reach b (gannet starting), then
+// wants 5 of 5 pings answered.
+func pingThrough(a, b workload) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, err := a.ns.Try("ping", "-c", "1", "-W", "1", b.v4)
+		if err == nil && strings.Contains(out, "1 received") {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s cannot ping %s within 15s", a.v4, b.v4)
+		}
+	}
+	if out, err := a.ns.Try("ping", "-c", "5", "-i", "0.2", "-W", "1", b.v4); err != nil || !strings.Contains(out, "5 received") {
+		return fmt.Errorf("ping %s -> %s: %v\n%s", a.v4, b.v4, err, out)
+	}
+	return nil
 }
