@@ -90,17 +90,21 @@ func TestDebianPackage(t *testing.T) {
 		{"/usr/share/man/man8/gannet-run.8.gz", 0o644, "0"},
 		{"/usr/share/bash-completion/completions/gannet", 0o644, "0"},
 		{"/usr/share/doc/gannet/OPERATIONS.md", 0o644, "0"},
+		{"/usr/share/doc/gannet/METRICS.md", 0o644, "0"},
 	}
-	dashboards, _ := filepath.Glob(filepath.Join(repo, "deploy/grafana/*"))
-	for _, d := range dashboards {
-		if fi, err := os.Stat(d); err == nil && !fi.IsDir() {
+	// Whatever deploy/grafana holds: the dashboard and its provisioning.
+	grafana := filepath.Join(repo, "deploy/grafana")
+	filepath.WalkDir(grafana, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(grafana, path)
 			files = append(files, struct {
 				path  string
 				mode  os.FileMode
 				group string
-			}{"/usr/share/gannet/grafana/" + filepath.Base(d), 0o644, "0"})
+			}{"/usr/share/gannet/grafana/" + rel, 0o644, "0"})
 		}
-	}
+		return nil
+	})
 	if fi, err := os.Stat("/var/lib/gannet"); err != nil || fi.Mode().Perm() != 0o700 || itoa(fi.Sys().(*syscall.Stat_t).Uid) != pw[2] {
 		t.Errorf("/var/lib/gannet: %v, %v; want the gannet user's, mode 0700", fi, err)
 	}
