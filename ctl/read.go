@@ -43,6 +43,9 @@ func (d *Daemon) Status() api.Status {
 			l := *d.last
 			st.LastApply = &l
 		}
+		if r := d.routing; r != nil && d.cur != nil {
+			st.BGP = &api.BGPStatus{Routes: d.cur.tables.LearnedRoutes(), RIB: len(r.rib), Reconciled: r.reconciled}
+		}
 	})
 	return st
 }

@@ -25,14 +25,34 @@ import (
 
 // routing is the BGP state the loop owns.
 type routing struct {
-	speaker   *bgp.Speaker
-	cfg       *config.PlanBGP
-	rib       map[netip.Prefix][]netip.Addr // learned best paths: next hops
+	speaker *bgp.Speaker
+	cfg     *config.PlanBGP
+	rib     map[netip.Prefix][]netip.Addr // learned best paths: next hops
+	// pending are the RIB's prefixes the tables do not hold (no next hop
+	// resolves yet, or the configuration routes the prefix): the periodic
+	// check retries them. Every other prefix of the RIB is in the tables,
+	// so a count tells whether the tables and the RIB agree.
+	pending   map[netip.Prefix]bool
 	announced map[netip.Prefix]bool
 	// reconciled counts the routes the periodic check had to put in or
 	// take out: each is a missed or early event.
 	reconciled uint64
+	checks     uint64 // periodic checks so far
+	// hops remembers, during one batch of learned routes, where a single
+	// next hop resolved: a peer sends thousands of routes by one next
+	// hop, and the ports cannot change within a batch. nil between
+	// batches.
+	hops map[netip.Addr]resolved
 }
+
+type resolved struct {
+	hop fwd.LearnedHop
+	ok  bool
+}
+
+// sweepEvery: every so many periodic checks compare every route of the
+// tables with the RIB, even when their counts agree.
+const sweepEvery = 300
 
 // startRouting starts the speaker of plan p (nil: no BGP).
 func (d *Daemon) startRouting(ctx context.Context) error {
@@ -40,8 +60,20 @@ func (d *Daemon) startRouting(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	r := &routing{cfg: p, rib: map[netip.Prefix][]netip.Addr{}, announced: map[netip.Prefix]bool{}}
-	r.speaker = bgp.New(bgp.Options{Logger: d.log, OnRoutes: func(rs []bgp.Route) {
+	r := &routing{cfg: p, rib: map[netip.Prefix][]netip.Addr{}, pending: map[netip.Prefix]bool{}, announced: map[netip.Prefix]bool{}}
+	// A restart: the previous gannet left its programs pinned and this
+	// one adopted them (a first start, or one after gannet cleanup,
+	// adopts none). Its peers may hold our routes as stale (graceful
+	// restart); the restart state (RFC 4724) tells them to keep them
+	// until our End-of-RIB.
+	restarting := false
+	for _, pt := range d.ports {
+		restarting = restarting || pt.adopted
+	}
+	if restarting {
+		d.log.Info("bgp: announcing this start as a graceful restart (the previous run's programs were adopted)")
+	}
+	r.speaker = bgp.New(bgp.Options{Logger: d.log, Restarting: restarting, OnRoutes: func(rs []bgp.Route) {
 		select {
 		case d.ops <- func() { d.learn(rs) }:
 		case <-d.quit: // stopping: the routes go with the speaker
@@ -55,10 +87,13 @@ func (d *Daemon) startRouting(ctx context.Context) error {
 	return nil
 }
 
-// stopRouting stops the speaker (peers see the session close).
+// stopRouting stops the speaker as for a restart: peers that negotiated
+// graceful restart keep our routes for maxRestartTime (gannet stops to
+// be started again: its programs stay pinned, see Daemon.shutdown);
+// others see a Cease.
 func (d *Daemon) stopRouting() {
 	if d.routing != nil {
-		d.routing.speaker.Stop()
+		d.routing.speaker.StopForRestart()
 		d.routing = nil
 	}
 }
@@ -158,33 +193,46 @@ func (d *Daemon) learn(rs []bgp.Route) {
 	if r == nil || d.cur == nil {
 		return
 	}
+	r.hops = map[netip.Addr]resolved{}
+	defer func() { r.hops = nil }()
 	for _, rt := range rs {
 		if rt.Withdrawn || len(rt.NextHops) == 0 {
 			delete(r.rib, rt.Prefix)
+			delete(r.pending, rt.Prefix)
 			if err := d.cur.tables.Forget(0, rt.Prefix); err != nil {
 				d.log.Warn("bgp: forgetting", "prefix", rt.Prefix, "err", err)
 			}
 			continue
 		}
 		r.rib[rt.Prefix] = rt.NextHops
-		d.learnInto(d.cur.tables, rt.Prefix, rt.NextHops)
+		r.track(rt.Prefix, d.learnInto(d.cur.tables, rt.Prefix, rt.NextHops))
+	}
+}
+
+// track notes whether the RIB's prefix p is in the tables.
+func (r *routing) track(p netip.Prefix, installed bool) {
+	if installed {
+		delete(r.pending, p)
+	} else {
+		r.pending[p] = true
 	}
 }
 
 // learnInto puts one learned route into t, leaving by every next hop
 // that resolves (an ECMP group when there are several), or takes it out
-// when none does.
-func (d *Daemon) learnInto(t *fwd.Tables, p netip.Prefix, nhs []netip.Addr) {
+// when none does; it reports whether t holds the route.
+func (d *Daemon) learnInto(t *fwd.Tables, p netip.Prefix, nhs []netip.Addr) bool {
 	hop, ok := d.resolve(t, nhs)
 	if !ok {
 		// Unreachable next hops: the route cannot forward; the packets
 		// to it get net unreachable (or a shorter route).
 		_ = t.Forget(0, p)
-		return
+		return false
 	}
 	if err := t.Learn(0, p, hop); err != nil {
 		d.log.Debug("bgp: route not installed", "prefix", p, "err", err)
 	}
+	return t.Learned(0, p)
 }
 
 // resolve finds, for every next hop, the uplink whose connected subnet
@@ -192,6 +240,18 @@ func (d *Daemon) learnInto(t *fwd.Tables, p netip.Prefix, nhs []netip.Addr) {
 // over. A next hop no uplink's subnet holds is left out; false when none
 // resolves.
 func (d *Daemon) resolve(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool) {
+	if r := d.routing; r != nil && r.hops != nil && len(nhs) == 1 && t == d.cur.tables {
+		c, seen := r.hops[nhs[0]]
+		if !seen {
+			c.hop, c.ok = d.resolveOver(t, nhs)
+			r.hops[nhs[0]] = c
+		}
+		return c.hop, c.ok
+	}
+	return d.resolveOver(t, nhs)
+}
+
+func (d *Daemon) resolveOver(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool) {
 	var hop fwd.LearnedHop
 	for _, nh := range nhs {
 		nh = nh.Unmap()
@@ -215,9 +275,13 @@ func (d *Daemon) resolve(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool)
 
 // reconcile checks the running tables against the RIB: a route whose
 // next hop did not resolve when it was learned (its uplink was missing
-// or had no address yet) is put in once it does, one the RIB no longer
-// has is taken out. The periodic check runs it; differences are counted
-// and logged, as they mean an event was missed or came too early.
+// or had no address yet) is put in once it does (the pending ones only:
+// a full table is not walked every second), and when the tables' count
+// of learned routes disagrees with the RIB's — or every sweepEvery
+// checks — every route is compared: one the tables lack is put in, one
+// the RIB no longer has is taken out. The periodic check runs it;
+// differences are counted and logged, as they mean an event was missed
+// or came too early.
 func (d *Daemon) reconcile() {
 	r := d.routing
 	if r == nil || d.cur == nil {
@@ -225,27 +289,42 @@ func (d *Daemon) reconcile() {
 	}
 	t := d.cur.tables
 	added, removed := 0, 0
-	for p, nhs := range r.rib {
-		if t.Learned(0, p) {
-			continue
-		}
+	for p := range r.pending {
+		nhs := r.rib[p]
 		if _, ok := d.resolve(t, nhs); !ok {
 			continue // still unresolvable: nothing to do
 		}
-		d.learnInto(t, p, nhs)
-		if t.Learned(0, p) {
+		if d.learnInto(t, p, nhs) {
+			delete(r.pending, p)
 			added++
 		}
 	}
-	var stale []netip.Prefix
-	t.LearnedPrefixes(0, func(p netip.Prefix) {
-		if _, ok := r.rib[p]; !ok {
-			stale = append(stale, p)
+	r.checks++
+	if t.LearnedRoutes() != len(r.rib)-len(r.pending) || r.checks%sweepEvery == 0 {
+		for p, nhs := range r.rib {
+			if t.Learned(0, p) {
+				delete(r.pending, p)
+				continue
+			}
+			installed := false
+			if _, ok := d.resolve(t, nhs); ok {
+				installed = d.learnInto(t, p, nhs)
+			}
+			if installed {
+				added++
+			}
+			r.track(p, installed)
 		}
-	})
-	for _, p := range stale {
-		if t.Forget(0, p) == nil {
-			removed++
+		var stale []netip.Prefix
+		t.LearnedPrefixes(0, func(p netip.Prefix) {
+			if _, ok := r.rib[p]; !ok {
+				stale = append(stale, p)
+			}
+		})
+		for _, p := range stale {
+			if t.Forget(0, p) == nil {
+				removed++
+			}
 		}
 	}
 	if added+removed > 0 {
@@ -257,11 +336,12 @@ func (d *Daemon) reconcile() {
 // relearn puts every learned route into t, a snapshot about to be
 // published.
 func (d *Daemon) relearn(t *fwd.Tables) {
-	if d.routing == nil {
+	r := d.routing
+	if r == nil {
 		return
 	}
-	for p, nhs := range d.routing.rib {
-		d.learnInto(t, p, nhs)
+	for p, nhs := range r.rib {
+		r.track(p, d.learnInto(t, p, nhs))
 	}
 }
 

@@ -21,7 +21,7 @@ workloadEndpoints:
 	}
 	d := benchDaemon(t, c)
 	p := netip.MustParsePrefix("192.0.2.0/24")
-	d.routing = &routing{rib: map[netip.Prefix][]netip.Addr{p: {netip.MustParseAddr("198.51.100.1")}}}
+	d.routing = &routing{rib: map[netip.Prefix][]netip.Addr{p: {netip.MustParseAddr("198.51.100.1")}}, pending: map[netip.Prefix]bool{}}
 
 	d.reconcile()
 	if d.cur.tables.Learned(0, p) {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -63,25 +62,12 @@ Writes forward.txt (the table), forward.json and forward.png to --out.`,
 			if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
 				return err
 			}
-			for _, w := range []struct {
-				name  string
-				write func(*os.File) error
-			}{
-				{"forward.txt", func(f *os.File) error { return rep.WriteTable(f) }},
-				{"forward.json", func(f *os.File) error { return rep.WriteJSON(f) }},
-				{"forward.png", func(f *os.File) error { return rep.WritePNG(f) }},
-			} {
-				f, err := os.Create(filepath.Join(out, w.name))
-				if err != nil {
-					return err
-				}
-				if err := w.write(f); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
+			if err := writeBenchOutputs(out,
+				benchOutput{"forward.txt", rep.WriteTable},
+				benchOutput{"forward.json", rep.WriteJSON},
+				benchOutput{"forward.png", rep.WritePNG},
+			); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s/forward.{txt,json,png}\n", out)
 			return nil

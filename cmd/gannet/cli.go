@@ -107,6 +107,9 @@ func printStatus(w io.Writer, st *api.Status) error {
 	kv.row("config", st.Config)
 	kv.row("generation", strconv.FormatUint(st.Generation, 10))
 	kv.row("workers", showWorkers(st.Workers))
+	if b := st.BGP; b != nil {
+		kv.row("bgp routes", fmt.Sprintf("%d forwarding, %d in the RIB, %d reconciled", b.Routes, b.RIB, b.Reconciled))
+	}
 	if err := kv.flush(); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,7 @@ func newRunCmd() *cobra.Command {
 		logLevel  string
 		pinPath   string
 		stateDir  string
+		cpuProf   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
@@ -76,6 +78,17 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: configuration valid\n", cfgPath)
 				return err
 			}
+			if cpuProf != "" {
+				f, err := os.Create(cpuProf)
+				if err != nil {
+					return fmt.Errorf("--cpu-profile: %w", err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					return fmt.Errorf("--cpu-profile: %w", err)
+				}
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			d, err := ctl.New(ctl.Options{ConfigPath: cfgPath, Version: version, Log: log, Counters: cmd.ErrOrStderr(), PinPath: pinPath, StateDir: stateDir})
@@ -105,6 +118,7 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().StringVar(&pinPath, "pin-path", "", "where to pin the XDP programs (overrides dataplane.pinPath)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "where the connection table outlives the process (overrides dataplane.stateDir)")
+	cmd.Flags().StringVar(&cpuProf, "cpu-profile", "", "write a CPU profile (pprof) of the whole run to this file when it stops")
 	cmd.MarkFlagRequired("config")
 	return cmd
 }

@@ -63,6 +63,22 @@ type Status struct {
 	// Generation counts published table snapshots.
 	Generation uint64       `json:"generation" yaml:"generation"`
 	LastApply  *ApplyResult `json:"lastApply,omitempty" yaml:"lastApply,omitempty"`
+	// BGP is set when the node runs the BGP speaker.
+	BGP *BGPStatus `json:"bgp,omitempty" yaml:"bgp,omitempty"`
+}
+
+// BGPStatus is the forwarding side of BGP: counts, cheap to read (a
+// poll of it costs nothing, whatever the size of the table).
+type BGPStatus struct {
+	// Routes are the learned routes the forwarding tables hold now: each
+	// forwards.
+	Routes int `json:"routes" yaml:"routes"`
+	// RIB are the learned best paths (prefixes) the daemon knows; more
+	// than Routes while some next hops do not resolve.
+	RIB int `json:"rib" yaml:"rib"`
+	// Reconciled counts routes the periodic check had to put in or take
+	// out of the tables (a missed or early event each).
+	Reconciled uint64 `json:"reconciled" yaml:"reconciled"`
 }
 
 // Worker is one forwarding worker.

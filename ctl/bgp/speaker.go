@@ -36,6 +36,10 @@ type Options struct {
 	Restarting bool
 	// GoBGPLevel is the level of GoBGP's own log lines; default Warn.
 	GoBGPLevel slog.Level
+	// LimitCheck is how often a peer that sent routes has its received
+	// prefixes counted against maxPrefixes (default 1s); every peer is
+	// counted at least every 30 checks.
+	LimitCheck time.Duration
 }
 
 // Speaker is the embedded BGP speaker. Start, Apply, Stop, Announce and
@@ -52,6 +56,9 @@ type Speaker struct {
 	done    chan struct{}      // closed when Serve returns
 	local   map[netip.Prefix]announcement
 	learned *learnedRIB
+
+	actMu  sync.Mutex          // guards active; never held while calling GoBGP
+	active map[netip.Addr]bool // peers whose routes changed since the last limit check
 }
 
 type announcement struct {
@@ -68,7 +75,10 @@ func New(opts Options) *Speaker {
 	if opts.GoBGPLevel == 0 {
 		opts.GoBGPLevel = slog.LevelWarn
 	}
-	return &Speaker{opts: opts, log: log, local: map[netip.Prefix]announcement{}}
+	if opts.LimitCheck <= 0 {
+		opts.LimitCheck = time.Second
+	}
+	return &Speaker{opts: opts, log: log, local: map[netip.Prefix]announcement{}, active: map[netip.Addr]bool{}}
 }
 
 // ErrNotRunning is returned by calls on a Speaker that is not started.
@@ -113,6 +123,7 @@ func (s *Speaker) startLocked(ctx context.Context, cfg *config.PlanBGP) error {
 	learned := newLearnedRIB()
 	err := srv.WatchEvent(wctx, server.WatchEventMessageCallbacks{
 		OnBestPath: func(paths []*apiutil.Path, _ time.Time) {
+			s.markPaths(paths)
 			if rs := learned.apply(paths); len(rs) > 0 && s.opts.OnRoutes != nil {
 				s.opts.OnRoutes(rs)
 			}
@@ -124,6 +135,7 @@ func (s *Speaker) startLocked(ctx context.Context, cfg *config.PlanBGP) error {
 		return fail(fmt.Errorf("bgp: watch: %w", err))
 	}
 	s.srv, s.cfg, s.cancel, s.done, s.learned = srv, cfg, cancel, done, learned
+	go s.guardPrefixes(wctx, srv)
 	if err := s.setPolicies(ctx, cfg, false); err != nil {
 		s.stopLocked()
 		return err
@@ -161,6 +173,30 @@ func (s *Speaker) stopLocked() {
 	s.cancel()
 	s.srv, s.cfg, s.cancel, s.done, s.learned = nil, nil, nil, nil, nil
 	s.log.Info("bgp: speaker stopped")
+}
+
+// StopForRestart ends every session the way a restarting speaker does
+// (RFC 4724 section 4.1): a peer that negotiated graceful restart gets no
+// NOTIFICATION, only the connection closed, so it keeps our routes,
+// marked stale, until the next Start (with Options.Restarting) sends
+// End-of-RIB or its timer — our maxRestartTime — runs out; a peer
+// without it gets a Cease as from Stop.
+func (s *Speaker) StopForRestart() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.srv.StopBgp(ctx, &api.StopBgpRequest{AllowGracefulRestart: true}); err != nil {
+		s.log.Warn("bgp: stopping for a restart", "err", err)
+		s.srv.Stop()
+	}
+	<-s.done
+	s.cancel()
+	s.srv, s.cfg, s.cancel, s.done, s.learned = nil, nil, nil, nil, nil
+	s.log.Info("bgp: speaker stopped for a restart: peers with graceful restart keep our routes")
 }
 
 // Apply moves the running speaker to cfg: peers that are gone are
@@ -222,14 +258,18 @@ func sameSession(a, b *config.PlanBGPPeer) bool {
 }
 
 func (s *Speaker) addPeer(ctx context.Context, p *config.PlanBGPPeer) error {
-	if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: peerOf(p, s.opts.Restarting)}); err != nil {
+	if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: peerOf(p, s.opts.Restarting, false)}); err != nil {
 		return fmt.Errorf("bgp: add peer %s: %w", p.Addr, err)
 	}
 	return nil
 }
 
-// peerOf is a peer's GoBGP neighbor config.
-func peerOf(p *config.PlanBGPPeer, restarting bool) *api.Peer {
+// peerOf is a peer's GoBGP neighbor config. GoBGP counts a peer's whole
+// adj-RIB-in on every UPDATE it receives when the peer has a prefix
+// limit — quadratic in the table, minutes for a full one — so the
+// limit is left to guardPrefixes, which sets it (limited) once it is
+// exceeded and GoBGP then ends the session itself.
+func peerOf(p *config.PlanBGPPeer, restarting, limited bool) *api.Peer {
 	ap := &api.Peer{
 		Conf: &api.PeerConf{
 			NeighborAddress: p.Addr.String(),
@@ -260,8 +300,10 @@ func peerOf(p *config.PlanBGPPeer, restarting bool) *api.Peer {
 	for _, f := range p.Families {
 		fam := apiFamily(f)
 		af := &api.AfiSafi{
-			Config:       &api.AfiSafiConfig{Family: fam, Enabled: true},
-			PrefixLimits: &api.PrefixLimit{Family: fam, MaxPrefixes: p.MaxPrefixes},
+			Config: &api.AfiSafiConfig{Family: fam, Enabled: true},
+		}
+		if limited {
+			af.PrefixLimits = &api.PrefixLimit{Family: fam, MaxPrefixes: p.MaxPrefixes}
 		}
 		if gr {
 			af.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
@@ -276,6 +318,96 @@ func apiFamily(f config.Family) *api.Family {
 		return &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
 	}
 	return &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
+}
+
+// markPaths notes the peers whose routes a best-path event changed:
+// their received prefixes are counted at the next limit check.
+func (s *Speaker) markPaths(paths []*apiutil.Path) {
+	var last netip.Addr
+	s.actMu.Lock()
+	for _, p := range paths {
+		if a := p.PeerAddress; a.IsValid() && a != last {
+			s.active[a], last = true, a
+		}
+	}
+	s.actMu.Unlock()
+}
+
+func (s *Speaker) markActive(a netip.Addr) {
+	s.actMu.Lock()
+	s.active[a] = true
+	s.actMu.Unlock()
+}
+
+// guardPrefixes enforces maxPrefixes: every LimitCheck it counts the
+// prefixes received (filtered ones too: GoBGP keeps them) from each peer
+// whose routes changed since, and from every peer each 30th time (a peer
+// whose routes the import filter all rejects changes no best path). A
+// count walks the peer's whole adj-RIB-in, so a peer is counted again
+// only after 20 times as long as its last count took (at most 5% of a
+// CPU on a full table). A peer over its limit in a family gets the limit
+// set in GoBGP, which sends Cease / Maximum Number of Prefixes Reached
+// (RFC 4486) and keeps the session down until the config changes. A
+// peer may exceed its limit by what it sends between two counts.
+func (s *Speaker) guardPrefixes(ctx context.Context, srv *server.BgpServer) {
+	tick := time.NewTicker(s.opts.LimitCheck)
+	defer tick.Stop()
+	next := map[netip.Addr]time.Time{} // a peer's earliest next count
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		var peers []config.PlanBGPPeer
+		if s.srv == srv {
+			peers = s.cfg.Peers
+		}
+		s.mu.Unlock()
+		s.actMu.Lock()
+		active := s.active
+		s.active = map[netip.Addr]bool{}
+		s.actMu.Unlock()
+		for i := range peers {
+			p := &peers[i]
+			now := time.Now()
+			if n%30 != 0 && !active[p.Addr] || now.Before(next[p.Addr]) {
+				if active[p.Addr] {
+					s.markActive(p.Addr) // count it when its turn comes
+				}
+				continue
+			}
+			fam, got, over := s.overLimit(ctx, srv, p)
+			next[p.Addr] = now.Add(20 * time.Since(now))
+			if over {
+				s.log.Warn("bgp: prefix limit exceeded, ending the session", "peer", p.Addr, "family", fam, "received", got, "maxPrefixes", p.MaxPrefixes)
+				if _, err := srv.UpdatePeer(ctx, &api.UpdatePeerRequest{Peer: peerOf(p, s.opts.Restarting, true)}); err != nil && ctx.Err() == nil {
+					s.log.Warn("bgp: setting the prefix limit", "peer", p.Addr, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// overLimit reports whether p's established session has received more
+// than maxPrefixes prefixes in a family, and which.
+func (s *Speaker) overLimit(ctx context.Context, srv *server.BgpServer, p *config.PlanBGPPeer) (string, uint64, bool) {
+	fam, got, over := "", uint64(0), false
+	_ = srv.ListPeer(ctx, &api.ListPeerRequest{Address: p.Addr.String()}, func(ap *api.Peer) {
+		if ap.State == nil || ap.State.SessionState != api.PeerState_SESSION_STATE_ESTABLISHED {
+			return
+		}
+		for _, af := range ap.AfiSafis {
+			if af.State != nil && af.Config != nil && af.Config.Family != nil && af.State.Received > uint64(p.MaxPrefixes) {
+				fam, got, over = config.IPv4.String(), af.State.Received, true
+				if af.Config.Family.Afi == api.Family_AFI_IP6 {
+					fam = config.IPv6.String()
+				}
+			}
+		}
+	})
+	return fam, got, over
 }
 
 // logPeer turns a GoBGP peer event into one log line.

@@ -288,7 +288,7 @@ func build(o *Options, dir string) (*env, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if e.sinkDrop, err = attachDrop(e.sink, e.s); err != nil {
+	if e.sinkDrop, err = AttachDrop(e.sink, e.s); err != nil {
 		return nil, err
 	}
 	if err := e.run(e.sink, "sh", "-c", "echo 1 > /sys/class/net/"+e.s+"/threaded"); err != nil {
@@ -551,7 +551,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Duration:   o.Duration,
 		Warmup:     o.Warmup,
 		Runs:       o.Runs,
-		LoadBefore: loadavg(),
+		LoadBefore: LoadAvg(),
 	}}
 	for _, sc := range Scenarios() {
 		if len(o.Only) > 0 && !contains(o.Only, sc.Name) {
@@ -588,7 +588,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, ctx.Err()
 		}
 	}
-	rep.Setup.LoadAfter = loadavg()
+	rep.Setup.LoadAfter = LoadAvg()
 	rep.Finish()
 	return rep, nil
 }
@@ -636,7 +636,9 @@ func contains(xs []string, s string) bool {
 	return false
 }
 
-func loadavg() string {
+// LoadAvg is the 1, 5 and 15 minute load averages of /proc/loadavg, or
+// "?" when unreadable.
+func LoadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return "?"

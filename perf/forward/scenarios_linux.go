@@ -320,8 +320,9 @@ func xdpRedirect(e *env) (func() error, error) {
 // xdpDrop is the XDP_DROP action.
 const xdpDrop = 1
 
-// attachDrop attaches an XDP program that drops everything to dev in ns.
-func attachDrop(ns, dev string) (io.Closer, error) {
+// AttachDrop attaches an XDP program that drops everything to dev in ns
+// (a sink that counts what it receives and does nothing else).
+func AttachDrop(ns, dev string) (io.Closer, error) {
 	idx, err := ifindex(ns, dev)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,85 @@
+package bgpbench
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gannet-net/gannet/lab/namespace"
+	"github.com/gannet-net/gannet/perf/lpmbench"
+)
+
+// TestRunSmall runs the whole benchmark on 10,000 prefixes of the full
+// table, once per receiver, with a short traffic phase, so it cannot rot:
+// both receivers install and remove every route, the stream gets through
+// gannet, and the report prints. It checks what happened, never how fast.
+// Root only; needs gobgpd and bird2.
+func TestRunSmall(t *testing.T) {
+	if ok, why := namespace.Root(); !ok {
+		t.Skip(why)
+	}
+	if err := Needs(); err != nil {
+		t.Skip(err)
+	}
+	if testing.Short() {
+		t.Skip("builds gannet and runs gobgpd, BIRD and gannet for a minute")
+	}
+	bin := filepath.Join(t.TempDir(), "gannet")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/gannet-net/gannet/cmd/gannet").CombinedOutput(); err != nil {
+		t.Fatalf("building gannet: %v\n%s", err, out)
+	}
+	ps, err := lpmbench.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Options{
+		Gannet: bin, Prefixes: Sample(ps, 10000), Source: "10,000 of the full table",
+		Runs: 1, Rate: 20000, Timeout: 3 * time.Minute, WorkDir: t.TempDir(), Log: &log,
+	})
+	t.Logf("progress:\n%s", log.String())
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := len(Table(Sample(ps, 10000)))
+	if rep.Routes4+rep.Routes6 != want || rep.Routes4 == 0 || rep.Routes6 == 0 {
+		t.Errorf("report has %d IPv4 + %d IPv6 routes, want %d of both families", rep.Routes4, rep.Routes6, want)
+	}
+	for _, r := range []struct {
+		name string
+		res  Result
+	}{{"gannet", rep.Gannet}, {"BIRD", rep.Kernel}} {
+		if r.res.Routes != want || r.res.Established <= 0 || r.res.Converged <= 0 || r.res.Withdrawn <= 0 || r.res.PeakRSS == 0 {
+			t.Errorf("%s: %+v: want every time and the peak RSS measured", r.name, r.res)
+		}
+	}
+	if tr := rep.Traffic; tr == nil || tr.Idle <= 0 || tr.Converged <= 0 {
+		t.Errorf("traffic phase: %+v: want the idle rate and a convergence under traffic", tr)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"every route forwarding", "every route gone", "peak RSS", "while converging"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	t.Logf("\n%s", table.String())
+	// Nothing of the lab is left.
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, ns := range rep.Namespaces {
+		if strings.Contains(string(out), ns) {
+			t.Errorf("namespace %s left behind", ns)
+		}
+	}
+	if len(rep.Namespaces) != 5 {
+		t.Errorf("the report names namespaces %v, want 5", rep.Namespaces)
+	}
+}
