@@ -252,7 +252,19 @@ func TestMetricsDashboard(t *testing.T) {
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
-	time.Sleep(5 * time.Second)
+	// Prometheus has the start's apply before the changes below, so the
+	// apply panels' rates see them as an increase (under load its first
+	// scrape can come seconds late).
+	scraped := func(q string) func() string {
+		return func() string {
+			if res, err := promQuery(client, prom, q); err != nil || len(res) == 0 || allNaN(res) {
+				return fmt.Sprintf("%s: %v %v", q, res, err)
+			}
+			return ""
+		}
+	}
+	waitFor(t, 30*time.Second, "Prometheus scrapes gannet", scraped(`count_over_time(gannet_apply_duration_seconds_count[1m]) >= 2`))
+	time.Sleep(3 * time.Second)
 
 	// Changes to time: a reload, an API endpoint, a rejected API write.
 	if out, err := d.cli("reload"); err != nil {
@@ -265,7 +277,9 @@ func TestMetricsDashboard(t *testing.T) {
 	if _, err := d.client().PutEndpoint(context.Background(), api.Endpoint{Name: "wl-d", Interface: c.hostIf, MAC: c.mac, IPNetworks: []string{"198.18.21.0/24"}}); err == nil {
 		t.Fatal("PUT of an endpoint with a /24 succeeded")
 	}
-	time.Sleep(3 * time.Second) // scraped after the changes
+	// Scraped after the changes: every apply panel has data.
+	waitFor(t, 30*time.Second, "Prometheus sees the applies", scraped(`histogram_quantile(0.99, sum by (le) (rate(gannet_apply_duration_seconds_bucket[1m])))`))
+	time.Sleep(2 * time.Second)
 
 	t.Run("promtool", func(t *testing.T) {
 		body, err := httpGet(client, "http://"+listen+"/metrics")

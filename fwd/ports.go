@@ -172,9 +172,14 @@ func (w *Worker) attach(slot int, p Port) {
 	w.portsChanged()
 }
 
-// fillStart is a new port's fill target: a few batches, enough for a
-// port that stays quiet; demand raises it.
-const fillStart = 64
+// fillStart is a new port's fill target (at most its share): a burst
+// that arrives while the worker sleeps fits (a flood of 1,000 frames
+// after an idle spell lost a few at 64), and demand raises it. With the
+// default 8192 frames per worker the first 16 ports park 256 frames each
+// while idle and later ones their shrinking shares, so about 40 idle
+// ports fit before the newest run short; hosts with more ports need more
+// dataplane.frames.
+const fillStart = 256
 
 // detach takes the port out of slot (the owner) and returns it with the
 // number of the worker's frames still on its fill ring and its tx ring.

@@ -98,7 +98,7 @@ type WorkerConfig struct {
 	Nap         time.Duration // default 50µs
 	// FillTarget is how many frames each port keeps on its fill ring;
 	// zero means by demand: a port starts with fillStart and doubles its
-	// target whenever one visit drains half its ring, up to an equal
+	// target whenever a visit finds a full batch waiting, up to an equal
 	// share of half the frames.
 	FillTarget int
 	// HeldFragments is how many later fragments that overtake their
@@ -329,9 +329,9 @@ func (w *Worker) Step() int {
 			}
 		}
 		if n := p.Receive(w.rx[:]); n > 0 {
-			if 2*n >= w.fillOut[pi] && w.fillT[pi] < w.fillShare {
-				// One visit drained half the ring: it is too small
-				// for the gaps between visits.
+			if n == len(w.rx) && w.fillT[pi] < w.fillShare {
+				// A full batch: more wait behind it, the port is
+				// busy and its ring may run dry between visits.
 				w.fillT[pi] = min(2*w.fillT[pi], w.fillShare)
 			}
 			w.fillOut[pi] -= n
