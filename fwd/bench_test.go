@@ -124,7 +124,10 @@ func variant(base *Tables, egress *acl.Program, ct *nat.Table) *Tables {
 	t := *base
 	t.ports = append([]portEntry(nil), base.ports...)
 	ep := *t.ports[0].ep
-	ep.egress = egress
+	ep.egress, ep.egHits = egress, nil
+	if egress != nil {
+		ep.egHits = NewRuleHits(egress, 1)
+	}
 	t.ports[0].ep = &ep
 	t.nat = ct
 	return &t

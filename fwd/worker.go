@@ -101,6 +101,14 @@ type WorkerConfig struct {
 	// target whenever one visit drains half its ring, up to an equal
 	// share of half the frames.
 	FillTarget int
+	// Index is the worker's position among the workers sharing the
+	// tables: the row of rule-hit counters (RuleHits) and the ring of
+	// every capture (CaptureConfig.Workers) it writes. Workers that share
+	// tables must have distinct indices from 0 up.
+	Index int
+	// Captures is where the control plane publishes the running
+	// captures (shared by all workers); nil: captures are off for good.
+	Captures *atomic.Pointer[CaptureSet]
 	// HeldFragments is how many later fragments that overtake their
 	// datagram's first fragment the worker keeps (a copy of one frame
 	// each) until the first comes, with a connection table (RFC 4787
@@ -172,6 +180,12 @@ type Worker struct {
 	lastMiss   netip.Addr
 
 	icmpTokens, icmpLast int64
+	logTokens, logLast   int64
+	logRate              int // this round's tables' PolicyLogRate
+
+	plog   *spsc[PolicyLog] // policy log records for the control plane
+	caps   *CaptureSet      // this round's captures; nil: none
+	capSum pkt.Summary      // a captured frame parsed for its filter
 
 	rx    [BatchSize]xsk.Desc
 	sums  [BatchSize]pkt.Summary
@@ -263,6 +277,10 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		clock:   cfg.Clock,
 		cfg:     cfg,
 		portPub: make([]portPublished, cfg.MaxPorts),
+		plog:    newSPSC[PolicyLog](policyLogSlots),
+	}
+	if cfg.Index < 0 {
+		return nil, fmt.Errorf("fwd: WorkerConfig.Index: %d", cfg.Index)
 	}
 	switch {
 	case cfg.HeldFragments == 0:
@@ -282,6 +300,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	w.nowNs = w.clock.Now().UnixNano()
 	w.icmpLast, w.icmpTokens = w.nowNs, icmpBurst
+	w.logLast, w.logTokens = w.nowNs, logBurst
 	return w, nil
 }
 
@@ -304,7 +323,11 @@ func (w *Worker) Step() int {
 	}
 	w.missed = false
 	w.nowNs = w.clock.Now().UnixNano()
+	if w.cfg.Captures != nil {
+		w.caps = w.cfg.Captures.Load() // all captures cost when none runs
+	}
 	w.refill()
+	w.logRate = t.logRate
 	w.nw = nil
 	if t.nat != nil {
 		w.nw = w.natWorker(t)
@@ -340,6 +363,9 @@ func (w *Worker) Step() int {
 			pc.rx += uint64(n)
 			for _, d := range w.rx[:n] {
 				pc.rxBytes += uint64(d.Len)
+			}
+			if w.caps != nil {
+				w.capture(pi, DirRx, w.rx[:n])
 			}
 			got += n
 			w.process(t, pi, w.rx[:n])
@@ -442,6 +468,11 @@ func (w *Worker) flushPort(pi int) {
 	}
 	w.c.tx += uint64(k)
 	pc.tx += uint64(k)
+	if w.caps != nil {
+		// The frames are the kernel's to send now, but not to change:
+		// they come back to this worker only through completion.
+		w.capture(pi, DirTx, q.d[:k])
+	}
 	w.txOut += k
 	w.txOutP[pi] += k
 	for _, d := range q.d[k:q.n] {
