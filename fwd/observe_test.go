@@ -63,9 +63,9 @@ func hitsOf(h *host, i int) (in, eg []uint64) {
 func TestRuleHits(t *testing.T) {
 	c, _ := policed(t, true)
 	h := newHost(t, c, peerNeigh)
-	h.send(0, synTo(80).frame(t)) // w1 egress: client-out[1] allow; w2 ingress: web[0] allow
+	h.send(0, synTo(80).frame(t))                                                                                      // w1 egress: client-out[1] allow; w2 ingress: web[0] allow
 	h.send(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "ack", sport: 4000, dport: 80}.frame(t)) // established: no rule
-	h.send(0, synTo(22).frame(t)) // w2 ingress: default deny
+	h.send(0, synTo(22).frame(t))                                                                                      // w2 ingress: default deny
 	h.send(0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp", sport: 5000, dport: 53}.frame(t)) // w1 egress: client-out[0] deny
 	h.out(1)
 
