@@ -65,7 +65,14 @@ func (d *Daemon) ruleHitsOf(ep string) (in, eg []uint64) {
 // direction in order: what the metrics collector exports.
 func (d *Daemon) RuleHits() []api.RuleHits {
 	var out []api.RuleHits
-	d.do(func() {
+	d.do(func() { out = d.ruleHits() })
+	return out
+}
+
+// ruleHits is RuleHits on the loop.
+func (d *Daemon) ruleHits() []api.RuleHits {
+	var out []api.RuleHits
+	{
 		names := slices.Sorted(func(yield func(string) bool) {
 			for name := range d.dp.st.hits.byEP {
 				if !yield(name) {
@@ -87,7 +94,7 @@ func (d *Daemon) RuleHits() []api.RuleHits {
 				out = append(out, api.RuleHits{Endpoint: name, Direction: direction, Index: -1, Action: string(acl.Deny), Hits: sums[len(sums)-1]})
 			}
 		}
-	})
+	}
 	return out
 }
 
