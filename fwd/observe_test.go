@@ -20,28 +20,13 @@ import (
 // logged is policed with a Log rule first in w2's ingress policy.
 func logged(t *testing.T, stateful bool) (Config, *nat.ManualClock) {
 	t.Helper()
-	c, clock := policed(t, stateful)
-	set := &acl.PolicySet{
-		Policies: []acl.Policy{
-			{Name: "web", Selector: "app == 'web'", Ingress: []acl.PolicyRule{
-				{Action: acl.Log, Protocol: "TCP"},
-				{Action: acl.Allow, Protocol: "TCP", Destination: acl.EntityMatch{Ports: []string{"80"}}}}},
-		},
-		Profiles: []acl.Profile{{Name: "open", Ingress: []acl.PolicyRule{{Action: acl.Allow}}, Egress: []acl.PolicyRule{{Action: acl.Allow}}}},
-		Endpoints: []acl.Endpoint{
-			{Name: "w1", Labels: map[string]string{"app": "client"}, Addrs: []netip.Addr{w1v4, w1v6}, Profiles: []string{"open"}},
-			{Name: "w2", Labels: map[string]string{"app": "web"}, Addrs: []netip.Addr{w2v4, w2v6}, Profiles: []string{"open"}},
-		},
+	set := policedSet()
+	set.Policies = []acl.Policy{
+		{Name: "web", Selector: "app == 'web'", Ingress: []acl.PolicyRule{
+			{Action: acl.Log, Protocol: "TCP"},
+			{Action: acl.Allow, Protocol: "TCP", Destination: acl.EntityMatch{Ports: []string{"80"}}}}},
 	}
-	cp, err := acl.CompilePolicy(set)
-	if err != nil {
-		t.Fatalf("CompilePolicy: %v", err)
-	}
-	for i := range c.Endpoints {
-		ep := cp.Endpoint(c.Endpoints[i].Name)
-		c.Endpoints[i].Ingress, c.Endpoints[i].Egress = ep.Ingress, ep.Egress
-	}
-	return c, clock
+	return policedWith(t, set, stateful)
 }
 
 func synTo(dport uint16) spec {

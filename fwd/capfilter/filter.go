@@ -185,31 +185,25 @@ func (p *parser) emit(o op) error {
 }
 
 func (p *parser) expr(depth int) error {
-	if err := p.and(depth); err != nil {
-		return err
-	}
-	for t := p.peek(); t == "or" || t == "||"; t = p.peek() {
-		p.pos++
-		if err := p.and(depth); err != nil {
-			return err
-		}
-		if err := p.emit(op{kind: opOr}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return p.binary(depth, "or", "||", opOr, p.and)
 }
 
 func (p *parser) and(depth int) error {
-	if err := p.unary(depth); err != nil {
+	return p.binary(depth, "and", "&&", opAnd, p.unary)
+}
+
+// binary parses operand { (word | sym) operand }, emitting kind after
+// each right operand (left associative).
+func (p *parser) binary(depth int, word, sym string, kind opKind, operand func(int) error) error {
+	if err := operand(depth); err != nil {
 		return err
 	}
-	for t := p.peek(); t == "and" || t == "&&"; t = p.peek() {
+	for t := p.peek(); t == word || t == sym; t = p.peek() {
 		p.pos++
-		if err := p.unary(depth); err != nil {
+		if err := operand(depth); err != nil {
 			return err
 		}
-		if err := p.emit(op{kind: opAnd}); err != nil {
+		if err := p.emit(op{kind: kind}); err != nil {
 			return err
 		}
 	}
