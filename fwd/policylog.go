@@ -62,13 +62,13 @@ func (w *Worker) observe(ep *endpoint, dir acl.PolicyType, d acl.Decision, k *ac
 		h = ep.inHits
 	}
 	if h != nil {
-		h.add(w.cfg.Index, d.Rule)
+		w.countHit(h, d.Rule)
 	}
 	if !d.Log {
 		return
 	}
 	if h != nil {
-		h.add(w.cfg.Index, d.LogRule)
+		w.countHit(h, d.LogRule)
 	}
 	w.policyLog(ep, dir, d, k)
 }

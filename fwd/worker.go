@@ -183,6 +183,9 @@ type Worker struct {
 	logTokens, logLast   int64
 	logRate              int // this round's tables' PolicyLogRate
 
+	touched  [maxTouched]hitRef // rule-hit counters counted this round (rulehits.go)
+	ntouched int
+
 	plog   *spsc[PolicyLog] // policy log records for the control plane
 	caps   *CaptureSet      // this round's captures; nil: none
 	capSum pkt.Summary      // a captured frame parsed for its filter
@@ -390,6 +393,9 @@ func (w *Worker) Step() int {
 		w.flush()
 	}
 	w.c.batches++
+	if w.ntouched > 0 {
+		w.publishHits()
+	}
 	w.pub.publish(&w.c)
 	for _, pi := range w.active {
 		w.portPub[pi].publish(&w.portC[pi])
