@@ -50,9 +50,14 @@ func (h *ruleHits) reuse(ep string, dir int, p *acl.Program) *fwd.RuleHits {
 	return fwd.NewRuleHits(p, h.workers)
 }
 
+// newRuleHits is the empty set of counters for p's workers.
+func newRuleHits(p *config.Plan) *ruleHits {
+	return &ruleHits{workers: len(p.Cores), byEP: map[string][2]*fwd.RuleHits{}}
+}
+
 // newStateful creates the connection table a Plan asks for.
 func newStateful(p *config.Plan) (stateful, error) {
-	s := stateful{hits: &ruleHits{workers: len(p.Cores), byEP: map[string][2]*fwd.RuleHits{}}}
+	s := stateful{hits: newRuleHits(p)}
 	if p.ConntrackCapacity > 0 {
 		t, err := nat.New(nat.Config{Capacity: p.ConntrackCapacity})
 		if err != nil {
