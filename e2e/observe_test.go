@@ -115,8 +115,16 @@ func TestCaptureAndPolicyLog(t *testing.T) {
 		t.Logf("tcpdump:\n%s", out)
 		requests := strings.Count(out, fmt.Sprintf("IP %s > %s: ICMP echo request", a.v4, b.v4))
 		replies := strings.Count(out, fmt.Sprintf("IP %s > %s: ICMP echo reply", b.v4, a.v4))
-		if requests == 0 || replies == 0 || requests+replies != 5 {
-			t.Errorf("tcpdump shows %d echo requests and %d replies of wl-a's, want 5 in all with both kinds", requests, replies)
+		frames := 0
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasPrefix(line, "reading from") {
+				frames++
+			}
+		}
+		// The workload sends more than the echoes now and then (an MLD
+		// report when its interface comes up): -c 5 counts every frame.
+		if frames != 5 || requests == 0 || replies == 0 || requests+replies < 3 {
+			t.Errorf("tcpdump shows %d frames, %d echo requests and %d replies of wl-a's; want 5 frames, mostly echoes of both kinds", frames, requests, replies)
 		}
 		if !strings.Contains(capErr.String(), "5 frames captured, 0 frames dropped") {
 			t.Errorf("gannet capture's report = %q, want 5 frames captured, 0 dropped", capErr.String())
