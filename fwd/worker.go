@@ -180,26 +180,16 @@ type Worker struct {
 	lastMiss   netip.Addr
 
 	icmpTokens, icmpLast int64
-	logTokens, logLast   int64
-	logRate              int // this round's tables' PolicyLogRate
-
-	touched  [maxTouched]hitRef // rule-hit counters counted this round (rulehits.go)
-	ntouched int
-
-	plog   *spsc[PolicyLog] // policy log records for the control plane
-	caps   *CaptureSet      // this round's captures; nil: none
-	capSum pkt.Summary      // a captured frame parsed for its filter
-
-	rx    [BatchSize]xsk.Desc
-	sums  [BatchSize]pkt.Summary
-	addrs [BatchSize]uint64
-	txq   []txQueue
-	xp    xlat.Packet
-	key   acl.PacketKey
-	key2  acl.PacketKey // the key as the destination sees a DNATed flow
-	dnat  dnatTarget
-	c     counters
-	pub   published
+	rx                   [BatchSize]xsk.Desc
+	sums                 [BatchSize]pkt.Summary
+	addrs                [BatchSize]uint64
+	txq                  []txQueue
+	xp                   xlat.Packet
+	key                  acl.PacketKey
+	key2                 acl.PacketKey // the key as the destination sees a DNATed flow
+	dnat                 dnatTarget
+	c                    counters
+	pub                  published
 
 	// The packet in flight when it is several frames (frag.go): its
 	// extra fragments, the frames lent to the translator, and scratch.
@@ -231,6 +221,18 @@ type Worker struct {
 	running atomic.Bool
 	stop    atomic.Bool
 	done    chan struct{}
+
+	// What the control plane sees (rulehits.go, policylog.go,
+	// capture.go); last, so the pipeline's own fields keep their places.
+	logTokens, logLast int64
+	logRate            int // this round's tables' PolicyLogRate
+
+	touched  [maxTouched]hitRef // rule-hit counters counted this round (rulehits.go)
+	ntouched int
+
+	plog   *spsc[PolicyLog] // policy log records for the control plane
+	caps   *CaptureSet      // this round's captures; nil: none
+	capSum pkt.Summary      // a captured frame parsed for its filter
 }
 
 type txQueue struct {
