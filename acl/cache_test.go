@@ -144,7 +144,7 @@ func TestCompileCachedDifferential(t *testing.T) {
 					t.Errorf("seed %d step %d (%s): cache holds %d programs, the compile uses %d", seed, step, what, n, w)
 				}
 				check := func(when string) {
-					tw := &interp{set}
+					tw := &interp{set: set}
 					for _, ep := range set.Endpoints {
 						for _, dir := range []PolicyType{Ingress, Egress} {
 							for range 40 {

@@ -177,7 +177,7 @@ func TestPolicySemantics(t *testing.T) {
 			if d.Verdict != tc.want || d.Log != tc.wantLog || rule != tc.wantRule {
 				t.Errorf("Evaluate(%+v) = %v log=%v rule=%q, want %v log=%v rule=%q", tc.key, d.Verdict, d.Log, rule, tc.want, tc.wantLog, tc.wantRule)
 			}
-			wv, wl, _, _ := (&interp{set}).decide(tc.ep, tc.dir, &tc.key)
+			wv, wl, _, _ := (&interp{set: set}).decide(tc.ep, tc.dir, &tc.key)
 			if wv != tc.want || wl != tc.wantLog {
 				t.Errorf("twin decide(%+v) = %v log=%v, want %v log=%v", tc.key, wv, wl, tc.want, tc.wantLog)
 			}
@@ -352,7 +352,7 @@ func TestPolicyRandomDifferential(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seed %d: CompilePolicy: %v", seed, err)
 		}
-		tw := &interp{set}
+		tw := &interp{set: set}
 		for range 300 {
 			ep := set.Endpoints[rnd.IntN(len(set.Endpoints))]
 			dir := []PolicyType{Ingress, Egress}[rnd.IntN(2)]
@@ -370,6 +370,9 @@ func TestPolicyRandomDifferential(t *testing.T) {
 			}
 			if d.Verdict != wv || d.Log != wl || (d.Rule >= 0) != wok || gref != wref {
 				t.Fatalf("seed %d: %s %s %+v: got %v log=%v %v, want %v log=%v %v", seed, ep.Name, dir, k, d.Verdict, d.Log, gref, wv, wl, wref)
+			}
+			if d.Log && prog.Rules()[d.LogRule] != tw.lastLog {
+				t.Fatalf("seed %d: %s %s %+v: logged by %v, want %v", seed, ep.Name, dir, k, prog.Rules()[d.LogRule], tw.lastLog)
 			}
 		}
 	}

@@ -10,7 +10,8 @@ import (
 // interp is the slow twin of CompilePolicy + Program: it walks the policy
 // set for every packet, reading the documents as written.
 type interp struct {
-	set *PolicySet
+	set     *PolicySet
+	lastLog RuleRef // the first Log rule the last decide reached
 }
 
 func (in *interp) decide(epName string, dir PolicyType, k *Key) (Verdict, bool, RuleRef, bool) {
@@ -36,6 +37,7 @@ func (in *interp) decide(epName string, dir PolicyType, k *Key) (Verdict, bool, 
 		return strings.Compare(a.Name, b.Name)
 	})
 	logged := false
+	in.lastLog = RuleRef{}
 	applied := false
 	passed := false
 	for _, p := range pols {
@@ -62,7 +64,9 @@ func (in *interp) decide(epName string, dir PolicyType, k *Key) (Verdict, bool, 
 			ref := RuleRef{Policy: p.Name, Dir: dir, Index: i, Action: rules[i].Action}
 			switch rules[i].Action {
 			case Log:
-				logged = true
+				if !logged {
+					logged, in.lastLog = true, ref
+				}
 				continue
 			case Allow:
 				return Accept, logged, ref, true
@@ -96,7 +100,9 @@ func (in *interp) decide(epName string, dir PolicyType, k *Key) (Verdict, bool, 
 				ref := RuleRef{Profile: pr.Name, Dir: dir, Index: i, Action: rules[i].Action}
 				switch rules[i].Action {
 				case Log:
-					logged = true
+					if !logged {
+						logged, in.lastLog = true, ref
+					}
 					continue
 				case Allow:
 					return Accept, logged, ref, true

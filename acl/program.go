@@ -33,6 +33,9 @@ type Decision struct {
 	// Rule is the index of the deciding rule in Program.Rules, or one of
 	// RuleDefaultDeny and RuleConnTrack.
 	Rule int32
+	// LogRule is the index in Program.Rules of the first Log rule that
+	// marked the packet, when Log is set.
+	LogRule int32
 }
 
 const (
@@ -112,6 +115,7 @@ type stage struct {
 	acts    []act // per verdict classifier rule
 	log     *Classifier
 	logPos  []int32 // per log classifier rule: its position
+	logRule []int32 // per log classifier rule: its index in Program.rules
 }
 
 type act struct {
@@ -146,7 +150,7 @@ func (p *Program) Evaluate(k *PacketKey) Decision {
 		return d.set(a)
 	}
 	// Only a key of no family gets here: nothing matches it.
-	return Decision{Verdict: Drop, Rule: RuleDefaultDeny, Log: d.Log}
+	return Decision{Verdict: Drop, Rule: RuleDefaultDeny, Log: d.Log, LogRule: d.LogRule}
 }
 
 func (d Decision) set(a act) Decision {
@@ -171,8 +175,8 @@ func (s *stage) eval(k *PacketKey, d *Decision) (act, bool) {
 		}
 	}
 	if s.log != nil {
-		if i := s.log.matchPacket(k); i >= 0 && s.logPos[i] < pos {
-			d.Log = true
+		if i := s.log.matchPacket(k); i >= 0 && s.logPos[i] < pos && !d.Log {
+			d.Log, d.LogRule = true, s.logRule[i]
 		}
 	}
 	return a, ok
@@ -268,6 +272,7 @@ func (p *Program) buildStage(lists [][]*parsedRule, boxes func(*parsedRule) famB
 				l4 = add(l4, fb.v4, len(s.logPos))
 				l6 = add(l6, fb.v6, len(s.logPos))
 				s.logPos = append(s.logPos, pos)
+				s.logRule = append(s.logRule, ri)
 			} else {
 				v4 = add(v4, fb.v4, len(s.acts))
 				v6 = add(v6, fb.v6, len(s.acts))

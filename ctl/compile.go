@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/gannet-net/gannet/acl"
 	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/fwd"
@@ -20,15 +21,43 @@ import (
 )
 
 // stateful holds what outlives every tables snapshot: the connection table
-// (sessions, NAT mappings). The translator is stateless and rebuilt with
-// the tables.
+// (sessions, NAT mappings) and the policy rules' hit counters. The
+// translator is stateless and rebuilt with the tables.
 type stateful struct {
-	nat *nat.Table
+	nat  *nat.Table
+	hits *ruleHits
+}
+
+// ruleHits are the hit counters of the running tables' programs, by
+// endpoint and direction; a compile reuses those whose program it keeps
+// (acl.ProgramCache hands back the same program for an unchanged
+// policy), so a reload that does not touch an endpoint's policy keeps
+// its counts. The loop only.
+type ruleHits struct {
+	workers int
+	byEP    map[string][2]*fwd.RuleHits // [0] ingress, [1] egress
+}
+
+// reuse returns the counters of ep's program p in direction dir (0
+// ingress, 1 egress): the running ones when they count p, else new.
+func (h *ruleHits) reuse(ep string, dir int, p *acl.Program) *fwd.RuleHits {
+	if p == nil {
+		return nil
+	}
+	if cur := h.byEP[ep][dir]; cur != nil && cur.Program() == p {
+		return cur
+	}
+	return fwd.NewRuleHits(p, h.workers)
+}
+
+// newRuleHits is the empty set of counters for p's workers.
+func newRuleHits(p *config.Plan) *ruleHits {
+	return &ruleHits{workers: len(p.Cores), byEP: map[string][2]*fwd.RuleHits{}}
 }
 
 // newStateful creates the connection table a Plan asks for.
 func newStateful(p *config.Plan) (stateful, error) {
-	var s stateful
+	s := stateful{hits: newRuleHits(p)}
 	if p.ConntrackCapacity > 0 {
 		t, err := nat.New(nat.Config{Capacity: p.ConntrackCapacity})
 		if err != nil {
@@ -126,6 +155,7 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 			c.Spaces = append(c.Spaces, fwd.SpaceConfig{ID: s.ID, Translated: s.Translated})
 		}
 	}
+	hits := map[string][2]*fwd.RuleHits{}
 	for _, ep := range p.Endpoints {
 		slot, ok := bySlot[ep.Interface]
 		if !ok {
@@ -135,6 +165,9 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 		if p.Policy != nil {
 			if ps := p.Policy.Endpoint(ep.Name); ps != nil {
 				e.Ingress, e.Egress = ps.Ingress, ps.Egress
+				e.IngressHits = st.hits.reuse(ep.Name, 0, ps.Ingress)
+				e.EgressHits = st.hits.reuse(ep.Name, 1, ps.Egress)
+				hits[ep.Name] = [2]*fwd.RuleHits{e.IngressHits, e.EgressHits}
 			}
 		}
 		c.Endpoints = append(c.Endpoints, e)
@@ -154,6 +187,8 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	// compile's callers publish what it returns; the counters follow.
+	st.hits.byEP = hits
 	return &compiled{tables: t, cfg: c, nat: prepared}, nil
 }
 

@@ -79,7 +79,9 @@ type Daemon struct {
 	stopped bool
 	routing *routing // BGP; nil without a bgp section
 	metrics metricsState
-	quit    chan struct{} // closed when the loop ends: senders stop waiting
+	// captures run (observe.go); the workers see them through dp.caps.
+	captures []*captureSession
+	quit     chan struct{} // closed when the loop ends: senders stop waiting
 }
 
 // port is one interface gannet forwards on, from the moment the desired
@@ -182,6 +184,14 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Policy log records: drained until the loop ends, once more after.
+	logCtx, stopLog := context.WithCancel(context.Background())
+	logDone := make(chan struct{})
+	go func(workers []*fwd.Worker) {
+		defer close(logDone)
+		d.runPolicyLog(logCtx, workers)
+	}(slices.Clone(d.dp.workers))
+	defer func() { stopLog(); <-logDone }()
 	onErr := func(err error) {
 		if lctx.Err() == nil {
 			d.log.Warn("link events", "err", err)
@@ -440,6 +450,7 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 		d.switchMetrics(msrv, plan.MetricsListen)
 	}
 	for _, pt := range removed {
+		d.endCapturesOf(pt.name)
 		if err := d.dp.detach(pt); err != nil {
 			d.log.Warn("detaching", "iface", pt.name, "err", err)
 		}

@@ -48,6 +48,9 @@ type dataplane struct {
 	cancel  context.CancelFunc
 	st      stateful
 	restore *nat.Restore // what the connection table's state file held; nil without conntrack
+	// caps is where the daemon's loop publishes the running captures
+	// (observe.go); every worker loads it once per round.
+	caps atomic.Pointer[fwd.CaptureSet]
 }
 
 // startDataplane makes the UMEMs and workers of p and starts them with no
@@ -109,6 +112,7 @@ func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*datap
 		w, err := fwd.NewWorker(fwd.WorkerConfig{
 			Mem: umem.Mem(), FrameSize: p.FrameSize, Tables: tables,
 			Neighbours: dp.nb, Pin: true, CPU: core, Idle: idle, HeldFragments: held,
+			Index: wi, Captures: &dp.caps,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("worker %d: %w", wi, err)

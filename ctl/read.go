@@ -345,6 +345,12 @@ func (d *Daemon) counters() api.Counters {
 	for i, n := range s.ICMP {
 		out.ICMP[icmpNames[i]] = n
 	}
+	if s.PolicyLog != [fwd.NumLogOutcomes]uint64{} {
+		out.PolicyLog = map[string]uint64{}
+		for i, n := range s.PolicyLog {
+			out.PolicyLog[fwd.LogOutcome(i).String()] = n
+		}
+	}
 	for _, pt := range d.sortedPorts() {
 		pc := api.PortCounters{Interface: pt.name}
 		for _, w := range d.dp.workers {
@@ -442,16 +448,23 @@ func (d *Daemon) Policy(name string) (api.Policy, bool) {
 			if ps == nil {
 				return
 			}
+			in, eg := d.ruleHitsOf(name)
 			if ps.Ingress != nil {
 				out.IngressPolicy = true
 				for _, r := range ps.Ingress.Rules() {
 					out.Ingress = append(out.Ingress, r.String())
+				}
+				if len(in) == len(out.Ingress)+1 {
+					out.IngressHits, out.IngressDefaultDeny = in[:len(in)-1], in[len(in)-1]
 				}
 			}
 			if ps.Egress != nil {
 				out.EgressPolicy = true
 				for _, r := range ps.Egress.Rules() {
 					out.Egress = append(out.Egress, r.String())
+				}
+				if len(eg) == len(out.Egress)+1 {
+					out.EgressHits, out.EgressDefaultDeny = eg[:len(eg)-1], eg[len(eg)-1]
 				}
 			}
 		}

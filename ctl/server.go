@@ -117,6 +117,7 @@ func (d *Daemon) handler() http.Handler {
 		}
 		reply(w, http.StatusOK, p)
 	})
+	mux.HandleFunc("POST /v1/capture", d.captureHandler)
 	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		res := d.Reload()
 		code := http.StatusOK

@@ -36,7 +36,7 @@ func stateDir(base string) (string, error) {
 // published at once, so that adopted sessions expire by the configured
 // timers, not the defaults, from the first batch on.
 func openStateful(p *config.Plan) (stateful, *nat.Restore, error) {
-	var s stateful
+	s := stateful{hits: newRuleHits(p)}
 	if p.ConntrackCapacity == 0 {
 		return s, nil, nil
 	}

@@ -81,6 +81,11 @@ type Config struct {
 	// negative means none.
 	ICMPRate int
 
+	// PolicyLogRate is how many policy log records (packets a Log rule
+	// marked) each worker may queue per second (burst: one second's
+	// worth); zero means DefaultPolicyLogRate, negative means none.
+	PolicyLogRate int
+
 	// NAT is the connection table (shared by all workers). nil: no
 	// conntrack or NAT stage; policy is then stateless (every packet,
 	// both directions, is evaluated as new).
@@ -168,6 +173,11 @@ type EndpointConfig struct {
 	// everything passes. A non-nil Program follows acl's semantics,
 	// including the default deny of profiles.
 	Ingress, Egress *acl.Program
+	// IngressHits and EgressHits count the hits of the programs' rules
+	// (NewRuleHits of the same program); nil: the tables make counters
+	// of their own. Giving the previous tables' counters carries the
+	// counts over a change that kept the program.
+	IngressHits, EgressHits *RuleHits
 }
 
 // RouteConfig is a static route in a space. The next hop is either a port

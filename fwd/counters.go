@@ -225,6 +225,8 @@ type Stats struct {
 	ICMP  [NumICMP]uint64
 	// ICMPTypes splits ICMP[ICMPSent] by kind of error.
 	ICMPTypes [NumICMPTypes]uint64
+	// PolicyLog counts the records Log rules asked for, by outcome.
+	PolicyLog [NumLogOutcomes]uint64
 
 	// NATCreated counts sessions this worker created.
 	NATCreated uint64
@@ -281,6 +283,9 @@ func (s *Stats) Add(o *Stats) {
 	for i := range s.ICMPTypes {
 		s.ICMPTypes[i] += o.ICMPTypes[i]
 	}
+	for i := range s.PolicyLog {
+		s.PolicyLog[i] += o.PolicyLog[i]
+	}
 }
 
 // counters is the worker's private, plain copy, and its published twin.
@@ -295,6 +300,7 @@ type counters struct {
 	xlat                          xlat.Stats
 	icmp                          [NumICMP]uint64
 	icmpTypes                     [NumICMPTypes]uint64
+	policyLog                     [NumLogOutcomes]uint64
 }
 
 type published struct {
@@ -307,6 +313,7 @@ type published struct {
 	xlat                          [xlat.NumReasons]atomic.Uint64
 	icmp                          [NumICMP]atomic.Uint64
 	icmpTypes                     [NumICMPTypes]atomic.Uint64
+	policyLog                     [NumLogOutcomes]atomic.Uint64
 }
 
 func store(dst *atomic.Uint64, v uint64) {
@@ -344,6 +351,9 @@ func (p *published) publish(c *counters) {
 	for i := range c.icmpTypes {
 		store(&p.icmpTypes[i], c.icmpTypes[i])
 	}
+	for i := range c.policyLog {
+		store(&p.policyLog[i], c.policyLog[i])
+	}
 }
 
 // read fills s from p (any goroutine).
@@ -372,5 +382,8 @@ func (p *published) read(s *Stats) {
 	}
 	for i := range s.ICMPTypes {
 		s.ICMPTypes[i] = p.icmpTypes[i].Load()
+	}
+	for i := range s.PolicyLog {
+		s.PolicyLog[i] = p.policyLog[i].Load()
 	}
 }

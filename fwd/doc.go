@@ -136,6 +136,19 @@
 // no policy in that direction (everything passes); a non-nil one follows
 // acl's semantics, including the default deny of an endpoint's profiles.
 //
+// # What the control plane sees of it
+//
+// Besides the counters: every packet a policy program evaluates adds a
+// hit to the rule that decided it (and to the Log rule that marked it),
+// in the endpoint's RuleHits, one row per worker (WorkerConfig.Index);
+// a packet a Log rule marked leaves a PolicyLog record in the worker's
+// bounded ring (Config.PolicyLogRate per second, a token bucket), drained
+// by Worker.DrainPolicyLog; and the captures the control plane publishes
+// (WorkerConfig.Captures, one load per round, nil when none run) get a
+// copy of their port's frames as received and as sent, in a bounded ring
+// per worker (Capture.Drain). A full ring or an empty bucket refuses and
+// counts; the worker never waits.
+//
 // # Workers and frames
 //
 // A Worker owns frame memory (a []byte cut into frames; an xsk.Umem's

@@ -664,8 +664,14 @@ func (w *Worker) policy(st acl.ConnState, src, dst *endpoint, s *pkt.Summary, to
 	if st == acl.ConnNew {
 		w.key.FromSummary(s)
 	}
-	if egress && src.egress.Check(st, &w.key).Verdict != acl.Accept {
-		return ReasonPolicyEgress
+	if egress {
+		d := src.egress.Check(st, &w.key)
+		if st == acl.ConnNew {
+			w.observe(src, acl.Egress, d, &w.key)
+		}
+		if d.Verdict != acl.Accept {
+			return ReasonPolicyEgress
+		}
 	}
 	if ingress {
 		k := &w.key
@@ -677,7 +683,11 @@ func (w *Worker) policy(st acl.ConnState, src, dst *endpoint, s *pkt.Summary, to
 				k.DstPort = to.port
 			}
 		}
-		if dst.ingress.Check(st, k).Verdict != acl.Accept {
+		d := dst.ingress.Check(st, k)
+		if st == acl.ConnNew {
+			w.observe(dst, acl.Ingress, d, k)
+		}
+		if d.Verdict != acl.Accept {
 			return ReasonPolicyIngress
 		}
 	}

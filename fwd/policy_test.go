@@ -13,7 +13,12 @@ import (
 // to port 53; an "open" profile allows the rest.
 func policed(t *testing.T, stateful bool) (Config, *nat.ManualClock) {
 	t.Helper()
-	set := &acl.PolicySet{
+	return policedWith(t, policedSet(), stateful)
+}
+
+// policedSet is policed's policy set.
+func policedSet() *acl.PolicySet {
+	return &acl.PolicySet{
 		Policies: []acl.Policy{
 			{Name: "web", Selector: "app == 'web'", Ingress: []acl.PolicyRule{{Action: acl.Allow, Protocol: "TCP", Destination: acl.EntityMatch{Ports: []string{"80"}}}}},
 			{Name: "client-in", Selector: "app == 'client'", Types: []acl.PolicyType{acl.Ingress}},
@@ -27,6 +32,11 @@ func policed(t *testing.T, stateful bool) (Config, *nat.ManualClock) {
 			{Name: "w2", Labels: map[string]string{"app": "web"}, Addrs: []netip.Addr{w2v4, w2v6}, Profiles: []string{"open"}},
 		},
 	}
+}
+
+// policedWith is twoWorkloads with set's programs for w1 and w2.
+func policedWith(t *testing.T, set *acl.PolicySet, stateful bool) (Config, *nat.ManualClock) {
+	t.Helper()
 	cp, err := acl.CompilePolicy(set)
 	if err != nil {
 		t.Fatalf("CompilePolicy: %v", err)

@@ -37,6 +37,7 @@ type Tables struct {
 	// clampMSS is the translator's clampMSS setting (xlat.ClampOff,
 	// ClampAuto or a ceiling): SYNs crossing it are clamped (mss.go).
 	clampMSS int
+	logRate  int // policy log records per second per worker; < 0: none
 	// rpf: packets from an uplink into a translated space must have a
 	// feasible reverse path (Config.RPF).
 	rpf bool
@@ -70,6 +71,7 @@ type endpoint struct {
 	addrs4          [][4]byte
 	addrs6          [][16]byte
 	ingress, egress *acl.Program
+	inHits, egHits  *RuleHits
 }
 
 type space struct {
@@ -109,6 +111,7 @@ func NewTables(c Config) (*Tables, error) {
 		spaces:    map[uint16]*space{},
 		gwMAC:     pkt.MAC(c.GatewayMAC),
 		icmpRate:  c.ICMPRate,
+		logRate:   c.PolicyLogRate,
 		nat:       c.NAT,
 		natPolicy: c.NATPolicy,
 		xlat:      c.Xlat,
@@ -125,6 +128,9 @@ func NewTables(c Config) (*Tables, error) {
 	}
 	if t.gwMAC == (pkt.MAC{}) {
 		t.gwMAC = pkt.MAC(DefaultGatewayMAC)
+	}
+	if t.logRate == 0 {
+		t.logRate = DefaultPolicyLogRate
 	}
 	if t.icmpRate == 0 {
 		t.icmpRate = DefaultICMPRate
@@ -345,6 +351,13 @@ func NewTables(c Config) (*Tables, error) {
 			return nil, fmt.Errorf("%s.Addrs: no addresses", f)
 		}
 		ep := &endpoint{name: ec.Name, port: ec.Port, mac: pkt.MAC(ec.MAC), space: sp, ingress: ec.Ingress, egress: ec.Egress}
+		var err error
+		if ep.inHits, err = checkHits(f+".Ingress", ec.Ingress, ec.IngressHits); err != nil {
+			return nil, err
+		}
+		if ep.egHits, err = checkHits(f+".Egress", ec.Egress, ec.EgressHits); err != nil {
+			return nil, err
+		}
 		nhi := t.addNH(nextHop{kind: nhEndpoint, port: ec.Port, ep: ep, space: sp})
 		var core uint32
 		if sp.translated {

@@ -101,6 +101,14 @@ type WorkerConfig struct {
 	// target whenever a visit finds a full batch waiting, up to an equal
 	// share of half the frames.
 	FillTarget int
+	// Index is the worker's position among the workers sharing the
+	// tables: the row of rule-hit counters (RuleHits) and the ring of
+	// every capture (CaptureConfig.Workers) it writes. Workers that share
+	// tables must have distinct indices from 0 up.
+	Index int
+	// Captures is where the control plane publishes the running
+	// captures (shared by all workers); nil: captures are off for good.
+	Captures *atomic.Pointer[CaptureSet]
 	// HeldFragments is how many later fragments that overtake their
 	// datagram's first fragment the worker keeps (a copy of one frame
 	// each) until the first comes, with a connection table (RFC 4787
@@ -172,17 +180,16 @@ type Worker struct {
 	lastMiss   netip.Addr
 
 	icmpTokens, icmpLast int64
-
-	rx    [BatchSize]xsk.Desc
-	sums  [BatchSize]pkt.Summary
-	addrs [BatchSize]uint64
-	txq   []txQueue
-	xp    xlat.Packet
-	key   acl.PacketKey
-	key2  acl.PacketKey // the key as the destination sees a DNATed flow
-	dnat  dnatTarget
-	c     counters
-	pub   published
+	rx                   [BatchSize]xsk.Desc
+	sums                 [BatchSize]pkt.Summary
+	addrs                [BatchSize]uint64
+	txq                  []txQueue
+	xp                   xlat.Packet
+	key                  acl.PacketKey
+	key2                 acl.PacketKey // the key as the destination sees a DNATed flow
+	dnat                 dnatTarget
+	c                    counters
+	pub                  published
 
 	// The packet in flight when it is several frames (frag.go): its
 	// extra fragments, the frames lent to the translator, and scratch.
@@ -214,6 +221,18 @@ type Worker struct {
 	running atomic.Bool
 	stop    atomic.Bool
 	done    chan struct{}
+
+	// What the control plane sees (rulehits.go, policylog.go,
+	// capture.go); last, so the pipeline's own fields keep their places.
+	logTokens, logLast int64
+	logRate            int // this round's tables' PolicyLogRate
+
+	touched  [maxTouched]hitRef // rule-hit counters counted this round (rulehits.go)
+	ntouched int
+
+	plog   *spsc[PolicyLog] // policy log records for the control plane
+	caps   *CaptureSet      // this round's captures; nil: none
+	capSum pkt.Summary      // a captured frame parsed for its filter
 }
 
 type txQueue struct {
@@ -263,6 +282,10 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		clock:   cfg.Clock,
 		cfg:     cfg,
 		portPub: make([]portPublished, cfg.MaxPorts),
+		plog:    newSPSC[PolicyLog](policyLogSlots),
+	}
+	if cfg.Index < 0 {
+		return nil, fmt.Errorf("fwd: WorkerConfig.Index: %d", cfg.Index)
 	}
 	switch {
 	case cfg.HeldFragments == 0:
@@ -282,6 +305,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	w.nowNs = w.clock.Now().UnixNano()
 	w.icmpLast, w.icmpTokens = w.nowNs, icmpBurst
+	w.logLast, w.logTokens = w.nowNs, logBurst
 	return w, nil
 }
 
@@ -304,7 +328,11 @@ func (w *Worker) Step() int {
 	}
 	w.missed = false
 	w.nowNs = w.clock.Now().UnixNano()
+	if w.cfg.Captures != nil {
+		w.caps = w.cfg.Captures.Load() // all captures cost when none runs
+	}
 	w.refill()
+	w.logRate = t.logRate
 	w.nw = nil
 	if t.nat != nil {
 		w.nw = w.natWorker(t)
@@ -341,6 +369,9 @@ func (w *Worker) Step() int {
 			for _, d := range w.rx[:n] {
 				pc.rxBytes += uint64(d.Len)
 			}
+			if w.caps != nil {
+				w.capture(pi, DirRx, w.rx[:n])
+			}
 			got += n
 			w.process(t, pi, w.rx[:n])
 		}
@@ -364,6 +395,9 @@ func (w *Worker) Step() int {
 		w.flush()
 	}
 	w.c.batches++
+	if w.ntouched > 0 {
+		w.publishHits()
+	}
 	w.pub.publish(&w.c)
 	for _, pi := range w.active {
 		w.portPub[pi].publish(&w.portC[pi])
@@ -442,6 +476,11 @@ func (w *Worker) flushPort(pi int) {
 	}
 	w.c.tx += uint64(k)
 	pc.tx += uint64(k)
+	if w.caps != nil {
+		// The frames are the kernel's to send now, but not to change:
+		// they come back to this worker only through completion.
+		w.capture(pi, DirTx, q.d[:k])
+	}
 	w.txOut += k
 	w.txOutP[pi] += k
 	for _, d := range q.d[k:q.n] {

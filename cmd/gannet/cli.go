@@ -44,6 +44,7 @@ func newAPICmds() []*cobra.Command {
 		newReloadCmd(o),
 		newTraceCmd(o),
 		newBGPCmd(o),
+		newCaptureCmd(o),
 	}
 	socket := os.Getenv("GANNET_SOCKET")
 	if socket == "" {
@@ -420,7 +421,9 @@ func printPolicy(w io.Writer, p *api.Policy) error {
 		name   string
 		policy bool
 		rules  []string
-	}{{"ingress", p.IngressPolicy, p.Ingress}, {"egress", p.EgressPolicy, p.Egress}} {
+		hits   []uint64
+		deny   uint64
+	}{{"ingress", p.IngressPolicy, p.Ingress, p.IngressHits, p.IngressDefaultDeny}, {"egress", p.EgressPolicy, p.Egress, p.EgressHits, p.EgressDefaultDeny}} {
 		switch {
 		case !d.policy:
 			fmt.Fprintf(w, "%s of %s: no policy, everything passes\n", d.name, p.Endpoint)
@@ -430,9 +433,22 @@ func printPolicy(w io.Writer, p *api.Policy) error {
 			continue
 		}
 		fmt.Fprintf(w, "%s of %s: %s in order\n", d.name, p.Endpoint, plural(len(d.rules), "rule", "rules"))
-		t := newTable(w)
+		withHits := len(d.hits) == len(d.rules)
+		var t *table
+		if withHits {
+			t = newTable(w, "  #", "RULE", "HITS")
+		} else {
+			t = newTable(w)
+		}
 		for i, r := range d.rules {
-			t.row("  "+strconv.Itoa(i+1), r)
+			if withHits {
+				t.row("  "+strconv.Itoa(i+1), r, strconv.FormatUint(d.hits[i], 10))
+			} else {
+				t.row("  "+strconv.Itoa(i+1), r)
+			}
+		}
+		if withHits {
+			t.row("  -", "default deny (nothing allowed it)", strconv.FormatUint(d.deny, 10))
 		}
 		if err := t.flush(); err != nil {
 			return err

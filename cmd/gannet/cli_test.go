@@ -114,7 +114,9 @@ var (
 			"allow icmp type 8  [policy web-ingress, rule allow-ping]",
 			"deny  [policy web-ingress, end of tier]",
 		},
-		IngressPolicy: true,
+		IngressPolicy:      true,
+		IngressHits:        []uint64{1203, 57, 0},
+		IngressDefaultDeny: 12,
 	}
 
 	cliReload = api.Reload{

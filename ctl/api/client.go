@@ -32,6 +32,7 @@ const DefaultTimeout = 15 * time.Second
 type Client struct {
 	socket string
 	hc     *http.Client
+	stream *http.Client // no overall timeout: a capture runs until stopped
 }
 
 // NewClient returns a client for the API served on socket.
@@ -45,7 +46,7 @@ func NewClient(socket string) *Client {
 		IdleConnTimeout:       30 * time.Second,
 		ResponseHeaderTimeout: DefaultTimeout,
 	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr, Timeout: DefaultTimeout}}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr, Timeout: DefaultTimeout}, stream: &http.Client{Transport: tr}}
 }
 
 // Socket returns the socket path the client dials.
@@ -378,4 +379,57 @@ func (c *Client) BGPRoutes(ctx context.Context, peer, prefix string) ([]BGPRoute
 		return nil, err
 	}
 	return out, nil
+}
+
+// CaptureResult is what the daemon said at the end of a capture.
+type CaptureResult struct {
+	Captured int    // frames written to the stream
+	Dropped  uint64 // matching frames lost to a full ring
+	// Complete: the daemon ended the stream (count reached, interface
+	// gone, daemon stopping) and sent its counts.
+	Complete bool
+}
+
+// Capture is POST /v1/capture: it copies the pcap stream to out until
+// the daemon ends it or ctx does (then the result is what was seen so
+// far, and no error).
+func (c *Client) Capture(ctx context.Context, req CaptureRequest, out io.Writer) (CaptureResult, error) {
+	var res CaptureResult
+	b, err := json.Marshal(req)
+	if err != nil {
+		return res, err
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://gannet/v1/capture", bytes.NewReader(b))
+	if err != nil {
+		return res, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := c.stream.Do(hr)
+	if err != nil {
+		return res, c.reachError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		apiErr := &Error{Status: resp.StatusCode}
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) == nil {
+			apiErr.Errors = eb.Errors
+		}
+		if resp.StatusCode == http.StatusForbidden {
+			return res, &ReachError{Socket: c.socket, Denied: true, Err: apiErr}
+		}
+		return res, apiErr
+	}
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		if ctx.Err() != nil {
+			return res, nil // stopped by the caller
+		}
+		return res, fmt.Errorf("capture: %w", err)
+	}
+	if n, err := strconv.Atoi(resp.Trailer.Get(TrailerCaptured)); err == nil {
+		res.Captured, res.Complete = n, true
+	}
+	res.Dropped, _ = strconv.ParseUint(resp.Trailer.Get(TrailerDropped), 10, 64)
+	return res, nil
 }

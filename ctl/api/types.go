@@ -208,8 +208,11 @@ type Counters struct {
 	Drops []Drop `json:"drops" yaml:"drops"`
 	// ICMP: the router's own errors by outcome (sent, rate-limited,
 	// refused, no-source).
-	ICMP  map[string]uint64 `json:"icmp" yaml:"icmp"`
-	Ports []PortCounters    `json:"ports" yaml:"ports"`
+	ICMP map[string]uint64 `json:"icmp" yaml:"icmp"`
+	// PolicyLog: records Log rules asked for, by outcome (queued,
+	// rate-limited, ring-full); absent until a Log rule matched.
+	PolicyLog map[string]uint64 `json:"policyLog,omitempty" yaml:"policyLog,omitempty"`
+	Ports     []PortCounters    `json:"ports" yaml:"ports"`
 	// XDP: the XDP programs' decisions by interface and decision.
 	XDP []XDPCounters `json:"xdp,omitempty" yaml:"xdp,omitempty"`
 }
@@ -246,7 +249,49 @@ type Policy struct {
 	// in that direction.
 	IngressPolicy bool `json:"ingressPolicy" yaml:"ingressPolicy"`
 	EgressPolicy  bool `json:"egressPolicy" yaml:"egressPolicy"`
+	// IngressHits/EgressHits count the packets each rule (same order as
+	// Ingress/Egress) decided — or, for a Log rule, marked — since its
+	// program was compiled: a connection's first packet with conntrack,
+	// every packet without. The *DefaultDeny counts are the packets no
+	// rule allowed.
+	IngressHits        []uint64 `json:"ingressHits" yaml:"ingressHits"`
+	EgressHits         []uint64 `json:"egressHits" yaml:"egressHits"`
+	IngressDefaultDeny uint64   `json:"ingressDefaultDenyHits" yaml:"ingressDefaultDenyHits"`
+	EgressDefaultDeny  uint64   `json:"egressDefaultDenyHits" yaml:"egressDefaultDenyHits"`
 }
+
+// RuleHits is the hit count of one rule of one endpoint's program, as
+// Daemon.RuleHits lists them for the metrics collector.
+type RuleHits struct {
+	Endpoint  string `json:"endpoint" yaml:"endpoint"`
+	Direction string `json:"direction" yaml:"direction"` // ingress, egress
+	// Policy or Profile names the rule's document; both empty for the
+	// default deny (Index -1).
+	Policy  string `json:"policy,omitempty" yaml:"policy,omitempty"`
+	Profile string `json:"profile,omitempty" yaml:"profile,omitempty"`
+	Index   int    `json:"index" yaml:"index"`   // the rule's position in its document's direction
+	Action  string `json:"action" yaml:"action"` // Allow, Deny, Pass, Log; Deny for the default deny
+	Hits    uint64 `json:"hits" yaml:"hits"`
+}
+
+// CaptureRequest is POST /v1/capture: the answer is a pcap stream
+// (application/vnd.tcpdump.pcap) of the frames that match, until Count
+// frames were sent, the client goes away or the interface does; the
+// trailers Gannet-Captured and Gannet-Dropped then count the frames sent
+// and those lost to a full ring.
+type CaptureRequest struct {
+	Interface string `json:"interface" yaml:"interface"`
+	Direction string `json:"direction,omitempty" yaml:"direction,omitempty"` // rx, tx, both (default)
+	Filter    string `json:"filter,omitempty" yaml:"filter,omitempty"`       // package fwd/capfilter's language
+	Count     int    `json:"count,omitempty" yaml:"count,omitempty"`         // 0: until stopped
+	Snap      int    `json:"snap,omitempty" yaml:"snap,omitempty"`           // bytes kept per frame; 0: whole frames
+}
+
+// Capture trailers.
+const (
+	TrailerCaptured = "Gannet-Captured"
+	TrailerDropped  = "Gannet-Dropped"
+)
 
 // TraceRequest is POST /v1/trace: a packet to run through the live
 // tables without sending it. Either the fields or Frame (a whole

@@ -1,7 +1,8 @@
 // Package pcapio reads packet captures for gannet's offline tools (gannet
 // pcap, gannet xlat): pcap and pcapng files, with the link types a router
 // meets. It hands out each packet with where its network layer starts, so
-// callers parse with pkt.Parse (Ethernet) or pkt.ParseIP (bare IP).
+// callers parse with pkt.Parse (Ethernet) or pkt.ParseIP (bare IP). It
+// also writes the pcap stream of gannet capture (write.go).
 package pcapio
 
 import (
