@@ -86,6 +86,12 @@ func (d *Daemon) metricsSnapshot() *metrics.Snapshot {
 		s.Routes = append(s.Routes, metrics.Routes{Space: space, V4: v4, V6: v6})
 	})
 	slices.SortFunc(s.Routes, func(a, b metrics.Routes) int { return int(a.Space) - int(b.Space) })
+	for _, r := range d.ruleHits() {
+		if r.Hits > 0 {
+			s.RuleHits = append(s.RuleHits, metrics.RuleHit{Endpoint: r.Endpoint, Direction: r.Direction, Policy: r.Policy,
+				Profile: r.Profile, Index: r.Index, Action: r.Action, Hits: r.Hits})
+		}
+	}
 	if nt := d.dp.st.nat; nt != nil {
 		s.Conntrack = &metrics.Conntrack{Sessions: nt.Len(), Capacity: nt.Capacity()}
 		nt.PortsInUse(func(a netip.Addr, inUse, size int) {

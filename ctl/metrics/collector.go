@@ -53,6 +53,7 @@ var (
 	dReleased   = desc("fragments_released_total", "Held fragments released once their first fragment was forwarded.")
 	dNATCreated = desc("conntrack_sessions_created_total", "Sessions connection tracking created.")
 	dLost       = desc("worker_lost_frames_total", "Frames a detached port did not give back to the worker.", "worker")
+	dRuleHits   = desc("policy_rule_hits_total", "Packets whose policy decision a rule made (the first rule that matched), by endpoint, direction, its policy or profile, its index and action; rule -1 is the program's default deny. Only rules that decided a packet are exported.", "endpoint", "direction", "policy", "profile", "rule", "action")
 	dDenied     = desc("policy_denied_packets_total", "Packets denied by an endpoint's policy: direction egress for what it sent, ingress for what was on its way to it.", "endpoint", "direction")
 
 	dXDP         = desc("xdp_packets_total", "Decisions of the port's XDP program: redirected to gannet's socket, passed to the kernel (pass-*), dropped (drop-*).", "interface", "action")
@@ -75,7 +76,7 @@ var (
 
 var allDescs = []*prometheus.Desc{dBuildInfo, dWorkers, dIfUp, dIfRxPackets, dIfRxBytes, dIfTxPackets, dIfTxBytes,
 	dForwarded, dDropped, dReplies, dParse, dConntrack, dXlat, dICMPSent, dICMPNot, dFragmented, dFragments, dHeld,
-	dReleased, dNATCreated, dLost, dDenied, dXDP, dRingDropped, dRingRxInv, dRingTxInv, dRingFull, dRingFillEm,
+	dReleased, dNATCreated, dLost, dRuleHits, dDenied, dXDP, dRingDropped, dRingRxInv, dRingTxInv, dRingFull, dRingFillEm,
 	dRingTxEm, dEndpoints, dRoutes, dCTSessions, dCTCapacity, dNATInUse, dNATRange, dApply, dApplyFailed}
 
 // Describe implements prometheus.Collector.
@@ -200,6 +201,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, a := range s.NAT {
 		gauge(dNATInUse, float64(a.InUse), a.Addr.String())
 		gauge(dNATRange, float64(a.RangeSize), a.Addr.String())
+	}
+
+	for _, r := range s.RuleHits {
+		counter(dRuleHits, r.Hits, r.Endpoint, r.Direction, r.Policy, r.Profile, strconv.Itoa(r.Index), r.Action)
 	}
 
 	ap := &s.Apply

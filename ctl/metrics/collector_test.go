@@ -89,45 +89,49 @@ func TestCollectorValues(t *testing.T) {
 	snap.Apply.Fail("reload")
 	snap.Conntrack = &metrics.Conntrack{Sessions: 5, Capacity: 1024}
 	snap.NAT = []metrics.NATAddress{{Addr: netip.MustParseAddr("203.0.113.1"), InUse: 12, RangeSize: 64512}}
+	snap.RuleHits = []metrics.RuleHit{{Endpoint: "a", Direction: "egress", Policy: "p", Index: 2, Action: "Allow", Hits: 9},
+		{Endpoint: "a", Direction: "egress", Index: -1, Action: "Deny", Hits: 3}}
 	got := gather(t, metrics.NewCollector(func() *metrics.Snapshot { return snap }))
 
 	rx := float64(fwdN + deniedN + ttlN + noRouteN + 1)
 	want := map[string]float64{
-		"gannet_build_info{version=test}":                                  1,
-		"gannet_workers{}":                                                 1,
-		"gannet_forwarded_packets_total{}":                                 fwdN,
-		"gannet_interface_rx_packets_total{interface=gw-a,queue=0}":        rx,
-		"gannet_interface_tx_packets_total{interface=gw-b,queue=0}":        fwdN,
-		"gannet_interface_tx_bytes_total{interface=gw-b,queue=0}":          fwdN * (14 + 20 + 8 + 100),
-		"gannet_interface_tx_packets_total{interface=gw-a,queue=0}":        ttlN + noRouteN, // the ICMP errors back to a
-		"gannet_interface_rx_packets_total{interface=gw-b,queue=0}":        0,
-		"gannet_dropped_packets_total{reason=policy-egress,stage=policy}":  deniedN,
-		"gannet_dropped_packets_total{reason=ttl-exceeded,stage=forward}":  ttlN,
-		"gannet_dropped_packets_total{reason=no-route,stage=route}":        noRouteN,
-		"gannet_dropped_packets_total{reason=malformed,stage=parse}":       1,
-		"gannet_dropped_packets_total{reason=tx-full,stage=tx}":            0,
-		"gannet_parse_errors_total{reason=ipv4-header-truncated}":          0,
-		"gannet_policy_denied_packets_total{direction=egress,endpoint=a}":  deniedN,
-		"gannet_policy_denied_packets_total{direction=ingress,endpoint=b}": 0,
-		"gannet_icmp_sent_total{type=time-exceeded}":                       ttlN,
-		"gannet_icmp_sent_total{type=unreachable}":                         noRouteN,
-		"gannet_icmp_sent_total{type=too-big}":                             0,
-		"gannet_icmp_suppressed_total{reason=rate-limited}":                0,
-		"gannet_endpoints{state=up}":                                       2,
-		"gannet_endpoints{state=missing}":                                  0,
-		"gannet_routes{family=ipv4,space=0}":                               3, // a's and b's host routes, the router's address
-		"gannet_routes{family=ipv6,space=0}":                               1, // the gateway's link-local address
-		"gannet_conntrack_sessions{}":                                      5,
-		"gannet_conntrack_capacity{}":                                      1024,
-		"gannet_nat_ports_in_use{address=203.0.113.1}":                     12,
-		"gannet_nat_port_range_size{address=203.0.113.1}":                  64512,
-		"gannet_apply_duration_seconds_count{}":                            2,
-		"gannet_apply_duration_seconds_bucket{le=0.001}":                   0,
-		"gannet_apply_duration_seconds_bucket{le=0.005}":                   1,
-		"gannet_apply_duration_seconds_bucket{le=0.05}":                    2,
-		"gannet_apply_failures_total{source=reload}":                       2,
-		"gannet_apply_failures_total{source=api}":                          0,
-		"gannet_worker_lost_frames_total{worker=0}":                        0,
+		"gannet_build_info{version=test}":                                                                  1,
+		"gannet_workers{}":                                                                                 1,
+		"gannet_forwarded_packets_total{}":                                                                 fwdN,
+		"gannet_interface_rx_packets_total{interface=gw-a,queue=0}":                                        rx,
+		"gannet_interface_tx_packets_total{interface=gw-b,queue=0}":                                        fwdN,
+		"gannet_interface_tx_bytes_total{interface=gw-b,queue=0}":                                          fwdN * (14 + 20 + 8 + 100),
+		"gannet_interface_tx_packets_total{interface=gw-a,queue=0}":                                        ttlN + noRouteN, // the ICMP errors back to a
+		"gannet_interface_rx_packets_total{interface=gw-b,queue=0}":                                        0,
+		"gannet_dropped_packets_total{reason=policy-egress,stage=policy}":                                  deniedN,
+		"gannet_dropped_packets_total{reason=ttl-exceeded,stage=forward}":                                  ttlN,
+		"gannet_dropped_packets_total{reason=no-route,stage=route}":                                        noRouteN,
+		"gannet_dropped_packets_total{reason=malformed,stage=parse}":                                       1,
+		"gannet_dropped_packets_total{reason=tx-full,stage=tx}":                                            0,
+		"gannet_parse_errors_total{reason=ipv4-header-truncated}":                                          0,
+		"gannet_policy_denied_packets_total{direction=egress,endpoint=a}":                                  deniedN,
+		"gannet_policy_denied_packets_total{direction=ingress,endpoint=b}":                                 0,
+		"gannet_icmp_sent_total{type=time-exceeded}":                                                       ttlN,
+		"gannet_icmp_sent_total{type=unreachable}":                                                         noRouteN,
+		"gannet_icmp_sent_total{type=too-big}":                                                             0,
+		"gannet_icmp_suppressed_total{reason=rate-limited}":                                                0,
+		"gannet_endpoints{state=up}":                                                                       2,
+		"gannet_endpoints{state=missing}":                                                                  0,
+		"gannet_routes{family=ipv4,space=0}":                                                               3, // a's and b's host routes, the router's address
+		"gannet_routes{family=ipv6,space=0}":                                                               1, // the gateway's link-local address
+		"gannet_conntrack_sessions{}":                                                                      5,
+		"gannet_conntrack_capacity{}":                                                                      1024,
+		"gannet_nat_ports_in_use{address=203.0.113.1}":                                                     12,
+		"gannet_nat_port_range_size{address=203.0.113.1}":                                                  64512,
+		"gannet_apply_duration_seconds_count{}":                                                            2,
+		"gannet_apply_duration_seconds_bucket{le=0.001}":                                                   0,
+		"gannet_apply_duration_seconds_bucket{le=0.005}":                                                   1,
+		"gannet_apply_duration_seconds_bucket{le=0.05}":                                                    2,
+		"gannet_apply_failures_total{source=reload}":                                                       2,
+		"gannet_apply_failures_total{source=api}":                                                          0,
+		"gannet_worker_lost_frames_total{worker=0}":                                                        0,
+		"gannet_policy_rule_hits_total{action=Allow,direction=egress,endpoint=a,policy=p,profile=,rule=2}": 9,
+		"gannet_policy_rule_hits_total{action=Deny,direction=egress,endpoint=a,policy=,profile=,rule=-1}":  3,
 	}
 	// The truncated frame's parse reason is whichever check caught it:
 	// all parse errors together are the one malformed frame.

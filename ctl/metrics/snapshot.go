@@ -24,6 +24,17 @@ type Snapshot struct {
 	Conntrack *Conntrack
 	NAT       []NATAddress
 	Apply     ApplyStats
+	// RuleHits are the policy rules that decided packets (hits > 0).
+	RuleHits []RuleHit
+}
+
+// RuleHit is how many packets one rule of an endpoint's program decided.
+type RuleHit struct {
+	Endpoint, Direction string
+	Policy, Profile     string // the rule's document; both empty for the default deny
+	Index               int    // the rule's position in its document's direction; -1: the default deny
+	Action              string
+	Hits                uint64
 }
 
 // Worker is one worker's counters.
