@@ -18,6 +18,7 @@ import (
 	"github.com/gannet-net/gannet/ctl/config"
 	"github.com/gannet-net/gannet/fwd"
 	"github.com/gannet-net/gannet/fwd/neigh"
+	"github.com/gannet-net/gannet/fwd/xsk"
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/pkt"
 	"github.com/gannet-net/gannet/xlat"
@@ -419,6 +420,27 @@ func (d *Daemon) countersText() string {
 		for k, n := range x.Decisions {
 			if n > 0 {
 				rest = append(rest, fmt.Sprintf("xdp/%s/%s %d", x.Interface, k, n))
+			}
+		}
+	}
+	// What the kernel dropped at the sockets, before gannet saw it (a
+	// full rx ring, an empty fill ring, bad descriptors).
+	for _, pt := range d.sortedPorts() {
+		var sum xsk.Stats
+		for _, sk := range pt.socks {
+			if st, err := sk.Stats(); err == nil {
+				sum.RxDropped += st.RxDropped
+				sum.RxRingFull += st.RxRingFull
+				sum.RxFillRingEmptyDescs += st.RxFillRingEmptyDescs
+				sum.TxInvalidDescs += st.TxInvalidDescs
+			}
+		}
+		for _, x := range []struct {
+			what string
+			n    uint64
+		}{{"rx-dropped", sum.RxDropped}, {"rx-ring-full", sum.RxRingFull}, {"fill-ring-empty", sum.RxFillRingEmptyDescs}, {"tx-invalid", sum.TxInvalidDescs}} {
+			if x.n > 0 {
+				rest = append(rest, fmt.Sprintf("xsk/%s/%s %d", pt.name, x.what, x.n))
 			}
 		}
 	}

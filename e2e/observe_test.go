@@ -218,7 +218,9 @@ func TestCaptureAndPolicyLog(t *testing.T) {
 	// The API streams for a client of its own too: a count of 2 ends the
 	// stream with the trailers.
 	t.Run("api", func(t *testing.T) {
-		go a.ping(t, b.v4, 4)
+		pinged := make(chan struct{})
+		go func() { defer close(pinged); a.ping(t, b.v4, 4) }()
+		defer func() { <-pinged }() // it logs through t: done before t is
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		f, err := os.Create(filepath.Join(t.TempDir(), "api.pcap"))
