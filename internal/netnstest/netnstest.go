@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
 	"github.com/gannet-net/gannet/lab/namespace"
 )
 
@@ -45,6 +48,7 @@ func Name(prefix string) string {
 type NS struct {
 	Name string
 	t    testing.TB
+	h    *netlink.Handle // made by Netlink on first use
 }
 
 // NewNS creates a namespace named prefix+suffix with its loopback up and
@@ -87,6 +91,29 @@ func (ns *NS) Command(args ...string) *exec.Cmd {
 // belong to the namespace and keep working after Do returns.
 func (ns *NS) Do(fn func() error) error { return namespace.Do(ns.Name, fn) }
 
+// Netlink returns a netlink handle that works in the namespace whatever
+// namespace the calling thread is in, for tests that read or change its
+// links, addresses and neighbours directly; it is closed when the test
+// ends, before the namespace is deleted.
+func (ns *NS) Netlink() *netlink.Handle {
+	ns.t.Helper()
+	if ns.h != nil {
+		return ns.h
+	}
+	nsh, err := netns.GetFromName(ns.Name)
+	if err != nil {
+		ns.t.Fatalf("namespace %s: %v", ns.Name, err)
+	}
+	defer nsh.Close() // the handle's sockets hold the namespace themselves
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		ns.t.Fatalf("netlink handle in %s: %v", ns.Name, err)
+	}
+	ns.h = h
+	ns.t.Cleanup(func() { h.Close(); ns.h = nil })
+	return h
+}
+
 // Veth creates a veth pair, end a in namespace na and end b in nb (nil
 // means the test's own namespace), and brings both up. Extra link options
 // (e.g. "numrxqueues", "2", "numtxqueues", "2") apply to both ends.
@@ -105,7 +132,11 @@ func Veth(t testing.TB, a string, na *NS, b string, nb *NS, extra ...string) {
 	Run(t, args...)
 	t.Cleanup(func() {
 		// Gone already when one of the namespaces was deleted.
-		_ = exec.Command("ip", "link", "del", a).Run()
+		if na != nil {
+			_, _ = na.Try("ip", "link", "del", a)
+		} else {
+			_ = exec.Command("ip", "link", "del", a).Run()
+		}
 	})
 	up := func(ns *NS, dev string) {
 		if ns != nil {
