@@ -18,7 +18,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/gannet-net/gannet/internal/netnstest"
@@ -55,17 +54,7 @@ func newTestNS(tb testing.TB) *testNS {
 	ns.Do(func() error {
 		return os.WriteFile("/proc/sys/net/ipv6/conf/default/disable_ipv6", []byte("1"), 0)
 	})
-	nsh, err := netns.GetFromName(ns.Name)
-	if err != nil {
-		tb.Fatalf("netns.GetFromName(%s): %v", ns.Name, err)
-	}
-	h, err := netlink.NewHandleAt(nsh)
-	nsh.Close() // the handle's socket keeps its own reference to the namespace
-	if err != nil {
-		tb.Fatalf("netlink.NewHandleAt(%s): %v", ns.Name, err)
-	}
-	tb.Cleanup(h.Close) // runs before netnstest deletes the namespace
-	return &testNS{tb: tb, ns: ns, h: h}
+	return &testNS{tb: tb, ns: ns, h: ns.Netlink()}
 }
 
 // do runs f on a thread inside the namespace and fails the test with its
