@@ -2,6 +2,7 @@ package namespace
 
 import (
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,28 @@ func TestScratchLifecycle(t *testing.T) {
 	out, _ = Run("", "ip", "netns", "list")
 	if strings.Contains(out, l.Suffix) {
 		t.Fatalf("namespaces left after Close: %s", out)
+	}
+}
+
+// TestDoGoexit: a function that leaves Do's goroutine without returning
+// (t.Fatal inside Do) makes Do fail instead of hang.
+func TestDoGoexit(t *testing.T) {
+	if ok, why := Root(); !ok {
+		t.Skip(why)
+	}
+	l, err := NewScratch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ns, err := l.AddNS("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Do(ns, func() error { runtime.Goexit(); return nil }); err == nil || !strings.Contains(err.Error(), "without returning") {
+		t.Errorf("Do(fn calling runtime.Goexit) = %v, want an error saying fn did not return", err)
+	}
+	if err := Do(ns, func() error { return nil }); err != nil {
+		t.Errorf("Do after a Goexit: %v", err)
 	}
 }
