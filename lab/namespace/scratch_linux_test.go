@@ -7,7 +7,10 @@ import (
 	"testing"
 )
 
-func TestScratchLifecycle(t *testing.T) {
+// scratch returns a scratch lab closed when the test ends, or skips t
+// without root.
+func scratch(t *testing.T) *Scratch {
+	t.Helper()
 	if ok, why := Root(); !ok {
 		t.Skip(why)
 	}
@@ -16,6 +19,11 @@ func TestScratchLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func TestScratchLifecycle(t *testing.T) {
+	l := scratch(t)
 	a, err := l.AddNS("a")
 	if err != nil {
 		t.Fatal(err)
@@ -56,15 +64,7 @@ func TestScratchLifecycle(t *testing.T) {
 // TestDoGoexit: a function that leaves Do's goroutine without returning
 // (t.Fatal inside Do) makes Do fail instead of hang.
 func TestDoGoexit(t *testing.T) {
-	if ok, why := Root(); !ok {
-		t.Skip(why)
-	}
-	l, err := NewScratch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	ns, err := l.AddNS("x")
+	ns, err := scratch(t).AddNS("x")
 	if err != nil {
 		t.Fatal(err)
 	}
