@@ -11,76 +11,56 @@ package pkt
 // with Parse.
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
-func requireRoot(t *testing.T, tools ...string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, veth, AF_PACKET)")
-	}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (Debian: iproute2, iputils-ping)", tool)
-		}
-	}
-}
-
-func run(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 func TestKernelAcceptsBuiltPackets(t *testing.T) {
-	requireRoot(t, "ip", "ping")
-	var rnd [3]byte
-	rand.Read(rnd[:])
-	id := hex.EncodeToString(rnd[:])
-	ns, gw, wl := "gn-pkt-"+id, "gpg"+id, "gpw"+id
-
-	run(t, "ip", "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	run(t, "ip", "link", "add", gw, "type", "veth", "peer", "name", wl, "netns", ns)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", gw).Run() })
-	// The gateway end stays in this namespace without addresses; with IPv6
-	// off it sends nothing of its own onto the link.
-	run(t, "sysctl", "-qw", "net.ipv6.conf."+gw+".disable_ipv6=1")
-	run(t, "ip", "link", "set", gw, "up")
-	nsx := func(args ...string) { run(t, append([]string{"ip", "netns", "exec", ns}, args...)...) }
-	nsx("sysctl", "-qw", "net.ipv6.conf."+wl+".accept_dad=0")
-	nsx("ip", "link", "set", "lo", "up")
-	nsx("ip", "link", "set", wl, "up")
-	nsx("ip", "addr", "add", "198.18.0.2/32", "dev", wl)
-	nsx("ip", "addr", "add", "2001:db8::2/128", "dev", wl, "nodad")
+	netnstest.Require(t, "ping")
+	// The gateway end lives in a namespace of its own without addresses;
+	// with IPv6 off there before the link exists it sends nothing of its
+	// own onto the link.
+	gwNS, ns := netnstest.NewNS(t, "gpktgw"), netnstest.NewNS(t, "gpktwl")
+	gwNS.Run("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	id := netnstest.Name("")
+	gw, wl := "gpg"+id, "gpw"+id
+	netnstest.Veth(t, gw, gwNS, wl, ns)
+	ns.Run("ip", "addr", "add", "198.18.0.2/32", "dev", wl)
+	ns.Run("ip", "addr", "add", "2001:db8::2/128", "dev", wl, "nodad")
 	// Calico-style workload routing: everything via the link-local gateway.
-	nsx("ip", "route", "add", "169.254.1.1", "dev", wl)
-	nsx("ip", "route", "add", "default", "via", "169.254.1.1", "dev", wl)
-	nsx("ip", "-6", "route", "add", "default", "via", "fe80::1", "dev", wl)
+	ns.Run("ip", "route", "add", "169.254.1.1", "dev", wl)
+	ns.Run("ip", "route", "add", "default", "via", "169.254.1.1", "dev", wl)
+	ns.Run("ip", "-6", "route", "add", "default", "via", "fe80::1", "dev", wl)
 
-	ifi, err := net.InterfaceByName(gw)
+	l, err := gwNS.Netlink().LinkByName(gw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
-	if err != nil {
-		t.Fatalf("AF_PACKET socket: %v", err)
+	ifindex := l.Attrs().Index
+	fd := -1
+	if err := gwNS.Do(func() (err error) {
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL))); err != nil {
+			return fmt.Errorf("AF_PACKET socket: %w", err)
+		}
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}); err != nil {
+			return fmt.Errorf("bind %s: %w", gw, err)
+		}
+		return nil
+	}); err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		t.Fatalf("in %s: %v", gwNS.Name, err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
-		t.Fatalf("bind %s: %v", gw, err)
-	}
 	tv := unix.NsecToTimeval(int64(200 * time.Millisecond))
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		t.Fatal(err)
@@ -95,8 +75,8 @@ func TestKernelAcceptsBuiltPackets(t *testing.T) {
 	pings := make(chan result, 2)
 	for _, target := range []string{"203.0.113.7", "2001:db8:ff::9"} {
 		go func() {
-			out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "5", target).CombinedOutput()
-			pings <- result{string(out), err}
+			out, err := ns.Try("ping", "-c", "1", "-W", "5", target)
+			pings <- result{out, err}
 		}()
 	}
 
@@ -109,7 +89,7 @@ func TestKernelAcceptsBuiltPackets(t *testing.T) {
 		answered                          = 0
 	)
 	send := func(frame []byte) {
-		if err := unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
+		if err := unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: ifindex}); err != nil {
 			t.Fatalf("send: %v", err)
 		}
 	}

@@ -1,80 +1,55 @@
 package bpf
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
-// inNewNetns moves the calling goroutine, locked to its thread for the rest of the test,
-// into a new network namespace with a random name, and returns the suffix used for names.
-// Cleanup returns the thread to its namespace and deletes the new one (with its links).
-func inNewNetns(t *testing.T) string {
+// vethPair creates a veth pair a <-> b in namespace ns, both up, and returns their links
+// (their indexes are ns's: whatever uses them there runs in ns.Do).
+func vethPair(t *testing.T, ns *netnstest.NS, a, b string) (netlink.Link, netlink.Link) {
 	t.Helper()
-	var b [4]byte
-	rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
-	runtime.LockOSThread() // never unlocked: a thread that ends the test locked is discarded
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatalf("netns.Get: %v", err)
-	}
-	name := "gannet-bpf-" + suffix
-	ns, err := netns.NewNamed(name)
-	if err != nil {
-		orig.Close()
-		t.Fatalf("netns.NewNamed(%s): %v", name, err)
-	}
-	t.Cleanup(func() {
-		if err := netns.Set(orig); err != nil {
-			t.Errorf("back to the original netns: %v", err)
-		}
-		orig.Close()
-		ns.Close()
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("deleting netns %s: %v", name, err)
-		}
-	})
-	return suffix
-}
-
-// vethPair creates a veth pair a <-> b in the current namespace and brings both up.
-func vethPair(t *testing.T, a, b string) (netlink.Link, netlink.Link) {
-	t.Helper()
-	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: a}, PeerName: b}); err != nil {
-		t.Fatalf("adding veth %s/%s: %v", a, b, err)
-	}
+	netnstest.Veth(t, a, ns, b, ns)
 	var links []netlink.Link
 	for _, name := range []string{a, b} {
-		l, err := netlink.LinkByName(name)
+		l, err := ns.Netlink().LinkByName(name)
 		if err != nil {
-			t.Fatalf("LinkByName(%s): %v", name, err)
-		}
-		if err := netlink.LinkSetUp(l); err != nil {
-			t.Fatalf("LinkSetUp(%s): %v", name, err)
+			t.Fatalf("LinkByName(%s) in %s: %v", name, ns.Name, err)
 		}
 		links = append(links, l)
 	}
 	return links[0], links[1]
 }
 
-// packetSocket returns a send function writing whole frames onto link l (AF_PACKET), so
-// the test decides exactly which frames the program on the peer sees.
-func packetSocket(t *testing.T, l netlink.Link) func(frame []byte) {
+// attach attaches p to ifindex in namespace ns (Attach resolves the index in the calling
+// thread's namespace).
+func attach(ns *netnstest.NS, p *Program, ifindex int, mode AttachMode) (got AttachMode, err error) {
+	err = ns.Do(func() (err error) {
+		got, err = p.Attach(ifindex, mode)
+		return err
+	})
+	return got, err
+}
+
+// packetSocket returns a send function writing whole frames onto link l of namespace ns
+// (AF_PACKET), so the test decides exactly which frames the program on the peer sees.
+func packetSocket(t *testing.T, ns *netnstest.NS, l netlink.Link) func(frame []byte) {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0) // 0: send only
-	if err != nil {
-		t.Fatalf("socket(AF_PACKET): %v", err)
+	var fd int
+	if err := ns.Do(func() (err error) {
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0) // 0: send only
+		return err
+	}); err != nil {
+		t.Fatalf("socket(AF_PACKET) in %s: %v", ns.Name, err)
 	}
 	t.Cleanup(func() { unix.Close(fd) })
 	to := &unix.SockaddrLinklayer{Ifindex: l.Attrs().Index, Halen: 6}
@@ -86,10 +61,10 @@ func packetSocket(t *testing.T, l netlink.Link) func(frame []byte) {
 	}
 }
 
-// xdpState returns the XDP program id and attach mode the kernel reports for ifindex.
-func xdpState(t *testing.T, ifindex int) (id, mode uint32) {
+// xdpState returns the XDP program id and attach mode the kernel reports for ifindex in ns.
+func xdpState(t *testing.T, ns *netnstest.NS, ifindex int) (id, mode uint32) {
 	t.Helper()
-	l, err := netlink.LinkByIndex(ifindex)
+	l, err := ns.Netlink().LinkByIndex(ifindex)
 	if err != nil {
 		t.Fatalf("LinkByIndex(%d): %v", ifindex, err)
 	}
@@ -110,10 +85,12 @@ const (
 // counted per outcome, generic mode on request, and Close detaches.
 func TestAttachVeth(t *testing.T) {
 	requireRoot(t)
-	suffix := inNewNetns(t)
-	a, b := vethPair(t, "gba"+suffix, "gbb"+suffix)
+	netnstest.Require(t)
+	ns := netnstest.NewNS(t, "gbpf")
+	suffix := netnstest.Name("")
+	a, b := vethPair(t, ns, "gba"+suffix, "gbb"+suffix)
 	hostAddr := hostIP4
-	if err := netlink.AddrAdd(b, &netlink.Addr{IPNet: &net.IPNet{IP: hostAddr.AsSlice(), Mask: net.CIDRMask(24, 32)}}); err != nil {
+	if err := ns.Netlink().AddrAdd(b, &netlink.Addr{IPNet: &net.IPNet{IP: hostAddr.AsSlice(), Mask: net.CIDRMask(24, 32)}}); err != nil {
 		t.Fatalf("AddrAdd(%s, %v): %v", b.Attrs().Name, hostAddr, err)
 	}
 
@@ -122,7 +99,7 @@ func TestAttachVeth(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	defer p.Close()
-	mode, err := p.Attach(b.Attrs().Index, AttachAuto)
+	mode, err := attach(ns, p, b.Attrs().Index, AttachAuto)
 	if err != nil {
 		t.Fatalf("Attach(%s, auto): %v", b.Attrs().Name, err)
 	}
@@ -134,10 +111,10 @@ func TestAttachVeth(t *testing.T) {
 		t.Fatalf("program info: %v", err)
 	}
 	progID, _ := info.ID()
-	if id, m := xdpState(t, b.Attrs().Index); uint32(progID) != id || m != attachedDrv {
+	if id, m := xdpState(t, ns, b.Attrs().Index); uint32(progID) != id || m != attachedDrv {
 		t.Errorf("kernel reports prog %d mode %d on %s, want prog %d mode %d (driver)", id, m, b.Attrs().Name, progID, attachedDrv)
 	}
-	if _, err := p.Attach(a.Attrs().Index, AttachAuto); err == nil {
+	if _, err := attach(ns, p, a.Attrs().Index, AttachAuto); err == nil {
 		t.Errorf("second Attach = nil, want an error")
 	}
 
@@ -145,7 +122,7 @@ func TestAttachVeth(t *testing.T) {
 	// one routed through b (no socket on its queue, NoSocketDrop). a has no IPv4 address,
 	// so its kernel adds no IPv4 of its own; its IPv6 autoconfiguration only adds NDP and
 	// multicast.
-	send := packetSocket(t, a)
+	send := packetSocket(t, ns, a)
 	send(arpFrame(t, layers.ARPRequest))
 	send(udp4(t, hostAddr, b.Attrs().HardwareAddr))
 	send(udp4(t, transitIP4, b.Attrs().HardwareAddr))
@@ -168,7 +145,7 @@ func TestAttachVeth(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if id, _ := xdpState(t, b.Attrs().Index); id != 0 {
+	if id, _ := xdpState(t, ns, b.Attrs().Index); id != 0 {
 		t.Errorf("after Close the kernel still reports prog %d on %s", id, b.Attrs().Name)
 	}
 
@@ -178,10 +155,10 @@ func TestAttachVeth(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	defer g.Close()
-	if mode, err := g.Attach(a.Attrs().Index, AttachGeneric); err != nil || mode != AttachGeneric {
+	if mode, err := attach(ns, g, a.Attrs().Index, AttachGeneric); err != nil || mode != AttachGeneric {
 		t.Fatalf("Attach(%s, generic) = %v, %v, want generic", a.Attrs().Name, mode, err)
 	}
-	if _, m := xdpState(t, a.Attrs().Index); m != attachedSKB {
+	if _, m := xdpState(t, ns, a.Attrs().Index); m != attachedSKB {
 		t.Errorf("kernel reports mode %d on %s, want %d (skb)", m, a.Attrs().Name, attachedSKB)
 	}
 	if ifindex, mode, ok := g.Attached(); !ok || ifindex != a.Attrs().Index || mode != AttachGeneric {
@@ -190,7 +167,7 @@ func TestAttachVeth(t *testing.T) {
 	if err := g.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if id, _ := xdpState(t, a.Attrs().Index); id != 0 {
+	if id, _ := xdpState(t, ns, a.Attrs().Index); id != 0 {
 		t.Errorf("after Close the kernel still reports prog %d on %s", id, a.Attrs().Name)
 	}
 }

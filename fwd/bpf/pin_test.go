@@ -5,8 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
 // bpffs mounts a private bpffs in a temporary directory for the test.
@@ -36,9 +37,11 @@ func progID(t *testing.T, p *Program) uint32 {
 // deleted and made again is replaced.
 func TestAttachPinned(t *testing.T) {
 	requireRoot(t)
-	suffix := inNewNetns(t)
+	netnstest.Require(t)
+	ns := netnstest.NewNS(t, "gbpfpin")
+	suffix := netnstest.Name("")
 	pins := bpffs(t)
-	_, b := vethPair(t, "gpa"+suffix, "gpb"+suffix)
+	_, b := vethPair(t, ns, "gpa"+suffix, "gpb"+suffix)
 	idx := b.Attrs().Index
 	pin := filepath.Join(pins, "ns", "gpb"+suffix)
 	load := func() *Program {
@@ -48,30 +51,38 @@ func TestAttachPinned(t *testing.T) {
 		}
 		return p
 	}
+	// AttachPinned resolves ifindex in the calling thread's namespace.
+	attachPinned := func(p *Program, ifindex int) (adopted bool, err error) {
+		err = ns.Do(func() (err error) {
+			_, adopted, err = p.AttachPinned(ifindex, AttachAuto, pin)
+			return err
+		})
+		return adopted, err
+	}
 
 	p1 := load()
-	if _, adopted, err := p1.AttachPinned(idx, AttachAuto, pin); err != nil || adopted {
+	if adopted, err := attachPinned(p1, idx); err != nil || adopted {
 		t.Fatalf("AttachPinned (first) = adopted %v, %v", adopted, err)
 	}
 	id1 := progID(t, p1)
 	if err := p1.Release(); err != nil {
 		t.Fatalf("Release: %v", err)
 	}
-	if id, _ := xdpState(t, idx); id != id1 {
+	if id, _ := xdpState(t, ns, idx); id != id1 {
 		t.Fatalf("after Release the device has program %d, want %d still attached (fail closed)", id, id1)
 	}
 
 	p2 := load()
-	if _, adopted, err := p2.AttachPinned(idx, AttachAuto, pin); err != nil || !adopted {
+	if adopted, err := attachPinned(p2, idx); err != nil || !adopted {
 		t.Fatalf("AttachPinned (restart) = adopted %v, %v; want the pinned link adopted", adopted, err)
 	}
-	if id, _ := xdpState(t, idx); id != progID(t, p2) {
+	if id, _ := xdpState(t, ns, idx); id != progID(t, p2) {
 		t.Errorf("after adoption the device has program %d, want the new one %d", id, progID(t, p2))
 	}
 	if err := p2.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if id, _ := xdpState(t, idx); id != 0 {
+	if id, _ := xdpState(t, ns, idx); id != 0 {
 		t.Errorf("after Close program %d is still attached", id)
 	}
 	if _, err := os.Stat(pin); !os.IsNotExist(err) {
@@ -80,20 +91,20 @@ func TestAttachPinned(t *testing.T) {
 
 	// A pin left for a device that was deleted and made again.
 	p3 := load()
-	if _, _, err := p3.AttachPinned(idx, AttachAuto, pin); err != nil {
+	if _, err := attachPinned(p3, idx); err != nil {
 		t.Fatal(err)
 	}
 	p3.Release()
-	if err := netlink.LinkDel(b); err != nil {
+	if err := ns.Netlink().LinkDel(b); err != nil {
 		t.Fatal(err)
 	}
-	_, b = vethPair(t, "gpa"+suffix, "gpb"+suffix)
+	_, b = vethPair(t, ns, "gpa"+suffix, "gpb"+suffix)
 	p4 := load()
 	defer p4.Close()
-	if _, adopted, err := p4.AttachPinned(b.Attrs().Index, AttachAuto, pin); err != nil || adopted {
+	if adopted, err := attachPinned(p4, b.Attrs().Index); err != nil || adopted {
 		t.Fatalf("AttachPinned on the re-made device = adopted %v, %v; want a fresh attach", adopted, err)
 	}
-	if id, _ := xdpState(t, b.Attrs().Index); id != progID(t, p4) {
+	if id, _ := xdpState(t, ns, b.Attrs().Index); id != progID(t, p4) {
 		t.Errorf("the re-made device has program %d, want %d", id, progID(t, p4))
 	}
 	// RemovePinned detaches what a stopped gannet left.
@@ -101,7 +112,7 @@ func TestAttachPinned(t *testing.T) {
 	if err := RemovePinned(pin); err != nil {
 		t.Fatalf("RemovePinned: %v", err)
 	}
-	if id, _ := xdpState(t, b.Attrs().Index); id != 0 {
+	if id, _ := xdpState(t, ns, b.Attrs().Index); id != 0 {
 		t.Errorf("after RemovePinned program %d is still attached", id)
 	}
 }

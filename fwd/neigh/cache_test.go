@@ -2,47 +2,17 @@ package neigh
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-)
 
-// newNetns creates a network namespace with a random name and returns it with a cleanup
-// that deletes it. It does not move the calling thread.
-func newNetns(t *testing.T, prefix string) (netns.NsHandle, string) {
-	t.Helper()
-	var b [4]byte
-	rand.Read(b[:])
-	name := prefix + hex.EncodeToString(b[:])
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatalf("netns.Get: %v", err)
-	}
-	defer orig.Close()
-	ns, err := netns.NewNamed(name) // moves this thread...
-	if err != nil {
-		t.Fatalf("netns.NewNamed(%s): %v", name, err)
-	}
-	if err := netns.Set(orig); err != nil { // ...and back
-		t.Fatalf("back to the original netns: %v", err)
-	}
-	t.Cleanup(func() {
-		ns.Close()
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("deleting netns %s: %v", name, err)
-		}
-	})
-	return ns, hex.EncodeToString(b[:])
-}
+	"github.com/gannet-net/gannet/internal/netnstest"
+)
 
 // addAddr adds p to l through h without duplicate address detection, so IPv6 is usable at
 // once.
@@ -69,51 +39,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // b's MAC for IPv4 and IPv6 from a Miss alone (nothing else sends to b), follows entries
 // written, changed and deleted in the kernel, and ignores other links.
 func TestCacheNetns(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) to create network namespaces and veth pairs")
-	}
-	runtime.LockOSThread() // never unlocked: a thread that ends the test locked is discarded
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatalf("netns.Get: %v", err)
-	}
-	defer orig.Close()
-	nsA, suffix := newNetns(t, "gannet-neigh-a-")
-	nsB, _ := newNetns(t, "gannet-neigh-b-")
-	ha, err := netlink.NewHandleAt(nsA)
-	if err != nil {
-		t.Fatalf("netlink handle in a: %v", err)
-	}
-	defer ha.Close()
-	hb, err := netlink.NewHandleAt(nsB)
-	if err != nil {
-		t.Fatalf("netlink handle in b: %v", err)
-	}
-	defer hb.Close()
+	netnstest.Require(t)
+	nsA, nsB := netnstest.NewNS(t, "gneigha"), netnstest.NewNS(t, "gneighb")
+	ha, hb := nsA.Netlink(), nsB.Netlink()
 
 	// No duplicate address detection on the new links: their IPv6 addresses are usable at
 	// once, so the test measures the Cache and not the kernel's start-up.
-	for _, ns := range []netns.NsHandle{nsA, nsB} {
-		if err := netns.Set(ns); err != nil {
-			t.Fatalf("entering namespace: %v", err)
-		}
-		for _, f := range []string{"/proc/sys/net/ipv6/conf/default/accept_dad", "/proc/sys/net/ipv6/conf/default/dad_transmits"} {
-			if err := os.WriteFile(f, []byte("0"), 0); err != nil {
-				t.Fatalf("%s: %v", f, err)
+	for _, ns := range []*netnstest.NS{nsA, nsB} {
+		if err := ns.Do(func() error {
+			for _, f := range []string{"/proc/sys/net/ipv6/conf/default/accept_dad", "/proc/sys/net/ipv6/conf/default/dad_transmits"} {
+				if err := os.WriteFile(f, []byte("0"), 0); err != nil {
+					return err
+				}
 			}
+			return nil
+		}); err != nil {
+			t.Fatalf("turning DAD off in %s: %v", ns.Name, err)
 		}
-	}
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("back to the original netns: %v", err)
 	}
 
+	suffix := netnstest.Name("")
 	nameA, nameB, nameC, nameD := "gna"+suffix, "gnb"+suffix, "gnc"+suffix, "gnd"+suffix
-	if err := ha.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nameA}, PeerName: nameB, PeerNamespace: netlink.NsFd(nsB)}); err != nil {
-		t.Fatalf("adding veth %s/%s: %v", nameA, nameB, err)
-	}
-	if err := ha.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: nameC}, PeerName: nameD}); err != nil {
-		t.Fatalf("adding veth %s/%s: %v", nameC, nameD, err)
-	}
+	netnstest.Veth(t, nameA, nsA, nameB, nsB)
+	netnstest.Veth(t, nameC, nsA, nameD, nsA)
 	a, err := ha.LinkByName(nameA)
 	if err != nil {
 		t.Fatalf("LinkByName(%s): %v", nameA, err)
@@ -130,14 +78,6 @@ func TestCacheNetns(t *testing.T) {
 	addAddr(t, ha, a, netip.MustParsePrefix("2001:db8::1/64"))
 	addAddr(t, hb, b, netip.MustParsePrefix("198.18.0.2/24"))
 	addAddr(t, hb, b, netip.MustParsePrefix("2001:db8::2/64"))
-	for _, x := range []struct {
-		h *netlink.Handle
-		l netlink.Link
-	}{{ha, a}, {ha, c}, {hb, b}} {
-		if err := x.h.LinkSetUp(x.l); err != nil {
-			t.Fatalf("LinkSetUp(%s): %v", x.l.Attrs().Name, err)
-		}
-	}
 	macB := [6]byte(b.Attrs().HardwareAddr)
 
 	// A permanent entry that exists before Start: the dump must bring it.
@@ -147,19 +87,17 @@ func TestCacheNetns(t *testing.T) {
 		t.Fatalf("NeighAdd(%v): %v", pre, err)
 	}
 
-	if err := netns.Set(nsA); err != nil {
-		t.Fatalf("entering namespace a: %v", err)
-	}
-	cache, err := New([]int{a.Attrs().Index})
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("back to the original netns: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("New: %v", err)
+	// New binds the Cache to the namespace of the thread that calls it.
+	var cache *Cache
+	if err := nsA.Do(func() (err error) {
+		cache, err = New([]int{a.Attrs().Index})
+		return err
+	}); err != nil {
+		t.Fatalf("New in %s: %v", nsA.Name, err)
 	}
 	defer cache.Close()
-	// From here the test thread is back in its own namespace: the Cache must keep using
-	// namespace a by itself.
+	// The test's own thread never entered namespace a: the Cache must keep using it by
+	// itself.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := cache.Start(ctx); err != nil {

@@ -1,18 +1,16 @@
 package xsk
 
 // Privileged tests: AF_XDP sockets on veth pairs inside a network namespace
-// the test creates. The XDP program here is the smallest that works (redirect
+// the test creates with internal/netnstest. The XDP program here is the smallest that works (redirect
 // to the XSKMAP slot of the receiving queue, else pass), assembled in the test
 // so no clang is needed; gannet's real program is fwd/bpf's.
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
@@ -20,8 +18,9 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
 // testEtherType is IEEE 802 local experimental EtherType 1: frames of the
@@ -37,65 +36,36 @@ func requireRoot(tb testing.TB) {
 	}
 }
 
-// testNS is a network namespace owned by one test.
+// testNS is a network namespace owned by one test (made and removed by
+// netnstest), with a netlink handle in it for reading link attributes.
 type testNS struct {
 	tb testing.TB
-	ns netns.NsHandle
+	ns *netnstest.NS
 	h  *netlink.Handle
 }
 
 func newTestNS(tb testing.TB) *testNS {
 	tb.Helper()
 	requireRoot(tb)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		tb.Fatalf("netns.Get: %v", err)
-	}
-	defer orig.Close()
-	ns, err := netns.New() // switches this thread into the new namespace
-	if err != nil {
-		tb.Fatalf("netns.New: %v", err)
-	}
-	if err := netns.Set(orig); err != nil {
-		// The thread is stuck in the wrong namespace: let it die with the goroutine.
-		runtime.LockOSThread()
-		tb.Fatalf("netns.Set back: %v", err)
-	}
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		ns.Close()
-		tb.Fatalf("netlink.NewHandleAt: %v", err)
-	}
-	// Closing the last handle removes the namespace and the veths in it.
-	tb.Cleanup(func() { h.Close(); ns.Close() })
-	return &testNS{tb: tb, ns: ns, h: h}
+	netnstest.Require(tb)
+	ns := netnstest.NewNS(tb, "gxsk")
+	// No IPv6 autoconf chatter on the links made in it (best effort: the
+	// tests filter on their EtherType anyway).
+	ns.Do(func() error {
+		return os.WriteFile("/proc/sys/net/ipv6/conf/default/disable_ipv6", []byte("1"), 0)
+	})
+	return &testNS{tb: tb, ns: ns, h: ns.Netlink()}
 }
 
-// do runs f on a thread inside the namespace. Sockets and links made in f stay
-// in the namespace after f returns.
-func (n *testNS) do(f func()) {
+// do runs f on a thread inside the namespace and fails the test with its
+// error. Sockets and links made in f stay in the namespace after f
+// returns. f runs on another goroutine, so it returns errors instead of
+// calling tb.Fatal.
+func (n *testNS) do(what string, f func() error) {
 	n.tb.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		n.tb.Fatalf("netns.Get: %v", err)
+	if err := n.ns.Do(f); err != nil {
+		n.tb.Fatalf("%s in %s: %v", what, n.ns.Name, err)
 	}
-	defer orig.Close()
-	if err := netns.Set(n.ns); err != nil {
-		runtime.UnlockOSThread()
-		n.tb.Fatalf("netns.Set: %v", err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			n.tb.Errorf("netns.Set back: %v", err) // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	f()
 }
 
 // veth is one pair: the XSK side and the peer the test talks through.
@@ -106,23 +76,14 @@ type veth struct {
 
 func (n *testNS) veth() veth {
 	n.tb.Helper()
-	var sfx [4]byte
-	rand.Read(sfx[:])
-	a, b := "gx"+hex.EncodeToString(sfx[:]), "gp"+hex.EncodeToString(sfx[:])
-	if err := n.h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: a}, PeerName: b}); err != nil {
-		n.tb.Fatalf("add veth %s/%s: %v", a, b, err)
-	}
+	sfx := netnstest.Name("")
+	a, b := "gx"+sfx, "gp"+sfx
+	netnstest.Veth(n.tb, a, n.ns, b, n.ns)
 	var v veth
 	for i, name := range []string{a, b} {
-		// No IPv6 autoconf chatter on the test links (best effort: the
-		// tests filter on their EtherType anyway).
-		n.do(func() { os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0) })
 		l, err := n.h.LinkByName(name)
 		if err != nil {
 			n.tb.Fatalf("LinkByName(%s): %v", name, err)
-		}
-		if err := n.h.LinkSetUp(l); err != nil {
-			n.tb.Fatalf("set %s up: %v", name, err)
 		}
 		if i == 0 {
 			v.xsk = l.Attrs().Index
@@ -160,21 +121,22 @@ func (n *testNS) redirect(ifindex int) *ebpf.Map {
 		n.tb.Fatalf("load XDP program: %v", err)
 	}
 	n.tb.Cleanup(func() { prog.Close() })
-	n.do(func() {
-		l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: link.XDPDriverMode})
-		if err != nil {
-			n.tb.Fatalf("attach XDP to ifindex %d: %v", ifindex, err)
-		}
-		n.tb.Cleanup(func() { l.Close() })
+	var l link.Link
+	n.do(fmt.Sprintf("attach XDP to ifindex %d", ifindex), func() (err error) {
+		l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: link.XDPDriverMode})
+		return err
 	})
+	n.tb.Cleanup(func() { l.Close() })
 	return m
 }
 
 // socket makes an XSK on (ifindex, queue 0) inside the namespace.
 func (n *testNS) socket(u *Umem, cfg SocketConfig) (*Socket, error) {
 	var s *Socket
-	var err error
-	n.do(func() { s, err = u.NewSocket(cfg) })
+	err := n.ns.Do(func() (err error) {
+		s, err = u.NewSocket(cfg)
+		return err
+	})
 	if err == nil {
 		n.tb.Cleanup(func() { s.Close() })
 	}
@@ -191,16 +153,17 @@ type packetSock struct {
 func (n *testNS) packet(ifindex int) *packetSock {
 	n.tb.Helper()
 	var fd int
-	n.do(func() {
+	n.do("AF_PACKET socket", func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(testEtherType)))
 		if err != nil {
-			n.tb.Fatalf("socket(AF_PACKET): %v", err)
+			return fmt.Errorf("socket(AF_PACKET): %w", err)
 		}
 		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(testEtherType), Ifindex: ifindex}); err != nil {
 			unix.Close(fd)
-			n.tb.Fatalf("bind AF_PACKET to ifindex %d: %v", ifindex, err)
+			return fmt.Errorf("bind AF_PACKET to ifindex %d: %w", ifindex, err)
 		}
+		return nil
 	})
 	tv := unix.NsecToTimeval((200 * time.Millisecond).Nanoseconds())
 	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {

@@ -16,6 +16,16 @@ func TestNamespacesAndVeth(t *testing.T) {
 	if out := a.Run("ping", "-c", "1", "-W", "2", "198.18.200.2"); !strings.Contains(out, "1 received") {
 		t.Fatalf("ping across the veth pair: %s", out)
 	}
+	// A netlink handle works in its namespace from any thread.
+	if l, err := a.Netlink().LinkByName(va); err != nil || l.Attrs().Name != va {
+		t.Errorf("Netlink().LinkByName(%s) in %s = %v, %v", va, a.Name, l, err)
+	}
+	if _, err := b.Netlink().LinkByName(va); err == nil {
+		t.Errorf("Netlink().LinkByName(%s) in %s found a link of %s", va, b.Name, a.Name)
+	}
+	if _, err := net.InterfaceByName(va); err == nil {
+		t.Errorf("%s visible outside namespace %s", va, a.Name)
+	}
 	// A socket opened inside Do belongs to the namespace.
 	var ln net.Listener
 	if err := b.Do(func() (err error) {

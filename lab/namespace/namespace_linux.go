@@ -48,13 +48,22 @@ func Command(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
 }
 
 // Do runs fn on a locked OS thread inside namespace ns and switches back.
-// Sockets fn opens stay in ns and keep working after Do returns.
+// Sockets fn opens stay in ns and keep working after Do returns. fn runs
+// on a goroutine of its own: it reports failure by its error, not by
+// t.Fatal (which would end only that goroutine; Do then returns an error
+// saying so instead of waiting forever).
 func Do(ns string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		// A thread that cannot switch back stays locked, so it dies
 		// with this goroutine instead of running others in ns.
 		runtime.LockOSThread()
+		inFn := false
+		defer func() {
+			if inFn { // fn called runtime.Goexit; the thread dies still locked
+				errc <- fmt.Errorf("namespace: the function run in %s exited without returning (t.FailNow or runtime.Goexit inside Do?)", ns)
+			}
+		}()
 		orig, err := netns.Get()
 		if err != nil {
 			errc <- fmt.Errorf("namespace: current namespace: %w", err)
@@ -71,7 +80,9 @@ func Do(ns string, fn func() error) error {
 			errc <- fmt.Errorf("namespace: enter %s: %w", ns, err)
 			return
 		}
+		inFn = true
 		ferr := fn()
+		inFn = false
 		if err := netns.Set(orig); err != nil {
 			errc <- errors.Join(ferr, fmt.Errorf("namespace: leave %s: %w", ns, err))
 			return

@@ -2,11 +2,15 @@ package namespace
 
 import (
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 )
 
-func TestScratchLifecycle(t *testing.T) {
+// scratch returns a scratch lab closed when the test ends, or skips t
+// without root.
+func scratch(t *testing.T) *Scratch {
+	t.Helper()
 	if ok, why := Root(); !ok {
 		t.Skip(why)
 	}
@@ -15,6 +19,11 @@ func TestScratchLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func TestScratchLifecycle(t *testing.T) {
+	l := scratch(t)
 	a, err := l.AddNS("a")
 	if err != nil {
 		t.Fatal(err)
@@ -49,5 +58,20 @@ func TestScratchLifecycle(t *testing.T) {
 	out, _ = Run("", "ip", "netns", "list")
 	if strings.Contains(out, l.Suffix) {
 		t.Fatalf("namespaces left after Close: %s", out)
+	}
+}
+
+// TestDoGoexit: a function that leaves Do's goroutine without returning
+// (t.Fatal inside Do) makes Do fail instead of hang.
+func TestDoGoexit(t *testing.T) {
+	ns, err := scratch(t).AddNS("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Do(ns, func() error { runtime.Goexit(); return nil }); err == nil || !strings.Contains(err.Error(), "without returning") {
+		t.Errorf("Do(fn calling runtime.Goexit) = %v, want an error saying fn did not return", err)
+	}
+	if err := Do(ns, func() error { return nil }); err != nil {
+		t.Errorf("Do after a Goexit: %v", err)
 	}
 }
