@@ -38,6 +38,11 @@ type ProgramCache struct {
 	// classifiers (fast to build) and kept in pending until Optimize.
 	deferred bool
 	pending  []*Program
+	// boxes are the expanded boxes of the latest compile's rules, by rule
+	// fingerprint: a rule whose addresses, ports and protocols did not
+	// change is not expanded again (a program built again because one of
+	// its rules changed copies the others' boxes instead of making them).
+	boxes map[progKey]famBoxes
 
 	// Counted over the cache's life (for tests): programs taken from the
 	// cache, and programs built.
@@ -156,6 +161,11 @@ type compiler struct {
 	rh    hasher                // resolve's scratch
 	eh    hasher                // entity's scratch
 	ek    []byte                // entity's memo key scratch
+
+	// Boxes by rule fingerprint: the previous compile's (from the
+	// ProgramCache) to reuse, and this compile's rules' to keep.
+	prevBoxes, boxSet map[progKey]famBoxes
+	keys              map[progKey]bool // every resolved rule's fingerprint
 }
 
 func newCompiler(eps []Endpoint) *compiler {
@@ -165,6 +175,7 @@ func newCompiler(eps []Endpoint) *compiler {
 		res:   map[*Selector]*selRes{},
 		canon: map[string]*selRes{},
 		ents:  map[string]*entityRes{},
+		keys:  map[progKey]bool{},
 	}
 }
 

@@ -27,9 +27,9 @@ type Classifier struct {
 	fam   atomic.Pointer[families] // the representation lookups use
 	rules int
 
-	// Deferred only: the boxes the trees are built from, until Optimize.
+	// Deferred only: the rules the trees are built from, until Optimize.
 	once   sync.Once
-	b4, b6 []box
+	s4, s6 []scanRule
 	binth  int
 	optErr error
 }
@@ -92,30 +92,49 @@ func buildFamilies(b4, b6 []box, binth int) (*families, error) {
 // built at once: its trees cost less than the scan would on lookups.
 var deferMin = 256 // a variable for the tests
 
-// compileBoxesDeferred is compileBoxes for the control plane's quick
-// path: a large set starts as a linear scan (one leaf per family, built in
-// linear time) and keeps its boxes for Optimize.
-func compileBoxesDeferred(b4, b6 []box, n, binth int) (*Classifier, error) {
-	if len(b4)+len(b6) < deferMin {
-		return compileBoxes(b4, b6, n, binth)
+// scanRule is one rule's boxes (shared, never written) and the rule
+// number they answer with.
+type scanRule struct {
+	boxes []box
+	rule  int32
+}
+
+// flatten copies a scan list's boxes out, numbered, in rule order.
+func flatten(rs []scanRule) []box {
+	n := 0
+	for _, r := range rs {
+		n += len(r.boxes)
 	}
-	var fam families
-	for _, f := range []struct {
-		dst   *forest
-		nd    int
-		boxes []box
-	}{{&fam.v4, dims4, b4}, {&fam.v6, dims6, b6}} {
-		f.dst.nd = f.nd
-		t, err := buildTree(f.nd, math.MaxInt32, 0, f.boxes) // one leaf
-		if err != nil {
-			return nil, err
-		}
-		if err := f.dst.add(&t); err != nil {
-			return nil, err
+	out := make([]box, 0, n)
+	for _, r := range rs {
+		for _, b := range r.boxes {
+			b.rule = r.rule
+			out = append(out, b)
 		}
 	}
-	c := &Classifier{rules: n, b4: b4, b6: b6, binth: binth}
-	c.fam.Store(&fam)
+	return out
+}
+
+// compileScans is compileBoxes over scan lists (rule order).
+func compileScans(s4, s6 []scanRule, n, binth int) (*Classifier, error) {
+	return compileBoxes(flatten(s4), flatten(s6), n, binth)
+}
+
+// compileScansDeferred is compileScans for the control plane's quick
+// path: a large set starts as a linear scan of the rules' own boxes —
+// nothing copied, nothing built — and keeps the lists for Optimize.
+func compileScansDeferred(s4, s6 []scanRule, n, binth int) (*Classifier, error) {
+	total := 0
+	for _, rs := range [][]scanRule{s4, s6} {
+		for _, r := range rs {
+			total += len(r.boxes)
+		}
+	}
+	if total < deferMin {
+		return compileScans(s4, s6, n, binth)
+	}
+	c := &Classifier{rules: n, s4: s4, s6: s6, binth: binth}
+	c.fam.Store(&families{v4: forest{nd: dims4, scan: s4}, v6: forest{nd: dims6, scan: s6}})
 	return c, nil
 }
 
@@ -125,16 +144,16 @@ func compileBoxesDeferred(b4, b6 []box, n, binth int) (*Classifier, error) {
 // error the scan stays (it is correct, only slower).
 func (c *Classifier) Optimize() error {
 	c.once.Do(func() {
-		if c.b4 == nil && c.b6 == nil {
+		if c.s4 == nil && c.s6 == nil {
 			return
 		}
-		fam, err := buildFamilies(c.b4, c.b6, c.binth)
+		fam, err := buildFamilies(flatten(c.s4), flatten(c.s6), c.binth)
 		if err != nil {
 			c.optErr = err
 			return
 		}
 		c.fam.Store(fam)
-		c.b4, c.b6 = nil, nil
+		c.s4, c.s6 = nil, nil
 	})
 	return c.optErr
 }

@@ -23,6 +23,10 @@ type forest struct {
 	roots []forestTree
 	nodes []uint64 // every tree's nodes; child and leaf offsets are absolute
 	data  []uint32 // every tree's leaf entries
+
+	// scan, when set, replaces the trees: a first-match walk over the
+	// rules' boxes (a deferred classifier before Optimize).
+	scan []scanRule
 }
 
 // forestTree is one tree of a forest: where its root is and what it holds.

@@ -108,6 +108,9 @@ func leafMatch6(data []uint32, off uint32, k *[maxDims]uint32) uint32 {
 // maxLanes at a time, in order of their best rule, stopping when the next
 // group cannot hold an earlier match.
 func (f *forest) lookup(k *[maxDims]uint32) int32 {
+	if f.scan != nil {
+		return f.scanLookup(k)
+	}
 	best := noRule
 	roots := f.roots
 	var cur [maxLanes]uint64
@@ -138,7 +141,7 @@ func (f *forest) keysPerWalk() int {
 
 // lookupN looks up keys[:n] together (n*len(roots) <= maxLanes) into res.
 func (f *forest) lookupN(keys *[maxLanes][maxDims]uint32, n int, res *[maxLanes]int32) {
-	if n*len(f.roots) > maxLanes || len(f.roots) == 0 {
+	if n*len(f.roots) > maxLanes || len(f.roots) == 0 || f.scan != nil {
 		for j := range n {
 			res[j] = f.lookup(&keys[j])
 		}
@@ -197,4 +200,23 @@ func (b *batch) flush(out []int32) {
 		out[b.pos[j]] = b.res[j]
 	}
 	b.n = 0
+}
+
+// scanLookup is the first rule (in order) one of whose boxes holds k.
+func (f *forest) scanLookup(k *[maxDims]uint32) int32 {
+	nd := f.nd
+	for i := range f.scan {
+		r := &f.scan[i]
+	boxes:
+		for j := range r.boxes {
+			b := &r.boxes[j]
+			for d := range nd {
+				if k[d] < b.r[d].lo || k[d] > b.r[d].hi {
+					continue boxes
+				}
+			}
+			return r.rule
+		}
+	}
+	return -1
 }

@@ -209,6 +209,13 @@ func CompilePolicyCached(set *PolicySet, cache *ProgramCache) (*CompiledPolicy, 
 		cache.mu.Lock()
 		defer cache.mu.Unlock()
 		prev = cache.progs
+		c.prevBoxes = cache.boxes
+	}
+	c.boxSet = map[progKey]famBoxes{}
+	for key, fb := range c.prevBoxes {
+		if c.keys[key] {
+			c.boxSet[key] = fb // a rule of this compile: kept
+		}
 	}
 	deferred := cache != nil && cache.deferred
 	var built []*Program // deferred: the programs to optimize
@@ -277,6 +284,7 @@ func CompilePolicyCached(set *PolicySet, cache *ProgramCache) (*CompiledPolicy, 
 		cache.hits += hits
 		cache.builds += builds
 		cache.pending = append(cache.pending, built...)
+		cache.boxes = c.boxSet
 	}
 	return out, nil
 }
@@ -624,6 +632,7 @@ func (c *compiler) resolve(r *parsedRule) error {
 		}
 	}
 	r.key = h.key()
+	c.keys[r.key] = true
 	return nil
 }
 
@@ -645,6 +654,11 @@ func (c *compiler) boxes(r *parsedRule) famBoxes {
 		return r.fb
 	}
 	r.expanded = true
+	if fb, ok := c.boxSet[r.key]; ok {
+		r.fb = fb // the same boxes as the last compile's (never written)
+		return fb
+	}
+	defer func() { c.boxSet[r.key] = r.fb }()
 	for f := range 2 {
 		aw, nd := 1, dims4
 		if f == 1 {

@@ -184,6 +184,7 @@ func (s *stage) eval(k *PacketKey, d *Decision) (act, bool) {
 
 // anyBoxes match every packet of one family.
 var anyBox4, anyBox6 = fullBox(dims4), fullBox(dims6)
+var anyBoxes4, anyBoxes6 = []box{anyBox4}, []box{anyBox6}
 
 func fullBox(nd int) box {
 	var b box
@@ -195,12 +196,12 @@ func fullBox(nd int) box {
 }
 
 // buildProgram builds a program; deferred builds its large classifiers
-// as linear scans that Optimize turns into trees (compileBoxesDeferred).
+// as linear scans that Optimize turns into trees (compileScansDeferred).
 func buildProgram(applies bool, pols, profs [][]*parsedRule, boxes func(*parsedRule) famBoxes, deferred bool) (*Program, error) {
 	p := &Program{PoliciesApplied: applies}
-	build := compileBoxes
+	build := compileScans
 	if deferred {
-		build = compileBoxesDeferred
+		build = compileScansDeferred
 	}
 	var err error
 	if len(pols) > 0 {
@@ -231,33 +232,12 @@ func (p *Program) Optimize() error {
 }
 
 func (p *Program) buildStage(lists [][]*parsedRule, boxes func(*parsedRule) famBoxes,
-	build func(b4, b6 []box, n, binth int) (*Classifier, error), profile, defaultDeny bool) (stage, error) {
+	build func(s4, s6 []scanRule, n, binth int) (*Classifier, error), profile, defaultDeny bool) (stage, error) {
 	var s stage
-	// Sized first: a stage of selector rules holds tens of thousands of
-	// boxes, and growing by appends copied them over and over.
-	var n4, n6, nl4, nl6 int
-	for _, list := range lists {
-		for _, r := range list {
-			fb := boxes(r)
-			if r.ref.Action == Log {
-				nl4, nl6 = nl4+len(fb.v4), nl6+len(fb.v6)
-			} else {
-				n4, n6 = n4+len(fb.v4), n6+len(fb.v6)
-			}
-		}
-	}
-	v4, v6 := make([]box, 0, n4+1), make([]box, 0, n6+1)
-	var l4, l6 []box
-	if nl4+nl6 > 0 {
-		l4, l6 = make([]box, 0, nl4), make([]box, 0, nl6)
-	}
-	add := func(dst []box, bs []box, i int) []box {
-		for _, b := range bs {
-			b.rule = int32(i)
-			dst = append(dst, b)
-		}
-		return dst
-	}
+	// Each rule's boxes stay where the compiler made them (shared by every
+	// program with the rule); the stage lists them with its rule numbers,
+	// and the classifier copies them out only when it builds its trees.
+	var v4, v6, l4, l6 []scanRule
 	pos := int32(0)
 	for _, list := range lists {
 		for _, r := range list {
@@ -269,21 +249,24 @@ func (p *Program) buildStage(lists [][]*parsedRule, boxes func(*parsedRule) famB
 			}
 			fb := boxes(r)
 			if action == Log {
-				l4 = add(l4, fb.v4, len(s.logPos))
-				l6 = add(l6, fb.v6, len(s.logPos))
+				i := int32(len(s.logPos))
+				l4 = append(l4, scanRule{fb.v4, i})
+				l6 = append(l6, scanRule{fb.v6, i})
 				s.logPos = append(s.logPos, pos)
 				s.logRule = append(s.logRule, ri)
 			} else {
-				v4 = add(v4, fb.v4, len(s.acts))
-				v6 = add(v6, fb.v6, len(s.acts))
+				i := int32(len(s.acts))
+				v4 = append(v4, scanRule{fb.v4, i})
+				v6 = append(v6, scanRule{fb.v6, i})
 				s.acts = append(s.acts, act{action: action, rule: ri, pos: pos})
 			}
 			pos++
 		}
 	}
 	if defaultDeny {
-		v4 = add(v4, []box{anyBox4}, len(s.acts))
-		v6 = add(v6, []box{anyBox6}, len(s.acts))
+		i := int32(len(s.acts))
+		v4 = append(v4, scanRule{anyBoxes4, i})
+		v6 = append(v6, scanRule{anyBoxes6, i})
 		s.acts = append(s.acts, act{action: Deny, rule: RuleDefaultDeny, pos: pos})
 	}
 	var err error
