@@ -46,6 +46,8 @@ func TestParseConfigExample(t *testing.T) {
 	}
 	if p.Translation == nil || p.ConntrackCapacity != 65536 {
 		t.Errorf("translation %v, conntrack %d", p.Translation, p.ConntrackCapacity)
+	} else if p.Translation.TranslatorIPv6 != "2001:db8::1" || p.Translation.TranslatorIPv4 != "" {
+		t.Errorf("translator addresses %q %q, want node.routerIPv6's and none", p.Translation.TranslatorIPv4, p.Translation.TranslatorIPv6)
 	}
 	if diff := cmp.Diff([]PlanSpace{{ID: 0}, {ID: 7, Translated: true}}, p.Spaces); diff != "" {
 		t.Errorf("spaces (-want +got):\n%s", diff)

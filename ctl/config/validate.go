@@ -544,7 +544,17 @@ func (c *Config) validateTranslation(errs *problems, p *Plan, spaces map[uint16]
 			errs.addf("translation.addressSpaces", "space %d is translated but has no entry here (an empty entry takes 64:ff9b:1:<ID>::/96)", id)
 		}
 	}
-	p.Translation = c.Translation
+	// The translator's own errors toward the IPv6 core (a parameter
+	// problem, an error about an untranslatable packet) come from the
+	// router's IPv6 address unless the section names another (RFC 7915
+	// section 5: the translator's own address). IPv4 is left to the
+	// section: its side is a tenant on a compute host (the gateway
+	// answers there) and the Internet at a border exit.
+	t := *c.Translation
+	if t.TranslatorIPv6 == "" && p.Router6.IsValid() {
+		t.TranslatorIPv6 = p.Router6.String()
+	}
+	p.Translation = &t
 }
 
 func (c *Config) validateAPI(errs *problems, p *Plan) {
