@@ -347,24 +347,7 @@ bgp:
 
 	// The Internet, through the border: it sees the border's external
 	// pool, never a workload's address.
-	var ln net.Listener
-	if err := inet.Do(func() (err error) {
-		ln, err = net.Listen("tcp", "203.0.113.2:7000")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(conn, conn.RemoteAddr().String())
-			conn.Close()
-		}
-	}()
+	serveSource(t, inet, "203.0.113.2:7000")
 	pool := netip.MustParsePrefix("203.0.113.64/28")
 	for _, from := range []*workload{wa, t7x} {
 		if !from.waitPing(t, "203.0.113.2", 10*time.Second) {

@@ -10,7 +10,6 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -317,24 +316,7 @@ func TestBorderSNAT(t *testing.T) {
 	require(t)
 	a, inet, _ := borderLab(t, "02:00:00:00:07:0a", "198.18.7.10")
 
-	var ln net.Listener
-	if err := inet.Do(func() (err error) {
-		ln, err = net.Listen("tcp", "203.0.113.2:7000")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(c, c.RemoteAddr().String())
-			c.Close()
-		}
-	}()
+	serveSource(t, inet, "203.0.113.2:7000")
 	if !a.waitPing(t, "203.0.113.2", 10*time.Second) {
 		t.Fatal("wl-a cannot ping 203.0.113.2 through the border")
 	}

@@ -450,6 +450,30 @@ func serveName(ln net.Listener, name string) {
 	}()
 }
 
+// serveSource listens on addr in ns and answers every connection with
+// the source address it came from (what SNAT and floating IPs rewrite).
+func serveSource(t *testing.T, ns *netnstest.NS, addr string) {
+	t.Helper()
+	var ln net.Listener
+	if err := ns.Do(func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("listen %s: %v", addr, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, c.RemoteAddr().String())
+			c.Close()
+		}
+	}()
+}
+
 // transfer sends size random bytes from one workload to a listener on
 // addr in another and checks they arrive intact (SHA-256).
 func transfer(t *testing.T, from, to *workload, addr string, size int) {
