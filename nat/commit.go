@@ -336,6 +336,16 @@ func (w *Worker) create(s *pkt.Summary, k *key, h uint64, space uint16, pl *plan
 	}
 
 	k1 := key{src: ndst, dst: nsrc, m: packM(outSpace, fam, proto, ndp, nsp)}
+	if k1.equal(k) {
+		// A floating IP's workload sending to its own public address
+		// from port p to port p: after both translations the reply
+		// looks exactly like the original, so one key would name both
+		// directions. Linux picks another source port; a floating IP
+		// keeps its ports, so the flow is refused instead of making an
+		// index entry that means two things.
+		release()
+		return key{}, -1, ReasonTupleConflict
+	}
 	var ht hit
 	h1 := k1.hash(t.s0, t.s1)
 	if t.probe(&k1, h1, &ht) {

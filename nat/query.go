@@ -303,8 +303,8 @@ func (w *Worker) queryCommit(frame []byte, s *pkt.Summary, space uint16, k *key,
 		q.Inbound = true
 	}
 	k1 := key{src: ndst, dst: nsrc, m: packM(outSpace, s.Family, s.Proto, ndp, nsp)}
-	if t.probe(&k1, k1.hash(t.s0, t.s1), &ht) && int32(ht.si) != gone && !expired(ht.ctl, ht.seen, w.now, &snap.tm) {
-		refuse(ReasonTupleConflict)
+	if k1.equal(k) || t.probe(&k1, k1.hash(t.s0, t.s1), &ht) && int32(ht.si) != gone && !expired(ht.ctl, ht.seen, w.now, &snap.tm) {
+		refuse(ReasonTupleConflict) // k1 == k: see create
 		return
 	}
 	q.After = tupleOf(k1.reverse())

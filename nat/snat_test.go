@@ -364,6 +364,30 @@ func TestFloatingIP(t *testing.T) {
 	}
 }
 
+// A floating IP's workload sending to its own public address is
+// hairpinned: both addresses are translated (source to the public
+// address, destination to the workload). With different ports the
+// reply is a distinct flow; with equal ports the reply key would equal
+// the original key, so the flow is refused (tuple-conflict) instead of
+// entering the index twice under one key, and the table stays sound.
+func TestFloatingIPToItself(t *testing.T) {
+	for _, fam := range []struct{ pub, wl string }{{floatPub4, floatWl4}, {floatPub6, floatWl6}} {
+		for _, proto := range []string{"tcp", "udp"} {
+			t.Run(proto+"/"+fam.pub, func(t *testing.T) {
+				h := newHarness(t, Config{}, testPolicy())
+				diff := flow{proto: proto, src: fam.wl, sp: 5000, dst: fam.pub, dp: 6000, flags: syn(proto)}
+				want := flow{proto: proto, src: fam.pub, sp: 5000, dst: fam.wl, dp: 6000, flags: syn(proto)}
+				h.expectFwd(diff.frame(t), want.frame(t), StateNew)
+				same := flow{proto: proto, src: fam.wl, sp: 7000, dst: fam.pub, dp: 7000, flags: syn(proto)}
+				h.expectDrop(same.frame(t), ReasonTupleConflict)
+				if err := h.tab.checkInvariants(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
 // RFC 4787 REQ-5, RFC 5382 REQ-5, RFC 5508 REQ-2: idle timers, default
 // and configured.
 func TestIdleTimers(t *testing.T) {
