@@ -61,6 +61,7 @@ type Daemon struct {
 	log     *slog.Logger
 	ops     chan func()
 	started time.Time
+	status  string // the last STATUS= sent to the service manager
 
 	// Owned by the loop.
 	file    *config.Config                     // the file as last applied
@@ -201,7 +202,13 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.log.Warn("not following link events; relying on the periodic check", "err", err)
 	}
 	d.log.Info("forwarding", "summary", d.summary())
-	d.opts.Notify.Notify("READY=1\nSTATUS=forwarding")
+	if d.status = d.serviceStatus(); !strings.HasPrefix(d.status, "forwarding on every") {
+		// Ready all the same: the ports are retried (resync) and may
+		// appear later, and the API is up to say so; a start that
+		// waited for them could wait for ever.
+		d.log.Warn("not every port is attached", "status", d.status)
+	}
+	d.opts.Notify.Notify("READY=1\nSTATUS=" + d.status)
 	if ready != nil {
 		ready()
 	}
@@ -544,6 +551,35 @@ func (d *Daemon) linkChanged(ev linkEvent) {
 		return
 	}
 	d.follow(pt)
+	d.notifyStatus()
+}
+
+// serviceStatus is the service manager's one-line status: how many ports
+// forward, and which do not yet.
+func (d *Daemon) serviceStatus() string {
+	var up, total int
+	var not []string
+	for _, pt := range d.sortedPorts() {
+		total++
+		if pt.up() {
+			up++
+		} else {
+			not = append(not, pt.name+" "+pt.state())
+		}
+	}
+	if up == total {
+		return fmt.Sprintf("forwarding on every port (%d)", total)
+	}
+	return fmt.Sprintf("forwarding on %d of %d ports; not forwarding: %s", up, total, strings.Join(not, ", "))
+}
+
+// notifyStatus tells the service manager the port status when it has
+// changed (systemctl status shows it).
+func (d *Daemon) notifyStatus() {
+	if st := d.serviceStatus(); st != d.status {
+		d.status = st
+		d.opts.Notify.Notify("STATUS=" + st)
+	}
 }
 
 // follow brings pt in line with what the kernel has now.
@@ -590,6 +626,7 @@ func (d *Daemon) resync(string) {
 	for _, pt := range d.sortedPorts() {
 		d.follow(pt)
 	}
+	d.notifyStatus()
 	d.reconcile()
 	// The host's addresses: uplinks' XDP programs hand traffic to them to
 	// the kernel, and the tables drop workloads' packets to them.

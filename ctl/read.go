@@ -205,7 +205,10 @@ func (d *Daemon) Reload() *api.ApplyResult {
 	var res *api.ApplyResult
 	d.do(func() {
 		d.opts.Notify.Notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
-		defer d.opts.Notify.Notify("READY=1\nSTATUS=forwarding")
+		defer func() {
+			d.status = d.serviceStatus()
+			d.opts.Notify.Notify("READY=1\nSTATUS=" + d.status)
+		}()
 		c, err := d.readConfig()
 		if err != nil {
 			var fe config.Errors
