@@ -128,16 +128,28 @@ func copiedOptions(dst, opts []byte) (n int, ok bool) {
 	return n, true
 }
 
-// translate runs the translator over p (To6 when to6, else To4). It first
+// xlatDir is which way the translator takes a packet.
+type xlatDir uint8
+
+const (
+	xlatTo4 xlatDir = iota // IPv6 from the core into a translated space (To4)
+	xlatTo6                // IPv4 out of a translated space into the core (To6)
+	// xlatHairpin takes back to IPv6 the IPv4 packet To4 made and marked
+	// Packet.Hairpin: its destination is an IPv6 host by an EAM
+	// (RFC 7757 4.2.2, Translator.Hairpin).
+	xlatHairpin
+)
+
+// translate runs the translator over p in direction dir. It first
 // offers no fragment buffers; when the translation must split the packet
 // (xlat checks this before writing a byte, so the packet is untouched) it
 // offers up to maxFragments free frames and translates again, without
 // counting the first attempt. On Fragments the frames the pieces are in
 // stay lent until takeFragments.
-func (w *Worker) translate(t *Tables, p *xlat.Packet, to6 bool) xlat.Verdict {
+func (w *Worker) translate(t *Tables, p *xlat.Packet, dir xlatDir) xlat.Verdict {
 	st := &w.c.xlat
 	p.Frags = nil
-	vd := w.runXlat(t, p, to6)
+	vd := w.runXlat(t, p, dir)
 	if vd != xlat.Drop || p.Reason != xlat.ReasonFragBuffers {
 		return vd
 	}
@@ -150,7 +162,7 @@ func (w *Worker) translate(t *Tables, p *xlat.Packet, to6 bool) xlat.Verdict {
 	}
 	w.nlent = k
 	p.Frags = w.fragBufs[:k]
-	vd = w.runXlat(t, p, to6)
+	vd = w.runXlat(t, p, dir)
 	if vd != xlat.Fragments {
 		w.free.PushBatch(w.lent[:k])
 		w.nlent = 0
@@ -158,9 +170,12 @@ func (w *Worker) translate(t *Tables, p *xlat.Packet, to6 bool) xlat.Verdict {
 	return vd
 }
 
-func (w *Worker) runXlat(t *Tables, p *xlat.Packet, to6 bool) xlat.Verdict {
-	if to6 {
+func (w *Worker) runXlat(t *Tables, p *xlat.Packet, dir xlatDir) xlat.Verdict {
+	switch dir {
+	case xlatTo6:
 		return t.xlat.To6(p, &w.c.xlat)
+	case xlatHairpin:
+		return t.xlat.Hairpin(p, &w.c.xlat)
 	}
 	return t.xlat.To4(p, &w.c.xlat)
 }

@@ -201,10 +201,15 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		if t.clampMSS != 0 {
 			w.clampMSS(t, v, pe.mtu) // the core link it came in by
 		}
-		v.translatedIn = true
-		if nh.kind == nhTranslate {
+		switch {
+		case v.sp != nh.space:
+			// Hairpinned back to IPv6 (to4): routed in the core again.
 			v.nh = lookup(t, v.sp, s)
-		} else {
+		case nh.kind == nhTranslate:
+			v.translatedIn = true
+			v.nh = lookup(t, v.sp, s)
+		default:
+			v.translatedIn = true
 			v.nh = &t.nhs[nh.deliver]
 		}
 	}
@@ -723,7 +728,45 @@ func (w *Worker) to4(t *Tables, v *view, target *space) bool {
 		return false
 	}
 	p := w.xlatPacket(v, target.id, t.xlatMTU(v.nh))
-	switch w.translate(t, p, false) {
+	if !w.translated(t, v, p, xlatTo4) {
+		return false
+	}
+	if p.Space != target.id {
+		w.drop(v.chunk, ReasonXlatSpace)
+		return false
+	}
+	if p.Hairpin {
+		// RFC 7757 4.2.2: the IPv4 destination is an IPv6 host's by an
+		// EAM, so the packet must not leave as IPv4: it goes back to
+		// IPv6 (destination by the EAM, source by RFC 6052) and on
+		// through the core's table. To4 never splits a packet it marks.
+		// What the sender sent is gone from the frame now: an error the
+		// translator would send about the IPv4 form (in the wrong
+		// family for the sender) is a drop, and a packet too big for
+		// the uplinks cannot be quoted (too-big-rewritten).
+		v.rewritten = true
+		p.MTU = t.uplinkMTU
+		switch w.translate(t, p, xlatHairpin) {
+		case xlat.Forward:
+		case xlat.Fragments:
+			w.takeFragments(v, p)
+		case xlat.TooBig:
+			w.drop(v.chunk, ReasonTooBigRewritten)
+			return false
+		default:
+			w.xlatDrop(v, p)
+			return false
+		}
+		return w.reparse(v, p, t.flat)
+	}
+	return w.reparse(v, p, target)
+}
+
+// translated runs the translator over the packet of v in direction dir
+// and reports whether it goes on; an answer, a Packet Too Big or a drop
+// is dealt with here. Pieces of a split packet become v's (takeFragments).
+func (w *Worker) translated(t *Tables, v *view, p *xlat.Packet, dir xlatDir) bool {
+	switch w.translate(t, p, dir) {
 	case xlat.Forward:
 	case xlat.Reply:
 		w.xlatReply(t, v, p)
@@ -737,11 +780,7 @@ func (w *Worker) to4(t *Tables, v *view, target *space) bool {
 		w.xlatDrop(v, p)
 		return false
 	}
-	if p.Space != target.id {
-		w.drop(v.chunk, ReasonXlatSpace)
-		return false
-	}
-	return w.reparse(v, p, target)
+	return true
 }
 
 // to6 translates the packet of a translated space 4->6 into the core,
@@ -754,18 +793,7 @@ func (w *Worker) to6(t *Tables, v *view) (*nextHop, bool) {
 		w.clampMSS(t, v, mtu)
 	}
 	p := w.xlatPacket(v, v.sp.id, mtu)
-	switch w.translate(t, p, true) {
-	case xlat.Forward:
-	case xlat.Reply:
-		w.xlatReply(t, v, p)
-		return nil, false
-	case xlat.TooBig:
-		w.xlatTooBig(t, v, p)
-		return nil, false
-	case xlat.Fragments:
-		w.takeFragments(v, p)
-	default:
-		w.xlatDrop(v, p)
+	if !w.translated(t, v, p, xlatTo6) {
 		return nil, false
 	}
 	return nh, w.reparse(v, p, t.flat)

@@ -470,10 +470,14 @@ func (tr *tracer) run(frame []byte) {
 			return
 		}
 		tr.clampMSS(pe.mtu)
-		tr.translatedIn = true
-		if nh.kind == nhTranslate {
+		switch {
+		case tr.sp != nh.space: // hairpinned back to IPv6 (Worker.to4)
 			tr.nh = tr.route()
-		} else {
+		case nh.kind == nhTranslate:
+			tr.translatedIn = true
+			tr.nh = tr.route()
+		default:
+			tr.translatedIn = true
 			tr.nh = &t.nhs[nh.deliver]
 			tr.step(StageRoute, "ok", "deliver to endpoint %s in %s", tr.nh.ep.name, spaceText(tr.sp))
 		}
@@ -823,6 +827,22 @@ func (tr *tracer) translate(to6 bool, target *space) bool {
 	if !to6 && p.Space != target.id {
 		tr.drop(ReasonXlatSpace, "6->4: the translator delivers into space %d, the route into %d", p.Space, target.id)
 		return false
+	}
+	if !to6 && p.Hairpin {
+		// Worker.to4: the IPv4 destination is an IPv6 host's by an EAM
+		// (RFC 7757 4.2.2); back to IPv6 and into the core's table.
+		tr.rewritten = true
+		p.MTU = t.uplinkMTU
+		switch vd := t.xlat.Hairpin(p, &st); vd {
+		case xlat.Forward:
+		case xlat.TooBig:
+			tr.drop(ReasonTooBigRewritten, "6->4->6: hairpinned, too big for the uplinks (MTU %d) and no longer the packet its sender sent", p.TooBigMTU)
+			return false
+		default:
+			tr.drop(ReasonXlat, "6->4->6: hairpinning drops it (%v, %v)", vd, p.Reason)
+			return false
+		}
+		dir, target = "6->4->6 (EAM hairpin, RFC 7757 4.2.2)", t.flat
 	}
 	tr.base = p.Off
 	tr.rewritten = true
