@@ -29,14 +29,20 @@ import (
 
 func TestLab(t *testing.T) {
 	require(t, "traceroute", "sysctl")
-	topo := lab.DataCenter()
-	for _, ns := range topo.Namespaces() {
-		if namespace.Exists(ns) {
-			t.Skipf("namespace %s exists: a gannet lab is up on this machine (gannet lab down first)", ns)
-		}
-	}
+	// The lab under a directory of the test's own has namespaces of its
+	// own (lab.NamespacePrefix): an operator's lab (gl-web, ...) or
+	// another test's may be up at the same time, and neither is touched.
 	dir := filepath.Join(t.TempDir(), "lab")
 	paths := lab.Paths{Dir: dir}
+	prefix := lab.NamespacePrefix(dir)
+	if prefix == lab.Prefix {
+		t.Fatalf("the test's lab under %s has the default namespace prefix %s", dir, prefix)
+	}
+	topo := lab.DataCenter().WithPrefix(prefix)
+	defaults := map[string]bool{} // the default lab's namespaces that exist now
+	for _, ns := range lab.DataCenter().Namespaces() {
+		defaults[ns] = namespace.Exists(ns)
+	}
 	gannet := func(args ...string) (string, error) {
 		// --dir right after the verb: exec passes everything after -- on.
 		argv := append([]string{args[0], args[1], "--dir", dir}, args[2:]...)
@@ -61,6 +67,16 @@ func TestLab(t *testing.T) {
 	}
 	upTook := time.Since(begin)
 	t.Logf("gannet lab up (%v):\n%s", upTook.Round(time.Millisecond), out)
+	for _, ns := range topo.Namespaces() {
+		if !strings.HasPrefix(ns, prefix) || !namespace.Exists(ns) {
+			t.Errorf("namespace %s (prefix %s) missing after gannet lab up", ns, prefix)
+		}
+	}
+	for ns, existed := range defaults {
+		if namespace.Exists(ns) != existed {
+			t.Errorf("gannet lab up --dir %s changed the default lab's namespace %s (existed %v)", dir, ns, existed)
+		}
+	}
 	// Up again: the lab is whole, so nothing changes.
 	pids := daemonPIDs(t, paths)
 	if out, err := gannet("lab", "up"); err != nil || !strings.Contains(out, "up already") {
@@ -107,6 +123,11 @@ func TestLab(t *testing.T) {
 		kinds[c.Kind]++
 		if !c.Pass {
 			t.Errorf("cell %+v did not pass", c)
+		}
+		// The Internet routes the non-routable range to the border: the
+		// border's own drop, counted by its reason, keeps it out.
+		if c.Kind == lab.KindNonRoutableIn && !strings.Contains(c.Reason, "border dropped it: "+lab.DropNonRoutable) {
+			t.Errorf("cell %+v: want the border's %s drop as its reason", c, lab.DropNonRoutable)
 		}
 	}
 	for _, k := range []string{lab.KindFlatV4, lab.KindFlatV6, lab.KindPolicyAllow, lab.KindPolicyDeny, lab.KindSNAT, lab.KindFloatingIP, lab.KindRoutableIn, lab.KindNonRoutableIn, lab.KindTenant, lab.KindTenantInet, lab.KindSameIPLocal} {
@@ -175,6 +196,11 @@ func TestLab(t *testing.T) {
 	for _, ns := range topo.Namespaces() {
 		if namespace.Exists(ns) {
 			t.Errorf("namespace %s left after gannet lab down", ns)
+		}
+	}
+	for ns, existed := range defaults {
+		if namespace.Exists(ns) != existed {
+			t.Errorf("gannet lab down --dir %s changed the default lab's namespace %s (existed %v)", dir, ns, existed)
 		}
 	}
 	for _, pid := range pids {

@@ -99,6 +99,23 @@ type Probe struct {
 	WantSource netip.Prefix
 	// WantHops is traceroute's expected hop list.
 	WantHops []netip.Addr
+	// DropAt and DropReason, when set, name the gannet node that must
+	// drop the packets and the counter it must count them under (as
+	// gannet counters labels it): the cell passes only if that counter
+	// grew while the tool ran.
+	DropAt, DropReason string
+}
+
+// DropNonRoutable is the counter a border drops a flow from the Internet
+// to a non-routable (natOutgoing) workload under.
+const DropNonRoutable = "nat/nonroutable-inbound"
+
+// InternetRoutes are the prefixes the Internet routes to the border: its
+// public ranges (the SNAT pool, the floating IPs, the routable range) and,
+// as an attacker would, the non-routable range, which the border itself
+// must keep out.
+func (t *Topology) InternetRoutes() []netip.Prefix {
+	return []netip.Prefix{t.SNATPool, t.FloatingPool, t.Routable, t.NonRoutable}
 }
 
 // Port is the port the probe's tool uses (0 for ping and traceroute).
@@ -147,6 +164,11 @@ func (t *Topology) Probes() []Probe {
 	block := func(kind, from, to string, addr netip.Addr, tool string) Probe {
 		return Probe{Kind: kind, From: from, To: to, Addr: addr, Tool: tool}
 	}
+	nonRoutable := func(from, to string, addr netip.Addr, tool string) Probe {
+		p := block(KindNonRoutableIn, from, to, addr, tool)
+		p.DropAt, p.DropReason = t.NodesWith(RoleBorder)[0].Name, DropNonRoutable
+		return p
+	}
 	trace := func(kind, from, to string, addr netip.Addr, hops ...netip.Addr) Probe {
 		return Probe{Kind: kind, From: from, To: to, Addr: addr, Tool: ToolTraceroute, Expect: true, WantHops: hops}
 	}
@@ -175,11 +197,15 @@ func (t *Topology) Probes() []Probe {
 		reach(KindSNAT, web.Name, inet.Name, inet.IPv4, ToolUDP, t.SNATPool),
 		reach(KindSNAT, app.Name, inet.Name, inet.IPv4, ToolPing, netip.Prefix{}),
 		reach(KindSNAT, pub.Name, inet.Name, inet.IPv4, ToolHTTP, host32(pub.IPv4)),
-		// The Internet reaches the routable range, not the other.
+		// The Internet reaches the routable range, not the other: it
+		// routes the non-routable range to the border too, and the
+		// border drops and counts what comes in for a workload there
+		// (on another host, or its own).
 		reach(KindRoutableIn, inet.Name, pub.Name, pub.IPv4, ToolHTTP, host32(inet.IPv4)),
 		reach(KindRoutableIn, inet.Name, pub.Name, pub.IPv4, ToolPing, netip.Prefix{}),
-		block(KindNonRoutableIn, inet.Name, web.Name, web.IPv4, ToolHTTP),
-		block(KindNonRoutableIn, inet.Name, app.Name, app.IPv4, ToolPing),
+		nonRoutable(inet.Name, web.Name, web.IPv4, ToolHTTP),
+		nonRoutable(inet.Name, app.Name, app.IPv4, ToolPing),
+		nonRoutable(inet.Name, fip.Name, fip.IPv4, ToolUDP),
 		// A floating IP both ways: the Internet reaches fip at the
 		// public address, and fip's connections out come from it.
 		reach(KindFloatingIP, inet.Name, fip.Name, floating, ToolHTTP, host32(inet.IPv4)),

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -93,6 +94,11 @@ func (l *Lab) run(ctx context.Context, p Probe) Cell {
 	if p.Expect {
 		attempts = 3
 	}
+	var before uint64
+	var countErr error
+	if p.DropAt != "" {
+		before, countErr = l.dropCount(ctx, p.DropAt, p.DropReason)
+	}
 	var r result
 	for i := 0; i < attempts; i++ {
 		r = probe(ctx, ns, p)
@@ -127,6 +133,21 @@ func (l *Lab) run(ctx context.Context, p Probe) Cell {
 				c.Pass = false
 				why = append(why, fmt.Sprintf("seen from %s, want %s", r.seen, p.WantSource))
 			}
+		}
+	}
+	if p.DropAt != "" {
+		// Blocked is not enough: the cell proves which gannet dropped
+		// the packets and why, by its counter.
+		after, err := l.dropCount(ctx, p.DropAt, p.DropReason)
+		switch {
+		case countErr != nil || err != nil:
+			c.Pass = false
+			why = append(why, fmt.Sprintf("%s: gannet counters: %v", p.DropAt, errors.Join(countErr, err)))
+		case after <= before:
+			c.Pass = false
+			why = append(why, fmt.Sprintf("%s counted no %s drop", p.DropAt, p.DropReason))
+		default:
+			why = append(why, fmt.Sprintf("%s dropped it: %s (+%d)", p.DropAt, p.DropReason, after-before))
 		}
 	}
 	if !r.ok {
@@ -277,7 +298,7 @@ func (l *Lab) explain(ctx context.Context, p Probe) string {
 		}
 	} else if n, ok := t.Node(p.From); ok && n.Role == RoleInternet {
 		if !l.internetRoutes(p.Addr) {
-			return fmt.Sprintf("the Internet has no route to %s: the border announces only %s, %s and %s", p.Addr, t.SNATPool, t.FloatingPool, t.Routable)
+			return fmt.Sprintf("the Internet has no route to %s: it routes only %v to the border", p.Addr, t.InternetRoutes())
 		}
 		host, req.In, req.Src = "border", t.ExternalIf, n.IPv4.String()
 	} else {
@@ -311,12 +332,28 @@ func (l *Lab) explain(ctx context.Context, p Probe) string {
 // packet for a to the border.
 func (l *Lab) internetRoutes(a netip.Addr) bool {
 	t := l.Topo
-	for _, p := range []netip.Prefix{t.SNATPool, t.FloatingPool, t.Routable, t.External} {
+	for _, p := range append(t.InternetRoutes(), t.External) {
 		if p.Contains(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// dropCount is how many packets gannet on node has dropped for reason
+// (a counter label as gannet counters shows it, e.g.
+// nat/nonroutable-inbound).
+func (l *Lab) dropCount(ctx context.Context, node, reason string) (uint64, error) {
+	c, err := api.NewClient(l.Paths.Socket(node)).Counters(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range c.Drops {
+		if d.Reason == reason {
+			return d.Packets, nil
+		}
+	}
+	return 0, nil
 }
 
 // describe is a trace's verdict with the detail of the step that decided

@@ -8,13 +8,50 @@ package lab
 // diagram. Nothing here touches the system.
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/netip"
+	"path/filepath"
 	"sort"
 )
 
 // Prefix is the start of every namespace the lab makes (`ip netns` shows
-// them as gl-NAME).
+// them as gl-NAME for the lab under DefaultDir).
 const Prefix = "gl-"
+
+// NamespacePrefix is the start of the namespace names of the lab whose
+// state lives under dir: Prefix for DefaultDir, so an operator's lab is
+// gl-web, gl-h1, ...; for any other directory Prefix followed by six hex
+// digits of the SHA-256 of dir's absolute path and a dash (gl-1a2b3c-web),
+// so labs under different directories — an operator's and a test's, or
+// two tests' — never share a namespace, and status, exec and down find
+// the lab's namespaces from --dir alone, even when its state is gone.
+// Namespace names are file names under /run/netns, not interface names:
+// the 15-byte limit of interface names does not apply to them, and the
+// lab's interface names do not carry the prefix.
+func NamespacePrefix(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = filepath.Clean(dir)
+	}
+	if abs == DefaultDir {
+		return Prefix
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return Prefix + hex.EncodeToString(sum[:3]) + "-"
+}
+
+// WithPrefix names t's namespaces prefix+NAME and returns t.
+func (t *Topology) WithPrefix(prefix string) *Topology {
+	t.NSPrefix = prefix
+	for i := range t.Nodes {
+		t.Nodes[i].prefix = prefix
+	}
+	for i := range t.Workloads {
+		t.Workloads[i].prefix = prefix
+	}
+	return t
+}
 
 // Role is what a node does in the lab.
 type Role string
@@ -41,10 +78,21 @@ type Node struct {
 	// Internet, its own address.
 	IPv4 netip.Addr `json:"ipv4"`
 	IPv6 netip.Addr `json:"ipv6,omitzero"`
+	// prefix starts the node's namespace name (Topology.WithPrefix; empty
+	// means Prefix).
+	prefix string
 }
 
 // Namespace is the node's network namespace.
-func (n Node) Namespace() string { return Prefix + n.Name }
+func (n Node) Namespace() string { return nsName(n.prefix, n.Name) }
+
+// nsName is the namespace of a node or workload called name.
+func nsName(prefix, name string) string {
+	if prefix == "" {
+		prefix = Prefix
+	}
+	return prefix + name
+}
 
 // Runs reports whether the node runs gannet.
 func (n Node) Runs() bool { return n.Role == RoleCompute || n.Role == RoleBorder }
@@ -68,10 +116,11 @@ type Workload struct {
 	IPv6   netip.Addr        `json:"ipv6,omitzero"`
 	MAC    string            `json:"mac"`
 	Labels map[string]string `json:"labels,omitempty"`
+	prefix string            // as Node's
 }
 
 // Namespace is the workload's network namespace.
-func (w Workload) Namespace() string { return Prefix + w.Name }
+func (w Workload) Namespace() string { return nsName(w.prefix, w.Name) }
 
 // HostIf is the host side of the workload's veth pair, the interface
 // gannet serves it on.
@@ -89,6 +138,9 @@ type Floating struct {
 
 // Topology is a whole lab.
 type Topology struct {
+	// NSPrefix starts every namespace name of the lab (WithPrefix,
+	// NamespacePrefix; empty means Prefix).
+	NSPrefix string `json:"nsPrefix,omitempty"`
 	// AS is the one autonomous system of the core (iBGP under a route
 	// reflector).
 	AS uint32

@@ -53,7 +53,7 @@ func New(dir, bin string, log io.Writer) *Lab {
 	if log == nil {
 		log = io.Discard
 	}
-	return &Lab{Topo: DataCenter(), Paths: Paths{Dir: dir}, Bin: bin, Log: log}
+	return &Lab{Topo: DataCenter().WithPrefix(NamespacePrefix(dir)), Paths: Paths{Dir: dir}, Bin: bin, Log: log}
 }
 
 // Preflight says what the machine lacks to run the lab.
@@ -177,7 +177,7 @@ func (l *Lab) build(ctx context.Context, begin time.Time) (*State, error) {
 	if err := parallel(t.Namespaces(), namespace.Add); err != nil {
 		return nil, err
 	}
-	l.logf("%d namespaces (%s*)", len(t.Namespaces()), Prefix)
+	l.logf("%d namespaces (%s*)", len(t.Namespaces()), nsName(t.NSPrefix, ""))
 	if err := l.plumb(); err != nil {
 		return nil, err
 	}
@@ -301,16 +301,18 @@ func (l *Lab) plumb() error {
 				return err
 			}
 		case b.Role == RoleInternet:
-			// The Internet routes the border's public ranges to it:
-			// the SNAT pool, the floating IPs and the routable range.
-			// It has no route to the non-routable range.
+			// The Internet routes the border's public ranges to it —
+			// the SNAT pool, the floating IPs and the routable range —
+			// and, as an attacker would, the non-routable range too:
+			// the border, not the Internet's routing, must keep it
+			// out (the nonroutable-inbound cells).
 			cmds := [][]string{
 				{"ip", "addr", "add", netip.PrefixFrom(inet.IPv4, t.External.Bits()).String(), "dev", ln.BIf},
 				// Its frames reach workloads through gannet: finished
 				// checksums, not partial ones.
 				{"ethtool", "-K", ln.BIf, "tx", "off"},
 			}
-			for _, pfx := range []netip.Prefix{t.SNATPool, t.FloatingPool, t.Routable} {
+			for _, pfx := range t.InternetRoutes() {
 				cmds = append(cmds, []string{"ip", "route", "add", pfx.String(), "via", t.ExternalGW.String()})
 			}
 			if err := namespace.Script(b.Namespace(), cmds...); err != nil {

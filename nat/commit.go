@@ -37,6 +37,11 @@ func (w *Worker) commit(frame []byte, s *pkt.Summary, space uint16) Result {
 		return w.drop(r)
 	}
 	h := k.hash(w.t.s0, w.t.s1)
+	if w.planned(s, &k, h, space).reason == ReasonNonRoutable {
+		// Before the TCP rules: nothing answers a probe of the range,
+		// not even with a RST.
+		return w.drop(ReasonNonRoutable)
+	}
 	loose := false
 	switch {
 	case s.Proto == pkt.ProtoTCP:
@@ -221,6 +226,9 @@ func (w *Worker) planSource(s *pkt.Summary, k *key, space uint16, p *plan) {
 	fam, proto := s.Family, s.Proto
 	p.nsrc, p.outSpace = k.src, space
 	if snap.inPools(space, fam, &s.Dst) {
+		if snap.nonRoutableInbound(space, fam, &s.Src, &s.Dst) {
+			p.reason = ReasonNonRoutable
+		}
 		return
 	}
 	if len(snap.byWorkload) > 0 {

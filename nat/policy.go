@@ -38,7 +38,10 @@ func (f Filtering) String() string {
 
 // Pool is a workload address pool (Calico IPPool). Traffic from a pool
 // with NATOutgoing to a destination outside every pool of the same space
-// is source-NATed onto the external addresses.
+// is source-NATed onto the external addresses. Such a pool is not
+// routable from outside: at a border (a node with external addresses or
+// floating IPs) a new flow from outside every pool to an address inside
+// it is refused (ReasonNonRoutable), whatever routes the sender has.
 type Pool struct {
 	Space       uint16
 	Prefix      netip.Prefix
@@ -251,6 +254,9 @@ type snapshot struct {
 	errSrc     [2][16]byte
 	hasErrSrc  [2]bool
 	errPerSec  int
+	// border: the node has external addresses or floating IPs, so the
+	// Internet reaches its workloads through it (nonRoutableInbound).
+	border bool
 }
 
 func famIndex(f pkt.Family) int {
@@ -400,6 +406,7 @@ func compile(p *Policy) (*snapshot, error) {
 			s.hasErrSrc[i] = true
 		}
 	}
+	s.border = len(p.External) > 0 || len(p.Floating) > 0
 	s.errPerSec = p.ErrorsPerSecond
 	if s.errPerSec == 0 {
 		s.errPerSec = 100
@@ -450,6 +457,21 @@ func (s *snapshot) external(fam pkt.Family, a *[16]byte) bool {
 		}
 	}
 	return false
+}
+
+// nonRoutableInbound reports whether a new flow from src to dst in space
+// enters a non-routable range from outside: at a border, a destination
+// inside a NATOutgoing pool and a source outside every pool of the space.
+// A NATOutgoing pool is the range the design keeps unreachable from the
+// Internet (it reaches out through source NAT only); its workloads'
+// routes still reach the border from the data center, so without this a
+// host on the Internet side that routes the range to the border anyway
+// would reach them. Replies to their outbound flows come back to the
+// external address, through their session, and are not new flows.
+// Inside the data center (no external addresses, no floating IPs) a
+// flow from outside every pool is such a reply, after the border's NAT.
+func (s *snapshot) nonRoutableInbound(space uint16, fam pkt.Family, src, dst *[16]byte) bool {
+	return s.border && s.natSource(space, fam, dst) && !s.inPools(space, fam, src)
 }
 
 // natSource reports whether a is inside a NATOutgoing pool of space.

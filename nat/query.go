@@ -164,6 +164,10 @@ func (w *Worker) queryCommit(frame []byte, s *pkt.Summary, space uint16, k *key,
 			}
 		}
 	}
+	if w.planned(s, k, h, space).reason == ReasonNonRoutable {
+		refuse(ReasonNonRoutable)
+		return
+	}
 	loose := false
 	switch {
 	case s.Proto == pkt.ProtoTCP:

@@ -31,6 +31,7 @@ const (
 	ReasonFragmentHoldFull  // a fragment that overtook its first fragment found no free hold slot (or none big enough)
 	ReasonFragmentTimeout   // a held fragment's first fragment did not come within the fragment timeout
 	ReasonTCPNoStateReset   // a TCP segment (no SYN, no RST) of a translated flow with no session: answered with a RST, error budget permitting
+	ReasonNonRoutable       // at a border, a new flow from outside every pool to an address of a natOutgoing pool (not routable from the Internet): dropped, never answered
 
 	numReasons
 )
@@ -60,6 +61,7 @@ var reasonNames = [numReasons]string{
 	ReasonFragmentHoldFull:  "fragment-hold-full",
 	ReasonFragmentTimeout:   "fragment-hold-timeout",
 	ReasonTCPNoStateReset:   "tcp-no-state-reset",
+	ReasonNonRoutable:       "nonroutable-inbound",
 }
 
 // String returns the metric label of r.

@@ -545,7 +545,10 @@ func TestNoStateFromStrays(t *testing.T) {
 	p := testPolicy()
 	p.StrictTCPOpen = true
 	h := newHarness(t, Config{}, p)
-	h.expectDrop(out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80).reply("A").frame(t), ReasonTCPNotSYN)
+	h.expectDrop(out("tcp", "198.19.1.1", 5000, "198.51.100.1", 80).reply("A").frame(t), ReasonTCPNotSYN)
+	// Into the natOutgoing pool from outside, a stray is refused before
+	// any TCP rule (TestNonRoutableInbound).
+	h.expectDrop(out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80).reply("A").frame(t), ReasonNonRoutable)
 	f := out("tcp", "198.18.1.1", 5000, "198.51.100.1", 80)
 	f.flags = "A"
 	h.expectDrop(f.frame(t), ReasonTCPNoStateReset) // source NAT: answered with a RST (reset_test.go)

@@ -29,7 +29,7 @@ func newLabCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "build, check and draw a small data center of gannet hosts in network namespaces",
-		Long: `gannet lab builds, in network namespaces on this machine (named gl-*), a small
+		Long: `gannet lab builds, in network namespaces on this machine, a small
 data center: an IPv6 core with a BIRD 2 route reflector (static routes when
 BIRD is not installed), two compute hosts and a border each running gannet run
 with a generated configuration, an "Internet" behind the border, and workloads
@@ -41,7 +41,12 @@ and the same IPv4 on two workloads of one host.
   sudo gannet lab check      the connectivity matrix, expected against observed
   sudo gannet lab diagram    a picture of it (SVG and PNG)
   sudo gannet lab exec web -- ping 198.18.22.20
-  sudo gannet lab down       remove everything it made`,
+  sudo gannet lab down       remove everything it made
+
+The namespaces are named gl-NAME (gl-web, gl-h1, ...) for the lab under the
+default --dir, and gl-XXXXXX-NAME for a lab under any other directory (XXXXXX
+from a hash of the directory), so several labs can be up at once; status,
+exec and down find a lab's namespaces from its --dir.`,
 	}
 	cmd.PersistentFlags().StringVar(&dir, "dir", lab.DefaultDir, "the lab's state directory (configurations, pid files, logs)")
 	// newLab is the lab under --dir; root says the verb changes or probes
