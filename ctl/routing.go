@@ -1,7 +1,8 @@
 package ctl
 
 // Routing: the daemon's side of BGP. What the node originates — every
-// local workload address (a flat-space /32 or /128; a translated space's
+// local workload address (a flat-space /32 or /128, or instead the host's
+// block that holds it, bgp.blocks; a translated space's
 // workload as its RFC 6052 address in the IPv6 core, never its IPv4),
 // floating IPs, translated spaces' exits and the configured
 // prefixAdvertisements — is announced and withdrawn as the desired state
@@ -129,6 +130,8 @@ func (d *Daemon) originated() map[netip.Prefix]bool {
 	for _, ep := range d.plan.Endpoints {
 		for _, a := range ep.Addrs {
 			switch {
+			case (a.Is6() || ep.Space == 0) && d.plan.BGP.InBlock(a):
+				// One of the host's blocks carries it (announced below).
 			case a.Is6() || ep.Space == 0:
 				out[netip.PrefixFrom(a, a.BitLen())] = true
 			case translated[ep.Space]:
@@ -152,6 +155,9 @@ func (d *Daemon) originated() map[netip.Prefix]bool {
 	}
 	for _, a := range d.plan.BGP.Advertisements {
 		out[a.Prefix] = true
+	}
+	for _, b := range d.plan.BGP.Blocks {
+		out[b] = true // whether or not a workload uses it yet, as Calico does
 	}
 	return out
 }

@@ -27,6 +27,27 @@ type BGP struct {
 	PrefixAdvertisements []BGPPrefixAdvertisement `yaml:"prefixAdvertisements"`
 	Peers                []BGPPeer                `yaml:"peers"`
 	Filters              []BGPFilter              `yaml:"filters"`
+	// IPPools and Blocks aggregate the node's flat-space workload routes
+	// Calico IPAM's way: the pools are cut into blocks of blockSize, each
+	// block belongs to one host (Calico's block affinity), and a host
+	// announces its blocks instead of the single addresses inside them;
+	// an address of its outside every one of its blocks (borrowed from
+	// another host's block, or of no pool) is still announced on its own.
+	// Blocks are named, not derived from the workloads: two hosts whose
+	// workloads share a block would otherwise both announce it, and one
+	// of them would attract the other's traffic.
+	IPPools []BGPIPPool `yaml:"ipPools"`
+	// Blocks are the blocks this host owns: each exactly one block of a
+	// pool of ipPools (its length is the pool's blockSize).
+	Blocks []string `yaml:"blocks"`
+}
+
+// BGPIPPool is a Calico IPPool as route aggregation sees it: a flat-space
+// CIDR cut into blocks of BlockSize bits (Calico's defaults are 26 for
+// IPv4 and 122 for IPv6; the pool's own length to 32 or 128 here).
+type BGPIPPool struct {
+	CIDR      string `yaml:"cidr"`
+	BlockSize int    `yaml:"blockSize"`
 }
 
 // BGPCommunity names a community value: "AS:value" (RFC 1997, 16 bits
@@ -118,6 +139,19 @@ type PlanBGP struct {
 	// resolved, in file order.
 	Advertisements []PlanBGPAdvertisement
 	Peers          []PlanBGPPeer
+	// Blocks are the host's blocks (bgp.blocks), announced instead of the
+	// flat-space workload addresses inside them.
+	Blocks []netip.Prefix
+}
+
+// InBlock reports whether a is inside one of the host's blocks.
+func (b *PlanBGP) InBlock(a netip.Addr) bool {
+	for _, p := range b.Blocks {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // PlanBGPAdvertisement gives the node's routes inside Prefix communities.
@@ -359,6 +393,8 @@ func (c *Config) validateBGP(errs *problems, p *Plan) {
 			pb.Advertisements = append(pb.Advertisements, pa)
 		}
 	}
+
+	pb.Blocks = b.validateBlocks(errs)
 
 	filters := map[string]*BGPFilter{}
 	rules := map[string][4][]PlanBGPRule{}
@@ -624,4 +660,66 @@ func seconds(errs *problems, field, s string, max int64) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
+}
+
+// validateBlocks checks bgp.ipPools and bgp.blocks and returns the
+// blocks: every pool a masked prefix with a blockSize from its own length
+// to the family's, no two pools overlapping; every block a masked prefix
+// inside one pool, as long as that pool's blockSize, and listed once.
+func (b *BGP) validateBlocks(errs *problems) []netip.Prefix {
+	type pool struct {
+		pfx  netip.Prefix
+		size int
+	}
+	var pools []pool
+	for i, ip := range b.IPPools {
+		f := fmt.Sprintf("bgp.ipPools[%d]", i)
+		pfx, ok := prefix(errs, f+".cidr", ip.CIDR)
+		if !ok {
+			continue
+		}
+		max := pfx.Addr().BitLen()
+		if ip.BlockSize < pfx.Bits() || ip.BlockSize > max {
+			errs.addf(f+".blockSize", "%d: want %d (the pool's length) to %d", ip.BlockSize, pfx.Bits(), max)
+			continue
+		}
+		for j, o := range pools {
+			if o.pfx.Overlaps(pfx) {
+				errs.addf(f+".cidr", "%s overlaps bgp.ipPools[%d] (%s)", pfx, j, o.pfx)
+				ok = false
+			}
+		}
+		if ok {
+			pools = append(pools, pool{pfx, ip.BlockSize})
+		}
+	}
+	var out []netip.Prefix
+	seen := map[netip.Prefix]int{}
+	for i, s := range b.Blocks {
+		f := fmt.Sprintf("bgp.blocks[%d]", i)
+		blk, ok := prefix(errs, f, s)
+		if !ok {
+			continue
+		}
+		if j, dup := seen[blk]; dup {
+			errs.addf(f, "%s repeats bgp.blocks[%d]", blk, j)
+			continue
+		}
+		seen[blk] = i
+		var in *pool
+		for k := range pools {
+			if pools[k].pfx.Addr().Is4() == blk.Addr().Is4() && pools[k].pfx.Bits() <= blk.Bits() && pools[k].pfx.Contains(blk.Addr()) {
+				in = &pools[k]
+			}
+		}
+		switch {
+		case in == nil:
+			errs.addf(f, "%s is inside no pool of bgp.ipPools", blk)
+		case blk.Bits() != in.size:
+			errs.addf(f, "%s is not a block of pool %s: its blocks are /%d", blk, in.pfx, in.size)
+		default:
+			out = append(out, blk)
+		}
+	}
+	return out
 }

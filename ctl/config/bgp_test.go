@@ -142,6 +142,29 @@ func TestBGPConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestBGPBlocks: bgp.ipPools and bgp.blocks give the plan the host's
+// blocks, of both families.
+func TestBGPBlocks(t *testing.T) {
+	_, p, err := ParseConfig([]byte(`node: {routerIPv4: 198.18.0.9}
+bgp:
+  asNumber: 65000
+  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}, {cidr: "2001:db8:40::/48", blockSize: 122}]
+  blocks: [198.18.21.0/26, 198.18.21.192/26, "2001:db8:40::40/122"]
+`))
+	if err != nil {
+		t.Fatalf("ParseConfig = %v", err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("198.18.21.0/26"), netip.MustParsePrefix("198.18.21.192/26"), netip.MustParsePrefix("2001:db8:40::40/122")}
+	if diff := cmp.Diff(want, p.BGP.Blocks, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("Blocks (-want +got):\n%s", diff)
+	}
+	for a, in := range map[string]bool{"198.18.21.10": true, "198.18.21.200": true, "198.18.21.64": false, "2001:db8:40::7f": true, "2001:db8:40::80": false, "198.51.100.1": false} {
+		if got := p.BGP.InBlock(netip.MustParseAddr(a)); got != in {
+			t.Errorf("InBlock(%s) = %v, want %v", a, got, in)
+		}
+	}
+}
+
 func TestBGPConfigErrors(t *testing.T) {
 	const base = "node: {routerIPv4: 198.18.0.1}\nbgp:\n  asNumber: 64512\n"
 	const peer = base + "  peers:\n    - {peerIP: 198.18.250.1, asNumber: 64500}\n"
@@ -184,6 +207,15 @@ func TestBGPConfigErrors(t *testing.T) {
 		{"rule action missing", base + "  filters: [{name: f, importV6: [{}]}]\n", []string{"bgp.filters[0].importV6[0].action: missing"}},
 		{"rule length min", base + "  filters: [{name: f, importV4: [{cidr: 198.18.0.0/15, matchOperator: In, prefixLength: {min: 8}, action: Accept}]}]\n", []string{"bgp.filters[0].importV4[0].prefixLength.min: 8 out of range 15-32"}},
 		{"rule length max", base + "  filters: [{name: f, importV4: [{cidr: 198.18.0.0/15, matchOperator: In, prefixLength: {min: 24, max: 33}, action: Accept}]}]\n", []string{"bgp.filters[0].importV4[0].prefixLength.max: 33 out of range 24-32"}},
+		{"pool cidr", base + "  ipPools: [{cidr: 198.18.16.1/20, blockSize: 26}]\n", []string{"bgp.ipPools[0].cidr: 198.18.16.1/20 has host bits set"}},
+		{"pool block size missing", base + "  ipPools: [{cidr: 198.18.16.0/20}]\n", []string{"bgp.ipPools[0].blockSize: 0: want 20 (the pool's length) to 32"}},
+		{"pool block size v6", base + "  ipPools: [{cidr: '2001:db8:40::/48', blockSize: 129}]\n", []string{"bgp.ipPools[0].blockSize: 129: want 48 (the pool's length) to 128"}},
+		{"pools overlap", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}, {cidr: 198.18.21.0/24, blockSize: 28}]\n", []string{"bgp.ipPools[1].cidr: 198.18.21.0/24 overlaps bgp.ipPools[0] (198.18.16.0/20)"}},
+		{"block outside pools", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: [198.18.40.0/26]\n", []string{"bgp.blocks[0]: 198.18.40.0/26 is inside no pool of bgp.ipPools"}},
+		{"block size", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: [198.18.21.0/24]\n", []string{"bgp.blocks[0]: 198.18.21.0/24 is not a block of pool 198.18.16.0/20: its blocks are /26"}},
+		{"block host bits", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: [198.18.21.1/26]\n", []string{"bgp.blocks[0]: 198.18.21.1/26 has host bits set"}},
+		{"block twice", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: [198.18.21.0/26, 198.18.21.0/26]\n", []string{"bgp.blocks[1]: 198.18.21.0/26 repeats bgp.blocks[0]"}},
+		{"block family", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: ['2001:db8::/122']\n", []string{"bgp.blocks[0]: 2001:db8::/122 is inside no pool of bgp.ipPools"}},
 		{"rule length equal", base + "  filters: [{name: f, importV4: [{cidr: 198.18.0.0/15, matchOperator: Equal, prefixLength: {max: 24}, action: Accept}]}]\n", []string{"bgp.filters[0].importV4[0].prefixLength: only In and NotIn take a prefix length"}},
 	}
 	for _, tc := range tests {
