@@ -129,3 +129,32 @@ bgp:
 	})
 	t.Logf("withdrawn %v after the DELETE", time.Since(start).Round(time.Millisecond))
 }
+
+// TestBGPBlocksForward: traffic follows a block. Host x owns the blocks
+// of its workload's addresses; host y learns the blocks (not the /32 and
+// /128) from x's gannet and its workload reaches x's over them, both
+// families, with no static route.
+func TestBGPBlocksForward(t *testing.T) {
+	require(t)
+	x, y := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gy")
+	a := addWorkload(t, x, "wl-a", "02:00:00:00:21:1a", "198.18.21.10", "2001:db8:40::10")
+	b := addWorkload(t, y, "wl-b", "02:00:00:00:19:1b", "198.18.19.10", "2001:db8:19::10")
+	xif, yif := fabric(t, x, y, true)
+	blocks := `  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}, {cidr: "2001:db8:40::/48", blockSize: 122}]
+  blocks: [198.18.21.0/26, "2001:db8:40::/122"]
+`
+	dx := startGannet(t, x, bgpHostConfig("x", "198.18.100.1", "2001:db8:100::1", xif, a.endpoint(0, "", ""), 64512, 64513, "198.18.100.2", "2001:db8:100::2")+blocks)
+	dy := startGannet(t, y, bgpHostConfig("y", "198.18.100.2", "2001:db8:100::2", yif, b.endpoint(0, "", ""), 64513, 64512, "198.18.100.1", "2001:db8:100::1"))
+	for _, dst := range []string{a.v4, a.v6} {
+		if !b.waitPing(t, dst, 30*time.Second) {
+			routes, _ := dy.cli("bgp", "routes")
+			t.Fatalf("wl-b cannot reach %s over x's block:\n%s\n%s", dst, routes, dx.output())
+		}
+	}
+	routes, _ := dy.cli("bgp", "routes")
+	if !strings.Contains(routes, "198.18.21.0/26") || !strings.Contains(routes, "2001:db8:40::/122") ||
+		strings.Contains(routes, "198.18.21.10/32") || strings.Contains(routes, "2001:db8:40::10/128") {
+		t.Errorf("y's gannet bgp routes: want x's blocks, not its workload's single addresses:\n%s", routes)
+	}
+	t.Logf("gannet bgp routes on y:\n%s", routes)
+}
