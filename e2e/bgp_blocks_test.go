@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,27 +27,7 @@ func TestBGPBlocks(t *testing.T) {
 	out := addWorkload(t, x, "wl-out", "02:00:00:00:21:0b", "198.18.21.100", "2001:db8:40::1:10")
 	xif, _ := fabric(t, x, r, true)
 
-	conf := filepath.Join(t.TempDir(), "gobgpd.toml")
-	if err := os.WriteFile(conf, []byte(`
-[global.config]
-  as = 64500
-  router-id = "198.18.100.2"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "198.18.100.1"
-    peer-as = 64512
-  [neighbors.timers.config]
-    connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	background(t, r.Command("gobgpd", "-f", conf, "--api-hosts", "127.0.0.1:50051", "--pprof-disable"), "gobgpd")
+	startGobgpd(t, r, "198.18.100.2", "198.18.100.1")
 
 	d := startGannet(t, x, fmt.Sprintf(`
 node: {name: x, routerIPv4: 198.18.100.1, routerIPv6: "2001:db8:100::1"}

@@ -30,27 +30,7 @@ func TestBGPFamiliesOneSession(t *testing.T) {
 	r.Run("ip", "addr", "add", "198.18.41.1/32", "dev", "lo")
 	r.Run("ip", "route", "add", "198.18.40.0/24", "via", "198.18.100.1")
 
-	conf := filepath.Join(t.TempDir(), "gobgpd.toml")
-	if err := os.WriteFile(conf, []byte(`
-[global.config]
-  as = 64500
-  router-id = "198.18.100.2"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "198.18.100.1"
-    peer-as = 64512
-  [neighbors.timers.config]
-    connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	background(t, r.Command("gobgpd", "-f", conf, "--api-hosts", "127.0.0.1:50051", "--pprof-disable"), "gobgpd")
+	startGobgpd(t, r, "198.18.100.2", "198.18.100.1")
 	waitFor(t, 10*time.Second, "gobgpd's API", func() string {
 		if _, err := r.Try("gobgp", "global", "rib", "add", "198.18.41.0/24", "-a", "ipv4"); err != nil {
 			return err.Error()
@@ -107,4 +87,33 @@ bgp:
 	if st.BGP.RIB != 2 || st.BGP.Routes != 1 {
 		t.Errorf("gannet status bgp = %+v, want 2 learned (RIB) of which 1 (IPv4) forwarding", *st.BGP)
 	}
+}
+
+// startGobgpd runs gobgpd in ns as AS 64500 (router ID routerID), peering
+// with gannet at neighbor (AS 64512) over one session carrying IPv4 and
+// IPv6 unicast; its API listens on 127.0.0.1:50051 inside ns, where the
+// gobgp client finds it.
+func startGobgpd(t *testing.T, ns *netnstest.NS, routerID, neighbor string) {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "gobgpd.toml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`
+[global.config]
+  as = 64500
+  router-id = "%s"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "%s"
+    peer-as = 64512
+  [neighbors.timers.config]
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+`, routerID, neighbor)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	background(t, ns.Command("gobgpd", "-f", conf, "--api-hosts", "127.0.0.1:50051", "--pprof-disable"), "gobgpd")
 }
