@@ -460,18 +460,20 @@ func (l *Lab) missingRoutes(ctx context.Context, c *api.Client, want []netip.Pre
 func (l *Lab) Down() error {
 	p := l.Paths
 	if _, err := os.Stat(p.Dir); errors.Is(err, os.ErrNotExist) {
-		// No state here: namespaces with the lab's names belong to a
-		// lab under another directory, which is not this call's to end.
-		var others []string
+		// No state here, but the lab's names are derived from this
+		// directory: namespaces that carry them are this lab's own
+		// leftovers (its state directory removed by hand, or a crash
+		// mid-up). Delete kills what still runs in them; their links,
+		// and the XDP programs on those links, go with them.
+		var errs []error
 		for _, ns := range l.Topo.Namespaces() {
 			if namespace.Exists(ns) {
-				others = append(others, ns)
+				if err := namespace.Delete(ns); err != nil {
+					errs = append(errs, fmt.Errorf("removing leftover namespace %s: %w", ns, err))
+				}
 			}
 		}
-		if len(others) > 0 {
-			return fmt.Errorf("no lab under %s, but %s exist: a lab under another --dir? (gannet lab down --dir THAT)", p.Dir, strings.Join(others, ", "))
-		}
-		return nil
+		return errors.Join(errs...)
 	}
 	var errs []error
 	names := p.daemons()
