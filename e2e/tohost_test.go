@@ -113,6 +113,10 @@ func TestEndpointToHostAccept(t *testing.T) {
 	a := addWorkload(t, host, "wl-a", "02:00:00:00:17:0a", "198.18.17.10", "")
 	b := addWorkload(t, host, "wl-b", "02:00:00:00:17:0b", "198.18.17.11", "")
 	calicoHost(host, a, b)
+	// Strict reverse-path filtering for the whole host, as many hosts
+	// have it: gannet's host interface takes the workloads' sources all
+	// the same (it has an address and filters loosely).
+	host.Run("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1")
 	hostAddr := "198.18.99.1"
 	host.Run("ip", "link", "set", "lo", "up")
 	host.Run("ip", "addr", "add", hostAddr+"/32", "dev", "lo")
@@ -153,7 +157,12 @@ policy:
 	// address (no NAT on the way in).
 	got, err := dialRead(a.ns, "", hostAddr+":8080", 3*time.Second)
 	if err != nil || !strings.HasPrefix(got, a.v4+":") {
-		t.Fatalf("wl-a -> host %s:8080 = %q, %v; want answered, seen from %s", hostAddr, got, err, a.v4)
+		counters, _ := d.cli("counters")
+		neigh, _ := host.Try("ip", "neigh", "show")
+		link, _ := host.Try("ip", "-s", "link", "show", tap)
+		nst, _ := host.Try("nstat", "-az")
+		link += nst
+		t.Fatalf("wl-a -> host %s:8080 = %q, %v; want answered, seen from %s\n%s\n%s\n%s", hostAddr, got, err, a.v4, counters, neigh, link)
 	}
 	a.sendUDP(t, a.v4, hostAddr+":9999", 3)
 	if msgs := received(udp, time.Second); len(msgs) != 3 {

@@ -9,6 +9,7 @@ package fwd
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -26,10 +27,19 @@ type HostTAP struct {
 	mac   [6]byte
 }
 
-// OpenHostTAP creates (or takes over) the TAP device name, with no
-// address of its own, loose reverse-path filtering (its packets come from
-// workloads the host routes through their own interfaces) and no IPv6
-// link-local address (the host sends nothing out of it), and brings it up.
+// HostTAPAddr is the one address of the host interface: link scope, never
+// a source the host picks for anything routed. It is there because the
+// kernel's reverse-path filter refuses every packet that comes in on an
+// interface without an IPv4 address whenever rp_filter is on (strict or
+// loose, for the interface or for all); with it, the interface's loose
+// filter (rp_filter 2) takes the workloads' sources, which the host
+// routes through their own interfaces.
+var HostTAPAddr = net.IPNet{IP: net.IPv4(169, 254, 255, 1).To4(), Mask: net.CIDRMask(32, 32)}
+
+// OpenHostTAP creates (or takes over) the TAP device name, with the
+// link-scope address HostTAPAddr, loose reverse-path filtering and no
+// IPv6 link-local address (the host sends nothing out of it), and brings
+// it up.
 func OpenHostTAP(name string) (*HostTAP, error) {
 	if name == "" || len(name) >= unix.IFNAMSIZ {
 		return nil, fmt.Errorf("host interface %q: want a name of 1-%d characters", name, unix.IFNAMSIZ-1)
@@ -61,6 +71,9 @@ func OpenHostTAP(name string) (*HostTAP, error) {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("host interface %s: %w", name, err)
+	}
+	if err := netlink.AddrReplace(l, &netlink.Addr{IPNet: &HostTAPAddr, Scope: unix.RT_SCOPE_LINK}); err != nil {
+		return nil, fmt.Errorf("host interface %s: address %v: %w", name, &HostTAPAddr, err)
 	}
 	if err := netlink.LinkSetUp(l); err != nil {
 		return nil, fmt.Errorf("host interface %s: up: %w", name, err)
