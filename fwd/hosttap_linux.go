@@ -68,6 +68,14 @@ func OpenHostTAP(name string) (*HostTAP, error) {
 	if err := writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", name, "rp_filter"), "2"); err != nil {
 		return nil, fmt.Errorf("host interface %s: rp_filter: %w", name, err)
 	}
+	// Nothing that comes in here is the kernel's to forward: gannet
+	// writes only packets to the host's own addresses, and one the host
+	// gave up since the tables were compiled must not be routed on past
+	// every policy. (IPv4 honours this per interface; IPv6 forwarding is
+	// the host's global setting.)
+	if err := writeSysctl(filepath.Join("/proc/sys/net/ipv4/conf", name, "forwarding"), "0"); err != nil {
+		return nil, fmt.Errorf("host interface %s: forwarding: %w", name, err)
+	}
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("host interface %s: %w", name, err)
