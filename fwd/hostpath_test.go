@@ -291,4 +291,3 @@ func TestHostEndpointTrace(t *testing.T) {
 		t.Fatalf("trace: %s %s, want drop %v", r.Verdict, r.Reason, ReasonPolicyEgress)
 	}
 }
-
