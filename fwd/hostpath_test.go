@@ -38,7 +38,7 @@ func (s *memSink) WriteFrames(frames [][]byte) int {
 // toHostConfig is twoWorkloads whose w1 may send only TCP to port 8080
 // (and anything to w2), with the host's addresses hostV4 and hostV6 and,
 // when sink is non-nil, endpointToHost: accept into sink.
-func toHostConfig(t *testing.T, sink HostSink, stateful bool) Config {
+func toHostConfig(t testing.TB, sink HostSink, stateful bool) Config {
 	t.Helper()
 	set := &acl.PolicySet{
 		Policies: []acl.Policy{{Name: "w1-out", Selector: "app == 'client'", Egress: []acl.PolicyRule{
@@ -169,7 +169,7 @@ func (s *countSink) WriteFrames(frames [][]byte) int { s.n += len(frames); retur
 // ingress admits only new flows from coreOK (TCP 80 to w2), its egress
 // denies new flows to 203.0.113.7, compiled from applyOnForward policies
 // with the same engine as workloads'.
-func hepConfig(t *testing.T, stateful bool) Config {
+func hepConfig(t testing.TB, stateful bool) Config {
 	t.Helper()
 	set := &acl.PolicySet{
 		Policies: []acl.Policy{
@@ -289,5 +289,48 @@ func TestHostEndpointTrace(t *testing.T) {
 	f = spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: hostV4, proto: "syn", sport: 4000, dport: 22}.frame(t)
 	if r := th.Trace(0, f, nil); r.Verdict != "drop" || r.Reason != ReasonPolicyEgress.String() {
 		t.Fatalf("trace: %s %s, want drop %v", r.Verdict, r.Reason, ReasonPolicyEgress)
+	}
+}
+
+// BenchmarkHostPaths: batches of 64 frames through the paths of this
+// file next to their peers in the same run — a core SYN forwarded from
+// the uplink to w2 without and with the uplink's host endpoint program
+// (stateless: evaluated on every packet), and w1's TCP to the host's
+// address delivered to the host (endpointToHost: accept, egress policy
+// on every packet) next to the same frame dropped (to-host).
+func BenchmarkHostPaths(b *testing.B) {
+	noHEP := hepConfig(b, false)
+	noHEP.Ports[2].HostEndpoint = nil
+	cases := []struct {
+		name string
+		c    Config
+		in   int
+		f    spec
+	}{
+		{"uplink-to-workload", noHEP, 2, spec{srcMAC: macPeer, dstMAC: macUp, src: coreOK, dst: w2v4, proto: "syn", sport: 5000, dport: 80}},
+		{"uplink-to-workload+host-endpoint", hepConfig(b, false), 2, spec{srcMAC: macPeer, dstMAC: macUp, src: coreOK, dst: w2v4, proto: "syn", sport: 5000, dport: 80}},
+		{"to-host-drop", toHostConfig(b, nil, false), 0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: hostV4, proto: "syn", sport: 4000, dport: 8080}},
+		{"to-host-accept", toHostConfig(b, &countSink{}, false), 0, spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: hostV4, proto: "syn", sport: 4000, dport: 8080}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			h := newHost(b, tc.c, peerNeigh)
+			f := tc.f.frame(b)
+			p := h.ports[tc.in]
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				for range BatchSize {
+					p.Inject(f)
+				}
+				h.w.Step()
+				h.ports[1].Drain(nil)
+				h.w.Step()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*BatchSize), "ns/pkt")
+			if st := h.stats(); st.Forwarded == 0 && st.Drops[ReasonToHost] == 0 {
+				b.Fatalf("nothing forwarded: %v", nonZero(st))
+			}
+		})
 	}
 }
