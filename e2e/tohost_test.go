@@ -313,3 +313,57 @@ func coreDev(t *testing.T, ns *netnstest.NS) string {
 	}
 	return strings.SplitN(strings.TrimSuffix(f[1], ":"), "@", 2)[0]
 }
+
+// TestHostEndpointBGPFailsafe: host x's uplink has a host endpoint whose
+// applyOnForward ingress policy denies every forwarded flow from the
+// core. The host's own BGP sessions with y (IPv4 and IPv6, embedded
+// GoBGP) still come up and carry y's routes, and SSH to x's fabric
+// address still answers (the failsafe: gannet never polices the host's own
+// traffic); x's workload reaches y's over the learned routes (its replies
+// are established), while y's workload cannot open anything toward x's
+// (host-endpoint-ingress).
+func TestHostEndpointBGPFailsafe(t *testing.T) {
+	require(t)
+	x, y := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gy")
+	a := addWorkload(t, x, "wl-a", "02:00:00:00:1a:0a", "198.18.26.10", "")
+	b := addWorkload(t, y, "wl-b", "02:00:00:00:1b:0b", "198.18.27.10", "")
+	xif, yif := fabric(t, x, y, true)
+	cx := bgpHostConfig("x", "198.18.100.1", "2001:db8:100::1", xif, a.endpoint(0, "app: a", "open"), 64512, 64513, "198.18.100.2", "2001:db8:100::2")
+	cx = strings.Replace(cx, "dataplane: {cores: [0], frames: 4096}", "dataplane: {cores: [0], frames: 4096, conntrack: {capacity: 4096}}", 1)
+	cx += fmt.Sprintf(`
+hostEndpoints:
+  - {name: fabric, interfaceName: %s, labels: {role: core}}
+policy:
+  profiles:
+    - name: open
+      ingress: [{action: Allow}]
+      egress: [{action: Allow}]
+  policies:
+    - name: nothing-in-from-the-core
+      selector: role == 'core'
+      applyOnForward: true
+      types: [Ingress]
+      ingress: [{action: Deny}]
+`, xif)
+	dx := startGannet(t, x, cx)
+	startGannet(t, y, bgpHostConfig("y", "198.18.100.2", "2001:db8:100::2", yif, b.endpoint(0, "", ""), 64513, 64512, "198.18.100.1", "2001:db8:100::1"))
+	serveSource(t, x, "198.18.100.1:22")
+
+	if !a.waitPing(t, b.v4, 30*time.Second) {
+		out, _ := dx.cli("bgp", "peers")
+		t.Fatalf("wl-a cannot reach wl-b over BGP routes with the host endpoint in place:\n%s\n%s", out, dx.output())
+	}
+	if out, err := dx.cli("bgp", "peers"); err != nil || strings.Count(out, "established") != 2 {
+		t.Errorf("gannet bgp peers on x = %v:\n%s\nwant both sessions established through the denying host endpoint", err, out)
+	}
+	if got, err := dialRead(y, "", "198.18.100.1:22", 3*time.Second); err != nil || !strings.HasPrefix(got, "198.18.100.2:") {
+		t.Errorf("y -> x:22 = %q, %v; want answered (failsafe)", got, err)
+	}
+	if n := b.ping(t, a.v4, 3); n != 0 {
+		t.Errorf("wl-b reached wl-a through a host endpoint that denies every forwarded flow (%d replies)", n)
+	}
+	out := dx.stop()
+	if n := counter(out, "drop/policy/host-endpoint-ingress"); n < 3 {
+		t.Errorf("host-endpoint-ingress drops on x = %d, want at least 3\n%s", n, out)
+	}
+}
