@@ -206,6 +206,19 @@ policy:
 	if out, err := d.cli("reload"); err == nil || !strings.Contains(out, "dataplane.endpointToHost") {
 		t.Errorf("reload of endpointToHost: allow = %v\n%s\nwant an error naming dataplane.endpointToHost", err, out)
 	}
+	if got, err := dialRead(b.ns, "", hostAddr+":2222", time.Second); err == nil {
+		t.Errorf("wl-b reached the host after a refused reload (still drop): %q", got)
+	}
+	// And back to accept.
+	if err := os.WriteFile(d.config, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := d.cli("reload"); err != nil {
+		t.Fatalf("gannet reload: %v\n%s", err, out)
+	}
+	if got, err := dialRead(b.ns, "", hostAddr+":2222", 3*time.Second); err != nil || !strings.HasPrefix(got, b.v4+":") {
+		t.Errorf("wl-b -> host after the reload back to accept = %q, %v; want answered", got, err)
+	}
 
 	out := d.stop()
 	for _, c := range []struct {
