@@ -366,8 +366,16 @@ policy:
 		out, _ := dx.cli("bgp", "peers")
 		t.Fatalf("wl-a cannot reach wl-b over BGP routes with the host endpoint in place:\n%s\n%s", out, dx.output())
 	}
-	if out, err := dx.cli("bgp", "peers"); err != nil || strings.Count(out, "established") != 2 {
-		t.Errorf("gannet bgp peers on x = %v:\n%s\nwant both sessions established through the denying host endpoint", err, out)
+	// Both sessions (the IPv6 one may come up a little after the IPv4
+	// routes have been used).
+	var peers string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if peers, _ = dx.cli("bgp", "peers"); strings.Count(peers, "established") == 2 {
+			break
+		}
+	}
+	if strings.Count(peers, "established") != 2 {
+		t.Errorf("gannet bgp peers on x:\n%s\nwant both sessions established through the denying host endpoint", peers)
 	}
 	if got, err := dialRead(y, "", "198.18.100.1:22", 3*time.Second); err != nil || !strings.HasPrefix(got, "198.18.100.2:") {
 		t.Errorf("y -> x:22 = %q, %v; want answered (failsafe)", got, err)
