@@ -37,6 +37,11 @@ type Policy struct {
 	Types   []PolicyType `yaml:"types,omitempty"`
 	Ingress []PolicyRule `yaml:"ingress,omitempty"`
 	Egress  []PolicyRule `yaml:"egress,omitempty"`
+	// ApplyOnForward (Calico's): the policy also applies to traffic
+	// forwarded through the host endpoints it selects — ingress to what
+	// comes in by the host endpoint's interface, egress to what leaves by
+	// it. Workload endpoints it selects are policed either way.
+	ApplyOnForward bool `yaml:"applyOnForward,omitempty"`
 }
 
 // Profile holds rules that apply to endpoints naming it, after policies

@@ -26,6 +26,9 @@ import (
 type stateful struct {
 	nat  *nat.Table
 	hits *ruleHits
+	// host is where endpointToHost: accept delivers (the dataplane's
+	// TAP); nil until a plan asks for it, then kept.
+	host *fwd.HostPath
 }
 
 // ruleHits are the hit counters of the running tables' programs, by
@@ -100,9 +103,13 @@ type compiled struct {
 // entries are holes).
 func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 	c := fwd.Config{NAT: st.nat, RPF: p.RPF}
+	if p.EndpointToHost {
+		c.Host = st.host // nil in a check: compiled as drop
+	}
 	// The host's own addresses: workloads' packets to them are dropped
-	// (endpointToHost). Read at every compile, so an address added to the
-	// host is covered from the next change on (and the periodic check).
+	// or delivered after egress policy (endpointToHost). Read at every
+	// compile, so an address added to the host is covered from the next
+	// change on (and the periodic check).
 	host, err := hostAddrs()
 	if err != nil {
 		return nil, err
@@ -130,6 +137,11 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 		prepared = pp
 		c.NATPolicy = pp
 	}
+	heps := map[string]config.PlanHostEndpoint{}
+	for _, h := range p.HostEndpoints {
+		heps[h.Interface] = h
+	}
+	hits := map[string][2]*fwd.RuleHits{}
 	bySlot := map[string]int{}
 	for slot, pt := range slots {
 		if pt == nil {
@@ -147,6 +159,13 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 		if pt.cfgMTU != 0 {
 			pc.MTU = pt.cfgMTU
 		}
+		if h, ok := heps[pt.name]; ok && pt.uplink {
+			he := &fwd.HostEndpointConfig{Name: h.Name, Ingress: h.Ingress, Egress: h.Egress}
+			he.IngressHits = st.hits.reuse(h.Name, 0, h.Ingress)
+			he.EgressHits = st.hits.reuse(h.Name, 1, h.Egress)
+			hits[h.Name] = [2]*fwd.RuleHits{he.IngressHits, he.EgressHits}
+			pc.HostEndpoint = he
+		}
 		c.Ports = append(c.Ports, pc)
 		bySlot[pt.name] = slot
 	}
@@ -155,7 +174,6 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 			c.Spaces = append(c.Spaces, fwd.SpaceConfig{ID: s.ID, Translated: s.Translated})
 		}
 	}
-	hits := map[string][2]*fwd.RuleHits{}
 	for _, ep := range p.Endpoints {
 		slot, ok := bySlot[ep.Interface]
 		if !ok {

@@ -441,6 +441,16 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 			next[pt.slot] = nil
 		}
 	}
+	if err := d.dp.openHost(plan); err != nil {
+		for _, pt := range added {
+			d.dp.detach(pt)
+		}
+		if msrv != nil {
+			msrv.Close()
+		}
+		res.Errors = config.Errors{api.FieldError{Field: "dataplane.hostInterface", Message: err.Error()}}
+		return res
+	}
 	cp, err := compile(plan, next, d.dp.st)
 	if err != nil {
 		for _, pt := range added {
@@ -477,6 +487,7 @@ func (d *Daemon) apply(source string, file *config.Config, apiEPs map[string]con
 	d.slots = trimSlots(next)
 	res.Changes = diffConfigs(d.merged, merged, added, removed)
 	d.file, d.apiEPs, d.merged, d.plan = file, apiEPs, merged, plan
+	d.hostNeighbours()
 	d.applyRouting()
 	// The first apply (start) builds its programs whole; every later one
 	// publishes the programs it builds as scans and optimizes them after.
@@ -505,6 +516,7 @@ func (d *Daemon) republish(why string) {
 		return
 	}
 	d.publish(cp)
+	d.hostNeighbours()
 }
 
 // tryAttach resolves pt's interface and attaches to it; a missing
@@ -714,6 +726,9 @@ func restartOnly(old, new *config.Plan) config.Errors {
 	}
 	if old.StateDir != new.StateDir {
 		need("dataplane.stateDir")
+	}
+	if old.HostInterface != new.HostInterface {
+		need("dataplane.hostInterface")
 	}
 	if old.ConntrackCapacity != new.ConntrackCapacity || old.HeldFragments != new.HeldFragments {
 		need("dataplane.conntrack")

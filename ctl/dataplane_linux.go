@@ -47,6 +47,7 @@ type dataplane struct {
 	nb      fwd.Neighbours
 	cancel  context.CancelFunc
 	st      stateful
+	tap     *fwd.HostTAP // endpointToHost: accept's host interface (hostpath_linux.go)
 	restore *nat.Restore // what the connection table's state file held; nil without conntrack
 	// caps is where the daemon's loop publishes the running captures
 	// (observe.go); every worker loads it once per round.
@@ -145,6 +146,9 @@ func (dp *dataplane) stop(closeFirst func() error) error {
 		if err := closeFirst(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := dp.closeHost(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, u := range dp.umems {
 		if err := u.Close(); err != nil {

@@ -324,7 +324,7 @@ func (d *Daemon) Counters() api.Counters {
 
 func (d *Daemon) counters() api.Counters {
 	s := d.dp.stats()
-	out := api.Counters{RxPackets: s.RxPackets, TxPackets: s.TxPackets, TxBytes: s.TxBytes, Forwarded: s.Forwarded, Dropped: s.Dropped(),
+	out := api.Counters{RxPackets: s.RxPackets, TxPackets: s.TxPackets, TxBytes: s.TxBytes, Forwarded: s.Forwarded, ToHost: s.ToHost, Dropped: s.Dropped(),
 		Drops: []api.Drop{}, ICMP: map[string]uint64{}}
 	for r := fwd.Reason(1); r < fwd.NumReasons; r++ {
 		if n := s.Drops[r]; n > 0 {
@@ -399,6 +399,9 @@ func (d *Daemon) countersText() string {
 	}
 	if s.MSSClamped > 0 {
 		rest = append(rest, fmt.Sprintf("clamped/xlat/mss %d", s.MSSClamped))
+	}
+	if s.ToHost > 0 {
+		rest = append(rest, fmt.Sprintf("delivered/port/to-host %d", s.ToHost))
 	}
 	for r := fwd.Reason(1); r < fwd.NumReasons; r++ {
 		kind := "drop"

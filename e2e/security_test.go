@@ -55,51 +55,15 @@ policy:
 		t.Fatal("wl-a cannot reach its allowed peer")
 	}
 
-	var ln net.PacketConn
-	if err := host.Do(func() (err error) {
-		ln, err = net.ListenPacket("udp4", hostAddr+":9999")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan string, 16)
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := ln.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			got <- fmt.Sprintf("%s from %v", buf[:n], from)
-		}
-	}()
+	got := listenUDP(t, host, hostAddr+":9999")
 	// The forged source is put on the workload's own interface so its
 	// kernel sends from it: the frame is what a hostile workload sends.
 	forged := "203.0.113.9"
 	a.ns.Run("ip", "addr", "add", forged+"/32", "dev", a.dev)
-	send := func(src string) {
-		t.Helper()
-		if err := a.ns.Do(func() error {
-			c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(src)}, &net.UDPAddr{IP: net.ParseIP(hostAddr), Port: 9999})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			for range 5 {
-				c.Write([]byte("from " + src))
-			}
-			return nil
-		}); err != nil {
-			t.Fatalf("sending from %s: %v", src, err)
-		}
-	}
-	send(forged)
-	send(a.v4)
-	select {
-	case msg := <-got:
-		t.Errorf("the host stack received a workload's datagram: %s", msg)
-	case <-time.After(time.Second):
+	a.sendUDP(t, forged, hostAddr+":9999", 5)
+	a.sendUDP(t, a.v4, hostAddr+":9999", 5)
+	if msgs := received(got, time.Second); len(msgs) > 0 {
+		t.Errorf("the host stack received a workload's datagrams: %v", msgs)
 	}
 	out := d.stop()
 	if n := counter(out, "drop/anti-spoof/spoofed"); n < 5 {

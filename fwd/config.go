@@ -66,10 +66,18 @@ type Config struct {
 	// HostAddrs are the host's own addresses (every interface's, in the
 	// namespace gannet runs in). A packet from a workload to one of them,
 	// or to loopback, is dropped as to-host after its source check
-	// (endpointToHost: drop): workloads never reach the host stack
-	// through gannet. Uplinks hand such packets to the kernel in the XDP
-	// program and never see them here.
+	// (endpointToHost: drop) unless Host is set: workloads never reach
+	// the host stack unchecked. Uplinks hand such packets to the kernel
+	// in the XDP program and never see them here.
 	HostAddrs []netip.Addr
+
+	// Host is endpointToHost: accept — where a workload's packet to one
+	// of HostAddrs (flat space) goes once it passed the source check and
+	// the endpoint's egress program: into the host stack through an
+	// interface gannet owns (a TAP, hosttap_linux.go). nil drops them
+	// (to-host). The host's replies go straight to the workload over
+	// its route in the kernel, never through gannet.
+	Host *HostPath
 
 	// Gateway identity on workload ports; zero values take the defaults
 	// (ee:ee:ee:ee:ee:ee, 169.254.1.1, fe80::1).
@@ -149,6 +157,26 @@ type PortConfig struct {
 	// stay, and packets routed to it are answered Destination
 	// Unreachable (host / address unreachable) instead of vanishing.
 	Down bool
+	// HostEndpoint is the uplink's host endpoint (Calico HostEndpoint):
+	// its programs police traffic forwarded through the uplink
+	// (applyOnForward), statefully. nil: none; only uplinks have one.
+	HostEndpoint *HostEndpointConfig
+}
+
+// HostEndpointConfig is the forwarding policy of one uplink, compiled
+// from the policies with applyOnForward that select its host endpoint.
+type HostEndpointConfig struct {
+	Name string
+	// Ingress checks new flows that come in on the uplink and are
+	// forwarded (to a workload, another uplink, or into a translated
+	// space), as the packet arrived — before 6->4 translation and NAT.
+	// Egress checks new flows routed out of the uplink, before NAT
+	// (Calico checks forwarded traffic before it source-NATs). nil: no
+	// policy selects the endpoint in that direction, and forwarded
+	// traffic passes as in Calico. Established and related packets
+	// pass (conntrack); without a connection table every packet is new.
+	Ingress, Egress         *acl.Program
+	IngressHits, EgressHits *RuleHits
 }
 
 // SpaceConfig declares an address space (a VRF). Space 0 is the flat

@@ -58,7 +58,8 @@ const (
 	ReasonNotForUs        // unicast Ethernet destination other than the router's (the gateway MAC on workload ports, the port's MAC on uplinks)
 	ReasonFamilyNotRouted // IPv6 from a workload of a translated (IPv4-only) space
 	ReasonToRouter        // an IP packet for the gateway address itself (not answered)
-	ReasonToHost          // a workload's packet to one of the host's own addresses or loopback (endpointToHost: drop)
+	ReasonToHost          // a workload's packet to one of the host's own addresses or loopback (endpointToHost: drop), or one from an uplink or a NAT rewrite
+	ReasonHostWrite       // endpointToHost: accept, and the host interface refused the frame (its queue full, or gone)
 
 	ReasonARPAnswered // ARP request for the gateway: answered in place (not a drop: the frame went back out)
 	ReasonNDPAnswered // neighbour solicitation for the gateway: answered in place (not a drop)
@@ -79,8 +80,10 @@ const (
 	ReasonConntrackReply // nat dropped the packet and its ICMP error went back out
 	ReasonReleaseFrames  // nat released a held fragment and the free stack had no frame to send it in
 
-	ReasonPolicyEgress  // denied by the source endpoint's egress program
-	ReasonPolicyIngress // denied by the destination endpoint's ingress program
+	ReasonPolicyEgress        // denied by the source endpoint's egress program
+	ReasonPolicyIngress       // denied by the destination endpoint's ingress program
+	ReasonHostEndpointIngress // denied by the ingress program of the host endpoint of the uplink it came in on (applyOnForward)
+	ReasonHostEndpointEgress  // denied by the egress program of the host endpoint of the uplink it would leave by (applyOnForward)
 
 	ReasonNoRoute    // no route to the destination (ICMP Destination Unreachable when allowed)
 	ReasonPortDown   // routed to a port whose link is gone or down (ICMP host/address unreachable when allowed)
@@ -104,44 +107,47 @@ var reasonInfo = [NumReasons]struct {
 	name  string
 	stage Stage
 }{
-	ReasonNone:            {"none", StageParse},
-	ReasonMalformed:       {"malformed", StageParse},
-	ReasonUnsupported:     {"unsupported", StageParse},
-	ReasonPortUnknown:     {"port-unknown", StagePort},
-	ReasonNoEndpoint:      {"no-endpoint", StagePort},
-	ReasonNotUnicast:      {"not-unicast", StagePort},
-	ReasonNotForUs:        {"not-for-router", StagePort},
-	ReasonToHost:          {"to-host", StagePort},
-	ReasonFamilyNotRouted: {"family-not-routed", StagePort},
-	ReasonToRouter:        {"to-router", StagePort},
-	ReasonARPAnswered:     {"arp-answered", StageGateway},
-	ReasonNDPAnswered:     {"ndp-answered", StageGateway},
-	ReasonARPIgnored:      {"arp-ignored", StageGateway},
-	ReasonNDPIgnored:      {"ndp-ignored", StageGateway},
-	ReasonNDPRefused:      {"ndp-refused", StageGateway},
-	ReasonSpoofed:         {"spoofed", StageAntiSpoof},
-	ReasonRPF:             {"rpf", StageAntiSpoof},
-	ReasonXlat:            {"xlat", StageXlat},
-	ReasonXlatReply:       {"xlat-reply", StageXlat},
-	ReasonXlatSpace:       {"xlat-space", StageXlat},
-	ReasonXlatFrags:       {"xlat-fragments", StageXlat},
-	ReasonRouteLoop:       {"route-loop", StageXlat},
-	ReasonConntrack:       {"conntrack", StageConntrack},
-	ReasonConntrackReply:  {"conntrack-reply", StageConntrack},
-	ReasonReleaseFrames:   {"fragment-release-no-frame", StageConntrack},
-	ReasonPolicyEgress:    {"policy-egress", StagePolicy},
-	ReasonPolicyIngress:   {"policy-ingress", StagePolicy},
-	ReasonNoRoute:         {"no-route", StageRoute},
-	ReasonPortDown:        {"port-down", StageRoute},
-	ReasonNoPort:          {"no-port", StageRoute},
-	ReasonNoHeadroom:      {"no-headroom", StageRoute},
-	ReasonNoNeighbour:     {"no-neighbour", StageNeighbour},
-	ReasonTTLExceeded:     {"ttl-exceeded", StageForward},
-	ReasonTooBig:          {"too-big", StageForward},
-	ReasonFragFrames:      {"fragment-no-frames", StageForward},
-	ReasonFragOptions:     {"fragment-bad-options", StageForward},
-	ReasonTooBigRewritten: {"too-big-rewritten", StageForward},
-	ReasonTxFull:          {"tx-full", StageTx},
+	ReasonNone:                {"none", StageParse},
+	ReasonMalformed:           {"malformed", StageParse},
+	ReasonUnsupported:         {"unsupported", StageParse},
+	ReasonPortUnknown:         {"port-unknown", StagePort},
+	ReasonNoEndpoint:          {"no-endpoint", StagePort},
+	ReasonNotUnicast:          {"not-unicast", StagePort},
+	ReasonNotForUs:            {"not-for-router", StagePort},
+	ReasonToHost:              {"to-host", StagePort},
+	ReasonHostWrite:           {"host-write", StageTx},
+	ReasonFamilyNotRouted:     {"family-not-routed", StagePort},
+	ReasonToRouter:            {"to-router", StagePort},
+	ReasonARPAnswered:         {"arp-answered", StageGateway},
+	ReasonNDPAnswered:         {"ndp-answered", StageGateway},
+	ReasonARPIgnored:          {"arp-ignored", StageGateway},
+	ReasonNDPIgnored:          {"ndp-ignored", StageGateway},
+	ReasonNDPRefused:          {"ndp-refused", StageGateway},
+	ReasonSpoofed:             {"spoofed", StageAntiSpoof},
+	ReasonRPF:                 {"rpf", StageAntiSpoof},
+	ReasonXlat:                {"xlat", StageXlat},
+	ReasonXlatReply:           {"xlat-reply", StageXlat},
+	ReasonXlatSpace:           {"xlat-space", StageXlat},
+	ReasonXlatFrags:           {"xlat-fragments", StageXlat},
+	ReasonRouteLoop:           {"route-loop", StageXlat},
+	ReasonConntrack:           {"conntrack", StageConntrack},
+	ReasonConntrackReply:      {"conntrack-reply", StageConntrack},
+	ReasonReleaseFrames:       {"fragment-release-no-frame", StageConntrack},
+	ReasonPolicyEgress:        {"policy-egress", StagePolicy},
+	ReasonPolicyIngress:       {"policy-ingress", StagePolicy},
+	ReasonHostEndpointIngress: {"host-endpoint-ingress", StagePolicy},
+	ReasonHostEndpointEgress:  {"host-endpoint-egress", StagePolicy},
+	ReasonNoRoute:             {"no-route", StageRoute},
+	ReasonPortDown:            {"port-down", StageRoute},
+	ReasonNoPort:              {"no-port", StageRoute},
+	ReasonNoHeadroom:          {"no-headroom", StageRoute},
+	ReasonNoNeighbour:         {"no-neighbour", StageNeighbour},
+	ReasonTTLExceeded:         {"ttl-exceeded", StageForward},
+	ReasonTooBig:              {"too-big", StageForward},
+	ReasonFragFrames:          {"fragment-no-frames", StageForward},
+	ReasonFragOptions:         {"fragment-bad-options", StageForward},
+	ReasonTooBigRewritten:     {"too-big-rewritten", StageForward},
+	ReasonTxFull:              {"tx-full", StageTx},
 }
 
 // String returns the reason's metric label.
@@ -214,6 +220,9 @@ type Stats struct {
 	// = Forwarded + Dropped() + Held (a packet split on its way in
 	// aside: each of its pieces is held on its own).
 	Held, Released uint64
+	// ToHost counts packets delivered to the host stack
+	// (endpointToHost: accept); they count as Forwarded too.
+	ToHost uint64
 	// MSSClamped counts TCP SYNs whose MSS option the router lowered as
 	// they crossed the translator (translation.clampMSS; not drops).
 	MSSClamped uint64
@@ -264,6 +273,7 @@ func (s *Stats) Add(o *Stats) {
 	s.Held += o.Held
 	s.Released += o.Released
 	s.MSSClamped += o.MSSClamped
+	s.ToHost += o.ToHost
 	s.NATCreated += o.NATCreated
 	for i := range s.Drops {
 		s.Drops[i] += o.Drops[i]
@@ -295,6 +305,7 @@ type counters struct {
 	fragmented, fragments         uint64
 	held, released                uint64
 	mssClamped                    uint64
+	toHost                        uint64
 	drops                         [NumReasons]uint64
 	parse                         [pkt.NumReasons]uint64
 	xlat                          xlat.Stats
@@ -308,6 +319,7 @@ type published struct {
 	fragmented, fragments         atomic.Uint64
 	held, released                atomic.Uint64
 	mssClamped                    atomic.Uint64
+	toHost                        atomic.Uint64
 	drops                         [NumReasons]atomic.Uint64
 	parse                         [pkt.NumReasons]atomic.Uint64
 	xlat                          [xlat.NumReasons]atomic.Uint64
@@ -336,6 +348,7 @@ func (p *published) publish(c *counters) {
 	store(&p.held, c.held)
 	store(&p.released, c.released)
 	store(&p.mssClamped, c.mssClamped)
+	store(&p.toHost, c.toHost)
 	for i := range c.drops {
 		store(&p.drops[i], c.drops[i])
 	}
@@ -368,6 +381,7 @@ func (p *published) read(s *Stats) {
 	s.Held = p.held.Load()
 	s.Released = p.released.Load()
 	s.MSSClamped = p.mssClamped.Load()
+	s.ToHost = p.toHost.Load()
 	for i := range s.Drops {
 		s.Drops[i] = p.drops[i].Load()
 	}

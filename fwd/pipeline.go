@@ -38,6 +38,11 @@ type view struct {
 	ep          *endpoint // the source endpoint (workload ports)
 	// translatedIn: the packet was translated 6->4 on its way in.
 	translatedIn bool
+	// hk is the packet as it came in on an uplink whose host endpoint
+	// has an ingress program: what that program checks, before
+	// translation and NAT change it (set when hkSet).
+	hk    acl.PacketKey
+	hkSet bool
 }
 
 // l3 returns the absolute address of the IP header.
@@ -66,6 +71,7 @@ func (w *Worker) process(t *Tables, in int, descs []xsk.Desc) {
 				w.releaseFrags()
 			}
 		}
+		w.flushHost(t)
 		w.flush()
 		return
 	}
@@ -99,6 +105,7 @@ func (w *Worker) process(t *Tables, in int, descs []xsk.Desc) {
 		}
 	}
 	w.sendReleased(t)
+	w.flushHost(t)
 	w.flush()
 }
 
@@ -133,6 +140,9 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		}
 		v.ep = pe.ep
 		v.sp = pe.ep.space
+	} else if pe.hep != nil && pe.hep.ingress != nil {
+		v.hk.FromSummary(s)
+		v.hkSet = true
 	}
 
 	// Gateway ARP and NDP (before the source check: a workload asks
@@ -167,7 +177,7 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 
 	v.nh = lookup(t, v.sp, s)
 	if v.nh != nil && v.nh.kind == nhHost {
-		w.drop(chunk, ReasonToHost)
+		w.toHost(t, v)
 		return false
 	}
 	intoSpace := v.nh != nil && (v.nh.kind == nhTranslate || v.nh.kind == nhEndpoint && v.nh.xlat)
@@ -420,6 +430,10 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 			w.denied(v.chunk, r, v.ep, dst)
 			return false
 		}
+		if r := w.hostPolicy(t, v, acl.ConnNew); r != ReasonNone {
+			w.drop(v.chunk, r)
+			return false
+		}
 		return true
 	}
 	nw := w.nw
@@ -452,7 +466,12 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 				way = routed(t, v, dsp)
 			}
 		}
-		if r := w.policy(connState(res.State), v.ep, dst, s, to); r != ReasonNone {
+		st := connState(res.State)
+		r := w.policy(st, v.ep, dst, s, to)
+		if r == ReasonNone {
+			r = w.hostPolicy(t, v, st)
+		}
+		if r != ReasonNone {
 			if res.Action == nat.Decide {
 				nw.DropHeld(s, v.sp.id) // its later fragments wait for nothing
 			}
@@ -699,10 +718,65 @@ func (w *Worker) policy(st acl.ConnState, src, dst *endpoint, s *pkt.Summary, to
 	return ReasonNone
 }
 
+// hostPolicy checks the programs of the host endpoints of the uplink the
+// packet of v came in on (ingress, with the key ingress saved as the
+// packet arrived) and of the uplink its route leaves by (egress, as the
+// packet is now: before NAT and 4->6 translation), for forwarded
+// traffic (Calico's applyOnForward). Established and related packets
+// pass, invalid ones are dropped (acl.Program.Check).
+func (w *Worker) hostPolicy(t *Tables, v *view, st acl.ConnState) Reason {
+	if in := t.ports[v.in].hep; in != nil && in.ingress != nil {
+		d := in.ingress.Check(st, &v.hk)
+		if st == acl.ConnNew {
+			w.observe(in, acl.Ingress, d, &v.hk)
+		}
+		if d.Verdict != acl.Accept || !v.hkSet && st == acl.ConnNew {
+			return ReasonHostEndpointIngress
+		}
+	}
+	if out := outHost(t, v); out != nil && out.egress != nil {
+		if st == acl.ConnNew {
+			w.hkey.FromSummary(v.s)
+		}
+		d := out.egress.Check(st, &w.hkey)
+		if st == acl.ConnNew {
+			w.observe(out, acl.Egress, d, &w.hkey)
+		}
+		if d.Verdict != acl.Accept {
+			return ReasonHostEndpointEgress
+		}
+	}
+	return ReasonNone
+}
+
+// outHost returns the host endpoint of the uplink the packet of v is
+// routed out of (of an ECMP group, the flow's member), or nil.
+func outHost(t *Tables, v *view) *endpoint {
+	nh := v.nh
+	if nh == nil {
+		return nil
+	}
+	if nh.kind == nhECMP {
+		m, _, ok := t.pickMember(&nh.group, flowHash(v.s))
+		if !ok {
+			return nil
+		}
+		nh = &t.nhs[nh.group.members[m]]
+	}
+	if (nh.kind != nhGateway && nh.kind != nhConnected) || nh.port >= len(t.ports) {
+		return nil
+	}
+	return t.ports[nh.port].hep
+}
+
 // denied drops a packet policy denied (r is ReasonPolicyEgress or
 // ReasonPolicyIngress) and counts it against the port of the endpoint
 // whose program denied it: src's for egress, dst's for ingress.
 func (w *Worker) denied(chunk uint64, r Reason, src, dst *endpoint) {
+	if r == ReasonHostEndpointIngress || r == ReasonHostEndpointEgress {
+		w.drop(chunk, r) // counted against the uplink's drops only
+		return
+	}
 	ep := src
 	if r == ReasonPolicyIngress {
 		ep = dst

@@ -35,7 +35,7 @@ func policedSet() *acl.PolicySet {
 }
 
 // policedWith is twoWorkloads with set's programs for w1 and w2.
-func policedWith(t *testing.T, set *acl.PolicySet, stateful bool) (Config, *nat.ManualClock) {
+func policedWith(t testing.TB, set *acl.PolicySet, stateful bool) (Config, *nat.ManualClock) {
 	t.Helper()
 	cp, err := acl.CompilePolicy(set)
 	if err != nil {

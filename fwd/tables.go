@@ -42,6 +42,9 @@ type Tables struct {
 	// feasible reverse path (Config.RPF).
 	rpf bool
 
+	// host: endpointToHost: accept (Config.Host); nil: drop.
+	host *HostPath
+
 	nat       *nat.Table
 	natPolicy *nat.Prepared
 	xlat      *xlat.Translator
@@ -57,6 +60,7 @@ type portEntry struct {
 	mtu     int
 	down    bool
 	ep      *endpoint // the workload port's endpoint, or nil
+	hep     *endpoint // the uplink's host endpoint (its forwarding programs), or nil
 
 	src4       [4]byte // ICMPv4 error source
 	src6       [16]byte
@@ -116,6 +120,10 @@ func NewTables(c Config) (*Tables, error) {
 		natPolicy: c.NATPolicy,
 		xlat:      c.Xlat,
 		rpf:       c.RPF == RPFFeasible,
+		host:      c.Host,
+	}
+	if c.Host != nil && c.Host.Sink == nil {
+		return nil, fmt.Errorf("fwd: Host.Sink: nil")
 	}
 	if c.Xlat != nil {
 		t.clampMSS = c.Xlat.ClampMSS()
@@ -232,6 +240,22 @@ func NewTables(c Config) (*Tables, error) {
 		}
 		if !pe.has6 && router6.IsValid() {
 			pe.src6, pe.has6 = router6.As16(), true
+		}
+		if h := pc.HostEndpoint; h != nil {
+			if pe.role != RoleUplink {
+				return nil, fmt.Errorf("%s.HostEndpoint: port %s is not an uplink", f, pc.Name)
+			}
+			if h.Name == "" {
+				return nil, fmt.Errorf("%s.HostEndpoint.Name: empty", f)
+			}
+			pe.hep = &endpoint{name: h.Name, port: i, mac: pe.mac, space: t.flat, ingress: h.Ingress, egress: h.Egress}
+			var err error
+			if pe.hep.inHits, err = checkHits(f+".HostEndpoint.Ingress", h.Ingress, h.IngressHits); err != nil {
+				return nil, err
+			}
+			if pe.hep.egHits, err = checkHits(f+".HostEndpoint.Egress", h.Egress, h.EgressHits); err != nil {
+				return nil, err
+			}
 		}
 		if pe.role == RoleUplink && !pe.down && (t.uplinkMTU == 0 || mtu < t.uplinkMTU) {
 			t.uplinkMTU = mtu
@@ -416,8 +440,10 @@ func NewTables(c Config) (*Tables, error) {
 	}
 
 	// The host's own addresses and loopback: a workload's packet to them
-	// is dropped (to-host) after its source check, never forwarded or
-	// handed to the kernel (workload ports' XDP programs pass nothing).
+	// is dropped (to-host) after its source check, or with
+	// endpointToHost: accept delivered to the host after its egress
+	// policy (hostpath.go) — never forwarded, and never handed to the
+	// kernel unchecked (workload ports' XDP programs pass nothing).
 	// A configured route or endpoint for the same prefix stays as it is.
 	host := t.addNH(nextHop{kind: nhHost})
 	for i, a := range append([]netip.Addr{netip.MustParseAddr("127.0.0.0"), netip.IPv6Loopback()}, c.HostAddrs...) {

@@ -215,7 +215,8 @@ func (f TraceFlow) String() string {
 // TraceResult is a packet's way through the pipeline.
 type TraceResult struct {
 	Steps []TraceStep `json:"steps"`
-	// Verdict: "forward" (sent out of Egress), "answer" (an ARP/NDP
+	// Verdict: "forward" (sent out of Egress; Egress "host": delivered to
+	// the host stack, endpointToHost: accept), "answer" (an ARP/NDP
 	// reply or an ICMP error sent back out of Egress, the ingress port),
 	// "drop", or "held" (a fragment waiting for its first fragment).
 	Verdict string `json:"verdict"`
@@ -295,8 +296,10 @@ type tracer struct {
 	sp   *space
 	nh   *nextHop
 	ep   *endpoint
-	// rewritten, translatedIn: as view's.
+	// rewritten, translatedIn, hk, hkSet: as view's.
 	rewritten, translatedIn bool
+	hk                      acl.PacketKey
+	hkSet                   bool
 	// frags are the lengths of the extra pieces the translator split the
 	// packet into (the first is the packet itself).
 	frags []int
@@ -384,6 +387,10 @@ func (tr *tracer) run(frame []byte) {
 		tr.step(StagePort, "ok", "workload port %s, endpoint %s, %s", pe.name, pe.ep.name, spaceText(tr.sp))
 	} else {
 		tr.step(StagePort, "ok", "%v port %s, %s", pe.role, pe.name, spaceText(tr.sp))
+		if pe.hep != nil && pe.hep.ingress != nil && s.Family != pkt.FamilyNone {
+			tr.hk.FromSummary(s)
+			tr.hkSet = true
+		}
 	}
 	if s.Family != pkt.FamilyNone {
 		tr.res.Before = tr.flow()
@@ -450,7 +457,15 @@ func (tr *tracer) run(frame []byte) {
 	}
 	tr.nh = tr.route()
 	if tr.nh != nil && tr.nh.kind == nhHost {
-		tr.drop(ReasonToHost, "%v is the host's own address: workloads do not reach the host through gannet (endpointToHost: drop)", s.DstAddr())
+		switch {
+		case tr.ep == nil:
+			tr.drop(ReasonToHost, "%v is the host's own address: the uplink's XDP program hands the host its traffic, gannet never forwards it", s.DstAddr())
+		case t.host == nil:
+			tr.drop(ReasonToHost, "%v is the host's own address: workloads do not reach the host through gannet (endpointToHost: drop)", s.DstAddr())
+		case tr.policy(acl.ConnNew, tr.ep, nil, nil):
+			tr.step(StageTx, "ok", "%v is the host's own address: delivered to the host stack (endpointToHost: accept; the host answers over its own route)", s.DstAddr())
+			tr.end("forward", ReasonNone, "host")
+		}
 		return
 	}
 	intoSpace := tr.nh != nil && (tr.nh.kind == nhTranslate || tr.nh.kind == nhEndpoint && tr.nh.xlat)
@@ -868,7 +883,7 @@ func (tr *tracer) state() bool {
 	}
 	if t.nat == nil {
 		tr.step(StageConntrack, "skip", "no connection table: policy is stateless, every packet is new")
-		return tr.policy(acl.ConnNew, tr.ep, dst, nil)
+		return tr.policy(acl.ConnNew, tr.ep, dst, nil) && tr.hostPolicy(acl.ConnNew)
 	}
 	if len(tr.frags) > 0 {
 		tr.step(StageConntrack, "ok", "the translator's pieces are tracked one by one; shown: the first")
@@ -924,7 +939,7 @@ func (tr *tracer) state() bool {
 				way = routed(t, &view{s: s, sp: tr.sp, nh: tr.nh, translatedIn: tr.translatedIn}, q.DestSpace)
 			}
 		}
-		if !tr.policy(connState(res.State), tr.ep, dst, to) {
+		if !tr.policy(connState(res.State), tr.ep, dst, to) || !tr.hostPolicy(connState(res.State)) {
 			return false
 		}
 		if res.Action == nat.Decide {
@@ -1046,6 +1061,32 @@ func (tr *tracer) policy(st acl.ConnState, src, dst *endpoint, to *dnatTarget) b
 		return false
 	}
 	tr.step(StagePolicy, "ok", "ingress of %s: %s", dst.name, decisionText(dst.ingress, d))
+	return true
+}
+
+// hostPolicy mirrors Worker.hostPolicy: the host endpoints of the uplinks
+// the packet came in on and leaves by. It returns false when the packet
+// is denied (the trace ended).
+func (tr *tracer) hostPolicy(st acl.ConnState) bool {
+	t := tr.t
+	if in := tr.pe.hep; in != nil && in.ingress != nil {
+		d := in.ingress.Check(st, &tr.hk)
+		if d.Verdict != acl.Accept || !tr.hkSet && st == acl.ConnNew {
+			tr.drop(ReasonHostEndpointIngress, "ingress of host endpoint %s (uplink %s, applyOnForward): %s", in.name, tr.pe.name, decisionText(in.ingress, d))
+			return false
+		}
+		tr.step(StagePolicy, "ok", "ingress of host endpoint %s: %s", in.name, decisionText(in.ingress, d))
+	}
+	if out := outHost(t, &view{s: &tr.s, nh: tr.nh}); out != nil && out.egress != nil {
+		var k acl.PacketKey
+		k.FromSummary(&tr.s)
+		d := out.egress.Check(st, &k)
+		if d.Verdict != acl.Accept {
+			tr.drop(ReasonHostEndpointEgress, "egress of host endpoint %s (applyOnForward): %s", out.name, decisionText(out.egress, d))
+			return false
+		}
+		tr.step(StagePolicy, "ok", "egress of host endpoint %s: %s", out.name, decisionText(out.egress, d))
+	}
 	return true
 }
 

@@ -187,6 +187,7 @@ type Worker struct {
 	xp                   xlat.Packet
 	key                  acl.PacketKey
 	key2                 acl.PacketKey // the key as the destination sees a DNATed flow
+	hkey                 acl.PacketKey // the key as an uplink's host endpoint sees the packet leave
 	dnat                 dnatTarget
 	c                    counters
 	pub                  published
@@ -208,6 +209,12 @@ type Worker struct {
 	tsums   [BatchSize]*pkt.Summary
 	tspaces [BatchSize]uint16
 	tres    [BatchSize]nat.Result
+
+	// Frames for the host (hostpath.go), handed over at the end of the
+	// batch.
+	hostq    [BatchSize]hostFrame
+	hostBufs [BatchSize][]byte
+	nhost    int
 
 	// Fragments nat released this round (nat.Worker.Released) are
 	// sent after the batch that released them; nrel of them are sent.

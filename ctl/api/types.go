@@ -202,7 +202,10 @@ type Counters struct {
 	TxPackets uint64 `json:"txPackets" yaml:"txPackets"`
 	TxBytes   uint64 `json:"txBytes" yaml:"txBytes"`
 	Forwarded uint64 `json:"forwarded" yaml:"forwarded"`
-	Dropped   uint64 `json:"dropped" yaml:"dropped"`
+	// ToHost: workloads' packets delivered into the host stack
+	// (endpointToHost: accept), also counted in Forwarded.
+	ToHost  uint64 `json:"toHost" yaml:"toHost"`
+	Dropped uint64 `json:"dropped" yaml:"dropped"`
 	// Drops are by pipeline stage and reason; Detail says which
 	// library reason (pkt, nat, xlat) a parse/conntrack/xlat drop had.
 	Drops []Drop `json:"drops" yaml:"drops"`

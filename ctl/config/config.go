@@ -28,6 +28,7 @@ type Config struct {
 	Ports             []Port             `yaml:"ports"`
 	AddressSpaces     []AddressSpace     `yaml:"addressSpaces"`
 	WorkloadEndpoints []WorkloadEndpoint `yaml:"workloadEndpoints"`
+	HostEndpoints     []HostEndpoint     `yaml:"hostEndpoints"`
 	Routes            []Route            `yaml:"routes"`
 	Policy            Policy             `yaml:"policy"`
 	NAT               *NAT               `yaml:"nat"`
@@ -101,6 +102,17 @@ type Dataplane struct {
 	// A core host on the same uplink path as a legitimate sender still
 	// passes; untranslated IPv6 is not checked.
 	RPF string `yaml:"rpf"`
+	// EndpointToHost is what happens to a workload's packet to one of the
+	// host's own addresses (Calico's DefaultEndpointToHostAction): drop
+	// (default; counted to-host) or accept — after the source check and
+	// the endpoint's egress policy, the packet is delivered into the
+	// host stack through HostInterface, a TAP device gannet creates and
+	// owns; the host answers over its own route to the workload (gannet
+	// installs the workload's neighbour entry on its interface). ARP and
+	// ND for the gateway are answered by gannet either way.
+	EndpointToHost string `yaml:"endpointToHost"`
+	// HostInterface names that TAP device; default gannet-host.
+	HostInterface string `yaml:"hostInterface"`
 	// Busy polling of the sockets (SO_BUSY_POLL microseconds,
 	// SO_BUSY_POLL_BUDGET, SO_PREFER_BUSY_POLL); zero values leave it off.
 	BusyPollUsec   int        `yaml:"busyPollUsec"`
@@ -150,6 +162,23 @@ type WorkloadEndpoint struct {
 	Labels       map[string]string `yaml:"labels"`
 	Profiles     []string          `yaml:"profiles"`
 	MTU          int               `yaml:"mtu"`
+}
+
+// HostEndpoint is one of the host's own interfaces as policy sees it
+// (Calico HostEndpoint): policies with applyOnForward whose selector
+// matches its labels police the traffic gannet forwards in by it
+// (ingress) and out by it (egress), statefully; with none, forwarded
+// traffic passes. The host's own traffic on the interface (BGP, SSH,
+// ARP/ND) is never policed by gannet: the uplink's XDP program hands it
+// to the kernel before any policy, so no rule can cut it off.
+type HostEndpoint struct {
+	Name string `yaml:"name"`
+	// InterfaceName is an uplink (ports[].interface).
+	InterfaceName string            `yaml:"interfaceName"`
+	Labels        map[string]string `yaml:"labels"`
+	// ExpectedIPs are the interface's addresses as rule selectors that
+	// match the host endpoint see them.
+	ExpectedIPs []string `yaml:"expectedIPs"`
 }
 
 // Route is a static route in one address space.

@@ -56,6 +56,55 @@ func TestParseConfigExample(t *testing.T) {
 
 // TestConfigErrors: each bad file is rejected with a message naming the
 // field.
+// TestHostEndpointPlan: endpointToHost and hostEndpoints reach the Plan;
+// an applyOnForward policy gives the host endpoint its forwarding
+// programs (from the same compiler as workloads'), a policy without it
+// does not, and a direction no such policy selects has no program
+// (forwarded traffic passes, as in Calico).
+func TestHostEndpointPlan(t *testing.T) {
+	_, p, err := ParseConfig([]byte(`
+dataplane: {endpointToHost: accept}
+ports: [{interface: up0}, {interface: up1}]
+workloadEndpoints:
+  - {name: a, interface: gw-a, mac: "02:00:00:00:00:01", ipNetworks: [198.18.1.1/32], labels: {app: web}}
+hostEndpoints:
+  - {name: core, interfaceName: up0, labels: {role: core}, expectedIPs: [192.0.2.1]}
+  - {name: other, interfaceName: up1, labels: {role: other}}
+policy:
+  policies:
+    - name: fwd
+      selector: role == 'core'
+      applyOnForward: true
+      ingress: [{action: Allow, source: {nets: [203.0.113.0/24]}, destination: {selector: app == 'web'}}]
+    - name: host-only
+      selector: role == 'other'
+      ingress: [{action: Deny}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.EndpointToHost || p.HostInterface != DefaultHostInterface {
+		t.Errorf("EndpointToHost %v, HostInterface %q", p.EndpointToHost, p.HostInterface)
+	}
+	if len(p.HostEndpoints) != 2 {
+		t.Fatalf("host endpoints %+v", p.HostEndpoints)
+	}
+	core, other := p.HostEndpoints[0], p.HostEndpoints[1]
+	if core.Interface != "up0" || core.Ingress == nil || !core.Ingress.PoliciesApplied || core.Egress != nil {
+		t.Errorf("core: %+v: want an ingress program only", core)
+	}
+	if other.Ingress != nil || other.Egress != nil {
+		t.Errorf("other: %+v: a policy without applyOnForward gave it a forwarding program", other)
+	}
+	if p.Policy.Endpoint("a") == nil {
+		t.Errorf("workload a lost its programs")
+	}
+	_, p, err = ParseConfig([]byte("ports: [{interface: up0}]\n"))
+	if err != nil || p.EndpointToHost || len(p.HostEndpoints) != 0 {
+		t.Errorf("defaults: %v, EndpointToHost %v, host endpoints %v", err, p.EndpointToHost, p.HostEndpoints)
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	const ep = `
 workloadEndpoints:
@@ -97,6 +146,13 @@ workloadEndpoints:
 		{"translate route flat space", "addressSpaces: [{id: 7}]\nroutes: [{prefix: '64:ff9b:1:7::/96', translateToSpace: 7}]", []string{"routes[0].translateToSpace: 7 is not a translated space"}},
 		{"policy", ep + "policy: {policies: [{name: p, selector: all(), ingress: [{action: Jump}]}]}", []string{`policy "p": ingress[0]: action: "Jump"`}},
 		{"missing profile", ep[:len(ep)-2] + ", profiles: [nope]}\n", []string{`workloadEndpoints[0].profiles: profile "nope" is not defined`}},
+		{"endpoint to host", "dataplane: {endpointToHost: allow}", []string{`dataplane.endpointToHost: "allow": want one of drop, accept`}},
+		{"host interface", "dataplane: {hostInterface: a-very-long-interface-name}", []string{`dataplane.hostInterface: "a-very-long-interface-name": not an interface name`}},
+		{"host endpoint not an uplink", ep + "hostEndpoints: [{name: h, interfaceName: gw-a}]", []string{`hostEndpoints[0].interfaceName: "gw-a" is not an uplink`}},
+		{"host endpoint no interface", "hostEndpoints: [{name: h}]", []string{"hostEndpoints[0].interfaceName: empty"}},
+		{"host endpoint name", ep + "ports: [{interface: up0}]\nhostEndpoints: [{name: a, interfaceName: up0}]", []string{`hostEndpoints[0].name: "a" is also a workload endpoint's name`}},
+		{"host endpoint twice on an uplink", "ports: [{interface: up0}]\nhostEndpoints: [{name: h, interfaceName: up0}, {name: i, interfaceName: up0}]", []string{`hostEndpoints[1].interfaceName: "up0" already has host endpoint hostEndpoints[0]`}},
+		{"host endpoint address", "ports: [{interface: up0}]\nhostEndpoints: [{name: h, interfaceName: up0, expectedIPs: [bogus]}]", []string{"hostEndpoints[0].expectedIPs[0]"}},
 		{"held fragments", "dataplane: {conntrack: {heldFragments: 5000}}", []string{"dataplane.conntrack.heldFragments: 5000 out of range 0-4096"}},
 		{"held fragments negative", "dataplane: {conntrack: {heldFragments: -1}}", []string{"dataplane.conntrack.heldFragments: -1 out of range 0-4096"}},
 		{"nat needs conntrack", "nat: {external: [{cidr: 203.0.113.0/28}]}", []string{"nat: needs connection tracking"}},

@@ -40,6 +40,10 @@ type Plan struct {
 	PinPath      string
 	StateDir     string      // dataplane.stateDir
 	RPF          fwd.RPFMode // dataplane.rpf
+	// EndpointToHost: dataplane.endpointToHost is accept, and
+	// HostInterface is the TAP device workloads reach the host through.
+	EndpointToHost bool
+	HostInterface  string
 
 	BusyPollUsec, BusyPollBudget int
 	PreferBusyPoll               bool
@@ -54,6 +58,9 @@ type Plan struct {
 	Spaces    []PlanSpace // space 0 first
 	Endpoints []PlanEndpoint
 	Routes    []PlanRoute
+	// HostEndpoints are the uplinks' host endpoints with their
+	// forwarding programs (policy with applyOnForward).
+	HostEndpoints []PlanHostEndpoint
 
 	// Policy is nil when no policy or profile is configured.
 	Policy *acl.CompiledPolicy
@@ -94,6 +101,17 @@ type PlanEndpoint struct {
 	MTU       int
 }
 
+// PlanHostEndpoint is a validated host endpoint: its uplink and the
+// programs of the applyOnForward policies that select it (nil: none
+// selects it in that direction, and forwarded traffic passes).
+type PlanHostEndpoint struct {
+	Name            string
+	Interface       string
+	Labels          map[string]string
+	Addrs           []netip.Addr
+	Ingress, Egress *acl.Program
+}
+
 // PlanRoute is a validated static route.
 type PlanRoute struct {
 	Space     uint16
@@ -114,6 +132,8 @@ const (
 	DefaultHeldFragments     = fwd.DefaultHeldFragments
 	DefaultPinPath           = "/sys/fs/bpf/gannet"
 	DefaultStateDir          = "/run/gannet"
+	// DefaultHostInterface is the TAP device of endpointToHost: accept.
+	DefaultHostInterface = "gannet-host"
 	// MaxCPU bounds dataplane.cores.
 	MaxCPU = 1024
 )
@@ -157,6 +177,7 @@ func (c *Config) ValidateWith(pc *acl.ProgramCache) (*Plan, error) {
 	spaces := c.validateSpaces(&errs, p)
 	c.validateEndpoints(&errs, p, ifaces, spaces)
 	c.validateRoutes(&errs, p, ifaces, spaces)
+	c.validateHostEndpoints(&errs, p)
 	c.validatePolicy(&errs, p, pc)
 	c.validateNAT(&errs, p, spaces)
 	c.validateTranslation(&errs, p, spaces)
@@ -216,6 +237,14 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 	p.RPF = fwd.RPFFeasible
 	if oneOf(errs, "dataplane.rpf", d.RPF, "feasible", "off") == "off" {
 		p.RPF = fwd.RPFOff
+	}
+	p.EndpointToHost = oneOf(errs, "dataplane.endpointToHost", d.EndpointToHost, "drop", "accept") == "accept"
+	p.HostInterface = d.HostInterface
+	if p.HostInterface == "" {
+		p.HostInterface = DefaultHostInterface
+	}
+	if len(p.HostInterface) > 15 || strings.ContainsAny(p.HostInterface, "/ \t\n:") || p.HostInterface == "." || p.HostInterface == ".." {
+		errs.addf("dataplane.hostInterface", "%q: not an interface name (1-15 characters, no '/', ':' or space)", d.HostInterface)
 	}
 	p.PinPath = d.PinPath
 	if p.PinPath == "" {
@@ -408,6 +437,63 @@ func (c *Config) validateRoutes(errs *problems, p *Plan, ifaces map[string]strin
 	}
 }
 
+// validateHostEndpoints checks the hostEndpoints section: unique names
+// (among workload endpoints' too: policy selects both), each on an uplink,
+// one per uplink.
+func (c *Config) validateHostEndpoints(errs *problems, p *Plan) {
+	uplinks := map[string]bool{}
+	for _, u := range p.Uplinks {
+		uplinks[u.Interface] = true
+	}
+	workloads := map[string]bool{}
+	for _, ep := range c.WorkloadEndpoints {
+		workloads[ep.Name] = true
+	}
+	names := map[string]string{}
+	ifaces := map[string]string{}
+	for i, h := range c.HostEndpoints {
+		f := fmt.Sprintf("hostEndpoints[%d]", i)
+		ok := true
+		switch {
+		case h.Name == "":
+			errs.addf(f+".name", "empty")
+			ok = false
+		case names[h.Name] != "":
+			errs.addf(f+".name", "%q is also %s's", h.Name, names[h.Name])
+			ok = false
+		case workloads[h.Name]:
+			errs.addf(f+".name", "%q is also a workload endpoint's name (policy selects both kinds)", h.Name)
+			ok = false
+		}
+		names[h.Name] = f
+		switch {
+		case h.InterfaceName == "":
+			errs.addf(f+".interfaceName", "empty: name an uplink (ports[].interface)")
+			ok = false
+		case !uplinks[h.InterfaceName]:
+			errs.addf(f+".interfaceName", "%q is not an uplink (ports[].interface): host endpoints police forwarded traffic on uplinks", h.InterfaceName)
+			ok = false
+		case ifaces[h.InterfaceName] != "":
+			errs.addf(f+".interfaceName", "%q already has host endpoint %s", h.InterfaceName, ifaces[h.InterfaceName])
+			ok = false
+		}
+		ifaces[h.InterfaceName] = f
+		pe := PlanHostEndpoint{Name: h.Name, Interface: h.InterfaceName, Labels: h.Labels}
+		for j, s := range h.ExpectedIPs {
+			a, err := parseHost(s)
+			if err != nil {
+				errs.addf(fmt.Sprintf("%s.expectedIPs[%d]", f, j), "%v", err)
+				ok = false
+				continue
+			}
+			pe.Addrs = append(pe.Addrs, a)
+		}
+		if ok {
+			p.HostEndpoints = append(p.HostEndpoints, pe)
+		}
+	}
+}
+
 func (c *Config) validatePolicy(errs *problems, p *Plan, pc *acl.ProgramCache) {
 	if len(c.Policy.Policies) == 0 && len(c.Policy.Profiles) == 0 {
 		for i, ep := range c.WorkloadEndpoints {
@@ -427,12 +513,55 @@ func (c *Config) validatePolicy(errs *problems, p *Plan, pc *acl.ProgramCache) {
 		}
 		set.Endpoints = append(set.Endpoints, e)
 	}
+	// Host endpoints are endpoints to selectors too (their expectedIPs).
+	for _, h := range p.HostEndpoints {
+		set.Endpoints = append(set.Endpoints, acl.Endpoint{Name: h.Name, Labels: h.Labels, Addrs: h.Addrs})
+	}
 	cp, err := acl.CompilePolicyCached(set, pc)
 	if err != nil {
 		errs.addf("policy", "%v", err)
 		return
 	}
 	p.Policy = cp
+	c.hostEndpointPolicy(errs, p, set)
+}
+
+// hostEndpointPolicy compiles the forwarding programs of the host
+// endpoints with the same policy engine: the policies with applyOnForward,
+// over the same endpoints (so rule selectors resolve alike). A host
+// endpoint no such policy selects in a direction gets no program there:
+// forwarded traffic passes, as in Calico. Profiles are the workloads'.
+func (c *Config) hostEndpointPolicy(errs *problems, p *Plan, all *acl.PolicySet) {
+	if len(p.HostEndpoints) == 0 {
+		return
+	}
+	set := &acl.PolicySet{Profiles: all.Profiles, Endpoints: all.Endpoints}
+	for _, pol := range all.Policies {
+		if pol.ApplyOnForward {
+			set.Policies = append(set.Policies, pol)
+		}
+	}
+	if len(set.Policies) == 0 {
+		return
+	}
+	cp, err := acl.CompilePolicy(set)
+	if err != nil {
+		errs.addf("policy", "%v", err)
+		return
+	}
+	for i := range p.HostEndpoints {
+		h := &p.HostEndpoints[i]
+		ep := cp.Endpoint(h.Name)
+		if ep == nil {
+			continue
+		}
+		if ep.Ingress != nil && ep.Ingress.PoliciesApplied {
+			h.Ingress = ep.Ingress
+		}
+		if ep.Egress != nil && ep.Egress.PoliciesApplied {
+			h.Egress = ep.Egress
+		}
+	}
 }
 
 func (c *Config) validateNAT(errs *problems, p *Plan, spaces map[uint16]bool) {

@@ -40,6 +40,7 @@ var (
 	dIfTxBytes   = desc("interface_tx_bytes_total", "Bytes of the frames sent on the port's queue.", "interface", "queue")
 
 	dForwarded  = desc("forwarded_packets_total", "Packets routed out of a port (replies excluded).")
+	dToHost     = desc("to_host_packets_total", "Workloads' packets delivered into the host stack (endpointToHost: accept), after their egress policy; also counted as forwarded.")
 	dDropped    = desc("dropped_packets_total", "Packets dropped, by pipeline stage and reason; every received packet has one outcome, so these sum to all drops.", "stage", "reason")
 	dReplies    = desc("gateway_replies_total", "ARP and NDP requests for the gateway address answered in place.", "protocol")
 	dParse      = desc("parse_errors_total", "Malformed or unsupported frames (dropped in stage parse), by the header check that failed.", "reason")
@@ -75,7 +76,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{dBuildInfo, dWorkers, dIfUp, dIfRxPackets, dIfRxBytes, dIfTxPackets, dIfTxBytes,
-	dForwarded, dDropped, dReplies, dParse, dConntrack, dXlat, dICMPSent, dICMPNot, dFragmented, dFragments, dHeld,
+	dForwarded, dToHost, dDropped, dReplies, dParse, dConntrack, dXlat, dICMPSent, dICMPNot, dFragmented, dFragments, dHeld,
 	dReleased, dNATCreated, dLost, dRuleHits, dDenied, dXDP, dRingDropped, dRingRxInv, dRingTxInv, dRingFull, dRingFillEm,
 	dRingTxEm, dEndpoints, dRoutes, dCTSessions, dCTCapacity, dNATInUse, dNATRange, dApply, dApplyFailed}
 
@@ -110,6 +111,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(dLost, s.Workers[i].LostFrames, strconv.Itoa(i))
 	}
 	counter(dForwarded, st.Forwarded)
+	counter(dToHost, st.ToHost)
 	for r := fwd.Reason(1); r < fwd.NumReasons; r++ {
 		if !r.Answered() {
 			counter(dDropped, st.Drops[r], r.Stage().String(), r.String())
