@@ -48,7 +48,10 @@ type LearnedHop struct {
 }
 
 // LearnedGateway is one path of a learned route: out of port Port (an
-// uplink) to Gateway, which the neighbour cache resolves.
+// uplink) to Gateway, which the neighbour cache resolves. Gateway is of
+// the prefix's family, or IPv6 for an IPv4 prefix (RFC 8950: a BGP route
+// learned over an IPv6-only core); a link-local gateway is on Port's
+// link.
 type LearnedGateway struct {
 	Port    int
 	Gateway netip.Addr
@@ -105,11 +108,13 @@ func (t *Tables) Learn(space uint16, p netip.Prefix, hop LearnedHop) error {
 		switch {
 		case g.Port < 0 || g.Port >= len(t.ports) || t.ports[g.Port].role != RoleUplink:
 			return fmt.Errorf("fwd: Learn %v: port %d is not an uplink", p, g.Port)
-		case !g.Gateway.IsValid() || g.Gateway.Unmap().Is4() != p.Addr().Is4():
-			return fmt.Errorf("fwd: Learn %v: gateway %v is not of the prefix's family", p, g.Gateway)
+		}
+		gw, err := gatewayFor(p, g.Gateway)
+		if err != nil {
+			return fmt.Errorf("fwd: Learn %v: gateway %w", p, err)
 		}
 		// Insert in order, once, keeping the first MaxECMP.
-		k := hopKey{g.Port, g.Gateway.Unmap().WithZone("")}
+		k := hopKey{g.Port, gw}
 		at := 0
 		for at < n && keys[at].compare(k) < 0 {
 			at++

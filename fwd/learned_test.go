@@ -44,9 +44,10 @@ func TestLearn(t *testing.T) {
 		p   string
 		hop LearnedHop
 	}{
-		{"192.0.2.0/24", oneHop(0, gw)},                                 // a workload port
-		{"192.0.2.0/24", oneHop(2, netip.MustParseAddr("2001:db8::1"))}, // wrong family
-		{"192.0.2.1/24", oneHop(2, gw)},                                 // not masked
+		{"192.0.2.0/24", oneHop(0, gw)},                             // a workload port
+		{"2001:db8:77::/48", oneHop(2, gw)},                         // an IPv6 prefix by an IPv4 gateway
+		{"192.0.2.0/24", oneHop(2, netip.MustParseAddr("ff02::1"))}, // a multicast gateway
+		{"192.0.2.1/24", oneHop(2, gw)},                             // not masked
 	} {
 		if err := tab.Learn(0, netip.MustParsePrefix(tc.p), tc.hop); err == nil {
 			t.Errorf("Learn(%s, %+v) accepted", tc.p, tc.hop)

@@ -328,11 +328,11 @@ func NewTables(c Config) (*Tables, error) {
 			}
 			nh = nextHop{kind: nhConnected, port: rc.Port}
 			if rc.Gateway.IsValid() {
-				gw := rc.Gateway.Unmap()
-				if gw.Is4() != p.Addr().Is4() {
-					return nil, fmt.Errorf("%s.Gateway: %v is not of the prefix's family", f, rc.Gateway)
+				gw, err := gatewayFor(p, rc.Gateway)
+				if err != nil {
+					return nil, fmt.Errorf("%s.Gateway: %w", f, err)
 				}
-				nh = nextHop{kind: nhGateway, port: rc.Port, gw: gw.WithZone("")}
+				nh = nextHop{kind: nhGateway, port: rc.Port, gw: gw}
 			}
 		}
 		hk := hopKey{nh.kind, nh.port, nh.gw, nh.space}
@@ -478,6 +478,24 @@ func NewTables(c Config) (*Tables, error) {
 type routeField int
 
 func (r routeField) String() string { return fmt.Sprintf("fwd: Routes[%d]", int(r)) }
+
+// gatewayFor checks that gw can be the gateway of a route to p and
+// returns it as the neighbour cache keys it (IPv4-mapped IPv6 as IPv4, no
+// zone: the route's port names the link). A gateway is of the prefix's
+// family, except that an IPv4 prefix may have an IPv6 gateway (RFC 8950:
+// IPv4 over an IPv6-only core; the frame's EtherType follows the packet,
+// the gateway's MAC comes from IPv6 neighbour discovery). An IPv6 prefix
+// never has an IPv4 gateway: gannet's core is IPv6.
+func gatewayFor(p netip.Prefix, gw netip.Addr) (netip.Addr, error) {
+	a := gw.Unmap().WithZone("")
+	switch {
+	case !a.IsValid() || a.IsUnspecified() || a.IsMulticast():
+		return netip.Addr{}, fmt.Errorf("%v is not a unicast address", gw)
+	case a.Is4() && !p.Addr().Is4():
+		return netip.Addr{}, fmt.Errorf("%v: an IPv6 prefix needs an IPv6 gateway", gw)
+	}
+	return a, nil
+}
 
 func (t *Tables) addNH(nh nextHop) uint32 {
 	t.nhs = append(t.nhs, nh)

@@ -1187,7 +1187,11 @@ func (tr *tracer) forward(nh *nextHop) {
 			return
 		}
 		dstMAC = mac
-		tr.step(StageNeighbour, "ok", "%v on %s is at %v", addr, out.name, dstMAC)
+		via := ""
+		if s.Family == pkt.FamilyIPv4 && addr.Is6() {
+			via = " (an IPv6 next hop of an IPv4 route, RFC 8950: the frame stays IPv4)"
+		}
+		tr.step(StageNeighbour, "ok", "%v on %s is at %v%s", addr, out.name, dstMAC, via)
 	}
 	ttl := "TTL"
 	if s.Family == pkt.FamilyIPv6 {

@@ -186,7 +186,10 @@ type Route struct {
 	Space  int    `yaml:"space"`
 	Prefix string `yaml:"prefix"`
 	// Via is the gateway on Interface; empty means the prefix is
-	// directly connected there.
+	// directly connected there. It is of the prefix's family, or IPv6
+	// (global or link-local) for an IPv4 prefix (RFC 8950: IPv4 carried
+	// over an IPv6-only core; the gateway's MAC comes from neighbour
+	// discovery).
 	Via       string `yaml:"via"`
 	Interface string `yaml:"interface"`
 	// TranslateToSpace, instead of Interface, makes an IPv6 route of the

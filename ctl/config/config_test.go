@@ -138,7 +138,10 @@ workloadEndpoints:
 		{"duplicate address", ep + "  - {name: b, interface: gw-b, mac: '02:00:00:00:00:02', ipNetworks: [198.18.1.1]}", []string{"workloadEndpoints[1].ipNetworks[0]: 198.18.1.1 in space 0 is already workloadEndpoints[0]'s"}},
 		{"duplicate name", ep + "  - {name: a, interface: gw-b, mac: '02:00:00:00:00:02', ipNetworks: [198.18.1.2]}", []string{`workloadEndpoints[1].name: "a" is used by another endpoint`}},
 		{"route prefix", "ports: [{interface: up0}]\nroutes: [{prefix: 198.18.0.1/16, interface: up0}]", []string{"routes[0].prefix: 198.18.0.1/16 has host bits set (want 198.18.0.0/16)"}},
-		{"route via family", "ports: [{interface: up0}]\nroutes: [{prefix: 0.0.0.0/0, via: 2001:db8::1, interface: up0}]", []string{"routes[0].via: 2001:db8::1 is not the same family as prefix 0.0.0.0/0"}},
+		{"route via family", "ports: [{interface: up0}]\nroutes: [{prefix: '::/0', via: 198.51.100.1, interface: up0}]", []string{"routes[0].via: 198.51.100.1: an IPv6 prefix (::/0) needs an IPv6 gateway"}},
+		{"route via zone", "ports: [{interface: up0}]\nroutes: [{prefix: 0.0.0.0/0, via: 'fe80::1%up0', interface: up0}]", []string{`routes[0].via: "fe80::1%up0": drop the zone; interface names the link`}},
+		{"route via mapped", "ports: [{interface: up0}]\nroutes: [{prefix: 0.0.0.0/0, via: '::ffff:198.51.100.1', interface: up0}]", []string{"routes[0].via: ::ffff:198.51.100.1: write an IPv4 gateway in IPv4 form"}},
+		{"route via multicast", "ports: [{interface: up0}]\nroutes: [{prefix: 0.0.0.0/0, via: 'ff02::2', interface: up0}]", []string{"routes[0].via: ff02::2 is not a unicast address"}},
 		{"route interface", "routes: [{prefix: 0.0.0.0/0, interface: up9}]", []string{`routes[0].interface: "up9" is not a port or workload interface`}},
 		{"route v6 space", "addressSpaces: [{id: 7}]\nports: [{interface: up0}]\nroutes: [{space: 7, prefix: '::/0', interface: up0}]", []string{"routes[0].prefix: ::/0: IPv6 routes live in space 0"}},
 		{"translate route with interface", "addressSpaces: [{id: 7, translated: true}]\nports: [{interface: up0}]\ntranslation: {addressSpaces: {7: }}\nroutes: [{prefix: '64:ff9b:1:7::/96', interface: up0, translateToSpace: 7}]", []string{"routes[0].translateToSpace: a translation route has no interface or via"}},
@@ -327,4 +330,19 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("ParseConfig accepted metrics.listen %v", m)
 		}
 	})
+}
+
+// TestRouteViaIPv6: an IPv4 prefix may name an IPv6 gateway, global or
+// link-local (RFC 8950: IPv4 over an IPv6-only core); the plan keeps it
+// as IPv6.
+func TestRouteViaIPv6(t *testing.T) {
+	for _, via := range []string{"2001:db8:200::2", "fe80::20"} {
+		_, p, err := ParseConfig([]byte("ports: [{interface: up0}]\nroutes: [{prefix: 0.0.0.0/0, via: '" + via + "', interface: up0}]"))
+		if err != nil {
+			t.Fatalf("ParseConfig(route 0.0.0.0/0 via %s): %v", via, err)
+		}
+		if len(p.Routes) != 1 || p.Routes[0].Via != netip.MustParseAddr(via) || !p.Routes[0].Prefix.Addr().Is4() {
+			t.Errorf("plan routes %+v, want 0.0.0.0/0 via %s", p.Routes, via)
+		}
+	}
 }

@@ -394,8 +394,19 @@ func (c *Config) validateRoutes(errs *problems, p *Plan, ifaces map[string]strin
 			case err != nil:
 				errs.addf(f+".via", "%q is not an IP address", r.Via)
 				ok = false
-			case pfx.IsValid() && via.Is4() != pfx.Addr().Is4():
-				errs.addf(f+".via", "%s is not the same family as prefix %s", via, pfx)
+			case via.Zone() != "":
+				errs.addf(f+".via", "%q: drop the zone; interface names the link", r.Via)
+				ok = false
+			case via.Is4In6():
+				errs.addf(f+".via", "%s: write an IPv4 gateway in IPv4 form", via)
+				ok = false
+			case via.IsUnspecified() || via.IsMulticast():
+				errs.addf(f+".via", "%s is not a unicast address", via)
+				ok = false
+			case pfx.IsValid() && via.Is4() && pfx.Addr().Is6():
+				// An IPv4 prefix may have an IPv6 gateway (RFC 8950:
+				// IPv4 over an IPv6-only core), never the reverse.
+				errs.addf(f+".via", "%s: an IPv6 prefix (%s) needs an IPv6 gateway", via, pfx)
 				ok = false
 			}
 			pr.Via = via
