@@ -635,7 +635,7 @@ func (d *Daemon) BGPPeers(ctx context.Context) ([]api.BGPPeer, error) {
 	out := []api.BGPPeer{}
 	now := time.Now()
 	for _, p := range peers {
-		ap := api.BGPPeer{Address: p.Address.String(), AS: p.AS, State: p.State, PrefixLimit: p.PrefixLimit, UptimeSeconds: p.Uptime(now).Seconds()}
+		ap := api.BGPPeer{Address: p.Address.String(), AS: p.AS, State: p.State, PrefixLimit: p.PrefixLimit, UptimeSeconds: p.Uptime(now).Seconds(), ExtendedNextHop: p.ExtendedNextHop}
 		for _, f := range p.Families {
 			ap.Families = append(ap.Families, api.BGPFamily{Family: f.Family, Received: f.Received, Accepted: f.Accepted, Advertised: f.Advertised})
 		}

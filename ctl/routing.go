@@ -257,17 +257,29 @@ func (d *Daemon) resolve(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool)
 	return d.resolveOver(t, nhs)
 }
 
+// An IPv4 route may have IPv6 next hops (RFC 8950), resolved the same
+// way over the uplinks' IPv6 subnets. A link-local next hop is on the
+// link of the peer that sent it (its zone, bgp.Route): the uplink whose
+// subnet holds that peer's address.
 func (d *Daemon) resolveOver(t *fwd.Tables, nhs []netip.Addr) (fwd.LearnedHop, bool) {
 	var hop fwd.LearnedHop
 	for _, nh := range nhs {
 		nh = nh.Unmap()
+		on := nh
+		if nh.Is6() && nh.IsLinkLocalUnicast() {
+			peer, err := netip.ParseAddr(nh.Zone())
+			if err != nil {
+				continue // no link to find it on
+			}
+			on, nh = peer, nh.WithZone("")
+		}
 	ports:
 		for _, pt := range d.ports {
 			if !pt.uplink || pt.link == nil {
 				continue
 			}
 			for _, pfx := range pt.link.prefixes {
-				if pfx.Contains(nh) && pfx.Bits() < pfx.Addr().BitLen() {
+				if pfx.Contains(on) && pfx.Bits() < pfx.Addr().BitLen() {
 					if slot, ok := t.PortIndex(pt.name); ok {
 						hop.Gateways = append(hop.Gateways, fwd.LearnedGateway{Port: slot, Gateway: nh})
 						break ports

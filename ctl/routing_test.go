@@ -53,3 +53,45 @@ workloadEndpoints:
 		t.Errorf("after the RIB lost it: learned %v, reconciled %d", d.cur.tables.Learned(0, p), d.routing.reconciled)
 	}
 }
+
+// TestResolveIPv6NextHop: an IPv4 route learned with an IPv6 next hop
+// (RFC 8950) leaves by the uplink whose IPv6 subnet holds the next hop;
+// a link-local next hop by the uplink of the peer that sent it (its
+// zone); one with no link to find it on is not installed.
+func TestResolveIPv6NextHop(t *testing.T) {
+	c, _, err := config.ParseConfig([]byte(`
+ports: [{interface: gbrup0}]
+workloadEndpoints:
+  - {name: a, interface: gbra0, mac: "02:00:00:00:00:0a", ipNetworks: [198.18.1.10/32]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := benchDaemon(t, c)
+	d.ports["gbrup0"].link = &linkInfo{prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:200::1/64")}}
+	for _, tc := range []struct {
+		prefix, nh, via string // via "": not installed
+	}{
+		{"192.0.2.0/24", "2001:db8:200::2", "2001:db8:200::2"},
+		{"198.51.100.0/24", "fe80::2%2001:db8:200::254", "fe80::2"},
+		{"203.0.113.0/24", "fe80::2", ""},                 // no peer: no link
+		{"198.18.64.0/24", "2001:db8:999::2", ""},         // no uplink's subnet
+		{"198.18.65.0/24", "fe80::2%2001:db8:999::1", ""}, // a peer on no uplink
+	} {
+		p, nh := netip.MustParsePrefix(tc.prefix), netip.MustParseAddr(tc.nh)
+		d.routing = &routing{rib: map[netip.Prefix][]netip.Addr{p: {nh}}, pending: map[netip.Prefix]bool{}}
+		d.relearn(d.cur.tables)
+		if got := d.cur.tables.Learned(0, p); got != (tc.via != "") {
+			t.Errorf("%v via %v: learned %v, want %v", p, nh, got, tc.via != "")
+			continue
+		}
+		if tc.via == "" {
+			continue
+		}
+		rs := d.learnedRoutes()
+		if len(rs) != 1 || rs[0].Via != tc.via || rs[0].Interface != "gbrup0" {
+			t.Errorf("%v via %v: listed as %+v, want via %s on gbrup0", p, nh, rs, tc.via)
+		}
+		_ = d.cur.tables.Forget(0, p)
+	}
+}

@@ -80,6 +80,12 @@ func printBGPPeers(w io.Writer, ps []api.BGPPeer) error {
 		if p.PrefixLimit {
 			state += " (prefix limit)"
 		}
+		switch p.ExtendedNextHop {
+		case "negotiated":
+			state += " (ipv4 over ipv6 next hops)"
+		case "refused":
+			state += " (peer refused extended next hop)"
+		}
 		up := "-"
 		if p.UptimeSeconds > 0 {
 			up = (time.Duration(p.UptimeSeconds) * time.Second).String()

@@ -346,6 +346,10 @@ type BGPPeer struct {
 	PrefixLimit   bool        `json:"prefixLimit,omitempty" yaml:"prefixLimit,omitempty"`
 	UptimeSeconds float64     `json:"uptimeSeconds" yaml:"uptimeSeconds"`
 	Families      []BGPFamily `json:"families" yaml:"families"`
+	// ExtendedNextHop, for an IPv6 session carrying ipv4: "negotiated"
+	// (IPv4 routes travel with IPv6 next hops, RFC 8950) or "refused"
+	// (the peer did not offer the capability).
+	ExtendedNextHop string `json:"extendedNextHop,omitempty" yaml:"extendedNextHop,omitempty"`
 }
 
 // BGPFamily counts one address family's prefixes on a session.

@@ -21,7 +21,10 @@ import (
 type Route struct {
 	Prefix netip.Prefix
 	// NextHops are the equal-cost next hops (multipath), sorted; empty
-	// when Withdrawn.
+	// when Withdrawn. An IPv4 prefix may have IPv6 next hops (RFC 8950).
+	// A link-local next hop (sent without a global one) has as its zone
+	// the address of the peer that sent it: it is on the link by which
+	// that peer is reached.
 	NextHops []netip.Addr
 	// Withdrawn: no learned path is left (or the node's own route won).
 	Withdrawn bool
@@ -179,7 +182,11 @@ func (r *learnedRIB) apply(paths []*apiutil.Path) []Route {
 			set = map[pathKey]netip.Addr{}
 			r.paths[pfx] = set
 		}
-		set[k] = nextHop(p)
+		nh := nextHop(p)
+		if nh.Is6() && nh.IsLinkLocalUnicast() {
+			nh = nh.WithZone(p.PeerAddress.WithZone("").String())
+		}
+		set[k] = nh
 	}
 	var out []Route
 	for _, pfx := range order {

@@ -71,3 +71,56 @@ func TestLearnedRIB(t *testing.T) {
 		t.Errorf("RIB holds %d prefixes, want 2: %v", len(r.paths), r.paths)
 	}
 }
+
+// v4OverV6Path is a path for IPv4 prefix with IPv6 next hops in
+// MP_REACH_NLRI (RFC 8950 section 4): global, and link-local when ll is
+// set (the 32-byte form; global "::" for a link-local-only one).
+func v4OverV6Path(t *testing.T, prefix, peer, global, ll string) *apiutil.Path {
+	t.Helper()
+	nlri, err := bgp.NewIPAddrPrefix(netip.MustParsePrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nhs := []netip.Addr{netip.MustParseAddr(global)}
+	if ll != "" {
+		nhs = append(nhs, netip.MustParseAddr(ll))
+	}
+	a, err := bgp.NewPathAttributeMpReachNLRI(bgp.RF_IPv4_UC, []bgp.PathNLRI{{NLRI: nlri}}, nhs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The wire form, decoded again: what GoBGP hands over from a peer.
+	buf, err := a.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back bgp.PathAttributeMpReachNLRI
+	if err := back.DecodeFromBytes(buf); err != nil {
+		t.Fatalf("MP_REACH_NLRI %x does not decode: %v", buf, err)
+	}
+	return &apiutil.Path{Nlri: nlri, Family: bgp.RF_IPv4_UC, PeerAddress: netip.MustParseAddr(peer), Attrs: []bgp.PathAttributeInterface{&back}}
+}
+
+// TestLearnedRIBIPv6NextHops: an IPv4 route with IPv6 next hops (RFC
+// 8950) is learned with the global next hop; the link-local one only
+// when the global is unspecified, and then zoned with the peer that
+// sent it (the link it is on).
+func TestLearnedRIBIPv6NextHops(t *testing.T) {
+	a := netip.MustParseAddr
+	pf := netip.MustParsePrefix
+	r := newLearnedRIB()
+	got := r.apply([]*apiutil.Path{
+		v4OverV6Path(t, "198.18.10.0/24", "2001:db8:200::254", "2001:db8:200::2", ""),
+		v4OverV6Path(t, "198.18.11.0/24", "2001:db8:200::254", "2001:db8:200::3", "fe80::3"),
+		v4OverV6Path(t, "198.18.12.0/24", "2001:db8:200::254", "::", "fe80::4"),
+	})
+	want := []Route{
+		{Prefix: pf("198.18.10.0/24"), NextHops: []netip.Addr{a("2001:db8:200::2")}, Peer: a("2001:db8:200::254")},
+		{Prefix: pf("198.18.11.0/24"), NextHops: []netip.Addr{a("2001:db8:200::3")}, Peer: a("2001:db8:200::254")},
+		{Prefix: pf("198.18.12.0/24"), NextHops: []netip.Addr{a("fe80::4%2001:db8:200::254")}, Peer: a("2001:db8:200::254")},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(x, y netip.Addr) bool { return x == y }),
+		cmp.Comparer(func(x, y netip.Prefix) bool { return x == y })); diff != "" {
+		t.Errorf("apply (-want +got):\n%s", diff)
+	}
+}

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
 	api "github.com/osrg/gobgp/v4/api"
 	"github.com/osrg/gobgp/v4/pkg/apiutil"
+	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v4/pkg/server"
 
 	"github.com/gannet-net/gannet/ctl/config"
@@ -423,5 +425,26 @@ func (s *Speaker) logPeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 	if st.AdminState == api.PeerState_ADMIN_STATE_PFX_CT {
 		attrs = append(attrs, "admin", "prefix-limit")
 	}
+	if st.SessionState == bgp.BGP_FSM_ESTABLISHED && st.NeighborAddress.Is6() && slices.ContainsFunc(st.RemoteCap, offersIPv4OverIPv6) {
+		// RFC 8950: this IPv6 session may carry IPv4 routes with IPv6
+		// next hops (gannet's tuple is always in its OPEN).
+		attrs = append(attrs, "extendedNextHop", true)
+	}
 	s.log.Info("bgp: peer state", attrs...)
+}
+
+// offersIPv4OverIPv6 reports whether c is an Extended Next Hop
+// capability with the tuple (IPv4, unicast, next hop IPv6): RFC 8950
+// section 3.
+func offersIPv4OverIPv6(c bgp.ParameterCapabilityInterface) bool {
+	e, ok := c.(*bgp.CapExtendedNexthop)
+	if !ok {
+		return false
+	}
+	for _, t := range e.Tuples {
+		if t.NLRIAFI == bgp.AFI_IP && t.NLRISAFI == uint16(bgp.SAFI_UNICAST) && t.NexthopAFI == bgp.AFI_IP6 {
+			return true
+		}
+	}
+	return false
 }

@@ -33,6 +33,14 @@ type PeerStatus struct {
 	Since time.Time `json:"since,omitzero"`
 	// Families are the counters per family.
 	Families []FamilyStatus `json:"families"`
+	// ExtendedNextHop is, for an IPv6 session carrying ipv4, whether the
+	// peer offered the Extended Next Hop capability for IPv4 unicast
+	// with IPv6 next hops (RFC 8950) in its OPEN: "negotiated", or
+	// "refused" (the peer takes no IPv4 route with an IPv6 next hop:
+	// enable it there, e.g. BIRD's `extended next hop on`, FRR's
+	// `capability extended-nexthop`); empty for other sessions and
+	// before the OPEN.
+	ExtendedNextHop string `json:"extendedNextHop,omitempty"`
 }
 
 // FamilyStatus counts one family's prefixes of a session.
@@ -83,6 +91,12 @@ func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 				fs.Received, fs.Accepted, fs.Advertised = af.State.Received, af.State.Accepted, af.State.Advertised
 			}
 			ps.Families = append(ps.Families, fs)
+		}
+		if ps.Address.Is6() && slices.ContainsFunc(ps.Families, func(f FamilyStatus) bool { return f.Family == "ipv4" }) && p.State != nil && len(p.State.RemoteCap) > 0 {
+			ps.ExtendedNextHop = "refused"
+			if caps, err := apiutil.UnmarshalCapabilities(p.State.RemoteCap); err == nil && slices.ContainsFunc(caps, offersIPv4OverIPv6) {
+				ps.ExtendedNextHop = "negotiated"
+			}
 		}
 		out = append(out, ps)
 	})

@@ -86,7 +86,17 @@ type BGPPeer struct {
 	// Filters are names from bgp.filters, applied in order.
 	Filters []string `yaml:"filters"`
 	// Families the session carries: ipv4, ipv6; default the family of
-	// peerIP.
+	// peerIP. An IPv6 peer carrying ipv4 is RFC 8950 (IPv4 over an
+	// IPv6-only core): gannet offers the Extended Next Hop capability
+	// for IPv4 unicast with IPv6 next hops, announces its IPv4 routes
+	// with the session's IPv6 address as next hop, and forwards the
+	// IPv4 routes it learns by their IPv6 next hops (the global one, the
+	// link-local one when no global is given). The peer must offer the
+	// capability too (BIRD: `extended next hop on` in the ipv4 channel;
+	// FRR: `neighbor X capability extended-nexthop`); `gannet bgp peers`
+	// says whether it did. An IPv4 peer carrying ipv6 sends and gets
+	// IPv4-mapped next hops, which gannet keeps in its RIB but does not
+	// forward by.
 	Families []string `yaml:"families"`
 }
 
