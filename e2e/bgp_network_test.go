@@ -78,10 +78,12 @@ func waitFor(t *testing.T, d time.Duration, what string, f func() string) time.D
 }
 
 // core is the route reflector's namespace: one Linux bridge every host's
-// uplink is plugged into, one IPv4 and one IPv6 subnet on it, and BIRD 2
-// reflecting iBGP between the hosts. The hosts share the subnet, so the
-// next hops the reflector passes on unchanged (no next-hop-self) are on a
-// connected subnet of every host's uplink.
+// uplink is plugged into, one IPv6 subnet on it and no IPv4 at all, and
+// BIRD 2 reflecting iBGP between the hosts: one IPv6 session per host
+// carrying both families, IPv4 routes with IPv6 next hops (RFC 8950).
+// The hosts share the subnet, so the next hops the reflector passes on
+// unchanged (no next-hop-self) are on a connected subnet of every host's
+// uplink.
 type core struct {
 	ns   *netnstest.NS
 	br   string
@@ -90,9 +92,8 @@ type core struct {
 
 const (
 	coreAS  = 64512
-	rrIPv4  = "198.18.200.254"
-	rrIPv6  = "2001:db8:200::fe"
-	coreNet = "198.18.200.0/24"
+	rrID   = "198.18.200.254" // the reflector's router ID: an identifier, on no link
+	rrIPv6 = "2001:db8:200::fe"
 )
 
 func newCore(t *testing.T) *core {
@@ -101,27 +102,26 @@ func newCore(t *testing.T) *core {
 	c.ns.Run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
 	c.ns.Run("ip", "link", "add", c.br, "type", "bridge", "stp_state", "0", "mcast_snooping", "0")
 	c.ns.Run("ip", "link", "set", c.br, "up")
-	c.ns.Run("ip", "addr", "add", rrIPv4+"/24", "dev", c.br)
 	c.ns.Run("ip", "-6", "addr", "add", rrIPv6+"/64", "dev", c.br, "nodad")
 	return c
 }
 
-// plug joins host to the core's bridge with the addresses v4 and v6 and
-// returns the host's uplink.
-func (c *core) plug(t *testing.T, host *netnstest.NS, v4, v6 string) string {
+// plug joins host to the core's bridge with the IPv6 address v6 (and no
+// IPv4 one) and returns the host's uplink.
+func (c *core) plug(t *testing.T, host *netnstest.NS, v6 string) string {
 	t.Helper()
 	up, port := netnstest.Name("fab"), netnstest.Name("rrp")
 	host.Run("sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
 	netnstest.Veth(t, up, host, port, c.ns)
 	c.ns.Run("ip", "link", "set", port, "master", c.br)
-	host.Run("ip", "addr", "add", v4+"/24", "dev", up)
 	host.Run("ip", "-6", "addr", "add", v6+"/64", "dev", up, "nodad")
 	return up
 }
 
-// startBIRD runs BIRD 2 as the route reflector of clients (each an IPv4
-// and an IPv6 address: one session per family), hold time 9 s.
-func (c *core) startBIRD(t *testing.T, clients ...[2]string) func() string {
+// startBIRD runs BIRD 2 as the route reflector of clients (IPv6
+// addresses: one session each carrying IPv4 and IPv6 unicast, IPv4 with
+// the extended next hop), hold time 9 s. Client i's session is c<i>.
+func (c *core) startBIRD(t *testing.T, clients ...string) func() string {
 	t.Helper()
 	dir := t.TempDir()
 	conf := fmt.Sprintf(`
@@ -136,12 +136,15 @@ template bgp rrclient {
   connect retry time 2;
   error wait time 1, 5;
 }
-`, rrIPv4, coreAS, rrIPv4)
+`, rrID, coreAS, rrID)
 	for i, cl := range clients {
 		conf += fmt.Sprintf(`
-protocol bgp c%[1]d4 from rrclient { neighbor %[2]s as %[4]d; ipv4 { import all; export all; gateway direct; }; }
-protocol bgp c%[1]d6 from rrclient { neighbor %[3]s as %[4]d; ipv6 { import all; export all; gateway direct; }; }
-`, i, cl[0], cl[1], coreAS)
+protocol bgp c%[1]d from rrclient {
+  neighbor %[2]s as %[3]d;
+  ipv4 { extended next hop on; import all; export all; gateway direct; };
+  ipv6 { import all; export all; gateway direct; };
+}
+`, i, cl, coreAS)
 	}
 	path := filepath.Join(dir, "bird.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
@@ -157,7 +160,9 @@ func (c *core) birdc(args ...string) string {
 }
 
 // coreHostConfig is a compute host of the core: flat workloads, tenants 7
-// and 8 (translated), an IPv4 and an IPv6 session with the reflector.
+// and 8 (translated), one IPv6 session with the reflector carrying both
+// families (IPv4 with IPv6 next hops). v4 is the router ID and the
+// source of the host's ICMPv4 errors, on no link.
 // Graceful restart is off (maxRestartTime: 0s): with it the reflector
 // would keep a crashed host's routes as stale for up to maxRestartTime
 // (default 120 s), which is what a restart wants and a crash does not.
@@ -174,18 +179,17 @@ translation:
 bgp:
   asNumber: %[6]d
   peers:
-    - {peerIP: %[7]s, asNumber: %[6]d, holdTime: 9s, maxRestartTime: 0s, filters: [core]}
-    - {peerIP: "%[8]s", asNumber: %[6]d, holdTime: 9s, maxRestartTime: 0s, filters: [core]}
+    - {peerIP: "%[7]s", asNumber: %[6]d, holdTime: 9s, maxRestartTime: 0s, families: [ipv4, ipv6], filters: [core]}
   filters:
     - name: core
       importV4: [{cidr: 198.18.0.0/15, matchOperator: In, action: Accept}, {cidr: 203.0.113.0/24, matchOperator: In, action: Accept}]
       importV6: [{cidr: "2001:db8::/32", matchOperator: In, action: Accept}, {cidr: "64:ff9b:1::/48", matchOperator: In, action: Accept}]
-`, name, v4, v6, uplink, eps, coreAS, rrIPv4, rrIPv6)
+`, name, v4, v6, uplink, eps, coreAS, rrIPv6)
 }
 
 // TestBGPNetwork: two compute hosts and a border, each running gannet,
-// under a BIRD 2 route reflector on one core link (IPv6 for the core and
-// the translated tenants, IPv4 underlay for the flat space), an
+// under a BIRD 2 route reflector on one IPv6-only core link (the flat
+// space's IPv4 carried by IPv4 routes with IPv6 next hops, RFC 8950), an
 // "Internet" host behind the border, and no static route for any
 // workload. Flat workloads reach each other over IPv4 and IPv6; tenants 7
 // and 8 with the same IPv4 addresses on both hosts reach only their own
@@ -212,15 +216,15 @@ func TestBGPNetwork(t *testing.T) {
 	// And one on the border, behind a floating IP.
 	wf := addWorkload(t, b, "wl-f", "02:00:00:00:23:0f", "198.18.23.10", "")
 
-	xif := c.plug(t, x, "198.18.200.1", "2001:db8:200::1")
-	yif := c.plug(t, y, "198.18.200.2", "2001:db8:200::2")
-	bif := c.plug(t, b, "198.18.200.3", "2001:db8:200::3")
+	xif := c.plug(t, x, "2001:db8:200::1")
+	yif := c.plug(t, y, "2001:db8:200::2")
+	bif := c.plug(t, b, "2001:db8:200::3")
 	// The Internet: 203.0.113.2 behind the border's second uplink; it
 	// routes the border's external pool back to it (static: that is the
 	// upstream's business, not a workload route).
 	up, inet := addInternet(t, b, "203.0.113.64/28", "203.0.113.80/28")
 
-	c.startBIRD(t, [2]string{"198.18.200.1", "2001:db8:200::1"}, [2]string{"198.18.200.2", "2001:db8:200::2"}, [2]string{"198.18.200.3", "2001:db8:200::3"})
+	c.startBIRD(t, "2001:db8:200::1", "2001:db8:200::2", "2001:db8:200::3")
 
 	dx := startGannet(t, x, coreHostConfig("x", "198.18.200.1", "2001:db8:200::1", xif,
 		wa.endpoint(0, "", "")+t7x.endpoint(7, "", "")+t8x.endpoint(8, "", "")))
@@ -236,7 +240,7 @@ dataplane: {cores: [0], frames: 4096, conntrack: {capacity: 4096}}
 ports: [{interface: %[1]s}, {interface: %[2]s}]
 addressSpaces: [{id: 7, translated: true}]
 workloadEndpoints:
-%[6]s
+%[5]s
 translation:
   addressSpaces: {7: }
 routes:
@@ -250,13 +254,12 @@ bgp:
   asNumber: %[3]d
   prefixAdvertisements: [{cidr: 203.0.113.0/24}]
   peers:
-    - {peerIP: %[4]s, asNumber: %[3]d, holdTime: 9s, filters: [core]}
-    - {peerIP: "%[5]s", asNumber: %[3]d, holdTime: 9s, filters: [core]}
+    - {peerIP: "%[4]s", asNumber: %[3]d, holdTime: 9s, families: [ipv4, ipv6], filters: [core]}
   filters:
     - name: core
       importV4: [{cidr: 198.18.0.0/15, matchOperator: In, action: Accept}]
       importV6: [{cidr: "2001:db8::/32", matchOperator: In, action: Accept}, {cidr: "64:ff9b:1::/48", matchOperator: In, action: Accept}]
-`, bif, up, coreAS, rrIPv4, rrIPv6, wf.endpoint(0, "", "")))
+`, bif, up, coreAS, rrIPv6, wf.endpoint(0, "", "")))
 	daemons := map[string]*daemon{"x": dx, "y": dy, "border": db}
 	started := time.Now()
 	t.Logf("lab built and three gannets started in %v", started.Sub(begin).Round(time.Millisecond))
@@ -274,14 +277,14 @@ bgp:
 	}
 
 	// Every session up, then the workload routes through the reflector.
-	conv := waitFor(t, 30*time.Second, "six sessions established at the reflector", func() string {
+	conv := waitFor(t, 30*time.Second, "three sessions established at the reflector", func() string {
 		out := c.birdc("show", "protocols")
-		if n := strings.Count(out, "Established"); n != 6 {
-			return fmt.Sprintf("%d of 6 established:\n%s", n, out)
+		if n := strings.Count(out, "Established"); n != 3 {
+			return fmt.Sprintf("%d of 3 established:\n%s", n, out)
 		}
 		return ""
 	})
-	t.Logf("six sessions established at the reflector %v after the gannets started", conv.Round(time.Millisecond))
+	t.Logf("three sessions established at the reflector %v after the gannets started", conv.Round(time.Millisecond))
 
 	learned := waitFor(t, 20*time.Second, "x learns wl-b's routes through the reflector", func() string {
 		if r, _ := dx.cli("bgp", "routes"); !strings.Contains(r, "198.18.22.10/32") || !strings.Contains(r, "2001:db8:22::10/128") || !strings.Contains(r, "64:ff9b:1:7::6440:14/128") {
@@ -290,6 +293,19 @@ bgp:
 		return ""
 	})
 	t.Logf("x learned y's workload routes %v after the gannets started", (conv + learned).Round(time.Millisecond))
+
+	// The core is IPv6 only: x forwards the flat space's IPv4 by y's
+	// IPv6 address, learned over the one IPv6 session that negotiated
+	// the extended next hop.
+	if p, _ := dx.cli("bgp", "peers"); !strings.Contains(p, "established (ipv4 over ipv6 next hops)") {
+		t.Errorf("x's session does not carry IPv4 over IPv6 next hops:\n%s", p)
+	}
+	if r, _ := dx.cli("routes"); !regexp.MustCompile(`198\.18\.22\.10/32 .*2001:db8:200::2`).MatchString(r) {
+		t.Errorf("x does not route 198.18.22.10/32 via y's IPv6 address:\n%s", r)
+	}
+	if out := x.Run("ip", "-4", "addr", "show", "dev", xif); strings.Contains(out, "inet ") {
+		t.Errorf("x's core uplink has an IPv4 address:\n%s", out)
+	}
 
 	// Flat space, IPv4 and IPv6, both ways.
 	for _, tc := range []struct {
@@ -407,7 +423,7 @@ bgp:
 		stopped := time.Now()
 		d := waitFor(t, bound+5*time.Second, "the reflector withdraws y's routes after y "+what, func() string {
 			if r := c.birdc("show", "route", "for", wb.v4); strings.Contains(r, "198.18.22.10/32") {
-				return r + c.birdc("show", "protocols", "all", "c14")
+				return r + c.birdc("show", "protocols", "all", "c1")
 			}
 			return ""
 		})

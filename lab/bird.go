@@ -2,9 +2,10 @@ package lab
 
 // BIRD: the route reflector of the core. BIRD reads its own configuration
 // language, which ctl/config does not model, so its file is built here
-// from the topology: one iBGP session per family and host, every host a
-// reflector client, routes passed on with their next hops unchanged (the
-// hosts share the core subnet).
+// from the topology: one IPv6 iBGP session per host carrying both
+// families, IPv4 with IPv6 next hops (RFC 8950 extended next hop), every
+// host a reflector client, routes passed on with their next hops
+// unchanged (the hosts share the core subnet).
 
 import (
 	"fmt"
@@ -26,13 +27,17 @@ template bgp rrclient {
   connect retry time 1;
   error wait time 1, 5;
 }
-`, t.RRv4, t.AS)
+`, t.RRID, t.AS)
 	for _, n := range t.Nodes {
 		if !n.Runs() {
 			continue
 		}
-		fmt.Fprintf(&b, "protocol bgp %[1]s4 from rrclient { neighbor %[2]s as %[4]d; ipv4 { import all; export all; gateway direct; }; }\n", n.Name, n.IPv4, n.IPv6, t.AS)
-		fmt.Fprintf(&b, "protocol bgp %[1]s6 from rrclient { neighbor %[3]s as %[4]d; ipv6 { import all; export all; gateway direct; }; }\n", n.Name, n.IPv4, n.IPv6, t.AS)
+		fmt.Fprintf(&b, `protocol bgp %[1]s from rrclient {
+  neighbor %[2]s as %[3]d;
+  ipv4 { extended next hop on; import all; export all; gateway direct; };
+  ipv6 { import all; export all; gateway direct; };
+}
+`, n.Name, n.IPv6, t.AS)
 	}
 	return b.String()
 }

@@ -165,7 +165,8 @@ func (t *Topology) borderConfig(c *config.Config) {
 	c.NAT = nat
 }
 
-// bgpConfig peers n with the reflector over IPv4 and IPv6 and imports the
+// bgpConfig peers n with the reflector over one IPv6 session carrying
+// both families (IPv4 with IPv6 next hops, RFC 8950) and imports the
 // lab's ranges only. Graceful restart is off on compute hosts: a crashed
 // host's routes should go at once, not linger as stale.
 func (t *Topology) bgpConfig(n Node) *config.BGP {
@@ -183,8 +184,7 @@ func (t *Topology) bgpConfig(n Node) *config.BGP {
 	b := &config.BGP{
 		ASNumber: int64(t.AS),
 		Peers: []config.BGPPeer{
-			{PeerIP: t.RRv4.String(), ASNumber: int64(t.AS), HoldTime: "9s", MaxRestartTime: restart, Filters: []string{"core"}},
-			{PeerIP: t.RRv6.String(), ASNumber: int64(t.AS), HoldTime: "9s", MaxRestartTime: restart, Filters: []string{"core"}},
+			{PeerIP: t.RRv6.String(), ASNumber: int64(t.AS), HoldTime: "9s", MaxRestartTime: restart, Families: []string{"ipv4", "ipv6"}, Filters: []string{"core"}},
 		},
 		Filters: []config.BGPFilter{{
 			Name:     "core",
@@ -202,7 +202,8 @@ func (t *Topology) bgpConfig(n Node) *config.BGP {
 }
 
 // staticRoutes route every prefix another gannet node originates to that
-// node's core address.
+// node's core address: IPv6, for IPv4 prefixes too (RFC 8950 style; the
+// core has no IPv4).
 func (t *Topology) staticRoutes(n Node) []config.Route {
 	var out []config.Route
 	for _, o := range t.Nodes {
@@ -213,11 +214,7 @@ func (t *Topology) staticRoutes(n Node) []config.Route {
 			if n.Role == RoleBorder && pfx == t.External.Masked() {
 				continue
 			}
-			via := o.IPv6
-			if pfx.Addr().Is4() {
-				via = o.IPv4
-			}
-			out = append(out, config.Route{Prefix: pfx.String(), Via: via.String(), Interface: t.Uplink})
+			out = append(out, config.Route{Prefix: pfx.String(), Via: o.IPv6.String(), Interface: t.Uplink})
 		}
 	}
 	return out

@@ -2,7 +2,9 @@ package lab
 
 import (
 	"net/netip"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gannet-net/gannet/ctl/config"
@@ -63,7 +65,8 @@ func TestCoreAddress(t *testing.T) {
 }
 
 // Static routing gives every host a route to what every other host
-// originates, and nothing for its own workloads.
+// originates, IPv4 prefixes included by the other host's IPv6 core
+// address (the core is IPv6 only), and nothing for its own workloads.
 func TestStaticRoutes(t *testing.T) {
 	topo := DataCenter()
 	c, err := topo.HostConfig("h1", RoutingStatic, Paths{Dir: "/x"})
@@ -74,7 +77,7 @@ func TestStaticRoutes(t *testing.T) {
 	for _, r := range c.Routes {
 		got = append(got, r.Prefix+" via "+r.Via)
 	}
-	for _, want := range []string{"198.18.22.10/32 via 198.18.200.2", "64:ff9b:1:7::6440:14/128 via 2001:db8:200::2", "64:ff9b:1:7::/96 via 2001:db8:200::3", "203.0.113.0/24 via 198.18.200.3", "203.0.113.80/32 via 198.18.200.3"} {
+	for _, want := range []string{"198.18.22.10/32 via 2001:db8:200::2", "64:ff9b:1:7::6440:14/128 via 2001:db8:200::2", "64:ff9b:1:7::/96 via 2001:db8:200::3", "203.0.113.0/24 via 2001:db8:200::3", "203.0.113.80/32 via 2001:db8:200::3"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("h1's static routes lack %q: %v", want, got)
 		}
@@ -83,5 +86,31 @@ func TestStaticRoutes(t *testing.T) {
 		if r[:12] == "198.18.21.10" {
 			t.Errorf("h1 routes its own workload: %s", r)
 		}
+	}
+}
+
+// The BGP lab peers every host with the reflector over one IPv6 session
+// carrying both families, and the reflector's ipv4 channels take IPv6
+// next hops (RFC 8950): nothing in the core is IPv4.
+func TestBGPCoreIsIPv6Only(t *testing.T) {
+	topo := DataCenter()
+	for _, n := range topo.Nodes {
+		if !n.Runs() {
+			continue
+		}
+		c, err := topo.HostConfig(n.Name, RoutingBGP, Paths{Dir: "/x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.BGP.Peers) != 1 || c.BGP.Peers[0].PeerIP != topo.RRv6.String() || !slices.Equal(c.BGP.Peers[0].Families, []string{"ipv4", "ipv6"}) {
+			t.Errorf("%s's peers %+v, want one session to %s with families [ipv4 ipv6]", n.Name, c.BGP.Peers, topo.RRv6)
+		}
+	}
+	bird := topo.BIRDConfig()
+	if got, want := strings.Count(bird, "extended next hop on"), len(topo.NodesWith(RoleCompute))+len(topo.NodesWith(RoleBorder)); got != want {
+		t.Errorf("bird.conf has %d ipv4 channels with the extended next hop, want %d:\n%s", got, want, bird)
+	}
+	if regexp.MustCompile(`neighbor \d+\.`).MatchString(bird) {
+		t.Errorf("bird.conf has an IPv4 neighbor:\n%s", bird)
 	}
 }

@@ -6,8 +6,8 @@ package lab
 // benchmarking and documentation ranges.
 //
 //	                        core (bridge; BIRD route reflector)
-//	            198.18.200.0/24, 2001:db8:200::/64
-//	        .1 |                 .2 |                .3 |
+//	            2001:db8:200::/64 (IPv6 only; IPv4 over IPv6 next hops)
+//	        ::1 |                ::2 |               ::3 |
 //	          h1                   h2              border --- inet 203.0.113.2
 //	web   198.18.21.10        db  198.18.22.10          203.0.113.1
 //	pub   198.51.100.10       app 198.18.22.20     fip 198.18.23.10
@@ -25,8 +25,8 @@ var (
 func DataCenter() *Topology {
 	t := &Topology{
 		AS:     64512,
-		CoreV4: p("198.18.200.0/24"), CoreV6: p("2001:db8:200::/64"),
-		RRv4: a4("198.18.200.254"), RRv6: a4("2001:db8:200::fe"),
+		CoreV6: p("2001:db8:200::/64"),
+		RRID:   a4("198.18.200.254"), RRv6: a4("2001:db8:200::fe"),
 		Bridge: "br0", Uplink: "fab0",
 		External: p("203.0.113.0/24"), ExternalGW: a4("203.0.113.1"), ExternalIf: "ext0",
 		NonRoutable: p("198.18.16.0/20"), Routable: p("198.51.100.0/24"),

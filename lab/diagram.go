@@ -120,10 +120,10 @@ func Layout(t *Topology, routing Routing, rep *Report) *Diagram {
 	core, _ := t.Node("core")
 	coreLines := []string{
 		"core (" + core.Namespace() + "): bridge " + t.Bridge,
-		t.CoreV6.String() + "  " + t.CoreV4.String(),
+		t.CoreV6.String() + " (IPv6 only; IPv4 over IPv6 next hops)",
 	}
 	if routing == RoutingBGP {
-		coreLines = append(coreLines, fmt.Sprintf("BIRD 2 route reflector, AS %d: %s, %s", t.AS, t.RRv4, t.RRv6))
+		coreLines = append(coreLines, fmt.Sprintf("BIRD 2 route reflector, AS %d: %s (router ID %s)", t.AS, t.RRv6, t.RRID))
 	} else {
 		coreLines = append(coreLines, "static routes (BIRD not installed)")
 	}
@@ -165,8 +165,8 @@ func Layout(t *Topology, routing Routing, rep *Report) *Diagram {
 		}
 		lines := []string{
 			h.Name + " (" + h.Namespace() + "): gannet run, " + string(h.Role),
-			t.Uplink + " " + h.IPv4.String(),
 			t.Uplink + " " + h.IPv6.String(),
+			"router " + h.IPv4.String(),
 		}
 		if h.Role == RoleBorder {
 			lines = append(lines, fmt.Sprintf("%s %s; SNAT %s", t.ExternalIf, t.ExternalGW, t.SNATPool))

@@ -73,9 +73,10 @@ const (
 type Node struct {
 	Name string `json:"name"`
 	Role Role   `json:"role"`
-	// IPv4 and IPv6 are the node's addresses on the core (a gannet host's
-	// router addresses, which traceroute shows as its hop) or, for the
-	// Internet, its own address.
+	// IPv6 is a gannet host's address on the core (which is IPv6 only)
+	// and IPv4 its router address, on no link: its BGP router ID and the
+	// source of its ICMPv4 errors, which traceroute shows as its hop. For
+	// the Internet, IPv4 is its own address.
 	IPv4 netip.Addr `json:"ipv4"`
 	IPv6 netip.Addr `json:"ipv6,omitzero"`
 	// prefix starts the node's namespace name (Topology.WithPrefix; empty
@@ -144,15 +145,16 @@ type Topology struct {
 	// AS is the one autonomous system of the core (iBGP under a route
 	// reflector).
 	AS uint32
-	// CoreV4 and CoreV6 are the core link's subnets; RRv4 and RRv6 the
-	// core node's own addresses on it (the reflector's). The flat space's
-	// IPv4 needs IPv4 next hops (gannet has no IPv4 over IPv6 next hops),
-	// so the core carries an IPv4 subnet for it; everything translated
-	// crosses it as IPv6.
-	CoreV4, CoreV6 netip.Prefix
-	RRv4, RRv6     netip.Addr
-	Bridge         string // the core's bridge
-	Uplink         string // every host's interface to the core
+	// CoreV6 is the core link's subnet, the only one: the core is IPv6
+	// only. The flat space's IPv4 crosses it as IPv4 routes with IPv6 next
+	// hops (RFC 8950), everything translated as IPv6. RRv6 is the core
+	// node's (the reflector's) address on it and RRID the reflector's BGP
+	// router ID, on no link.
+	CoreV6 netip.Prefix
+	RRID   netip.Addr
+	RRv6   netip.Addr
+	Bridge string // the core's bridge
+	Uplink string // every host's interface to the core
 
 	// External is the link between the border (ExternalGW, on interface
 	// ExternalIf) and the Internet.

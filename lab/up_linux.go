@@ -277,7 +277,6 @@ func (l *Lab) plumb() error {
 	if err := namespace.Script(cns,
 		[]string{"ip", "link", "add", t.Bridge, "type", "bridge", "stp_state", "0", "mcast_snooping", "0"},
 		[]string{"ip", "link", "set", t.Bridge, "up"},
-		[]string{"ip", "addr", "add", netip.PrefixFrom(t.RRv4, t.CoreV4.Bits()).String(), "dev", t.Bridge},
 		[]string{"ip", "-6", "addr", "add", netip.PrefixFrom(t.RRv6, t.CoreV6.Bits()).String(), "dev", t.Bridge, "nodad"},
 	); err != nil {
 		return err
@@ -292,7 +291,6 @@ func (l *Lab) plumb() error {
 		switch {
 		case b.Role == RoleCore:
 			if err := namespace.Script(a.Namespace(),
-				[]string{"ip", "addr", "add", netip.PrefixFrom(a.IPv4, t.CoreV4.Bits()).String(), "dev", ln.AIf},
 				[]string{"ip", "-6", "addr", "add", netip.PrefixFrom(a.IPv6, t.CoreV6.Bits()).String(), "dev", ln.AIf, "nodad"},
 			); err != nil {
 				return err
@@ -397,7 +395,8 @@ func (l *Lab) converge(ctx context.Context, within time.Duration) error {
 }
 
 // warm resolves the core's neighbours on every host (each pings the
-// others over IPv4 and IPv6, the border also the Internet): gannet drops
+// others' IPv6 core addresses, which the IPv4 routes use as next hops
+// too; the border also pings the Internet): gannet drops
 // a packet whose next hop is not resolved yet, and the first packets of a
 // fresh lab would otherwise be lost to it.
 func (l *Lab) warm() {
@@ -411,10 +410,11 @@ func (l *Lab) warm() {
 			if o.Name == n.Name || o.Role == RoleCore || (o.Role == RoleInternet && n.Role != RoleBorder) {
 				continue
 			}
-			jobs = append(jobs, n.Namespace()+" "+o.IPv4.String())
-			if o.IPv6.IsValid() {
-				jobs = append(jobs, n.Namespace()+" "+o.IPv6.String())
+			if o.Role == RoleInternet {
+				jobs = append(jobs, n.Namespace()+" "+o.IPv4.String())
+				continue
 			}
+			jobs = append(jobs, n.Namespace()+" "+o.IPv6.String())
 		}
 	}
 	parallel(jobs, func(job string) error {

@@ -1,0 +1,142 @@
+package e2e
+
+// RFC 8950: IPv4 routes with IPv6 next hops over one IPv6 session, on a
+// link that has no IPv4 address at all.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gannet-net/gannet/internal/netnstest"
+)
+
+// TestBGPExtendedNextHopBIRD: gannet and BIRD 2 peer over IPv6 only
+// (eBGP, families [ipv4, ipv6] on gannet's side, `extended next hop on`
+// in BIRD's ipv4 channel). Both negotiate the Extended Next Hop
+// capability; BIRD learns the workload's /32 with gannet's IPv6 address
+// as next hop and installs it in its kernel (an IPv4 route via inet6);
+// gannet learns BIRD's IPv4 prefix with BIRD's IPv6 address as next hop,
+// forwards the workload's IPv4 packets to the MAC neighbour discovery
+// found for it, and the replies come back the same way: traffic follows
+// the routes on a link with no IPv4 address.
+func TestBGPExtendedNextHopBIRD(t *testing.T) {
+	require(t)
+	needPackages(t, map[string]string{"bird": "bird2", "birdc": "bird2"})
+	g, r := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gr")
+	a := addWorkload(t, g, "wl-a", "02:00:00:00:50:0a", "198.18.50.10", "2001:db8:50::10")
+	gif, rif := fabric(t, g, r, false) // 2001:db8:100::1 and ::2, no IPv4
+	r.Run("ethtool", "-K", rif, "tx", "off")
+	r.Run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+	r.Run("ip", "addr", "add", "198.18.51.1/32", "dev", "lo")
+	r.Run("ip", "link", "set", "lo", "up")
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "bird.conf")
+	if err := os.WriteFile(conf, []byte(`
+router id 198.18.51.1;
+protocol device {}
+protocol direct { ipv4; interface "lo"; }
+protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }
+protocol bgp gannet {
+  local 2001:db8:100::2 as 64500;
+  neighbor 2001:db8:100::1 as 64512;
+  hold time 9;
+  connect retry time 2;
+  error wait time 1, 5;
+  ipv4 { extended next hop on; import all; export where net = 198.18.51.1/32; };
+  ipv6 { import all; export none; };
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "bird.ctl")
+	background(t, r.Command("bird", "-f", "-c", conf, "-s", sock, "-P", filepath.Join(dir, "bird.pid")), "bird")
+	birdc := func(args ...string) string {
+		out, _ := r.Try(append([]string{"birdc", "-s", sock}, args...)...)
+		return out
+	}
+
+	d := startGannet(t, g, fmt.Sprintf(`
+node: {name: g, routerIPv4: 198.18.100.1, routerIPv6: "2001:db8:100::1"}
+dataplane: {cores: [0], frames: 4096}
+ports: [{interface: %s}]
+workloadEndpoints:
+%s
+bgp:
+  asNumber: 64512
+  peers:
+    - {peerIP: "2001:db8:100::2", asNumber: 64500, holdTime: 9s, families: [ipv4, ipv6], filters: [bird]}
+  filters:
+    - name: bird
+      importV4: [{cidr: 198.18.51.0/24, matchOperator: In, action: Accept}]
+`, gif, a.endpoint(0, "", "")))
+
+	diag := func() string {
+		p, _ := d.cli("bgp", "peers")
+		rt, _ := d.cli("bgp", "routes")
+		k, _ := r.Try("ip", "route")
+		return "gannet bgp peers:\n" + p + "\ngannet bgp routes:\n" + rt + "\nbirdc show protocols all gannet:\n" + birdc("show", "protocols", "all", "gannet") +
+			"\nbirdc show route:\n" + birdc("show", "route") + "\nBIRD's kernel:\n" + k
+	}
+	waitFor(t, 30*time.Second, "the IPv6 session with the extended next hop negotiated, routes both ways", func() string {
+		peers, _ := d.cli("bgp", "peers")
+		if !strings.Contains(peers, "established (ipv4 over ipv6 next hops)") {
+			return "gannet bgp peers:\n" + peers
+		}
+		if rt := birdc("show", "route", "for", a.v4, "all"); !strings.Contains(rt, "198.18.50.10/32") {
+			return "BIRD lacks the workload's route:\n" + rt
+		}
+		if rt, _ := d.cli("bgp", "routes"); !strings.Contains(rt, "198.18.51.1/32") {
+			return "gannet lacks BIRD's route:\n" + rt
+		}
+		return ""
+	})
+	t.Logf("%s", diag())
+
+	// BIRD's side: the workload's /32 with gannet's IPv6 address as next
+	// hop (RFC 8950), in its kernel as an IPv4 route via inet6.
+	if rt := birdc("show", "route", "for", a.v4, "all"); !strings.Contains(rt, "2001:db8:100::1") {
+		t.Errorf("BIRD's route to %s is not via gannet's IPv6 address:\n%s", a.v4, rt)
+	}
+	// gannet offered the capability: BIRD lists it among the neighbour's.
+	caps := birdc("show", "protocols", "all", "gannet")
+	_, neighbour, _ := strings.Cut(caps, "Neighbor caps:")
+	neighbour, _, _ = strings.Cut(neighbour, "Session:")
+	if !regexp.MustCompile(`Extended next hop\s+IPv6 nexthop: ipv4`).MatchString(neighbour) {
+		t.Errorf("BIRD does not list gannet's extended next hop capability:\n%s", caps)
+	}
+	waitFor(t, 10*time.Second, "BIRD's kernel routes the workload via inet6", func() string {
+		out, _ := r.Try("ip", "route", "show", a.v4)
+		if !strings.Contains(out, "via inet6 2001:db8:100::1") {
+			return out
+		}
+		return ""
+	})
+	// gannet's side: BIRD's prefix forwarded by its IPv6 next hop.
+	routes, _ := d.cli("routes")
+	t.Logf("gannet routes:\n%s", routes)
+	if !strings.Contains(routes, "198.18.51.1/32") || !strings.Contains(routes, "2001:db8:100::2") {
+		t.Errorf("gannet's tables lack 198.18.51.1/32 via 2001:db8:100::2:\n%s", routes)
+	}
+	// Traffic follows the routes: ping and a TCP transfer to BIRD's
+	// loopback, across a link that has no IPv4 address.
+	if !a.waitPing(t, "198.18.51.1", 20*time.Second) {
+		t.Fatalf("the workload cannot reach 198.18.51.1 over the IPv6 next hop:\n%s", diag())
+	}
+	if got := a.ping(t, "198.18.51.1", 3); got != 3 {
+		t.Errorf("ping 198.18.51.1: %d of 3 replies", got)
+	}
+	if out, err := g.Try("ip", "-4", "addr", "show", "dev", gif); err != nil || strings.Contains(out, "inet ") {
+		t.Errorf("the uplink has an IPv4 address (%v):\n%s", err, out)
+	}
+	tr, _ := d.cli("trace", "--in", a.hostIf, "--src", a.v4, "--dst", "198.18.51.1", "--proto", "icmp")
+	t.Logf("gannet trace:\n%s", tr)
+	if !strings.Contains(tr, "RFC 8950") {
+		t.Errorf("the trace does not say the IPv4 packet goes to an IPv6 neighbour:\n%s", tr)
+	}
+}
