@@ -124,3 +124,27 @@ func TestLearnedRIBIPv6NextHops(t *testing.T) {
 		t.Errorf("apply (-want +got):\n%s", diff)
 	}
 }
+
+// TestExtendedNextHopCapability: the capability gannet looks for in a
+// peer's OPEN is the tuple (AFI 1, SAFI 1, next hop AFI 2) of RFC 8950
+// section 3, and nothing else.
+func TestExtendedNextHopCapability(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cap  bgp.ParameterCapabilityInterface
+		want bool
+	}{
+		{"ipv4 unicast over ipv6", bgp.NewCapExtendedNexthop([]*bgp.CapExtendedNexthopTuple{bgp.NewCapExtendedNexthopTuple(bgp.RF_IPv4_UC, bgp.AFI_IP6)}), true},
+		{"among others", bgp.NewCapExtendedNexthop([]*bgp.CapExtendedNexthopTuple{bgp.NewCapExtendedNexthopTuple(bgp.RF_IPv4_VPN, bgp.AFI_IP6), bgp.NewCapExtendedNexthopTuple(bgp.RF_IPv4_UC, bgp.AFI_IP6)}), true},
+		{"vpn only", bgp.NewCapExtendedNexthop([]*bgp.CapExtendedNexthopTuple{bgp.NewCapExtendedNexthopTuple(bgp.RF_IPv4_VPN, bgp.AFI_IP6)}), false},
+		{"multicast", bgp.NewCapExtendedNexthop([]*bgp.CapExtendedNexthopTuple{bgp.NewCapExtendedNexthopTuple(bgp.RF_IPv4_MC, bgp.AFI_IP6)}), false},
+		{"another capability", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), false},
+	} {
+		if got := offersIPv4OverIPv6(tc.cap); got != tc.want {
+			t.Errorf("%s: offersIPv4OverIPv6 = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !carriesIPv4([]bgp.ParameterCapabilityInterface{bgp.NewCapRouteRefresh(), bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC)}) || carriesIPv4([]bgp.ParameterCapabilityInterface{bgp.NewCapMultiProtocol(bgp.RF_IPv6_UC)}) {
+		t.Errorf("carriesIPv4 does not tell an IPv4 unicast session from an IPv6 one")
+	}
+}

@@ -425,10 +425,16 @@ func (s *Speaker) logPeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 	if st.AdminState == api.PeerState_ADMIN_STATE_PFX_CT {
 		attrs = append(attrs, "admin", "prefix-limit")
 	}
-	if st.SessionState == bgp.BGP_FSM_ESTABLISHED && st.NeighborAddress.Is6() && slices.ContainsFunc(st.RemoteCap, offersIPv4OverIPv6) {
-		// RFC 8950: this IPv6 session may carry IPv4 routes with IPv6
-		// next hops (gannet's tuple is always in its OPEN).
-		attrs = append(attrs, "extendedNextHop", true)
+	if st.SessionState == bgp.BGP_FSM_ESTABLISHED && st.NeighborAddress.Is6() && carriesIPv4(st.LocalCap) && carriesIPv4(st.RemoteCap) {
+		// RFC 8950: an IPv6 session carrying IPv4 unicast needs the
+		// peer's Extended Next Hop capability (gannet's tuple is always
+		// in its OPEN): without it the peer cannot take gannet's IPv4
+		// routes, whose next hop is the session's IPv6 address.
+		enh := slices.ContainsFunc(st.RemoteCap, offersIPv4OverIPv6)
+		attrs = append(attrs, "extendedNextHop", enh)
+		if !enh {
+			s.log.Warn("bgp: the peer did not offer the extended next hop (RFC 8950): it cannot use our IPv4 routes over this IPv6 session; enable it there or drop ipv4 from families", "peer", st.NeighborAddress)
+		}
 	}
 	s.log.Info("bgp: peer state", attrs...)
 }
@@ -447,4 +453,13 @@ func offersIPv4OverIPv6(c bgp.ParameterCapabilityInterface) bool {
 		}
 	}
 	return false
+}
+
+// carriesIPv4 reports whether an OPEN's capabilities carry the
+// multiprotocol capability for IPv4 unicast.
+func carriesIPv4(caps []bgp.ParameterCapabilityInterface) bool {
+	return slices.ContainsFunc(caps, func(c bgp.ParameterCapabilityInterface) bool {
+		mp, ok := c.(*bgp.CapMultiProtocol)
+		return ok && mp.CapValue == bgp.RF_IPv4_UC
+	})
 }
