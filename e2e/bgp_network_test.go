@@ -91,7 +91,7 @@ type core struct {
 }
 
 const (
-	coreAS  = 64512
+	coreAS = 64512
 	rrID   = "198.18.200.254" // the reflector's router ID: an identifier, on no link
 	rrIPv6 = "2001:db8:200::fe"
 )
