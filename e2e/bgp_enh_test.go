@@ -140,3 +140,92 @@ bgp:
 		t.Errorf("the trace does not say the IPv4 packet goes to an IPv6 neighbour:\n%s", tr)
 	}
 }
+
+// TestBGPExtendedNextHopFRR: the same with FRR (`neighbor X capability
+// extended-nexthop`): one IPv6 eBGP session, no IPv4 on the link. zebra
+// installs the workload's /32 via gannet's IPv6 address, gannet forwards
+// FRR's IPv4 loopback by FRR's IPv6 next hop, and ping follows.
+func TestBGPExtendedNextHopFRR(t *testing.T) {
+	require(t)
+	needPackages(t, map[string]string{"/usr/lib/frr/bgpd": "frr", "/usr/lib/frr/zebra": "frr", "vtysh": "frr"})
+	g, r := netnstest.NewNS(t, "gg"), netnstest.NewNS(t, "fr")
+	a := addWorkload(t, g, "wl-a", "02:00:00:00:52:0a", "198.18.52.10", "2001:db8:52::10")
+	gif, rif := fabric(t, g, r, false) // 2001:db8:100::1 and ::2, no IPv4
+	r.Run("ethtool", "-K", rif, "tx", "off")
+	r.Run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	r.Run("ip", "link", "set", "lo", "up")
+	r.Run("ip", "addr", "add", "198.18.53.1/32", "dev", "lo")
+	// bgpd wants the link's link-local address usable before the session
+	// (see TestBGPWithFRR).
+	waitFor(t, 10*time.Second, "a usable link-local address on "+rif, func() string {
+		out := r.Run("ip", "-6", "addr", "show", "dev", rif, "scope", "link")
+		if !strings.Contains(out, "inet6 fe80::") || strings.Contains(out, "tentative") {
+			return out
+		}
+		return ""
+	})
+	f := startFRR(t, r, `frr defaults traditional
+hostname frr
+!
+router bgp 64500
+ bgp router-id 198.18.53.1
+ no bgp ebgp-requires-policy
+ neighbor 2001:db8:100::1 remote-as 64512
+ neighbor 2001:db8:100::1 capability extended-nexthop
+ neighbor 2001:db8:100::1 timers 3 9
+ neighbor 2001:db8:100::1 timers connect 2
+ !
+ address-family ipv4 unicast
+  network 198.18.53.1/32
+  neighbor 2001:db8:100::1 activate
+ exit-address-family
+ !
+ address-family ipv6 unicast
+  neighbor 2001:db8:100::1 activate
+ exit-address-family
+!
+`)
+	d := startGannet(t, g, fmt.Sprintf(`
+node: {name: g, routerIPv4: 198.18.100.1, routerIPv6: "2001:db8:100::1"}
+dataplane: {cores: [0], frames: 4096}
+ports: [{interface: %s}]
+workloadEndpoints:
+%s
+bgp:
+  asNumber: 64512
+  peers:
+    - {peerIP: "2001:db8:100::2", asNumber: 64500, holdTime: 9s, families: [ipv4, ipv6], filters: [frr]}
+  filters:
+    - name: frr
+      importV4: [{cidr: 198.18.53.0/24, matchOperator: In, action: Accept}]
+`, gif, a.endpoint(0, "", "")))
+	diag := func() string {
+		p, _ := d.cli("bgp", "peers")
+		rt, _ := d.cli("routes")
+		k, _ := r.Try("ip", "route")
+		return "gannet bgp peers:\n" + p + "\ngannet routes:\n" + rt + "\nFRR:\n" + f.vtysh("show bgp neighbors 2001:db8:100::1") + f.vtysh("show ip route") + "\nFRR's kernel:\n" + k
+	}
+	waitFor(t, 40*time.Second, "the IPv6 session with the extended next hop negotiated, routes both ways", func() string {
+		peers, _ := d.cli("bgp", "peers")
+		if !strings.Contains(peers, "established (ipv4 over ipv6 next hops)") {
+			return "gannet bgp peers:\n" + peers
+		}
+		if out, _ := r.Try("ip", "route", "show", a.v4); !strings.Contains(out, "via inet6") {
+			return "FRR's kernel has no IPv4 route via inet6 to the workload:\n" + out
+		}
+		if rt, _ := d.cli("routes"); !strings.Contains(rt, "198.18.53.1/32") {
+			return "gannet does not forward FRR's route:\n" + rt
+		}
+		return ""
+	})
+	if nb := f.vtysh("show bgp neighbors 2001:db8:100::1"); !regexp.MustCompile(`(?i)extended nexthop: advertised and received`).MatchString(nb) {
+		t.Errorf("FRR does not show the extended next hop negotiated:\n%s", nb)
+	}
+	if !a.waitPing(t, "198.18.53.1", 20*time.Second) {
+		t.Fatalf("the workload cannot reach FRR's 198.18.53.1 over the IPv6 next hop:\n%s", diag())
+	}
+	if got := a.ping(t, "198.18.53.1", 3); got != 3 {
+		t.Errorf("ping 198.18.53.1: %d of 3 replies", got)
+	}
+	t.Logf("%s", diag())
+}
