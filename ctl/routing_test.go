@@ -7,10 +7,9 @@ import (
 	"github.com/gannet-net/gannet/ctl/config"
 )
 
-// TestReconcile: a learned route whose next hop did not resolve when it
-// came (the uplink had no address yet) is put in by the periodic check
-// once it does, and one the RIB lost is taken out.
-func TestReconcile(t *testing.T) {
+// routingDaemon is a daemon with one uplink, gbrup0, and one workload.
+func routingDaemon(t *testing.T) *Daemon {
+	t.Helper()
 	c, _, err := config.ParseConfig([]byte(`
 ports: [{interface: gbrup0}]
 workloadEndpoints:
@@ -19,7 +18,14 @@ workloadEndpoints:
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := benchDaemon(t, c)
+	return benchDaemon(t, c)
+}
+
+// TestReconcile: a learned route whose next hop did not resolve when it
+// came (the uplink had no address yet) is put in by the periodic check
+// once it does, and one the RIB lost is taken out.
+func TestReconcile(t *testing.T) {
+	d := routingDaemon(t)
 	p := netip.MustParsePrefix("192.0.2.0/24")
 	d.routing = &routing{rib: map[netip.Prefix][]netip.Addr{p: {netip.MustParseAddr("198.51.100.1")}}, pending: map[netip.Prefix]bool{}}
 
@@ -59,15 +65,7 @@ workloadEndpoints:
 // a link-local next hop by the uplink of the peer that sent it (its
 // zone); one with no link to find it on is not installed.
 func TestResolveIPv6NextHop(t *testing.T) {
-	c, _, err := config.ParseConfig([]byte(`
-ports: [{interface: gbrup0}]
-workloadEndpoints:
-  - {name: a, interface: gbra0, mac: "02:00:00:00:00:0a", ipNetworks: [198.18.1.10/32]}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := benchDaemon(t, c)
+	d := routingDaemon(t)
 	d.ports["gbrup0"].link = &linkInfo{prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:200::1/64")}}
 	for _, tc := range []struct {
 		prefix, nh, via string // via "": not installed

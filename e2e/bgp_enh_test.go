@@ -15,6 +15,26 @@ import (
 	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
+// enhHostConfig is the gannet host of the extended next hop tests: one
+// IPv6 eBGP session to 2001:db8:100::2 (AS 64500) on uplink carrying
+// both families, importing the IPv4 prefix peerNet.
+func enhHostConfig(uplink string, w *workload, peerNet string) string {
+	return fmt.Sprintf(`
+node: {name: g, routerIPv4: 198.18.100.1, routerIPv6: "2001:db8:100::1"}
+dataplane: {cores: [0], frames: 4096}
+ports: [{interface: %s}]
+workloadEndpoints:
+%s
+bgp:
+  asNumber: 64512
+  peers:
+    - {peerIP: "2001:db8:100::2", asNumber: 64500, holdTime: 9s, families: [ipv4, ipv6], filters: [peer]}
+  filters:
+    - name: peer
+      importV4: [{cidr: %s, matchOperator: In, action: Accept}]
+`, uplink, w.endpoint(0, "", ""), peerNet)
+}
+
 // TestBGPExtendedNextHopBIRD: gannet and BIRD 2 peer over IPv6 only
 // (eBGP, families [ipv4, ipv6] on gannet's side, `extended next hop on`
 // in BIRD's ipv4 channel). Both negotiate the Extended Next Hop
@@ -61,20 +81,7 @@ protocol bgp gannet {
 		return out
 	}
 
-	d := startGannet(t, g, fmt.Sprintf(`
-node: {name: g, routerIPv4: 198.18.100.1, routerIPv6: "2001:db8:100::1"}
-dataplane: {cores: [0], frames: 4096}
-ports: [{interface: %s}]
-workloadEndpoints:
-%s
-bgp:
-  asNumber: 64512
-  peers:
-    - {peerIP: "2001:db8:100::2", asNumber: 64500, holdTime: 9s, families: [ipv4, ipv6], filters: [bird]}
-  filters:
-    - name: bird
-      importV4: [{cidr: 198.18.51.0/24, matchOperator: In, action: Accept}]
-`, gif, a.endpoint(0, "", "")))
+	d := startGannet(t, g, enhHostConfig(gif, a, "198.18.51.0/24"))
 
 	diag := func() string {
 		p, _ := d.cli("bgp", "peers")
@@ -185,20 +192,7 @@ router bgp 64500
  exit-address-family
 !
 `)
-	d := startGannet(t, g, fmt.Sprintf(`
-node: {name: g, routerIPv4: 198.18.100.1, routerIPv6: "2001:db8:100::1"}
-dataplane: {cores: [0], frames: 4096}
-ports: [{interface: %s}]
-workloadEndpoints:
-%s
-bgp:
-  asNumber: 64512
-  peers:
-    - {peerIP: "2001:db8:100::2", asNumber: 64500, holdTime: 9s, families: [ipv4, ipv6], filters: [frr]}
-  filters:
-    - name: frr
-      importV4: [{cidr: 198.18.53.0/24, matchOperator: In, action: Accept}]
-`, gif, a.endpoint(0, "", "")))
+	d := startGannet(t, g, enhHostConfig(gif, a, "198.18.53.0/24"))
 	diag := func() string {
 		p, _ := d.cli("bgp", "peers")
 		rt, _ := d.cli("routes")
