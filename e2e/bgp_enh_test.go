@@ -223,3 +223,51 @@ router bgp 64500
 	}
 	t.Logf("%s", diag())
 }
+
+// TestBGPExtendedNextHopRefused: BIRD's ipv4 channel without `extended
+// next hop on` over the same IPv6 session: the session comes up, and
+// gannet says the peer refused the capability — in gannet bgp peers and
+// as a warning in its log — so an operator sees why IPv4 does not flow.
+func TestBGPExtendedNextHopRefused(t *testing.T) {
+	require(t)
+	needPackages(t, map[string]string{"bird": "bird2", "birdc": "bird2"})
+	g, r := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gr")
+	a := addWorkload(t, g, "wl-a", "02:00:00:00:54:0a", "198.18.54.10", "2001:db8:54::10")
+	gif, _ := fabric(t, g, r, false)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "bird.conf")
+	if err := os.WriteFile(conf, []byte(`
+router id 198.18.55.1;
+protocol device {}
+protocol bgp gannet {
+  local 2001:db8:100::2 as 64500;
+  neighbor 2001:db8:100::1 as 64512;
+  hold time 9;
+  connect retry time 2;
+  error wait time 1, 5;
+  ipv4 { import all; export none; };
+  ipv6 { import all; export none; };
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "bird.ctl")
+	background(t, r.Command("bird", "-f", "-c", conf, "-s", sock, "-P", filepath.Join(dir, "bird.pid")), "bird")
+	d := startGannet(t, g, enhHostConfig(gif, a, "198.18.55.0/24"))
+	waitFor(t, 30*time.Second, "the session up, the extended next hop refused", func() string {
+		peers, _ := d.cli("bgp", "peers", "-o", "json")
+		if !strings.Contains(peers, `"state": "established"`) || !strings.Contains(peers, `"extendedNextHop": "refused"`) {
+			return "gannet bgp peers -o json:\n" + peers
+		}
+		return ""
+	})
+	waitFor(t, 5*time.Second, "the warning in gannet's log", func() string {
+		if !strings.Contains(d.output(), "did not offer the extended next hop") {
+			return "no warning in:\n" + d.output()
+		}
+		return ""
+	})
+	out, _ := r.Try("birdc", "-s", sock, "show", "route", "all")
+	peers, _ := d.cli("bgp", "peers")
+	t.Logf("gannet bgp peers:\n%s\nBIRD's routes:\n%s", peers, out)
+}

@@ -557,12 +557,23 @@ func TestLearnECMP(t *testing.T) {
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Errorf("group of %d gateways kept %v, want %v", MaxECMP+3, got, want)
 	}
-	// Refusals: no gateway; one bad member refuses the route.
-	for _, hop := range []LearnedHop{{}, {Gateways: []LearnedGateway{{2, ecmpGw4[0]}, {0, ecmpGw4[1]}}},
-		{Gateways: []LearnedGateway{{2, ecmpGw4[0]}, {3, ecmpGw6[1]}}}} {
-		if err := tab.Learn(0, netip.MustParsePrefix("198.18.200.0/24"), hop); err == nil {
-			t.Errorf("Learn(%+v) accepted", hop)
+	// Refusals: no gateway; one bad member (a workload port, an IPv4
+	// gateway of an IPv6 prefix) refuses the route. An IPv4 prefix may
+	// mix IPv4 and IPv6 gateways (RFC 8950).
+	for _, tc := range []struct {
+		prefix string
+		hop    LearnedHop
+	}{
+		{"198.18.200.0/24", LearnedHop{}},
+		{"198.18.200.0/24", LearnedHop{Gateways: []LearnedGateway{{2, ecmpGw4[0]}, {0, ecmpGw4[1]}}}},
+		{"2001:db8:200::/48", LearnedHop{Gateways: []LearnedGateway{{2, ecmpGw6[0]}, {3, ecmpGw4[1]}}}},
+	} {
+		if err := tab.Learn(0, netip.MustParsePrefix(tc.prefix), tc.hop); err == nil {
+			t.Errorf("Learn(%s, %+v) accepted", tc.prefix, tc.hop)
 		}
+	}
+	if err := tab.Learn(0, netip.MustParsePrefix("198.18.201.0/24"), LearnedHop{Gateways: []LearnedGateway{{2, ecmpGw4[0]}, {3, ecmpGw6[1]}}}); err != nil {
+		t.Errorf("Learn(an IPv4 prefix over an IPv4 and an IPv6 gateway) = %v", err)
 	}
 	// Forgotten: net unreachable.
 	if err := tab.Forget(0, ecmpNet4); err != nil {

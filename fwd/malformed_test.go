@@ -53,7 +53,8 @@ func TestNewTablesErrors(t *testing.T) {
 		{"translated without xlat", func(c *Config) { c.Spaces = []SpaceConfig{{ID: 3, Translated: true}} }, "fwd: Spaces[0].Translated: space 3 is translated but Config.Xlat is nil"},
 		{"translated space 0", func(c *Config) { c.Spaces = []SpaceConfig{{ID: 0, Translated: true}} }, "fwd: Spaces[0].Translated: space 0 is the flat core space and cannot be translated"},
 		{"route port", func(c *Config) { c.Routes[0].Port = -1 }, "fwd: Routes[0].Port: -1 is not a port index (0-2)"},
-		{"gateway family", func(c *Config) { c.Routes[0].Gateway = netip.MustParseAddr("fe80::1") }, "fwd: Routes[0].Gateway: fe80::1 is not of the prefix's family"},
+		{"gateway family", func(c *Config) { c.Routes[1].Gateway = netip.MustParseAddr("198.51.100.1") }, "fwd: Routes[1].Gateway: 198.51.100.1: an IPv6 prefix needs an IPv6 gateway"},
+		{"multicast gateway", func(c *Config) { c.Routes[0].Gateway = netip.MustParseAddr("ff02::1") }, "fwd: Routes[0].Gateway: ff02::1 is not a unicast address"},
 		{"duplicate route", func(c *Config) { c.Routes[1].Prefix = c.Routes[0].Prefix }, "fwd: Routes[1].Prefix: 0.0.0.0/0 in space 0 repeats Routes[0]"},
 		{"translate route in ipv4", func(c *Config) {
 			c.Routes[0] = RouteConfig{Prefix: c.Routes[0].Prefix, Translate: true, TranslateSpace: 7}
