@@ -112,7 +112,7 @@ protocol bgp gannet {
 	}
 	// gannet offered the capability: BIRD lists it among the neighbour's.
 	caps := birdc("show", "protocols", "all", "gannet")
-	_, neighbour, _ := strings.Cut(caps, "Neighbor caps:")
+	_, neighbour, _ := strings.Cut(caps, "Neighbor capabilities")
 	neighbour, _, _ = strings.Cut(neighbour, "Session:")
 	if !regexp.MustCompile(`Extended next hop\s+IPv6 nexthop: ipv4`).MatchString(neighbour) {
 		t.Errorf("BIRD does not list gannet's extended next hop capability:\n%s", caps)
