@@ -236,6 +236,8 @@ func benchFrames(b *testing.B, n int) *flowFrames {
 // BenchmarkECMP: 1024 UDP flows from a workload through a learned route
 // with one gateway, and through the same route as a four-way ECMP group
 // (flow hash and member pick per packet); ns/pkt as BenchmarkPipeline's.
+// The -ipv6 cases are the same IPv4 flows by IPv6 gateways (RFC 8950):
+// the neighbour lookup is keyed by the gateway, whatever its family.
 func BenchmarkECMP(b *testing.B) {
 	c := ecmpConfig()
 	c.Ports = append(c.Ports, PortConfig{Name: "up4", Ifindex: 16, Role: RoleUplink, MAC: mac6(mac(0x02, 0x13)), MTU: 1500})
@@ -256,6 +258,8 @@ func BenchmarkECMP(b *testing.B) {
 	}{
 		{"gateway", ecmpHop(gw4, 1)},
 		{"ecmp-4", ecmpHop(gw4, 4)},
+		{"gateway-ipv6", ecmpHop(ecmpGw6, 1)},
+		{"ecmp-3-ipv6", ecmpHop(ecmpGw6, 3)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			h := newHost(b, c, nb)
