@@ -182,11 +182,7 @@ func (r *learnedRIB) apply(paths []*apiutil.Path) []Route {
 			set = map[pathKey]netip.Addr{}
 			r.paths[pfx] = set
 		}
-		nh := nextHop(p)
-		if nh.Is6() && nh.IsLinkLocalUnicast() {
-			nh = nh.WithZone(p.PeerAddress.WithZone("").String())
-		}
-		set[k] = nh
+		set[k] = nextHop(p)
 	}
 	var out []Route
 	for _, pfx := range order {
@@ -232,8 +228,9 @@ func nlriPrefix(n bgp.NLRI) (netip.Prefix, bool) {
 }
 
 // nextHop is a path's next hop: NEXT_HOP for IPv4 over IPv4, else the
-// MP_REACH next hop — for IPv6 the global one, the link-local only when
-// no global is given.
+// MP_REACH next hop (an IPv4 prefix's too, RFC 8950) — for IPv6 the
+// global one, the link-local only when no global is given, and then
+// zoned with the address of the peer that sent it (the link it is on).
 func nextHop(p *apiutil.Path) netip.Addr {
 	for _, a := range p.Attrs {
 		switch a := a.(type) {
@@ -244,7 +241,10 @@ func nextHop(p *apiutil.Path) netip.Addr {
 				// A locally originated route's next hop is "::".
 				return a.Nexthop
 			}
-			return a.LinkLocalNexthop
+			if !p.PeerAddress.IsValid() {
+				return a.LinkLocalNexthop
+			}
+			return a.LinkLocalNexthop.WithZone(p.PeerAddress.WithZone("").String())
 		}
 	}
 	return netip.Addr{}
