@@ -35,6 +35,37 @@ bgp:
 `, uplink, w.endpoint(0, "", ""), peerNet)
 }
 
+// startBIRDPeer runs BIRD 2 in ns as the eBGP peer (AS 64500,
+// 2001:db8:100::2) of gannet at 2001:db8:100::1, one IPv6 session with
+// an ipv4 channel of the settings ipv4 and an ipv6 channel that takes
+// everything and sends nothing; extra is more of bird.conf. It returns
+// birdc on BIRD's socket.
+func startBIRDPeer(t *testing.T, ns *netnstest.NS, routerID, extra, ipv4 string) func(args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	conf, sock := filepath.Join(dir, "bird.conf"), filepath.Join(dir, "bird.ctl")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`
+router id %s;
+protocol device {}%s
+protocol bgp gannet {
+  local 2001:db8:100::2 as 64500;
+  neighbor 2001:db8:100::1 as 64512;
+  hold time 9;
+  connect retry time 2;
+  error wait time 1, 5;
+  ipv4 { %s };
+  ipv6 { import all; export none; };
+}
+`, routerID, extra, ipv4)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	background(t, ns.Command("bird", "-f", "-c", conf, "-s", sock, "-P", filepath.Join(dir, "bird.pid")), "bird")
+	return func(args ...string) string {
+		out, _ := ns.Try(append([]string{"birdc", "-s", sock}, args...)...)
+		return out
+	}
+}
+
 // TestBGPExtendedNextHopBIRD: gannet and BIRD 2 peer over IPv6 only
 // (eBGP, families [ipv4, ipv6] on gannet's side, `extended next hop on`
 // in BIRD's ipv4 channel). Both negotiate the Extended Next Hop
@@ -55,31 +86,10 @@ func TestBGPExtendedNextHopBIRD(t *testing.T) {
 	r.Run("ip", "addr", "add", "198.18.51.1/32", "dev", "lo")
 	r.Run("ip", "link", "set", "lo", "up")
 
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "bird.conf")
-	if err := os.WriteFile(conf, []byte(`
-router id 198.18.51.1;
-protocol device {}
+	birdc := startBIRDPeer(t, r, "198.18.51.1", `
 protocol direct { ipv4; interface "lo"; }
-protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }
-protocol bgp gannet {
-  local 2001:db8:100::2 as 64500;
-  neighbor 2001:db8:100::1 as 64512;
-  hold time 9;
-  connect retry time 2;
-  error wait time 1, 5;
-  ipv4 { extended next hop on; import all; export where net = 198.18.51.1/32; };
-  ipv6 { import all; export none; };
-}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "bird.ctl")
-	background(t, r.Command("bird", "-f", "-c", conf, "-s", sock, "-P", filepath.Join(dir, "bird.pid")), "bird")
-	birdc := func(args ...string) string {
-		out, _ := r.Try(append([]string{"birdc", "-s", sock}, args...)...)
-		return out
-	}
+protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }`,
+		"extended next hop on; import all; export where net = 198.18.51.1/32;")
 
 	d := startGannet(t, g, enhHostConfig(gif, a, "198.18.51.0/24"))
 
@@ -234,25 +244,7 @@ func TestBGPExtendedNextHopRefused(t *testing.T) {
 	g, r := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gr")
 	a := addWorkload(t, g, "wl-a", "02:00:00:00:54:0a", "198.18.54.10", "2001:db8:54::10")
 	gif, _ := fabric(t, g, r, false)
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "bird.conf")
-	if err := os.WriteFile(conf, []byte(`
-router id 198.18.55.1;
-protocol device {}
-protocol bgp gannet {
-  local 2001:db8:100::2 as 64500;
-  neighbor 2001:db8:100::1 as 64512;
-  hold time 9;
-  connect retry time 2;
-  error wait time 1, 5;
-  ipv4 { import all; export none; };
-  ipv6 { import all; export none; };
-}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "bird.ctl")
-	background(t, r.Command("bird", "-f", "-c", conf, "-s", sock, "-P", filepath.Join(dir, "bird.pid")), "bird")
+	birdc := startBIRDPeer(t, r, "198.18.55.1", "", "import all; export none;")
 	d := startGannet(t, g, enhHostConfig(gif, a, "198.18.55.0/24"))
 	waitFor(t, 30*time.Second, "the session up, the extended next hop refused", func() string {
 		peers, _ := d.cli("bgp", "peers", "-o", "json")
@@ -267,7 +259,6 @@ protocol bgp gannet {
 		}
 		return ""
 	})
-	out, _ := r.Try("birdc", "-s", sock, "show", "route", "all")
 	peers, _ := d.cli("bgp", "peers")
-	t.Logf("gannet bgp peers:\n%s\nBIRD's routes:\n%s", peers, out)
+	t.Logf("gannet bgp peers:\n%s\nBIRD's routes:\n%s", peers, birdc("show", "route", "all"))
 }
