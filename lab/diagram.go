@@ -123,7 +123,7 @@ func Layout(t *Topology, routing Routing, rep *Report) *Diagram {
 		t.CoreV6.String() + " (IPv6 only; IPv4 over IPv6 next hops)",
 	}
 	if routing == RoutingBGP {
-		coreLines = append(coreLines, fmt.Sprintf("BIRD 2 route reflector, AS %d: %s (router ID %s)", t.AS, t.RRv6, t.RRID))
+		coreLines = append(coreLines, fmt.Sprintf("BIRD 2 route reflector, AS %d: %s", t.AS, t.RRv6), "router ID "+t.RRID.String())
 	} else {
 		coreLines = append(coreLines, "static routes (BIRD not installed)")
 	}
