@@ -135,10 +135,19 @@ func localPath(prefix netip.Prefix, a announcement) (*apiutil.Path, error) {
 }
 
 // learnedRIB is the multipath set of every prefix with learned paths:
-// prefix -> (peer, path ID) -> next hop. Only the watch goroutine
-// touches it.
+// prefix -> the (peer, path ID, next hop) of each path, usually one. A
+// slice rather than a map per prefix: a full table is a million
+// prefixes, and a map each costs several times the one path it holds.
+// Only the watch goroutine touches it.
 type learnedRIB struct {
-	paths map[netip.Prefix]map[pathKey]netip.Addr
+	paths map[netip.Prefix][]learnedPath
+	// before is apply's scratch: a prefix's next hops before the event.
+	before []netip.Addr
+}
+
+type learnedPath struct {
+	key     pathKey
+	nextHop netip.Addr
 }
 
 type pathKey struct {
@@ -147,7 +156,7 @@ type pathKey struct {
 }
 
 func newLearnedRIB() *learnedRIB {
-	return &learnedRIB{paths: map[netip.Prefix]map[pathKey]netip.Addr{}}
+	return &learnedRIB{paths: map[netip.Prefix][]learnedPath{}}
 }
 
 // apply folds one best-path event into the RIB and returns a Route for
@@ -157,66 +166,86 @@ func newLearnedRIB() *learnedRIB {
 // read the same here: a withdrawal removes a path, anything else sets
 // it. Paths of the node's own (source-less) routes are not learned: one
 // that wins a prefix removes the learned ones through the delta.
+//
+// An event's paths come in runs by prefix (a delta is one prefix's); a
+// run is folded and compared with the prefix's next hops before it, so
+// an event costs no allocation beyond the Routes it returns. A prefix
+// that comes back after another's run gets a second Route: the last
+// one is its state.
 func (r *learnedRIB) apply(paths []*apiutil.Path) []Route {
-	var order []netip.Prefix
-	before := map[netip.Prefix][]netip.Addr{}
+	var out []Route
+	var run netip.Prefix // the prefix of the current run; invalid: none
+	var last netip.Addr  // the last peer in the run, for a withdrawal
 	for _, p := range paths {
 		pfx, ok := nlriPrefix(p.Nlri)
 		if !ok || !p.PeerAddress.IsValid() {
 			continue
 		}
-		set := r.paths[pfx]
-		if _, seen := before[pfx]; !seen {
-			before[pfx] = nextHops(set)
-			order = append(order, pfx)
-		}
-		k := pathKey{peer: p.PeerAddress, id: p.RemoteID}
-		if p.Withdrawal || p.IsNexthopInvalid {
-			delete(set, k)
-			if len(set) == 0 {
-				delete(r.paths, pfx)
+		if pfx != run {
+			if run.IsValid() {
+				out = r.changed(out, run, last)
 			}
-			continue
+			run = pfx
+			r.before = appendNextHops(r.before[:0], r.paths[pfx])
 		}
-		if set == nil {
-			set = map[pathKey]netip.Addr{}
-			r.paths[pfx] = set
-		}
-		set[k] = nextHop(p)
+		last = p.PeerAddress
+		r.set(pfx, pathKey{peer: p.PeerAddress, id: p.RemoteID}, nextHop(p), p.Withdrawal || p.IsNexthopInvalid)
 	}
-	var out []Route
-	for _, pfx := range order {
-		set := r.paths[pfx]
-		nhs := nextHops(set)
-		if slices.Equal(nhs, before[pfx]) {
-			continue
-		}
-		rt := Route{Prefix: pfx, NextHops: nhs, Withdrawn: len(nhs) == 0}
-		for k, nh := range set {
-			if nh == nhs[0] && (!rt.Peer.IsValid() || k.peer.Less(rt.Peer)) {
-				rt.Peer = k.peer
-			}
-		}
-		if rt.Withdrawn {
-			for _, p := range paths {
-				if q, ok := nlriPrefix(p.Nlri); ok && q == pfx && p.PeerAddress.IsValid() {
-					rt.Peer = p.PeerAddress
-				}
-			}
-		}
-		out = append(out, rt)
+	if run.IsValid() {
+		out = r.changed(out, run, last)
 	}
 	return out
 }
 
-func nextHops(set map[pathKey]netip.Addr) []netip.Addr {
-	var out []netip.Addr
-	for _, nh := range set {
-		if !slices.Contains(out, nh) {
-			out = append(out, nh)
+// set stores (or, gone, removes) the path k of prefix pfx.
+func (r *learnedRIB) set(pfx netip.Prefix, k pathKey, nh netip.Addr, gone bool) {
+	set := r.paths[pfx]
+	i := slices.IndexFunc(set, func(lp learnedPath) bool { return lp.key == k })
+	switch {
+	case gone && i < 0:
+	case gone && len(set) == 1:
+		delete(r.paths, pfx)
+	case gone:
+		set[i] = set[len(set)-1]
+		r.paths[pfx] = set[:len(set)-1]
+	case i >= 0:
+		set[i].nextHop = nh
+	default:
+		r.paths[pfx] = append(set, learnedPath{key: k, nextHop: nh})
+	}
+}
+
+// changed appends pfx's Route to out if its next hops differ from
+// r.before; last is the peer of the run's last path (a withdrawn
+// prefix's Peer).
+func (r *learnedRIB) changed(out []Route, pfx netip.Prefix, last netip.Addr) []Route {
+	set := r.paths[pfx]
+	nhs := appendNextHops(nil, set)
+	if slices.Equal(nhs, r.before) {
+		return out
+	}
+	rt := Route{Prefix: pfx, NextHops: nhs, Withdrawn: len(nhs) == 0}
+	if rt.Withdrawn {
+		rt.Peer = last
+		return append(out, rt)
+	}
+	for _, lp := range set {
+		if lp.nextHop == nhs[0] && (!rt.Peer.IsValid() || lp.key.peer.Less(rt.Peer)) {
+			rt.Peer = lp.key.peer
 		}
 	}
-	slices.SortFunc(out, netip.Addr.Compare)
+	return append(out, rt)
+}
+
+// appendNextHops appends the distinct next hops of set to out, sorted.
+func appendNextHops(out []netip.Addr, set []learnedPath) []netip.Addr {
+	n := len(out)
+	for _, lp := range set {
+		if !slices.Contains(out[n:], lp.nextHop) {
+			out = append(out, lp.nextHop)
+		}
+	}
+	slices.SortFunc(out[n:], netip.Addr.Compare)
 	return out
 }
 

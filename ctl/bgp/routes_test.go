@@ -1,7 +1,9 @@
 package bgp
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -146,5 +148,134 @@ func TestExtendedNextHopCapability(t *testing.T) {
 	}
 	if !carriesIPv4([]bgp.ParameterCapabilityInterface{bgp.NewCapRouteRefresh(), bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC)}) || carriesIPv4([]bgp.ParameterCapabilityInterface{bgp.NewCapMultiProtocol(bgp.RF_IPv6_UC)}) {
 		t.Errorf("carriesIPv4 does not tell an IPv4 unicast session from an IPv6 one")
+	}
+}
+
+// slowRIB is learnedRIB's slow twin: a map of paths per prefix and the
+// next hops of every prefix an event touches compared before and after
+// the whole event.
+type slowRIB map[netip.Prefix]map[pathKey]netip.Addr
+
+func slowNextHops(set map[pathKey]netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, nh := range set {
+		if !slices.Contains(out, nh) {
+			out = append(out, nh)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// apply returns the changed prefixes' final next hops.
+func (r slowRIB) apply(paths []*apiutil.Path) map[netip.Prefix][]netip.Addr {
+	before := map[netip.Prefix][]netip.Addr{}
+	for _, p := range paths {
+		pfx, ok := nlriPrefix(p.Nlri)
+		if !ok || !p.PeerAddress.IsValid() {
+			continue
+		}
+		if _, seen := before[pfx]; !seen {
+			before[pfx] = slowNextHops(r[pfx])
+		}
+		k := pathKey{peer: p.PeerAddress, id: p.RemoteID}
+		if p.Withdrawal {
+			delete(r[pfx], k)
+			if len(r[pfx]) == 0 {
+				delete(r, pfx)
+			}
+			continue
+		}
+		if r[pfx] == nil {
+			r[pfx] = map[pathKey]netip.Addr{}
+		}
+		r[pfx][k] = nextHop(p)
+	}
+	out := map[netip.Prefix][]netip.Addr{}
+	for pfx, b := range before {
+		if nhs := slowNextHops(r[pfx]); !slices.Equal(nhs, b) {
+			out[pfx] = nhs
+		}
+	}
+	return out
+}
+
+// TestLearnedRIBTwin: random events (several prefixes, peers, path IDs
+// and next hops; single-prefix deltas and mixed snapshots) folded by
+// learnedRIB and by the slow twin give the same RIB, and the last
+// Route learnedRIB returns for a prefix in an event is the twin's
+// change (a prefix whose next hops end as they began may get Routes
+// that cancel out, never a wrong last one).
+func TestLearnedRIBTwin(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	prefixes := []string{"198.18.1.0/24", "198.18.2.0/24", "198.18.3.0/25", "2001:db8:1::/48", "2001:db8:2::/48"}
+	peers4 := []string{"198.18.250.1", "198.18.251.1", "198.18.252.1"}
+	peers6 := []string{"2001:db8:250::1", "2001:db8:251::1", "2001:db8:252::1"}
+	fast, slow := newLearnedRIB(), slowRIB{}
+	for ev := range 5000 {
+		var paths []*apiutil.Path
+		same := rnd.IntN(2) == 0 // a delta: one prefix
+		pfx := prefixes[rnd.IntN(len(prefixes))]
+		for range 1 + rnd.IntN(4) {
+			if !same {
+				pfx = prefixes[rnd.IntN(len(prefixes))]
+			}
+			peers := peers4
+			if netip.MustParsePrefix(pfx).Addr().Is6() {
+				peers = peers6
+			}
+			peer, nh := peers[rnd.IntN(len(peers))], peers[rnd.IntN(len(peers))]
+			p := path(t, pfx, peer, nh, rnd.IntN(3) == 0)
+			p.RemoteID = uint32(rnd.IntN(2))
+			if rnd.IntN(20) == 0 {
+				p.PeerAddress = netip.Addr{} // the node's own route
+			}
+			paths = append(paths, p)
+		}
+		got := map[netip.Prefix][]netip.Addr{}
+		for _, rt := range fast.apply(paths) {
+			if rt.Withdrawn != (len(rt.NextHops) == 0) {
+				t.Fatalf("event %d: %+v: Withdrawn disagrees with its next hops", ev, rt)
+			}
+			got[rt.Prefix] = rt.NextHops
+		}
+		want := slow.apply(paths)
+		for pfx, nhs := range want {
+			if g, ok := got[pfx]; !ok || !slices.Equal(g, nhs) {
+				t.Fatalf("event %d: %s: got %v (reported %v), want %v", ev, pfx, g, ok, nhs)
+			}
+		}
+		for pfx, nhs := range got {
+			if _, ok := want[pfx]; !ok && !slices.Equal(nhs, slowNextHops(slow[pfx])) {
+				t.Fatalf("event %d: %s: reported %v, the twin has %v", ev, pfx, nhs, slowNextHops(slow[pfx]))
+			}
+		}
+		if len(fast.paths) != len(slow) {
+			t.Fatalf("event %d: %d prefixes, twin %d", ev, len(fast.paths), len(slow))
+		}
+		for pfx, set := range slow {
+			if g := appendNextHops(nil, fast.paths[pfx]); !slices.Equal(g, slowNextHops(set)) || len(fast.paths[pfx]) != len(set) {
+				t.Fatalf("event %d: %s: paths %v, twin %v", ev, pfx, fast.paths[pfx], set)
+			}
+		}
+	}
+}
+
+// TestLearnedRIBAllocs: a one-path event allocates only what the Route
+// it returns holds (the result slice and its next hops) plus, for a new
+// prefix, its path slice.
+func TestLearnedRIBAllocs(t *testing.T) {
+	r := newLearnedRIB()
+	up := []*apiutil.Path{path(t, "198.18.10.0/24", "198.18.250.1", "198.18.250.1", false)}
+	down := []*apiutil.Path{path(t, "198.18.10.0/24", "198.18.250.1", "198.18.250.1", true)}
+	r.apply(up)
+	r.apply(down)
+	n := testing.AllocsPerRun(100, func() {
+		r.apply(up)
+		r.apply(down)
+	})
+	// up: the path slice, the next hops, the result; down: the result.
+	if n > 4 {
+		t.Errorf("an announce and a withdrawal allocate %v times, want at most 4", n)
 	}
 }

@@ -27,10 +27,12 @@ import (
 type Options struct {
 	// Logger gets one line per peer state change (peer=...); nil: slog.Default.
 	Logger *slog.Logger
-	// OnRoutes receives every change of the learned best paths, in order,
-	// one call per GoBGP event, from one goroutine. It must not call back
-	// into the Speaker and should hand the batch on quickly (to the
-	// daemon's loop).
+	// OnRoutes receives the changes of the learned best paths in
+	// batches (deliver.go), from one goroutine: a prefix that changed
+	// several times since the last batch comes once, with its latest
+	// next hops. It must not call back into the Speaker. It may block
+	// (handing the batch to the daemon's busy loop): changes meanwhile
+	// collect, at most one per prefix, and GoBGP is never held up.
 	OnRoutes func([]Route)
 	// Restarting announces this start as a graceful restart of the
 	// previous run (RFC 4724 restart state): peers keep the routes they
@@ -122,12 +124,12 @@ func (s *Speaker) startLocked(ctx context.Context, cfg *config.PlanBGP) error {
 		return fail(fmt.Errorf("bgp: start: %w", err))
 	}
 	wctx, cancel := context.WithCancel(context.Background())
-	learned := newLearnedRIB()
+	learned, queue := newLearnedRIB(), newRouteQueue()
 	err := srv.WatchEvent(wctx, server.WatchEventMessageCallbacks{
 		OnBestPath: func(paths []*apiutil.Path, _ time.Time) {
 			s.markPaths(paths)
-			if rs := learned.apply(paths); len(rs) > 0 && s.opts.OnRoutes != nil {
-				s.opts.OnRoutes(rs)
+			if rs := learned.apply(paths); s.opts.OnRoutes != nil {
+				queue.put(rs)
 			}
 		},
 		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) { s.logPeer(ev) },
@@ -137,6 +139,9 @@ func (s *Speaker) startLocked(ctx context.Context, cfg *config.PlanBGP) error {
 		return fail(fmt.Errorf("bgp: watch: %w", err))
 	}
 	s.srv, s.cfg, s.cancel, s.done, s.learned = srv, cfg, cancel, done, learned
+	if s.opts.OnRoutes != nil {
+		go deliver(wctx, queue, s.opts.OnRoutes)
+	}
 	go s.guardPrefixes(wctx, srv)
 	if err := s.setPolicies(ctx, cfg, false); err != nil {
 		s.stopLocked()
