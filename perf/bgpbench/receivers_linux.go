@@ -128,6 +128,9 @@ type receiver interface {
 	// fed routes forward now.
 	baseline() error
 	routes() (int, error)
+	// cpu is the CPU time the receiver's control plane has used so far
+	// (cpu_linux.go).
+	cpu() (time.Duration, error)
 }
 
 // gannetReceiver reads gannet's API: its sessions, and the learned routes
@@ -140,6 +143,12 @@ func (g gannetReceiver) peers() []netip.Addr {
 	return []netip.Addr{gannetFeed4.Addr(), gannetFeed6.Addr()}
 }
 func (g gannetReceiver) baseline() error { return nil }
+
+// cpu leaves out the worker, which busy-polls its own core whether
+// routes arrive or not.
+func (g gannetReceiver) cpu() (time.Duration, error) {
+	return threadsCPU(g.e.gannet.cmd.Process.Pid, g.e.o.DUTCPU)
+}
 
 func (g gannetReceiver) established() (bool, error) {
 	ps, err := g.e.client.BGPPeers(context.Background())
@@ -195,6 +204,8 @@ type birdReceiver struct {
 func (b *birdReceiver) name() string        { return "BIRD + Linux" }
 func (b *birdReceiver) proc() *proc         { return b.e.bird }
 func (b *birdReceiver) peers() []netip.Addr { return []netip.Addr{birdFeed4.Addr(), birdFeed6.Addr()} }
+
+func (b *birdReceiver) cpu() (time.Duration, error) { return processCPU(b.e.bird.cmd.Process.Pid) }
 
 func (b *birdReceiver) established() (bool, error) {
 	out, err := namespace.Run(b.e.brd, "birdc", "-s", b.e.birdSock, "show", "protocols")

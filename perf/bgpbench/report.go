@@ -51,6 +51,12 @@ type Result struct {
 	Established time.Duration `json:"establishedNs"`
 	Converged   time.Duration `json:"convergedNs"`
 	Withdrawn   time.Duration `json:"withdrawnNs"`
+	// ConvergeCPU and WithdrawCPU are the CPU time the receiver's
+	// control plane used from the enable until every route forwarded and
+	// from the shutdown until none was left (cpu_linux.go): what the
+	// phases cost whatever else the machine ran.
+	ConvergeCPU time.Duration `json:"convergeCPUNs"`
+	WithdrawCPU time.Duration `json:"withdrawCPUNs"`
 	PeakRSS     uint64        `json:"peakRSS"` // bytes, VmHWM
 	// FIBMemory is the kernel memory of the routes (bytes), -1 or 0
 	// when not measured; FIBNote says how it was measured.
@@ -100,6 +106,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "every route gone (from the feeder's shutdown)\t%s\t%s\t%s\t%s\t\n", secs(g.Withdrawn), secs(k.Withdrawn), ratio(k.Withdrawn, g.Withdrawn), goal(k.Withdrawn, g.Withdrawn))
 	fmt.Fprintf(tw, "  routes/s\t%s\t%s\t\t\t\n", perSec(n, g.Withdrawn), perSec(n, k.Withdrawn))
 	fmt.Fprintf(tw, "  each run\t%s\t%s\t\t\t\n", eachRun(r.GannetRuns, func(x Result) time.Duration { return x.Withdrawn }), eachRun(r.KernelRuns, func(x Result) time.Duration { return x.Withdrawn }))
+	fmt.Fprintf(tw, "CPU time to converge (control plane)\t%s\t%s\t%s\t\t\n", secs(g.ConvergeCPU), secs(k.ConvergeCPU), ratio(k.ConvergeCPU, g.ConvergeCPU))
+	fmt.Fprintf(tw, "CPU time to withdraw (control plane)\t%s\t%s\t%s\t\t\n", secs(g.WithdrawCPU), secs(k.WithdrawCPU), ratio(k.WithdrawCPU, g.WithdrawCPU))
 	fmt.Fprintf(tw, "peak RSS of the process (VmHWM)\t%s\t%s\t\t\t\n", mib(int64(g.PeakRSS)), mib(int64(k.PeakRSS)))
 	kfib := "not measured"
 	if k.FIBMemory > 0 {
@@ -113,6 +121,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w, "ratio: BIRD + Linux's time over gannet's (above 1: gannet is faster).")
 	fmt.Fprintln(w, "gannet: routes counted forwarding by its API (bgp routes in gannet status: learned routes its tables hold).")
 	fmt.Fprintln(w, "BIRD + Linux: routes counted in the kernel of its namespace (fib_triestat main-table prefixes + rt6_stats entries).")
+	fmt.Fprintln(w, "CPU time: gannet's threads but its busy-polling worker; BIRD's process, with the kernel's work in its netlink calls. On a loaded machine the wall-clock times are mostly waiting for a CPU; these are not.")
 	if k.FIBNote != "" && k.FIBMemory > 0 {
 		fmt.Fprintf(w, "(*) %s.\n", k.FIBNote)
 	}

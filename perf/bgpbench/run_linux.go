@@ -454,6 +454,10 @@ func (e *env) phase(ctx context.Context, r receiver, want int, sample func(force
 		})
 	}
 	sample(true)
+	cpu0, err := r.cpu()
+	if err != nil {
+		return res, fmt.Errorf("CPU time: %w", err)
+	}
 	res.enabled = time.Now()
 	if err := e.feeder(true, r.peers()...); err != nil {
 		return res, err
@@ -473,8 +477,16 @@ func (e *env) phase(ctx context.Context, r receiver, want int, sample func(force
 	}
 	res.converged = time.Now()
 	res.Converged = res.converged.Sub(res.enabled)
+	cpu1, err := r.cpu()
+	if err != nil {
+		return res, fmt.Errorf("CPU time: %w", err)
+	}
+	res.ConvergeCPU = cpu1 - cpu0
 	sample(true)
 	fmt.Fprintf(e.o.Log, "  %s: sessions up in %v, %d routes forwarding %v after the enable\n", r.name(), res.Established.Round(time.Millisecond), want, res.Converged.Round(time.Millisecond))
+	if cpu1, err = r.cpu(); err != nil {
+		return res, fmt.Errorf("CPU time: %w", err)
+	}
 	res.disabled = time.Now()
 	if err := e.feeder(false, r.peers()...); err != nil {
 		return res, err
@@ -488,8 +500,14 @@ func (e *env) phase(ctx context.Context, r receiver, want int, sample func(force
 	}
 	res.withdrawn = time.Now()
 	res.Withdrawn = res.withdrawn.Sub(res.disabled)
+	cpu2, err := r.cpu()
+	if err != nil {
+		return res, fmt.Errorf("CPU time: %w", err)
+	}
+	res.WithdrawCPU = cpu2 - cpu1
 	sample(true)
 	fmt.Fprintf(e.o.Log, "  %s: every route gone %v after the feeder shut the sessions\n", r.name(), res.Withdrawn.Round(time.Millisecond))
+	fmt.Fprintf(e.o.Log, "  %s: CPU time %v converging, %v withdrawing\n", r.name(), res.ConvergeCPU, res.WithdrawCPU)
 	return res, nil
 }
 
