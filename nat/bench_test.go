@@ -17,20 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gannet-net/gannet/internal/cputime"
 	"github.com/gannet-net/gannet/pkt"
 	"golang.org/x/sys/unix"
 )
-
-// threadCPU returns the CPU time the calling OS thread has used. The
-// machine is shared; wall-clock ns/op counts time other processes held the
-// core, CPU time does not. Callers lock their goroutine to the thread.
-func threadCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // benchPolicy source-NATs 198.18.0.0/16 onto 64 addresses.
 func benchPolicy() *Policy {
@@ -147,7 +137,7 @@ func benchEstablished(b *testing.B, bt *benchTable) {
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := threadCPU()
+	cpu0 := cputime.Thread()
 	for i := range b.N {
 		if i&63 == 0 {
 			w.BeginBatch()
@@ -159,7 +149,7 @@ func benchEstablished(b *testing.B, bt *benchTable) {
 			b.Fatalf("packet %d: %+v", i, r)
 		}
 	}
-	cpu := threadCPU() - cpu0
+	cpu := cputime.Thread() - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
@@ -177,11 +167,11 @@ func BenchmarkHarness(b *testing.B) {
 	defer runtime.UnlockOSThread()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := threadCPU()
+	cpu0 := cputime.Thread()
 	for i := range b.N {
 		g.gen((i*7919)&(n-1), frame, &s)
 	}
-	cpu := threadCPU() - cpu0
+	cpu := cputime.Thread() - cpu0
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
 }
@@ -215,7 +205,7 @@ func BenchmarkEstablishedBatch(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := threadCPU()
+			cpu0 := cputime.Thread()
 			for i := 0; i < b.N; i += batch {
 				w.BeginBatch()
 				m := min(batch, b.N-i)
@@ -229,7 +219,7 @@ func BenchmarkEstablishedBatch(b *testing.B) {
 					}
 				}
 			}
-			cpu := threadCPU() - cpu0
+			cpu := cputime.Thread() - cpu0
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/pkt")
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/pkt")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkt/s")
@@ -253,18 +243,18 @@ func BenchmarkNewFlow(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			var cpu time.Duration
-			cpu0 := threadCPU()
+			cpu0 := cputime.Thread()
 			for i := range b.N {
 				j := i % capacity
 				if j == 0 && i > 0 {
 					// Full: expire everything, off the clock.
 					b.StopTimer()
-					cpu += threadCPU() - cpu0
+					cpu += cputime.Thread() - cpu0
 					h.clock.Advance(3 * time.Hour)
 					for range capacity/maxSweep + 1 {
 						h.w.BeginBatch()
 					}
-					cpu0 = threadCPU()
+					cpu0 = cputime.Thread()
 					b.StartTimer()
 				}
 				g.gen(j, frame, &s)
@@ -272,7 +262,7 @@ func BenchmarkNewFlow(b *testing.B) {
 					b.Fatalf("flow %d: %+v", i, r)
 				}
 			}
-			cpu += threadCPU() - cpu0
+			cpu += cputime.Thread() - cpu0
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
 			b.ReportMetric(float64(b.N)/cpu.Seconds(), "flows/cpu-s")
 		})
@@ -294,19 +284,19 @@ func BenchmarkNewFlowBatch(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			var cpu time.Duration
-			cpu0 := threadCPU()
+			cpu0 := cputime.Thread()
 			j := 0
 			for i := 0; i < b.N; i += batch {
 				m := min(batch, b.N-i)
 				if j+m > capacity {
 					b.StopTimer()
-					cpu += threadCPU() - cpu0
+					cpu += cputime.Thread() - cpu0
 					h.clock.Advance(3 * time.Hour)
 					for range capacity/64 + 1 {
 						h.w.BeginBatch()
 					}
 					j = 0
-					cpu0 = threadCPU()
+					cpu0 = cputime.Thread()
 					b.StartTimer()
 				}
 				h.w.BeginBatch()
@@ -324,7 +314,7 @@ func BenchmarkNewFlowBatch(b *testing.B) {
 				}
 				j += m
 			}
-			cpu += threadCPU() - cpu0
+			cpu += cputime.Thread() - cpu0
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
 			b.ReportMetric(float64(b.N)/cpu.Seconds(), "flows/cpu-s")
 		})
@@ -524,9 +514,9 @@ func BenchmarkAdopt(b *testing.B) {
 	b.ResetTimer()
 	var took, cpu time.Duration
 	for range b.N {
-		cpu0 := threadCPU()
+		cpu0 := cputime.Thread()
 		tab, r, err := Open(path, cfg)
-		cpu += threadCPU() - cpu0
+		cpu += cputime.Thread() - cpu0
 		if err != nil || !r.Adopted || r.Sessions != n {
 			b.Fatalf("Open = %+v, %v; want %d sessions adopted", r, err, n)
 		}

@@ -120,15 +120,17 @@ func runBenchLPM(ps []netip.Prefix, source string, d time.Duration, pairs int, s
 	_ = sink
 	row("memory, full table (live heap)", "MiB", true, sizes)
 	row("build (insert all routes)", "ms", true, builds)
-	var rates, updates, looks []float64
+	var rates, updates, cpuUpdates, looks []float64
 	for _, s := range subs {
-		cd, looked := lpmbench.ChurnWhileLooking(s, w, pairs, seed)
-		rates = append(rates, float64(pairs)/cd.Seconds())
-		updates = append(updates, 2*float64(pairs)/cd.Seconds())
-		looks = append(looks, float64(looked)/cd.Seconds()/1e6)
+		c := lpmbench.ChurnWhileLooking(s, w, pairs, seed)
+		wall, cpu := c.Updates(pairs)
+		rates = append(rates, float64(pairs)/c.Elapsed.Seconds())
+		updates, cpuUpdates = append(updates, wall), append(cpuUpdates, cpu)
+		looks = append(looks, float64(c.Looked)/c.Elapsed.Seconds()/1e6)
 	}
 	row("update pairs with lookups running", "pairs/s", false, rates)
 	row("  route updates (delete or insert)", "updates/s", false, updates)
+	row("  per second of the writer's CPU", "updates/s", false, cpuUpdates)
 	row("  lookups done meanwhile", "Mlookup/s", false, looks)
 	return rep
 }

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gannet-net/gannet/internal/cputime"
 )
 
 // HeapBytes returns the live heap after a full collection.
@@ -41,11 +43,30 @@ func BuildSized(s Subject, w *Workload) (time.Duration, uint64) {
 	return d, after - before
 }
 
+// Churn is what ChurnWhileLooking measured.
+type Churn struct {
+	Elapsed time.Duration // wall clock of the updates
+	// WriterCPU is the CPU time of the updating thread: on a shared
+	// machine the rate it gives is the table's, not the load's.
+	WriterCPU time.Duration
+	Looked    int64 // lookups the reader completed meanwhile
+}
+
+// Updates returns the route updates (a delete or an insert) per
+// wall-clock second and per second of the writer's CPU time for pairs
+// update pairs.
+func (c Churn) Updates(pairs int) (wall, cpu float64) {
+	wall = 2 * float64(pairs) / c.Elapsed.Seconds()
+	if c.WriterCPU > 0 {
+		cpu = 2 * float64(pairs) / c.WriterCPU.Seconds()
+	}
+	return wall, cpu
+}
+
 // ChurnWhileLooking runs pairs update pairs on s (a random route of the
 // workload deleted and inserted again with another next hop) while one
-// goroutine looks up routed IPv4 keys, and returns the elapsed time and how
-// many lookups the reader completed meanwhile.
-func ChurnWhileLooking(s Subject, w *Workload, pairs int, seed uint64) (time.Duration, int64) {
+// goroutine looks up routed IPv4 keys.
+func ChurnWhileLooking(s Subject, w *Workload, pairs int, seed uint64) Churn {
 	var stop atomic.Bool
 	var looked atomic.Int64
 	var wg sync.WaitGroup
@@ -66,15 +87,18 @@ func ChurnWhileLooking(s Subject, w *Workload, pairs int, seed uint64) (time.Dur
 		_ = sum
 	}()
 	r := rand.New(rand.NewPCG(seed, 0x636875726e))
-	t0 := time.Now()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t0, c0 := time.Now(), cputime.Thread()
 	for range pairs {
 		rt := w.Routes[r.IntN(len(w.Routes))]
 		s.Churn(rt.Prefix, (rt.NH+1+uint32(r.IntN(NextHops-1)))%NextHops)
 	}
-	d := time.Since(t0)
+	c := Churn{Elapsed: time.Since(t0), WriterCPU: cputime.Thread() - c0}
 	stop.Store(true)
 	wg.Wait()
-	return d, looked.Load()
+	c.Looked = looked.Load()
+	return c
 }
 
 // Options tune Run.
@@ -181,13 +205,15 @@ func Run(prefixes []netip.Prefix, opt Options) Report {
 	_ = sink
 	row("memory, full table (live heap)", "MiB", true, sizes)
 	row("build (insert all routes)", "ms", true, builds)
-	var rates, looks []float64
+	var rates, cpuRates, looks []float64
 	for _, s := range subs {
-		cd, looked := ChurnWhileLooking(s, w, opt.Pairs, opt.Seed)
-		rates = append(rates, float64(opt.Pairs)/cd.Seconds())
-		looks = append(looks, float64(looked)/cd.Seconds()/1e6)
+		c := ChurnWhileLooking(s, w, opt.Pairs, opt.Seed)
+		wall, cpu := c.Updates(opt.Pairs)
+		rates, cpuRates = append(rates, wall), append(cpuRates, cpu)
+		looks = append(looks, float64(c.Looked)/c.Elapsed.Seconds()/1e6)
 	}
-	row("updates with lookups running", "pairs/s", false, rates)
+	row("route updates with lookups running", "updates/s", false, rates)
+	row("  per second of the writer's CPU", "updates/s", false, cpuRates)
 	row("  lookups done meanwhile", "Mlookup/s", false, looks)
 	return rep
 }
