@@ -104,7 +104,7 @@ removed when it ends or is interrupted. Writes bgp.txt and bgp.json to --out.`,
 	fl.StringVar(&o.WorkDir, "work-dir", "", "keep configs and logs (gannet, gobgpd, BIRD, pktgen) here (default: a temporary directory, removed)")
 	fl.IntVar(&o.Runs, "runs", 2, "feeds per receiver, taking turns; the best of each is reported")
 	fl.BoolVar(&o.NoBIRD, "no-bird", false, "feed gannet only (no comparison), e.g. with --profile")
-	fl.BoolVar(&o.Profile, "profile", false, "gannet writes a CPU profile of its run to --work-dir/gannet.cpu.pprof")
+	fl.BoolVar(&o.Profile, "profile", false, "gannet writes a CPU profile of its run to --work-dir/gannet.cpu.pprof and its live heap at the first convergence to gannet.heap.pprof")
 	fl.StringVar(&out, "out", "results", "directory for bgp.txt and bgp.json")
 	return cmd
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -27,6 +29,7 @@ func newRunCmd() *cobra.Command {
 		pinPath   string
 		stateDir  string
 		cpuProf   string
+		heapProf  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --config FILE",
@@ -91,6 +94,16 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if heapProf != "" {
+				usr1 := make(chan os.Signal, 1)
+				signal.Notify(usr1, syscall.SIGUSR1)
+				defer signal.Stop(usr1)
+				go serveSignals(ctx, usr1, func() {
+					if err := writeHeapProfile(heapProf); err != nil {
+						log.Warn("--heap-profile", "err", err)
+					}
+				})
+			}
 			d, err := ctl.New(ctl.Options{ConfigPath: cfgPath, Version: version, Log: log, Counters: cmd.ErrOrStderr(), PinPath: pinPath, StateDir: stateDir})
 			if err != nil {
 				return err
@@ -98,18 +111,7 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
-			return d.Run(ctx, func() {
-				go func() {
-					for {
-						select {
-						case <-ctx.Done():
-							return
-						case <-hup:
-							d.Reload()
-						}
-					}
-				}()
-			})
+			return d.Run(ctx, func() { go serveSignals(ctx, hup, func() { d.Reload() }) })
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file (YAML)")
@@ -119,6 +121,7 @@ set (systemd Type=notify-reload) it reports READY=1, RELOADING=1, STOPPING=1.`,
 	cmd.Flags().StringVar(&pinPath, "pin-path", "", "where to pin the XDP programs (overrides dataplane.pinPath)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "where the connection table outlives the process (overrides dataplane.stateDir)")
 	cmd.Flags().StringVar(&cpuProf, "cpu-profile", "", "write a CPU profile (pprof) of the whole run to this file when it stops")
+	cmd.Flags().StringVar(&heapProf, "heap-profile", "", "on SIGUSR1, write a heap profile (pprof, live objects after a collection) to this file")
 	cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -137,4 +140,36 @@ func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) 
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format: %q: want text or json", format)
+}
+
+// serveSignals calls fn for each signal ch delivers until ctx ends.
+func serveSignals(ctx context.Context, ch <-chan os.Signal, fn func()) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+			fn()
+		}
+	}
+}
+
+// writeHeapProfile writes the live heap, after a collection, to path
+// through a temporary file: a reader waiting for path never sees half a
+// profile.
+func writeHeapProfile(path string) error {
+	runtime.GC()
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

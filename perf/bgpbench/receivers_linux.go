@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gannet-net/gannet/ctl/api"
@@ -56,7 +57,7 @@ api: {socket: %[13]s}
 	}
 	args := []string{"run", "--config", path}
 	if e.o.Profile {
-		args = append(args, "--cpu-profile", filepath.Join(e.dir, "gannet.cpu.pprof"))
+		args = append(args, "--cpu-profile", filepath.Join(e.dir, "gannet.cpu.pprof"), "--heap-profile", filepath.Join(e.dir, "gannet.heap.pprof"))
 	}
 	var err error
 	if e.gannet, err = e.start(e.gnt, "gannet", e.o.Gannet, args...); err != nil {
@@ -143,6 +144,23 @@ func (g gannetReceiver) peers() []netip.Addr {
 	return []netip.Addr{gannetFeed4.Addr(), gannetFeed6.Addr()}
 }
 func (g gannetReceiver) baseline() error { return nil }
+
+// converged writes, with --profile, gannet's live heap at its first
+// convergence (the table's full size) to WorkDir/gannet.heap.pprof.
+func (g gannetReceiver) converged() error {
+	if !g.e.o.Profile || g.e.heapDone {
+		return nil
+	}
+	g.e.heapDone = true
+	path := filepath.Join(g.e.dir, "gannet.heap.pprof")
+	if err := g.e.gannet.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return err
+	}
+	return waitUntil(time.Minute, 100*time.Millisecond, g.e.gannet, func() (bool, error) {
+		_, err := os.Stat(path)
+		return err == nil, nil
+	})
+}
 
 // cpu leaves out the worker, which busy-polls its own core whether
 // routes arrive or not.

@@ -53,7 +53,8 @@ type Options struct {
 	Poll           time.Duration // how often the counts are read (default 50 ms)
 	WorkDir        string        // configs and logs (default a temporary directory, removed)
 	// Profile: gannet writes a CPU profile of its run to
-	// WorkDir/gannet.cpu.pprof.
+	// WorkDir/gannet.cpu.pprof and its live heap at its first
+	// convergence to WorkDir/gannet.heap.pprof.
 	Profile bool
 	// NoBIRD leaves BIRD + Linux out (gannet alone, e.g. to profile it).
 	NoBIRD bool
@@ -138,7 +139,8 @@ type env struct {
 	client                       *api.Client
 	gannet, bird                 *proc
 	birdSock                     string
-	want                         int // routes a receiver installs
+	want                         int  // routes a receiver installs
+	heapDone                     bool // gannet's heap profile is written (with --profile)
 	closeOnce                    sync.Once
 	closeErr                     error
 }
@@ -482,6 +484,11 @@ func (e *env) phase(ctx context.Context, r receiver, want int, sample func(force
 		return res, fmt.Errorf("CPU time: %w", err)
 	}
 	res.ConvergeCPU = cpu1 - cpu0
+	if c, ok := r.(interface{ converged() error }); ok {
+		if err := c.converged(); err != nil {
+			return res, fmt.Errorf("at convergence: %w", err)
+		}
+	}
 	sample(true)
 	fmt.Fprintf(e.o.Log, "  %s: sessions up in %v, %d routes forwarding %v after the enable\n", r.name(), res.Established.Round(time.Millisecond), want, res.Converged.Round(time.Millisecond))
 	if cpu1, err = r.cpu(); err != nil {

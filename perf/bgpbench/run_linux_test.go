@@ -3,8 +3,10 @@ package bgpbench
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -39,9 +41,10 @@ func TestRunSmall(t *testing.T) {
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	work := t.TempDir()
 	rep, err := Run(ctx, Options{
 		Gannet: bin, Prefixes: Sample(ps, 10000), Source: "10,000 of the full table",
-		Runs: 1, Rate: 20000, Timeout: 3 * time.Minute, WorkDir: t.TempDir(), Log: &log,
+		Runs: 1, Rate: 20000, Timeout: 3 * time.Minute, WorkDir: work, Log: &log, Profile: true,
 	})
 	t.Logf("progress:\n%s", log.String())
 	if err != nil {
@@ -58,6 +61,17 @@ func TestRunSmall(t *testing.T) {
 		if r.res.Routes != want || r.res.Established <= 0 || r.res.Converged <= 0 || r.res.Withdrawn <= 0 || r.res.PeakRSS == 0 {
 			t.Errorf("%s: %+v: want every time and the peak RSS measured", r.name, r.res)
 		}
+		if r.res.ConvergeCPU <= 0 || r.res.ConvergeCPU > r.res.Converged*time.Duration(runtime.NumCPU()) {
+			t.Errorf("%s: CPU time converging %v: want more than none and at most %d CPUs over %v", r.name, r.res.ConvergeCPU, runtime.NumCPU(), r.res.Converged)
+		}
+	}
+	// --profile: gannet's CPU profile at its stop, its heap at the first
+	// convergence; both gzipped pprof.
+	for _, f := range []string{"gannet.cpu.pprof", "gannet.heap.pprof"} {
+		b, err := os.ReadFile(filepath.Join(work, f))
+		if err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: %d bytes, %v: want a gzipped profile", f, len(b), err)
+		}
 	}
 	if tr := rep.Traffic; tr == nil || tr.Idle <= 0 || tr.Converged <= 0 {
 		t.Errorf("traffic phase: %+v: want the idle rate and a convergence under traffic", tr)
@@ -66,7 +80,7 @@ func TestRunSmall(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"every route forwarding", "every route gone", "peak RSS", "while converging"} {
+	for _, want := range []string{"every route forwarding", "every route gone", "CPU time to converge", "peak RSS", "while converging"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
