@@ -4,6 +4,7 @@ package e2e
 // link that has no IPv4 address at all.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -259,6 +260,30 @@ func TestBGPExtendedNextHopRefused(t *testing.T) {
 		}
 		return ""
 	})
+	// RFC 8950 section 4: no IPv4 route with an IPv6 next hop goes to a
+	// peer that did not offer the capability. gannet counts none
+	// advertised, and BIRD's ipv4 channel saw no update at all (a sent
+	// route would count as received even if BIRD then ignored it).
+	time.Sleep(2 * time.Second) // past the first UPDATEs after the OPEN
+	var ps []struct {
+		Families []struct {
+			Family     string `json:"family"`
+			Advertised uint64 `json:"advertised"`
+		} `json:"families"`
+	}
+	out, err := d.cli("bgp", "peers", "-o", "json")
+	if err != nil || json.Unmarshal([]byte(out), &ps) != nil || len(ps) != 1 {
+		t.Fatalf("gannet bgp peers -o json: %v\n%s", err, out)
+	}
+	for _, f := range ps[0].Families {
+		if f.Family == "ipv4" && f.Advertised != 0 {
+			t.Errorf("gannet advertised %d IPv4 routes to a peer without the extended next hop", f.Advertised)
+		}
+	}
+	proto := birdc("show", "protocols", "all")
+	if m := regexp.MustCompile(`(?s)Channel ipv4.*?Import updates:\s+(\d+)`).FindStringSubmatch(proto); m == nil || m[1] != "0" {
+		t.Errorf("BIRD's ipv4 channel received IPv4 updates from gannet:\n%s", proto)
+	}
 	peers, _ := d.cli("bgp", "peers")
 	t.Logf("gannet bgp peers:\n%s\nBIRD's routes:\n%s", peers, birdc("show", "route", "all"))
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	api "github.com/osrg/gobgp/v4/api"
@@ -31,9 +32,24 @@ type policySet struct {
 	import_, export_ *api.Policy
 }
 
+// Names of the RFC 8950 guard: the IPv6 peers carrying ipv4 that have not
+// offered the Extended Next Hop capability on their current session.
+const (
+	noENHSet  = "gannet-no-extended-nexthop"
+	anyIPv4   = "gannet-any-ipv4"
+	noENHStmt = "export-no-extended-nexthop"
+)
+
 // policyOf compiles cfg's peers' rules; it is deterministic, so two
-// compiles compare equal when nothing changed.
-func policyOf(cfg *config.PlanBGP) policySet {
+// compiles compare equal when nothing changed. enh holds the peers whose
+// established session negotiated the Extended Next Hop capability
+// (RFC 8950): an IPv6 peer carrying ipv4 that is not in it gets none of
+// our IPv4 routes, whose next hop is the session's IPv6 address — RFC
+// 8950 section 4 lets a speaker send them only to a peer that offered
+// the capability. It starts out there (fail closed: GoBGP sends a new
+// session's routes before its state event reaches us) and leaves when
+// its session comes up with the capability.
+func policyOf(cfg *config.PlanBGP, enh map[netip.Addr]bool) policySet {
 	ps := policySet{
 		// GoBGP runs the global import policy on the node's own paths
 		// too (AddPath): those are always in.
@@ -43,6 +59,27 @@ func policyOf(cfg *config.PlanBGP) policySet {
 			Actions:    &api.Actions{RouteAction: api.RouteAction_ROUTE_ACTION_ACCEPT},
 		}}},
 		export_: &api.Policy{Name: exportPolicy},
+	}
+	var noENH []string
+	for i := range cfg.Peers {
+		if p := &cfg.Peers[i]; needsENH(p) && !enh[p.Addr] {
+			noENH = append(noENH, netip.PrefixFrom(p.Addr, 128).String())
+		}
+	}
+	if len(noENH) > 0 {
+		ps.sets = append(ps.sets,
+			&api.DefinedSet{DefinedType: api.DefinedType_DEFINED_TYPE_NEIGHBOR, Name: noENHSet, List: noENH},
+			&api.DefinedSet{DefinedType: api.DefinedType_DEFINED_TYPE_PREFIX, Name: anyIPv4,
+				Prefixes: []*api.Prefix{{IpPrefix: "0.0.0.0/0", MaskLengthMin: 0, MaskLengthMax: 32}}})
+		// First: no peer rule can export around it.
+		ps.export_.Statements = append(ps.export_.Statements, &api.Statement{
+			Name: noENHStmt,
+			Conditions: &api.Conditions{
+				NeighborSet: &api.MatchSet{Type: api.MatchSet_TYPE_ANY, Name: noENHSet},
+				PrefixSet:   &api.MatchSet{Type: api.MatchSet_TYPE_ANY, Name: anyIPv4},
+			},
+			Actions: &api.Actions{RouteAction: api.RouteAction_ROUTE_ACTION_REJECT},
+		})
 	}
 	for i := range cfg.Peers {
 		p := &cfg.Peers[i]
@@ -117,6 +154,12 @@ func action(accept bool) api.RouteAction {
 	return api.RouteAction_ROUTE_ACTION_REJECT
 }
 
+// needsENH reports whether p is an IPv6 peer carrying ipv4 unicast: its
+// IPv4 routes have IPv6 next hops (RFC 8950).
+func needsENH(p *config.PlanBGPPeer) bool {
+	return p.Addr.Is6() && slices.Contains(p.Families, config.IPv4)
+}
+
 // setName makes an address usable in a GoBGP set name.
 func setName(s string) string { return strings.NewReplacer(".", "_", ":", "_").Replace(s) }
 
@@ -124,7 +167,7 @@ func setName(s string) string { return strings.NewReplacer(".", "_", ":", "_").R
 // reset, every peer's routes are run through them again (soft reset
 // both ways, no session restart).
 func (s *Speaker) setPolicies(ctx context.Context, cfg *config.PlanBGP, reset bool) error {
-	ps := policyOf(cfg)
+	ps := policyOf(cfg, s.enh)
 	if err := s.srv.SetPolicies(ctx, &api.SetPoliciesRequest{
 		DefinedSets: ps.sets,
 		Policies:    []*api.Policy{ps.import_, ps.export_},

@@ -60,6 +60,9 @@ type Speaker struct {
 	done    chan struct{}      // closed when Serve returns
 	local   map[netip.Prefix]announcement
 	learned *learnedRIB
+	// enh: peers whose established session negotiated the Extended Next
+	// Hop capability (policyOf's RFC 8950 guard).
+	enh map[netip.Addr]bool
 
 	actMu  sync.Mutex          // guards active; never held while calling GoBGP
 	active map[netip.Addr]bool // peers whose routes changed since the last limit check
@@ -82,7 +85,7 @@ func New(opts Options) *Speaker {
 	if opts.LimitCheck <= 0 {
 		opts.LimitCheck = time.Second
 	}
-	return &Speaker{opts: opts, log: log, local: map[netip.Prefix]announcement{}, active: map[netip.Addr]bool{}}
+	return &Speaker{opts: opts, log: log, local: map[netip.Prefix]announcement{}, enh: map[netip.Addr]bool{}, active: map[netip.Addr]bool{}}
 }
 
 // ErrNotRunning is returned by calls on a Speaker that is not started.
@@ -179,6 +182,7 @@ func (s *Speaker) stopLocked() {
 	<-s.done
 	s.cancel()
 	s.srv, s.cfg, s.cancel, s.done, s.learned = nil, nil, nil, nil, nil
+	s.enh = map[netip.Addr]bool{}
 	s.log.Info("bgp: speaker stopped")
 }
 
@@ -203,6 +207,7 @@ func (s *Speaker) StopForRestart() {
 	<-s.done
 	s.cancel()
 	s.srv, s.cfg, s.cancel, s.done, s.learned = nil, nil, nil, nil, nil
+	s.enh = map[netip.Addr]bool{}
 	s.log.Info("bgp: speaker stopped for a restart: peers with graceful restart keep our routes")
 }
 
@@ -238,7 +243,7 @@ func (s *Speaker) Apply(ctx context.Context, cfg *config.PlanBGP) error {
 			}
 		}
 	}
-	policiesChanged := !reflect.DeepEqual(policyOf(old), policyOf(cfg))
+	policiesChanged := !reflect.DeepEqual(policyOf(old, s.enh), policyOf(cfg, s.enh))
 	s.cfg = cfg
 	if policiesChanged {
 		if err := s.setPolicies(ctx, cfg, true); err != nil {
@@ -438,10 +443,43 @@ func (s *Speaker) logPeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 		enh := slices.ContainsFunc(st.RemoteCap, offersIPv4OverIPv6)
 		attrs = append(attrs, "extendedNextHop", enh)
 		if !enh {
-			s.log.Warn("bgp: the peer did not offer the extended next hop (RFC 8950): it cannot use our IPv4 routes over this IPv6 session; enable it there or drop ipv4 from families", "peer", st.NeighborAddress)
+			s.log.Warn("bgp: the peer did not offer the extended next hop (RFC 8950): it gets none of our IPv4 routes over this IPv6 session; enable it there or drop ipv4 from families", "peer", st.NeighborAddress)
 		}
+		if enh {
+			go s.setENH(st.NeighborAddress, true)
+		}
+	} else if st.SessionState != bgp.BGP_FSM_ESTABLISHED && st.NeighborAddress.Is6() {
+		go s.setENH(st.NeighborAddress, false)
 	}
 	s.log.Info("bgp: peer state", attrs...)
+}
+
+// setENH records whether peer's session negotiated the Extended Next Hop
+// capability and, when that changes, re-applies the export policy and
+// re-sends the peer our routes (soft reset out): its IPv4 routes flow
+// once it has the capability and stop before a session that may not. It
+// runs off GoBGP's event goroutine, which must not wait on the speaker.
+func (s *Speaker) setENH(peer netip.Addr, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil || s.enh[peer] == on {
+		return
+	}
+	if on {
+		s.enh[peer] = true
+	} else {
+		delete(s.enh, peer)
+	}
+	ctx := context.Background()
+	if err := s.setPolicies(ctx, s.cfg, false); err != nil {
+		s.log.Warn("bgp: extended next hop policy", "peer", peer, "err", err)
+		return
+	}
+	if on {
+		if err := s.srv.ResetPeer(ctx, &api.ResetPeerRequest{Address: peer.String(), Soft: true, Direction: api.ResetPeerRequest_DIRECTION_OUT}); err != nil {
+			s.log.Warn("bgp: re-sending routes after extended next hop", "peer", peer, "err", err)
+		}
+	}
 }
 
 // offersIPv4OverIPv6 reports whether c is an Extended Next Hop
