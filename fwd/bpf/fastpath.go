@@ -168,18 +168,18 @@ func (fp *FastPath) Delete(k *FlowKey) error {
 	return nil
 }
 
-// Counters returns what the program counted for flow k, and ok false when k is not
-// installed.
-func (fp *FastPath) Counters(k *FlowKey) (c FlowCounters, ok bool, err error) {
+// Lookup returns the generation flow k was installed under and what the program counted
+// for it, and ok false when k is not installed.
+func (fp *FastPath) Lookup(k *FlowKey) (c FlowCounters, gen uint32, ok bool, err error) {
 	key := k.raw()
 	var v xdpFlow
 	if err := fp.flows.Lookup(&key, &v); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return FlowCounters{}, false, nil
+			return FlowCounters{}, 0, false, nil
 		}
-		return FlowCounters{}, false, fmt.Errorf("bpf: Counters: %w", err)
+		return FlowCounters{}, 0, false, fmt.Errorf("bpf: Lookup: %w", err)
 	}
-	return FlowCounters{LastSeen: v.LastSeen, Packets: v.Packets, Bytes: v.Bytes}, true, nil
+	return FlowCounters{LastSeen: v.LastSeen, Packets: v.Packets, Bytes: v.Bytes}, v.Gen, true, nil
 }
 
 // Flows calls fn for every installed flow with its decision's generation and counters.

@@ -226,8 +226,8 @@ func TestFastPathHit(t *testing.T) {
 	if string(out) != string(want) {
 		t.Fatalf("routed IPv6 out\n%x\nwant\n%x", out, want)
 	}
-	c, ok, err := fp.Counters(&k)
-	if err != nil || !ok || c.Packets != 1 || c.Bytes != uint64(len(want)-14) || c.LastSeen == 0 {
+	c, gen, ok, err := fp.Lookup(&k)
+	if err != nil || !ok || gen != 7 || c.Packets != 1 || c.Bytes != uint64(len(want)-14) || c.LastSeen == 0 {
 		t.Fatalf("Counters = %+v %v %v", c, ok, err)
 	}
 
