@@ -408,8 +408,10 @@ func (w *Worker) fastEligible(t *Tables, v *view) {
 func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 	s := v.s
 	k := &v.fc.key
-	h := flowHash(s) ^ uint64(k.Ifindex)<<40
-	r := &w.frecent[h%fastRecentSlots]
+	// The ingress device tells a flow from its answer (flowHash is the
+	// same both ways); the multiply spreads it into the slot's bits.
+	h := (flowHash(s) ^ uint64(k.Ifindex)) * 0x9e3779b97f4a7c15
+	r := &w.frecent[h>>56%fastRecentSlots]
 	if r.hash == h && r.gen == w.fgen {
 		return
 	}

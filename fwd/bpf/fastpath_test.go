@@ -6,18 +6,11 @@ import (
 	"net"
 	"net/netip"
 	"testing"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 )
-
-// xdpMD is struct xdp_md, the context BPF_PROG_RUN takes: ingress_ifindex says which
-// device the frame arrived on.
-type xdpMD struct {
-	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
-}
 
 const loIfindex = 1 // every namespace has lo with ifindex 1
 
@@ -119,7 +112,6 @@ func runFast(t *testing.T, p *Program, ifindex uint32, frame []byte) (int, []byt
 	return int(ret), out[:len(opts.DataOut)], sub(after, before)
 }
 
-var _ = unsafe.Sizeof(xdpMD{})
 
 // TestFastPathMisses: every frame the fast path does not cover reaches the socket
 // unchanged, counted once under its reason (and once as the socket's outcome).
