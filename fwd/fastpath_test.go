@@ -252,3 +252,58 @@ func TestFastPathDifferential(t *testing.T) {
 	}
 	t.Logf("%d packets, %d flows: identical frames", hits, len(flows))
 }
+
+// TestFastOfferZeroAlloc: rounds in which every established flow is offered to the
+// fast path again (a new generation each round) allocate nothing on the worker.
+func TestFastOfferZeroAlloc(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_BPF) for the kernel flow table")
+	}
+	fp, err := bpf.NewFastPath(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+	var tabs atomic.Pointer[Tables]
+	off, err := NewOffload(fp, OffloadConfig{Tables: &tabs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := twoWorkloads()
+	tab, err := nat.New(nat.Config{Capacity: 1024, Clock: &nat.ManualClock{}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NAT = tab
+	h := newHostWith(t, c, peerNeigh, func(wc *WorkerConfig) { wc.Offload = off })
+	var frames [][]byte
+	for i := range 16 {
+		p := spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp", sport: uint16(4000 + i), dport: 53, payload: make([]byte, 100)}
+		h.send(0, p.frame(t))
+		h.out(1)
+		r := p
+		r.src, r.dst, r.sport, r.dport, r.srcMAC = w2v4, w1v4, 53, p.sport, macW2
+		h.send(1, r.frame(t))
+		h.out(0)
+		frames = append(frames, p.frame(t))
+	}
+	offered := 0
+	round := func() {
+		off.gen.Add(1)
+		h.round(0, frames...)
+		for _, q := range off.queues {
+			offered += q.pop(func(*fastInstall) {})
+		}
+	}
+	round()
+	offered = 0
+	if a := testing.AllocsPerRun(50, round); a != 0 {
+		t.Errorf("a round offering %d flows allocates %v times, want 0", len(frames), a)
+	}
+	if offered != 51*len(frames) {
+		t.Errorf("%d offers in 51 rounds of %d flows, want one per flow and round", offered, len(frames))
+	}
+}
