@@ -120,6 +120,17 @@ type OffloadStats struct {
 	Generation    uint32
 }
 
+// Each calls fn with the name and value of every event counter.
+func (s OffloadStats) Each(fn func(event string, n uint64)) {
+	fn("installs", s.Installs)
+	fn("install-full", s.InstallFull)
+	fn("install-errors", s.InstallErrors)
+	fn("queue-full", s.QueueFull)
+	fn("evict-stale", s.EvictStale)
+	fn("evict-ended", s.EvictEnded)
+	fn("evict-idle", s.EvictIdle)
+}
+
 // NewOffload returns an Offload writing into fp.
 func NewOffload(fp *bpf.FastPath, cfg OffloadConfig) (*Offload, error) {
 	if fp == nil {
@@ -198,6 +209,25 @@ func (o *Offload) Offloaded(k *bpf.FlowKey) (bool, bpf.FlowCounters) {
 		return false, c
 	}
 	return true, c
+}
+
+// FastFlowKey is the fast path's key of flow f (a trace's Before) arriving
+// on the device ifindex; false when the fast path never takes such a
+// flow (not TCP or UDP).
+func FastFlowKey(ifindex int, f TraceFlow) (bpf.FlowKey, bool) {
+	if f.Proto != pkt.ProtoTCP && f.Proto != pkt.ProtoUDP || !f.Src.IsValid() || !f.Dst.IsValid() {
+		return bpf.FlowKey{}, false
+	}
+	k := bpf.FlowKey{Ifindex: uint32(ifindex), Family: bpf.FamilyIPv6, Proto: f.Proto, SrcPort: f.SrcPort, DstPort: f.DstPort}
+	if f.Src.Is4() {
+		k.Family = bpf.FamilyIPv4
+		s, d := f.Src.As4(), f.Dst.As4()
+		copy(k.Src[:], s[:])
+		copy(k.Dst[:], d[:])
+	} else {
+		k.Src, k.Dst = f.Src.As16(), f.Dst.As16()
+	}
+	return k, true
 }
 
 // Run drains and sweeps until ctx ends.

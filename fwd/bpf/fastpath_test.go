@@ -112,7 +112,6 @@ func runFast(t *testing.T, p *Program, ifindex uint32, frame []byte) (int, []byt
 	return int(ret), out[:len(opts.DataOut)], sub(after, before)
 }
 
-
 // TestFastPathMisses: every frame the fast path does not cover reaches the socket
 // unchanged, counted once under its reason (and once as the socket's outcome).
 func TestFastPathMisses(t *testing.T) {

@@ -133,6 +133,36 @@ func (s Stats) FastMisses() uint64 {
 	return s.FastMiss + s.FastStale + s.FastTCPFlags + s.FastFragment + s.FastTTL + s.FastMTU + s.FastOther
 }
 
+// Each calls fn with the name and value of every counter, the fast path's only when
+// withFast (a program without it never counts them).
+func (s Stats) Each(withFast bool, fn func(name string, n uint64)) {
+	for _, c := range [...]struct {
+		name string
+		n    uint64
+	}{
+		{"redirected", s.Redirected}, {"pass-host", s.PassHost}, {"pass-arp", s.PassARP}, {"pass-ndp", s.PassNDP},
+		{"pass-link-local", s.PassLinkLocal}, {"pass-multicast", s.PassMulticast}, {"pass-other-proto", s.PassOtherProto},
+		{"pass-no-socket", s.PassNoSocket}, {"drop-no-socket", s.DropNoSocket}, {"drop-malformed", s.DropMalformed},
+	} {
+		fn(c.name, c.n)
+	}
+	if !withFast {
+		return
+	}
+	for _, c := range [...]struct {
+		name string
+		n    uint64
+	}{
+		{"fast-hit", s.FastHit}, {"fast-miss", s.FastMiss}, {"fast-stale", s.FastStale}, {"fast-tcp-flags", s.FastTCPFlags},
+		{"fast-fragment", s.FastFragment}, {"fast-ttl", s.FastTTL}, {"fast-mtu", s.FastMTU}, {"fast-other", s.FastOther},
+	} {
+		fn(c.name, c.n)
+	}
+}
+
+// FastPath reports whether the program was loaded with the fast path.
+func (p *Program) FastPath() bool { return p.fast }
+
 // Passed returns the frames given to the kernel.
 func (s Stats) Passed() uint64 {
 	return s.PassHost + s.PassARP + s.PassNDP + s.PassLinkLocal + s.PassMulticast + s.PassOtherProto + s.PassNoSocket
@@ -150,6 +180,7 @@ type Program struct {
 	ifindex int
 	mode    AttachMode
 	pinned  bool // the link is pinned on bpffs: it outlives the process
+	fast    bool // loaded with Options.FastPath
 	closed  bool
 }
 
@@ -197,7 +228,7 @@ func Load(opts Options) (*Program, error) {
 		spec.Maps[xdpMapFlows].MaxEntries = uint32(fp.capacity)
 		lo = &ebpf.CollectionOptions{MapReplacements: fp.replacements()}
 	}
-	p := &Program{}
+	p := &Program{fast: opts.FastPath != nil}
 	if err := spec.LoadAndAssign(&p.objs, lo); err != nil {
 		return nil, fmt.Errorf("bpf: loading the XDP program: %w", err)
 	}
