@@ -9,7 +9,9 @@ import (
 	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/gannet-net/gannet/acl"
 	"github.com/gannet-net/gannet/fwd/bpf"
 	"github.com/gannet-net/gannet/fwd/neigh"
 	"github.com/gannet-net/gannet/internal/netnstest"
@@ -305,5 +307,106 @@ func TestFastOfferZeroAlloc(t *testing.T) {
 	}
 	if offered != 51*len(frames) {
 		t.Errorf("%d offers in 51 rounds of %d flows, want one per flow and round", offered, len(frames))
+	}
+}
+
+// TestFastPathPolicyChange: a policy change takes effect for an offloaded flow at its
+// next packet after the publish. Without conntrack policy decides every packet; the
+// kernel forwards the flow while the tables allow it, and after the new tables are
+// published and the generation bumped the next packet reaches the pipeline, which
+// denies it.
+func TestFastPathPolicyChange(t *testing.T) {
+	allow := policedSet()
+	c, _ := policedWith(t, allow, false)
+	r := newFastRig(t, c, peerNeigh)
+	p := spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "ack", sport: 4000, dport: 80, payload: []byte("x")}
+	r.host.send(0, p.frame(t))
+	if got := r.host.out(1); len(got) != 1 {
+		t.Fatalf("allowed: %d frames out, want 1 (drops %v)", len(got), nonZero(r.host.stats()))
+	}
+	r.sync(t)
+	if act, _ := r.xdp(t, 0, p.frame(t)); act != bpf.ActionRedirect {
+		t.Fatalf("offloaded flow: XDP action %d, want redirect", act)
+	}
+
+	// client-out now denies TCP to port 80.
+	deny := policedSet()
+	deny.Policies[2].Egress[0] = acl.PolicyRule{Action: acl.Deny, Protocol: "TCP", Destination: acl.EntityMatch{Ports: []string{"80"}}}
+	c2, _ := policedWith(t, deny, false)
+	for i := range c2.Ports {
+		c2.Ports[i].Ifindex = r.ifindex[i]
+	}
+	tab, err := NewTables(c2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.host.tables.Store(tab)
+	if err := r.off.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := r.progs[0].Stats()
+	act, out := r.xdp(t, 0, p.frame(t))
+	after, _ := r.progs[0].Stats()
+	if act == bpf.ActionRedirect || string(out) != string(p.frame(t)) || after.FastStale != before.FastStale+1 {
+		t.Fatalf("after the publish: XDP action %d (stale %d -> %d), want the frame unchanged to the socket as stale", act, before.FastStale, after.FastStale)
+	}
+	r.host.send(0, p.frame(t))
+	if got := r.host.out(1); len(got) != 0 {
+		t.Fatalf("denied: %d frames out, want 0", len(got))
+	}
+	if n := r.host.stats().Drops[ReasonPolicyEgress]; n != 1 {
+		t.Errorf("policy-egress drops %d, want 1", n)
+	}
+	r.sync(t)
+	if act, _ := r.xdp(t, 0, p.frame(t)); act == bpf.ActionRedirect {
+		t.Fatalf("denied flow offloaded again")
+	}
+}
+
+// TestFastPathConntrackExpiry: conntrack's timers follow a flow whose packets only the
+// kernel forwards (each sweep refreshes the session as one of its packets would), and
+// once the flow goes quiet the session expires and the sweep removes its entry.
+func TestFastPathConntrackExpiry(t *testing.T) {
+	c := twoWorkloads()
+	clock := &nat.ManualClock{}
+	tab, err := nat.New(nat.Config{Capacity: 1024, Clock: clock, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.NAT = tab
+	r := newFastRig(t, c, peerNeigh)
+	p := spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp", sport: 4000, dport: 53, payload: []byte("q")}
+	a := spec{srcMAC: macW2, dstMAC: gwMAC, src: w2v4, dst: w1v4, proto: "udp", sport: 53, dport: 4000, payload: []byte("a")}
+	r.host.send(0, p.frame(t))
+	r.host.send(1, a.frame(t))
+	r.host.send(0, p.frame(t)) // established: offered
+	r.host.out(0)
+	r.host.out(1)
+	r.sync(t)
+	// Both directions: the answer made the session established, and its own
+	// packet was offered too.
+	if tab.Len() != 1 || r.off.Stats().Installed != 2 {
+		t.Fatalf("%d sessions, %d flows installed; want 1 and 2", tab.Len(), r.off.Stats().Installed)
+	}
+	// Ten minutes of traffic the kernel alone forwards, twice the UDP timeout.
+	for range 20 {
+		clock.Advance(30 * time.Second)
+		if act, _ := r.xdp(t, 0, p.frame(t)); act != bpf.ActionRedirect {
+			t.Fatalf("XDP action %d, want redirect", act)
+		}
+		r.off.Sweep()
+	}
+	if tab.Len() != 1 || r.off.Stats().Installed != 2 || r.off.Stats().EvictEnded != 0 {
+		t.Fatalf("after 10 minutes of kernel-only traffic: %d sessions, %+v; want the session and its entry kept", tab.Len(), r.off.Stats())
+	}
+	// Quiet: the session expires after its timeout and the sweep removes the entry.
+	clock.Advance(6 * time.Minute)
+	r.off.Sweep()
+	s := r.off.Stats()
+	if s.EvictEnded != 2 || s.Installed != 0 {
+		t.Fatalf("after 6 quiet minutes: %+v; want both entries evicted as ended", s)
+	}
+	if act, _ := r.xdp(t, 0, p.frame(t)); act == bpf.ActionRedirect {
+		t.Fatalf("expired flow still forwarded in the kernel")
 	}
 }
