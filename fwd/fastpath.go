@@ -84,15 +84,16 @@ type Offload struct {
 	cfg OffloadConfig
 	gen atomic.Uint32
 
-	mu     sync.Mutex // guards queues and the sync state below
-	queues []*spsc[fastInstall]
-	flows  map[bpf.FlowKey]*offloaded
-	snap   *neigh.Snapshot
-	drains int
-	nw     *nat.Worker // conntrack refreshes, for the table nwFor
-	nwFor  *nat.Table
-	scr    [128]byte // a refresh's synthetic frame
-	scrSum pkt.Summary
+	mu      sync.Mutex // guards queues and the sync state below
+	queues  []*spsc[fastInstall]
+	flows   map[bpf.FlowKey]*offloaded
+	snap    *neigh.Snapshot
+	drains  int
+	renewed uint64      // CLOCK_MONOTONIC of the last lease renewal
+	nw      *nat.Worker // conntrack refreshes, for the table nwFor
+	nwFor   *nat.Table
+	scr     [128]byte // a refresh's synthetic frame
+	scrSum  pkt.Summary
 
 	c offloadCounters
 }
@@ -149,11 +150,11 @@ func NewOffload(fp *bpf.FastPath, cfg OffloadConfig) (*Offload, error) {
 		cfg.IdleTimeout = 60 * time.Second
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = monotonicNs
+		cfg.Clock = bpf.MonotonicNs
 	}
 	o := &Offload{fp: fp, cfg: cfg, flows: map[bpf.FlowKey]*offloaded{}}
 	o.gen.Store(1)
-	if err := fp.SetGeneration(1); err != nil {
+	if err := o.renew(); err != nil {
 		return nil, err
 	}
 	if cfg.Neighbours != nil {
@@ -182,8 +183,27 @@ func (o *Offload) Publish() error {
 }
 
 func (o *Offload) bump() error {
-	g := o.gen.Add(1)
-	return o.fp.SetGeneration(g)
+	o.gen.Add(1)
+	return o.renew()
+}
+
+// fastLease is how long the kernel applies decisions without hearing
+// from the Offload: after a stop, a crash or a hang of gannet the fast
+// path ends within it and every frame reaches the (absent) socket, where
+// the no-socket policy fails closed. Sync renews it every quarter.
+const fastLease = time.Second
+
+// renew writes the current generation with a fresh lease.
+func (o *Offload) renew() error {
+	o.renewed = bpf.MonotonicNs()
+	return o.fp.SetGeneration(o.gen.Load(), fastLease)
+}
+
+// renewDue renews the lease when a quarter of it has passed.
+func (o *Offload) renewDue() {
+	if bpf.MonotonicNs()-o.renewed >= uint64(fastLease/4) {
+		_ = o.renew() // a failed write lets the lease run out: the pipeline takes every flow
+	}
 }
 
 // Generation returns the current generation.
@@ -255,6 +275,7 @@ func (o *Offload) Sync() {
 			_ = o.bump() // a failed write leaves the old generation: entries stay valid only as far as the tables go
 		}
 	}
+	o.renewDue()
 	o.drain()
 	o.drains++
 	if o.drains%o.cfg.SweepEvery == 0 {
@@ -291,6 +312,7 @@ func (o *Offload) drain() {
 func (o *Offload) Sweep() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.renewDue()
 	o.sweep()
 }
 

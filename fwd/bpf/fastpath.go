@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -107,12 +108,22 @@ func (fp *FastPath) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{xdpMapFlows: fp.flows, xdpMapGeneration: fp.gen, xdpMapEgress: fp.egress}
 }
 
-// SetGeneration makes g the current generation: entries of any other are not applied.
-func (fp *FastPath) SetGeneration(g uint32) error {
-	if err := fp.gen.Put(uint32(0), g); err != nil {
+// SetGeneration makes g the current generation, for lease: entries of any other
+// generation are not applied, and none is once the lease has passed (the caller renews it
+// while it runs; a stopped or hung gannet leaves nothing forwarding on old decisions).
+func (fp *FastPath) SetGeneration(g uint32, lease time.Duration) error {
+	v := xdpFpGen{Gen: g, Expires: MonotonicNs() + uint64(lease)}
+	if err := fp.gen.Put(uint32(0), &v); err != nil {
 		return fmt.Errorf("bpf: setting the fast-path generation: %w", err)
 	}
 	return nil
+}
+
+// MonotonicNs is CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
+func MonotonicNs() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
 }
 
 // AddEgress lets flows leave by the device ifindex.

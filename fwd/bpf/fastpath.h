@@ -83,12 +83,21 @@ struct {
 	__type(value, struct flow);
 } flows SEC(".maps");
 
-// The current generation of the tables, bumped by the Go side on every publish.
+// The current generation of the tables, bumped by the Go side on every publish, and the
+// lease the Go side renews while it runs: once gannet stops or hangs, no decision is
+// applied after the lease ends (every frame goes to the socket, whose absence the
+// no-socket policy handles: fail closed). Mirrored by xdpFpGen.
+struct fp_gen {
+	__u32 gen;
+	__u32 pad;
+	__u64 expires; // bpf_ktime_get_ns after which no entry applies
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct fp_gen);
 } generation SEC(".maps");
 
 // The devices flows may leave by, keyed by ifindex.
@@ -256,8 +265,9 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 	if (!f)
 		return FP_MISS(fast_miss);
 	__u32 zero = 0;
-	__u32 *gen = bpf_map_lookup_elem(&generation, &zero);
-	if (!gen || f->gen != *gen)
+	struct fp_gen *gen = bpf_map_lookup_elem(&generation, &zero);
+	__u64 now = bpf_ktime_get_ns();
+	if (!gen || f->gen != gen->gen || now > gen->expires)
 		return FP_MISS(fast_stale);
 	if (l3len > f->mtu)
 		return FP_MISS(fast_mtu);
@@ -279,7 +289,7 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 		return FP_MISS(fast_other);
 
 	// Decided: from here on the frame is the pipeline's output.
-	f->last_seen = bpf_ktime_get_ns();
+	f->last_seen = now;
 	__sync_fetch_and_add(&f->packets, 1);
 	__sync_fetch_and_add(&f->bytes, l3len);
 	if (fast_rewrite(ctx, f, family, k.proto, ttl) != 0)

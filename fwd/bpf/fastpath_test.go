@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket"
@@ -84,7 +85,7 @@ func loadFast(t *testing.T, capacity int) (*FastPath, *Program) {
 	if err := fp.AddEgress(loIfindex); err != nil {
 		t.Fatalf("AddEgress: %v", err)
 	}
-	if err := fp.SetGeneration(7); err != nil {
+	if err := fp.SetGeneration(7, time.Hour); err != nil {
 		t.Fatalf("SetGeneration: %v", err)
 	}
 	return fp, p
@@ -312,5 +313,27 @@ func TestFastPathFull(t *testing.T) {
 	n := 0
 	if err := fp.Flows(func(*FlowKey, uint32, FlowCounters) { n++ }); err != nil || n != 2 {
 		t.Fatalf("Flows saw %d (%v), want 2", n, err)
+	}
+}
+
+// TestFastPathLease: once the Go side's lease has passed, no entry applies.
+func TestFastPathLease(t *testing.T) {
+	fp, p := loadFast(t, 8)
+	f := Flow{Gen: 7, Egress: loIfindex, DstMAC: fpOutMAC, SrcMAC: fpGwMAC, InMAC: fpGwMAC, MTU: 1500}
+	k := fpKey(false, 17)
+	if err := fp.Install(&k, &f); err != nil {
+		t.Fatal(err)
+	}
+	in := fpFrame(t, false, layers.IPProtocolUDP, 64, "", 10)
+	if ret, _, _ := runFast(t, p, loIfindex, in); ret != xdpRedirect {
+		t.Fatalf("within the lease: action %d, want redirect", ret)
+	}
+	if err := fp.SetGeneration(7, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Millisecond)
+	ret, out, st := runFast(t, p, loIfindex, in)
+	if ret != xdpPass || st != (Stats{FastStale: 1, PassNoSocket: 1}) || string(out) != string(in) {
+		t.Fatalf("after the lease: action %d counting %+v, want the frame unchanged to the socket as stale", ret, st)
 	}
 }

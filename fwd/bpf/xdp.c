@@ -48,7 +48,8 @@ struct counters {
 	// to_socket sent it.
 	__u64 fast_hit;          // rewritten and redirected to the flow's egress device
 	__u64 fast_miss;         // no flow installed for the 5-tuple
-	__u64 fast_stale;        // flow installed under an older generation of the tables
+	__u64 fast_stale;        // flow installed under an older generation of the tables, or
+	                         // the Go side's lease ended
 	__u64 fast_tcp_flags;    // TCP SYN, FIN or RST: the pipeline tracks the session's state
 	__u64 fast_fragment;     // an IPv4 fragment, or an IPv6 extension header
 	__u64 fast_ttl;          // TTL or hop limit <= 1: the pipeline answers Time Exceeded

@@ -73,6 +73,13 @@ type xdpFlowKey struct {
 	Dport   uint16
 }
 
+type xdpFpGen struct {
+	_       structs.HostLayout
+	Gen     uint32
+	Pad     uint32
+	Expires uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
