@@ -83,6 +83,10 @@ type Offload struct {
 	fp  *bpf.FastPath
 	cfg OffloadConfig
 	gen atomic.Uint32
+	// evicted counts sweeps that removed entries: a worker forgets its
+	// recent offers when it changes, so a flow whose entry went (its
+	// session ended, then began again) is offered anew.
+	evicted atomic.Uint32
 
 	mu      sync.Mutex // guards queues and the sync state below
 	queues  []*spsc[fastInstall]
@@ -350,6 +354,9 @@ func (o *Offload) sweep() {
 		}
 		delete(o.flows, gone[i])
 	}
+	if len(gone) > 0 {
+		o.evicted.Add(1)
+	}
 	for k := range o.flows {
 		if !seen[k] {
 			delete(o.flows, k)
@@ -464,7 +471,7 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 	// same both ways); the multiply spreads it into the slot's bits.
 	h := (flowHash(s) ^ uint64(k.Ifindex)) * 0x9e3779b97f4a7c15
 	r := &w.frecent[h>>56%fastRecentSlots]
-	if r.hash == h && r.gen == w.fgen {
+	if r.hash == h && r.gen == w.fgen && r.epoch == w.fepoch {
 		return
 	}
 	in := w.fq.slot()
@@ -472,7 +479,7 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 		w.off.c.queueFull.Add(1)
 		return
 	}
-	r.hash, r.gen = h, w.fgen
+	r.hash, r.gen, r.epoch = h, w.fgen, w.fepoch
 	in.key = *k
 	in.space = v.fc.space
 	f := &in.flow
@@ -496,8 +503,8 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 }
 
 type fastRecent struct {
-	hash uint64
-	gen  uint32
+	hash       uint64
+	gen, epoch uint32
 }
 
 // leWords sums b's little-endian 16-bit words.

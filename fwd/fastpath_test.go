@@ -409,4 +409,15 @@ func TestFastPathConntrackExpiry(t *testing.T) {
 	if act, _ := r.xdp(t, 0, p.frame(t)); act == bpf.ActionRedirect {
 		t.Fatalf("expired flow still forwarded in the kernel")
 	}
+	// The flow begins again: its session is new, then established, and it is
+	// offered anew (the worker forgot its earlier offer with the eviction).
+	r.host.send(0, p.frame(t))
+	r.host.send(1, a.frame(t))
+	r.host.send(0, p.frame(t))
+	r.host.out(0)
+	r.host.out(1)
+	r.sync(t)
+	if act, _ := r.xdp(t, 0, p.frame(t)); act != bpf.ActionRedirect {
+		t.Fatalf("the flow begun again: XDP action %d, want redirect (%+v)", act, r.off.Stats())
+	}
 }

@@ -246,6 +246,7 @@ type Worker struct {
 	off     *Offload
 	fq      *spsc[fastInstall]
 	fgen    uint32 // the generation read before this round's tables
+	fepoch  uint32 // the Offload's eviction count this round
 	frecent [fastRecentSlots]fastRecent
 	caps    *CaptureSet // this round's captures; nil: none
 	capSum  pkt.Summary // a captured frame parsed for its filter
@@ -339,7 +340,7 @@ func (w *Worker) Step() int {
 	// The generation before the tables: a decision of this round is
 	// never tagged newer than the tables it was made under (fastpath.go).
 	if w.off != nil {
-		w.fgen = w.off.gen.Load()
+		w.fgen, w.fepoch = w.off.gen.Load(), w.off.evicted.Load()
 	}
 	// After the operations: a port is detached only once tables that no
 	// longer route to it are published, and this load sees them.
