@@ -495,8 +495,8 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 		oldA := leWords(k.Src[:n]) + leWords(k.Dst[:n])
 		newA := leWords(f.Src[:n]) + leWords(f.Dst[:n])
 		f.Rewrite = true
-		f.L3Delta = csumDelta(oldA, newA)
-		f.L4Delta = csumDelta(oldA+uint64(bits.ReverseBytes16(k.SrcPort))+uint64(bits.ReverseBytes16(k.DstPort)),
+		f.L3Delta = pkt.ChecksumDelta(oldA, newA)
+		f.L4Delta = pkt.ChecksumDelta(oldA+uint64(bits.ReverseBytes16(k.SrcPort))+uint64(bits.ReverseBytes16(k.DstPort)),
 			newA+uint64(bits.ReverseBytes16(f.SrcPort))+uint64(bits.ReverseBytes16(f.DstPort)))
 	}
 	w.fq.push()
@@ -514,19 +514,4 @@ func leWords(b []byte) uint64 {
 		s += uint64(binary.LittleEndian.Uint16(b[i:]))
 	}
 	return s
-}
-
-// csumFold folds a sum of 16-bit words to 16 bits (ones' complement).
-func csumFold(x uint64) uint16 {
-	x = x>>32 + x&0xffffffff
-	x = x>>16 + x&0xffff
-	x = x>>16 + x&0xffff
-	x = x>>16 + x&0xffff
-	return uint16(x)
-}
-
-// csumDelta is the RFC 1624 delta ~m + m' of covered words whose sum
-// goes from oldSum to newSum (nat's delta).
-func csumDelta(oldSum, newSum uint64) uint16 {
-	return csumFold(uint64(^csumFold(oldSum)) + uint64(csumFold(newSum)))
 }
