@@ -102,6 +102,7 @@ type port struct {
 	xskMode string
 	copying bool
 	adopted bool // took over the program a previous gannet left pinned
+	ifindex int  // the interface attached to (the fast path's egress device)
 }
 
 // attached reports whether the port's program and sockets are in place.
@@ -506,6 +507,18 @@ func (d *Daemon) publish(cp *compiled) {
 	}
 	d.cur = cp
 	d.gen++
+	d.fastPublish() // after the store and the NAT policy: the kernel drops the decisions made before
+}
+
+// fastPublish makes every decision the kernel fast path holds stale, after
+// a publish or a change of learned routes in place.
+func (d *Daemon) fastPublish() {
+	if d.dp == nil || d.dp.off == nil {
+		return
+	}
+	if err := d.dp.off.Publish(); err != nil {
+		d.log.Error("fast path: bumping the generation", "err", err)
+	}
 }
 
 // republish compiles the running plan again after a port changed state.
@@ -723,6 +736,9 @@ func restartOnly(old, new *config.Plan) config.Errors {
 	}
 	if old.PinPath != new.PinPath {
 		need("dataplane.pinPath")
+	}
+	if old.FastPathFlows != new.FastPathFlows {
+		need("dataplane (fastPath, fastPathFlows)")
 	}
 	if old.StateDir != new.StateDir {
 		need("dataplane.stateDir")

@@ -52,6 +52,10 @@ type dataplane struct {
 	// caps is where the daemon's loop publishes the running captures
 	// (observe.go); every worker loads it once per round.
 	caps atomic.Pointer[fwd.CaptureSet]
+	// The kernel fast path (dataplane.fastPath); nil when off.
+	fp        *bpf.FastPath
+	off       *fwd.Offload
+	offCancel context.CancelFunc
 }
 
 // startDataplane makes the UMEMs and workers of p and starts them with no
@@ -94,6 +98,17 @@ func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*datap
 		}
 		dp.nb = c
 	}
+	if p.FastPathFlows > 0 {
+		if dp.fp, err = bpf.NewFastPath(p.FastPathFlows); err != nil {
+			return nil, fmt.Errorf("dataplane.fastPath: %w", err)
+		}
+		if dp.off, err = fwd.NewOffload(dp.fp, fwd.OffloadConfig{Tables: tables, Neighbours: dp.nb}); err != nil {
+			return nil, fmt.Errorf("dataplane.fastPath: %w", err)
+		}
+		octx, cancel := context.WithCancel(context.Background())
+		dp.offCancel = cancel
+		go dp.off.Run(octx)
+	}
 	isolateWorkers(p.Cores)
 	idle := fwd.IdlePoll
 	if p.BusyPoll {
@@ -113,7 +128,7 @@ func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*datap
 		w, err := fwd.NewWorker(fwd.WorkerConfig{
 			Mem: umem.Mem(), FrameSize: p.FrameSize, Tables: tables,
 			Neighbours: dp.nb, Pin: true, CPU: core, Idle: idle, HeldFragments: held,
-			Index: wi, Captures: &dp.caps,
+			Index: wi, Captures: &dp.caps, Offload: dp.off,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("worker %d: %w", wi, err)
@@ -162,6 +177,16 @@ func (dp *dataplane) stop(closeFirst func() error) error {
 	if dp.cancel != nil {
 		dp.cancel()
 	}
+	if dp.offCancel != nil {
+		dp.offCancel()
+	}
+	if dp.fp != nil {
+		// The programs that used the maps are closed (closeFirst) or
+		// left pinned, which keeps the maps alive in the kernel.
+		if err := dp.fp.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if dp.neigh != nil {
 		if err := dp.neigh.Close(); err != nil {
 			errs = append(errs, err)
@@ -204,7 +229,7 @@ func (dp *dataplane) attach(pt *port, li *linkInfo) (err error) {
 	if pt.uplink {
 		role = bpf.RoleUplink
 	}
-	prog, err := bpf.Load(bpf.Options{Role: role, NoSocket: noSock, HostAddrs: host})
+	prog, err := bpf.Load(bpf.Options{Role: role, NoSocket: noSock, HostAddrs: host, FastPath: dp.fp})
 	if err != nil {
 		return err
 	}
@@ -256,6 +281,13 @@ func (dp *dataplane) attach(pt *port, li *linkInfo) (err error) {
 			return err
 		}
 	}
+	if dp.fp != nil {
+		// Flows may leave by it only once its sockets are in place.
+		if err := dp.fp.AddEgress(li.index); err != nil {
+			return err
+		}
+	}
+	pt.ifindex = li.index
 	pt.prog, pt.socks, pt.xdpMode = prog, socks, got.String()
 	if len(socks) > 0 {
 		pt.xskMode, pt.copying = socks[0].Mode().String(), !socks[0].Shared()
@@ -271,6 +303,13 @@ func (dp *dataplane) detach(pt *port) error {
 		return nil
 	}
 	var errs []error
+	if dp.fp != nil && pt.ifindex > 0 {
+		// No flow leaves by it from now on (an entry that still names
+		// it goes to the pipeline, which has no route there either).
+		if err := dp.fp.RemoveEgress(pt.ifindex); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for wi := range pt.socks {
 		if err := pt.prog.ClearSocket(wi); err != nil {
 			errs = append(errs, err)

@@ -58,6 +58,10 @@ func (d *Daemon) metricsSnapshot() *metrics.Snapshot {
 		return nil
 	}
 	s := &metrics.Snapshot{Version: d.opts.Version, Workers: metrics.ReadWorkers(d.dp.workers), Apply: d.metrics.apply.Copy()}
+	if d.dp.off != nil {
+		fs := d.dp.off.Stats()
+		s.FastPath = &fs
+	}
 	for _, pt := range d.sortedPorts() {
 		ifc := metrics.Interface{Name: pt.name, Role: "workload", Endpoint: pt.endpoint, Up: pt.up()}
 		if pt.uplink {
@@ -70,7 +74,7 @@ func (d *Daemon) metricsSnapshot() *metrics.Snapshot {
 			}
 			ifc.Queues = metrics.ReadQueues(d.dp.workers, pt.slot, socks)
 			if xs, err := pt.prog.Stats(); err == nil {
-				ifc.XDP = &xs
+				ifc.XDP, ifc.FastPath = &xs, pt.prog.FastPath()
 			}
 		}
 		s.Interfaces = append(s.Interfaces, ifc)

@@ -367,13 +367,16 @@ func (d *Daemon) counters() api.Counters {
 		out.Ports = append(out.Ports, pc)
 		if pt.prog != nil {
 			if ps, err := pt.prog.Stats(); err == nil {
-				out.XDP = append(out.XDP, api.XDPCounters{Interface: pt.name, Decisions: map[string]uint64{
-					"redirected": ps.Redirected, "pass-host": ps.PassHost, "pass-arp": ps.PassARP, "pass-ndp": ps.PassNDP,
-					"pass-link-local": ps.PassLinkLocal, "pass-multicast": ps.PassMulticast, "pass-other-proto": ps.PassOtherProto,
-					"pass-no-socket": ps.PassNoSocket, "drop-no-socket": ps.DropNoSocket, "drop-malformed": ps.DropMalformed,
-				}})
+				x := api.XDPCounters{Interface: pt.name, Decisions: map[string]uint64{}}
+				ps.Each(pt.prog.FastPath(), func(name string, n uint64) { x.Decisions[name] = n })
+				out.XDP = append(out.XDP, x)
 			}
 		}
+	}
+	if d.dp.off != nil {
+		fs := d.dp.off.Stats()
+		out.FastPath = map[string]uint64{"flows": uint64(fs.Installed)}
+		fs.Each(func(event string, n uint64) { out.FastPath[event] = n })
 	}
 	return out
 }
@@ -504,15 +507,16 @@ func (d *Daemon) Policy(name string) (api.Policy, bool) {
 // sending nothing and changing nothing.
 func (d *Daemon) Trace(req api.TraceRequest) (api.Trace, error) {
 	var (
-		t    *fwd.Tables
-		slot = -1
-		nb   fwd.Neighbours
+		t       *fwd.Tables
+		slot    = -1
+		ifindex int
+		nb      fwd.Neighbours
 	)
 	d.do(func() {
 		t = d.cur.tables
 		nb = d.dp.nb
 		if pt, ok := d.ports[req.In]; ok {
-			slot = pt.slot
+			slot, ifindex = pt.slot, pt.ifindex
 		}
 	})
 	if t == nil {
@@ -542,7 +546,32 @@ func (d *Daemon) Trace(req api.TraceRequest) (api.Trace, error) {
 	for _, s := range res.Steps {
 		out.Steps = append(out.Steps, api.TraceStep{Stage: s.Stage, Verdict: s.Verdict, Detail: s.Detail})
 	}
+	if off := d.dp.off; off != nil && res.Verdict == "forward" {
+		out.Offloaded = traceFastPath(off, ifindex, res.Before, &out)
+	}
 	return out, nil
+}
+
+// traceFastPath adds a step saying whether the kernel fast path holds a
+// current decision for the traced flow as it arrives on ifindex, and
+// reports whether it does.
+func traceFastPath(off *fwd.Offload, ifindex int, f fwd.TraceFlow, out *api.Trace) bool {
+	step := api.TraceStep{Stage: "fast-path", Verdict: "pipeline"}
+	k, ok := fwd.FastFlowKey(ifindex, f)
+	if !ok {
+		step.Detail = "not offloadable: only TCP and UDP flows are"
+		out.Steps = append(out.Steps, step)
+		return false
+	}
+	on, c := off.Offloaded(&k)
+	if on {
+		step.Verdict = "offloaded"
+		step.Detail = fmt.Sprintf("forwarded in the kernel: %d packets, %d bytes since installed", c.Packets, c.Bytes)
+	} else {
+		step.Detail = "no current decision in the kernel: its packets take the pipeline (an established flow is offloaded at its next packet)"
+	}
+	out.Steps = append(out.Steps, step)
+	return on
 }
 
 // traceSpec checks a trace request's fields.

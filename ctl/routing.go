@@ -213,6 +213,9 @@ func (d *Daemon) learn(rs []bgp.Route) {
 		r.rib[rt.Prefix] = rt.NextHops
 		r.track(rt.Prefix, d.learnInto(d.cur.tables, rt.Prefix, rt.NextHops))
 	}
+	if len(rs) > 0 {
+		d.fastPublish() // the routes changed in place: decisions made under the old ones are stale
+	}
 }
 
 // track notes whether the RIB's prefix p is in the tables.
@@ -346,6 +349,7 @@ func (d *Daemon) reconcile() {
 		}
 	}
 	if added+removed > 0 {
+		d.fastPublish()
 		r.reconciled += uint64(added + removed)
 		d.log.Warn("bgp: tables reconciled with the RIB", "added", added, "removed", removed)
 	}

@@ -37,6 +37,24 @@ func (d *daemon) cli(args ...string) (string, error) {
 
 func (d *daemon) client() *api.Client { return api.NewClient(d.socket) }
 
+// reloadWith writes text as d's configuration file, reloads it by SIGHUP
+// and returns the status once the apply is done (or after 5 s).
+func (d *daemon) reloadWith(t *testing.T, text string) api.Status {
+	t.Helper()
+	if err := os.WriteFile(d.config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gen := d.status(t).Generation
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	var st api.Status
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if st = d.status(t); st.Generation > gen {
+			break
+		}
+	}
+	return st
+}
+
 func (d *daemon) status(t *testing.T) api.Status {
 	t.Helper()
 	st, err := d.client().Status(context.Background())
@@ -321,17 +339,7 @@ policy:
 	}
 
 	// The policy now allows 7001 only; reload by SIGHUP.
-	if err := os.WriteFile(d.config, []byte(strings.Replace(string(good), `"7000", "7001"`, `"7001"`, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gen := d.status(t).Generation
-	d.cmd.Process.Signal(syscall.SIGHUP)
-	var st api.Status
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if st = d.status(t); st.Generation > gen {
-			break
-		}
-	}
+	st := d.reloadWith(t, strings.Replace(string(good), `"7000", "7001"`, `"7001"`, 1))
 	if st.LastApply == nil || !st.LastApply.OK || st.LastApply.Source != "reload" {
 		t.Fatalf("SIGHUP reload: last apply %+v", st.LastApply)
 	}

@@ -43,6 +43,9 @@ type view struct {
 	// translation and NAT change it (set when hkSet).
 	hk    acl.PacketKey
 	hkSet bool
+	// fc: the packet as the kernel fast path would see it, while it
+	// can still be offloaded (fastpath.go; only with an Offload).
+	fc fastCapture
 }
 
 // l3 returns the absolute address of the IP header.
@@ -238,6 +241,9 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		(s.Family == pkt.FamilyIPv6 || s.Flags&pkt.FlagDontFragment != 0) {
 		w.tooBig(t, v, t.hopMTU(nh))
 		return false
+	}
+	if w.off != nil {
+		w.fastEligible(t, v)
 	}
 	return true
 }
@@ -496,6 +502,9 @@ func (w *Worker) state(t *Tables, v *view, tracked *nat.Result) bool {
 	case nat.DropAndReply:
 		w.natReply(t, v, nw.Reply())
 		return false
+	}
+	if res.Action != nat.Forward || res.State != nat.StateEstablished {
+		v.fc.ok = false // the kernel repeats only decisions about established flows
 	}
 	if res.Translated {
 		v.rewritten = true
@@ -899,6 +908,7 @@ func (w *Worker) xlatPacket(v *view, spaceID uint16, mtu int) *xlat.Packet {
 func (w *Worker) reparse(v *view, p *xlat.Packet, sp *space) bool {
 	v.base = v.chunk + uint64(p.Off)
 	v.rewritten = true
+	v.fc.ok = false // translated: the fast path does not rewrite families
 	v.sp = sp
 	if pkt.ParseIP(w.mem[v.base:v.base+uint64(p.Len)], v.s) != pkt.OK {
 		// The translator wrote it: this would be a bug in xlat.
@@ -983,6 +993,9 @@ func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
 	}
 	if split && !w.fragment4(v, out.mtu) {
 		return
+	}
+	if v.fc.ok && !split && w.nfrags == 0 {
+		w.fastOffer(v, out, dstMAC, srcMAC)
 	}
 	w.c.fwd++
 	w.send(nh.port, l3, int(s.L3Len), s.Family, dstMAC, srcMAC)

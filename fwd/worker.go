@@ -109,6 +109,9 @@ type WorkerConfig struct {
 	// Captures is where the control plane publishes the running
 	// captures (shared by all workers); nil: captures are off for good.
 	Captures *atomic.Pointer[CaptureSet]
+	// Offload, when set, receives the worker's decisions about
+	// established flows for the kernel fast path (fastpath.go).
+	Offload *Offload
 	// HeldFragments is how many later fragments that overtake their
 	// datagram's first fragment the worker keeps (a copy of one frame
 	// each) until the first comes, with a connection table (RFC 4787
@@ -237,9 +240,16 @@ type Worker struct {
 	touched  [maxTouched]hitRef // rule-hit counters counted this round (rulehits.go)
 	ntouched int
 
-	plog   *spsc[PolicyLog] // policy log records for the control plane
-	caps   *CaptureSet      // this round's captures; nil: none
-	capSum pkt.Summary      // a captured frame parsed for its filter
+	plog *spsc[PolicyLog] // policy log records for the control plane
+
+	// The fast path (fastpath.go): nil off without an Offload.
+	off     *Offload
+	fq      *spsc[fastInstall]
+	fgen    uint32 // the generation read before this round's tables
+	fepoch  uint32 // the Offload's eviction count this round
+	frecent [fastRecentSlots]fastRecent
+	caps    *CaptureSet // this round's captures; nil: none
+	capSum  pkt.Summary // a captured frame parsed for its filter
 }
 
 type txQueue struct {
@@ -302,6 +312,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	case cfg.HeldFragments > 0:
 		w.holdSlots = cfg.HeldFragments
 	}
+	if cfg.Offload != nil {
+		w.off, w.fq = cfg.Offload, cfg.Offload.register()
+	}
 	for i := n - 1; i >= 0; i-- {
 		w.free.Push(uint64(i * fs))
 	}
@@ -323,6 +336,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 func (w *Worker) Step() int {
 	if w.opsPending.Load() {
 		w.runOps()
+	}
+	// The generation before the tables: a decision of this round is
+	// never tagged newer than the tables it was made under (fastpath.go).
+	if w.off != nil {
+		w.fgen, w.fepoch = w.off.gen.Load(), w.off.evicted.Load()
 	}
 	// After the operations: a port is detached only once tables that no
 	// longer route to it are published, and this load sees them.

@@ -97,6 +97,15 @@ func ChecksumUpdateSum(cs, oldSum, newSum uint16) uint16 {
 	return ^fold32(uint32(^cs) + uint32(^oldSum) + uint32(newSum))
 }
 
+// ChecksumDelta returns the RFC 1624 delta ~m + m' of covered words whose
+// ones' complement sum goes from oldSum to newSum (unfolded sums of 16-bit
+// words): added to a complemented checksum field it is the update
+// ChecksumUpdateSum makes, and deltas add up, so one precomputed delta
+// can stand for several updates (the kernel fast path applies it).
+func ChecksumDelta(oldSum, newSum uint64) uint16 {
+	return fold64(uint64(^fold64(oldSum)) + uint64(fold64(newSum)))
+}
+
 // PseudoHeaderSum4 returns the sum of the IPv4 pseudo-header (RFC 793,
 // RFC 768): source, destination, zero, protocol, upper-layer length.
 func PseudoHeaderSum4(src, dst []byte, proto uint8, length uint16) uint16 {

@@ -155,3 +155,24 @@ func TestDecTTL(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksumDelta: applying a precomputed delta, ~fold(~cs + delta), is the update
+// ChecksumUpdateSum makes, and the sum of two deltas applied at once is the two updates
+// one after the other (what the kernel fast path relies on).
+func TestChecksumDelta(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 24))
+	apply := func(cs, d uint16) uint16 { return ^fold32(uint32(^cs) + uint32(d)) }
+	for range 100000 {
+		cs := uint16(r.Uint32())
+		o1, n1 := uint64(r.Uint32()), uint64(r.Uint32())
+		o2, n2 := uint64(r.Uint32()>>r.IntN(32)), uint64(r.Uint32()>>r.IntN(32))
+		d1, d2 := ChecksumDelta(o1, n1), ChecksumDelta(o2, n2)
+		if got, want := apply(cs, d1), ChecksumUpdateSum(cs, fold64(o1), fold64(n1)); got != want {
+			t.Fatalf("cs %#x old %#x new %#x: delta gives %#x, ChecksumUpdateSum %#x", cs, o1, n1, got, want)
+		}
+		two := ChecksumUpdateSum(ChecksumUpdateSum(cs, fold64(o1), fold64(n1)), fold64(o2), fold64(n2))
+		if got := apply(cs, fold32(uint32(d1)+uint32(d2))); got != two {
+			t.Fatalf("cs %#x: summed deltas give %#x, two updates %#x", cs, got, two)
+		}
+	}
+}

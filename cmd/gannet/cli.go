@@ -699,6 +699,25 @@ func printCounters(w io.Writer, cs, prev *api.Counters, dt time.Duration) error 
 		}
 	}
 
+	if len(cs.FastPath) > 0 {
+		fmt.Fprintln(w)
+		h := []string{"FAST PATH", "COUNT"}
+		if watch {
+			h = append(h, "PER SECOND")
+		}
+		t = newTable(w, h...)
+		for _, k := range sortedKeys(cs.FastPath) {
+			row := []string{k, u64(cs.FastPath[k])}
+			if watch {
+				row = append(row, showPerSecond(rate(cs.FastPath[k], prev.FastPath[k])))
+			}
+			t.row(row...)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+
 	if len(cs.Ports) > 0 {
 		fmt.Fprintln(w)
 		if !watch {

@@ -218,6 +218,9 @@ type Counters struct {
 	Ports     []PortCounters    `json:"ports" yaml:"ports"`
 	// XDP: the XDP programs' decisions by interface and decision.
 	XDP []XDPCounters `json:"xdp,omitempty" yaml:"xdp,omitempty"`
+	// FastPath: the kernel fast path's flow table by event (installs,
+	// refusals, evictions) and "flows" installed; absent when it is off.
+	FastPath map[string]uint64 `json:"fastPath,omitempty" yaml:"fastPath,omitempty"`
 }
 
 // Drop is one non-zero drop counter.
@@ -322,6 +325,10 @@ type Trace struct {
 	Verdict string      `json:"verdict" yaml:"verdict"` // forward, drop, answer
 	Reason  string      `json:"reason,omitempty" yaml:"reason,omitempty"`
 	Egress  string      `json:"egress,omitempty" yaml:"egress,omitempty"`
+	// Offloaded: the kernel fast path holds a current decision for the
+	// flow, and forwards its packets without the pipeline (a step
+	// "fast-path" says so, with its counts).
+	Offloaded bool `json:"offloaded,omitempty" yaml:"offloaded,omitempty"`
 }
 
 // TraceStep is one stage's decision.

@@ -113,6 +113,20 @@ type Dataplane struct {
 	EndpointToHost string `yaml:"endpointToHost"`
 	// HostInterface names that TAP device; default gannet-host.
 	HostInterface string `yaml:"hostInterface"`
+	// FastPath is the kernel tier for established flows: on, the XDP
+	// program forwards the TCP and UDP flows the pipeline has fully
+	// decided (route, policy, NAT, neighbour) without the AF_XDP socket,
+	// and the pipeline keeps every decision and the state (see
+	// docs/fastpath.md). off (default): every packet crosses the socket.
+	// Off by default because a frame the kernel redirects into a veth is
+	// dropped unless the veth's other end runs NAPI (GRO on, or an XDP
+	// program of its own), which gannet cannot check on a workload's end;
+	// and because an offloaded packet is not seen by gannet capture.
+	FastPath string `yaml:"fastPath"`
+	// FastPathFlows is the fast path's flow table capacity (default
+	// 65536, at most 4194304); a flow that finds it full stays on the
+	// pipeline.
+	FastPathFlows int `yaml:"fastPathFlows"`
 	// Busy polling of the sockets (SO_BUSY_POLL microseconds,
 	// SO_BUSY_POLL_BUDGET, SO_PREFER_BUSY_POLL); zero values leave it off.
 	BusyPollUsec   int        `yaml:"busyPollUsec"`

@@ -171,6 +171,9 @@ workloadEndpoints:
 		{"clampMSS", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: }, clampMSS: 100}", []string{`translation: clampMSS: "100" is not auto, off or an MSS in 536-65495`}},
 		{"ipv6MTU cap", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: }, ipv6MTU: 1000}", []string{"translation: ipv6MTU: 1000 out of range 1280-65535"}},
 		{"rpf", "dataplane: {rpf: strict}", []string{`dataplane.rpf: "strict": want one of feasible, off`}},
+		{"fast path", "dataplane: {fastPath: yes}", []string{`dataplane.fastPath: "yes": want one of off, on`}},
+		{"fast path flows", "dataplane: {fastPath: on, fastPathFlows: 5000000}", []string{"dataplane.fastPathFlows: 5000000 out of range 1-4194304"}},
+		{"fast path flows while off", "dataplane: {fastPathFlows: 100}", []string{"dataplane.fastPathFlows: set while dataplane.fastPath is off"}},
 		{"several at once", "dataplane: {frameSize: 1, ringSize: 3}", []string{"dataplane.frameSize", "dataplane.ringSize"}},
 		// Cross-checks: each field is fine alone, together they would
 		// hand one workload's traffic to another.
@@ -266,6 +269,28 @@ func TestRPFConfig(t *testing.T) {
 				t.Errorf("ParseConfig(%q).RPF = %v, want %v", tc.yaml, p.RPF, tc.want)
 			}
 		})
+	}
+}
+
+// TestFastPathConfig: the kernel fast path is off unless asked for, and
+// has a default capacity when on.
+func TestFastPathConfig(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want int
+	}{
+		{"", 0},
+		{"dataplane: {fastPath: off}", 0},
+		{"dataplane: {fastPath: on}", DefaultFastPathFlows},
+		{"dataplane: {fastPath: on, fastPathFlows: 1000}", 1000},
+	} {
+		_, p, err := ParseConfig([]byte(tc.yaml))
+		if err != nil {
+			t.Fatalf("ParseConfig(%q) = %v", tc.yaml, err)
+		}
+		if p.FastPathFlows != tc.want {
+			t.Errorf("ParseConfig(%q).FastPathFlows = %d, want %d", tc.yaml, p.FastPathFlows, tc.want)
+		}
 	}
 }
 

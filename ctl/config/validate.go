@@ -20,6 +20,7 @@ import (
 	"github.com/gannet-net/gannet/acl"
 	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/fwd"
+	"github.com/gannet-net/gannet/fwd/bpf"
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/xlat"
 )
@@ -44,6 +45,9 @@ type Plan struct {
 	// HostInterface is the TAP device workloads reach the host through.
 	EndpointToHost bool
 	HostInterface  string
+	// FastPathFlows is the kernel fast path's flow capacity; 0: the fast
+	// path is off (dataplane.fastPath).
+	FastPathFlows int
 
 	BusyPollUsec, BusyPollBudget int
 	PreferBusyPoll               bool
@@ -128,6 +132,7 @@ const (
 	DefaultFrames            = 8192
 	DefaultFrameSize         = 4096
 	DefaultRingSize          = 2048
+	DefaultFastPathFlows     = 65536
 	DefaultConntrackCapacity = 65536
 	DefaultHeldFragments     = fwd.DefaultHeldFragments
 	DefaultPinPath           = "/sys/fs/bpf/gannet"
@@ -245,6 +250,14 @@ func (c *Config) validateDataplane(errs *problems, p *Plan) {
 	}
 	if len(p.HostInterface) > 15 || strings.ContainsAny(p.HostInterface, "/ \t\n:") || p.HostInterface == "." || p.HostInterface == ".." {
 		errs.addf("dataplane.hostInterface", "%q: not an interface name (1-15 characters, no '/', ':' or space)", d.HostInterface)
+	}
+	if oneOf(errs, "dataplane.fastPath", d.FastPath, "off", "on") == "on" {
+		p.FastPathFlows = orDefault(d.FastPathFlows, DefaultFastPathFlows)
+		if p.FastPathFlows < 1 || p.FastPathFlows > bpf.MaxFastFlows {
+			errs.addf("dataplane.fastPathFlows", "%d out of range 1-%d", p.FastPathFlows, bpf.MaxFastFlows)
+		}
+	} else if d.FastPathFlows != 0 {
+		errs.addf("dataplane.fastPathFlows", "set while dataplane.fastPath is off")
 	}
 	p.PinPath = d.PinPath
 	if p.PinPath == "" {

@@ -57,7 +57,9 @@ var (
 	dRuleHits   = desc("policy_rule_hits_total", "Packets whose policy decision a rule made (the first rule that matched), by endpoint, direction, its policy or profile, its index and action; rule -1 is the program's default deny. Only rules that decided a packet are exported.", "endpoint", "direction", "policy", "profile", "rule", "action")
 	dDenied     = desc("policy_denied_packets_total", "Packets denied by an endpoint's policy: direction egress for what it sent, ingress for what was on its way to it.", "endpoint", "direction")
 
-	dXDP         = desc("xdp_packets_total", "Decisions of the port's XDP program: redirected to gannet's socket, passed to the kernel (pass-*), dropped (drop-*).", "interface", "action")
+	dXDP         = desc("xdp_packets_total", "Decisions of the port's XDP program: redirected to gannet's socket, passed to the kernel (pass-*), dropped (drop-*); with the fast path, forwarded in the kernel (fast-hit) and sent on to the socket by reason (fast-*, counted again as redirected).", "interface", "action")
+	dFastEvents  = desc("fastpath_events_total", "The kernel fast path's flow table: decisions installed, refused (install-full, install-errors, queue-full: the flow stays on the pipeline) and entries removed (evict-stale: an older generation; evict-ended: conntrack's session ended or expired; evict-idle: no packet for the idle timeout without conntrack).", "event")
+	dFastFlows   = desc("fastpath_flows", "Flows installed in the kernel fast path's flow table.")
 	dRingDropped = desc("xsk_rx_dropped_total", "Frames the kernel dropped before the socket's rx ring for reasons other than invalid descriptors (XDP_STATISTICS rx_dropped).", "interface", "queue")
 	dRingRxInv   = desc("xsk_rx_invalid_descriptors_total", "Frames dropped for invalid fill descriptors (XDP_STATISTICS rx_invalid_descs).", "interface", "queue")
 	dRingTxInv   = desc("xsk_tx_invalid_descriptors_total", "Tx descriptors the kernel rejected (XDP_STATISTICS tx_invalid_descs).", "interface", "queue")
@@ -78,7 +80,7 @@ var (
 var allDescs = []*prometheus.Desc{dBuildInfo, dWorkers, dIfUp, dIfRxPackets, dIfRxBytes, dIfTxPackets, dIfTxBytes,
 	dForwarded, dToHost, dDropped, dReplies, dParse, dConntrack, dXlat, dICMPSent, dICMPNot, dFragmented, dFragments, dHeld,
 	dReleased, dNATCreated, dLost, dRuleHits, dDenied, dXDP, dRingDropped, dRingRxInv, dRingTxInv, dRingFull, dRingFillEm,
-	dRingTxEm, dEndpoints, dRoutes, dCTSessions, dCTCapacity, dNATInUse, dNATRange, dApply, dApplyFailed}
+	dRingTxEm, dFastEvents, dFastFlows, dEndpoints, dRoutes, dCTSessions, dCTCapacity, dNATInUse, dNATRange, dApply, dApplyFailed}
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
@@ -171,16 +173,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(dDenied, denied.DeniedIngress, ifc.Endpoint, "ingress")
 		}
 		if x := ifc.XDP; x != nil {
-			for _, d := range [...]struct {
-				action string
-				n      uint64
-			}{
-				{"redirected", x.Redirected}, {"pass-host", x.PassHost}, {"pass-arp", x.PassARP}, {"pass-ndp", x.PassNDP},
-				{"pass-link-local", x.PassLinkLocal}, {"pass-multicast", x.PassMulticast}, {"pass-other-proto", x.PassOtherProto},
-				{"pass-no-socket", x.PassNoSocket}, {"drop-no-socket", x.DropNoSocket}, {"drop-malformed", x.DropMalformed},
-			} {
-				counter(dXDP, d.n, ifc.Name, d.action)
-			}
+			x.Each(ifc.FastPath, func(action string, n uint64) { counter(dXDP, n, ifc.Name, action) })
 		}
 	}
 
@@ -195,6 +188,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		space := strconv.Itoa(int(r.Space))
 		gauge(dRoutes, float64(r.V4), space, "ipv4")
 		gauge(dRoutes, float64(r.V6), space, "ipv6")
+	}
+	if fp := s.FastPath; fp != nil {
+		fp.Each(func(event string, n uint64) { counter(dFastEvents, n, event) })
+		gauge(dFastFlows, float64(fp.Installed))
 	}
 	if ct := s.Conntrack; ct != nil {
 		gauge(dCTSessions, float64(ct.Sessions))

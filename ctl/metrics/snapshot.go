@@ -20,6 +20,8 @@ type Snapshot struct {
 	Interfaces []Interface
 	Endpoints  []Endpoint
 	Routes     []Routes
+	// FastPath is nil when the kernel fast path is off.
+	FastPath *fwd.OffloadStats
 	// Conntrack is nil when connection tracking is off.
 	Conntrack *Conntrack
 	NAT       []NATAddress
@@ -53,8 +55,9 @@ type Interface struct {
 	// i); empty when no worker holds the port.
 	Queues []Queue
 	// XDP is the port's XDP program's decisions; nil when the port is
-	// not attached.
-	XDP *bpf.Stats
+	// not attached. FastPath: the program has the fast path.
+	XDP      *bpf.Stats
+	FastPath bool
 }
 
 // Queue is one queue of a port: what its worker counted, and the

@@ -11,4 +11,4 @@ package bpf
 //
 // -type counters exports the per-CPU counter struct, so Stats copies its fields by name.
 
-//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -target bpfel -type counters -cflags "-O2 -g -Wall -Werror -Iinclude" xdp xdp.c
+//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -target bpfel -type counters -type flow_key -type flow -type fp_gen -cflags "-O2 -g -Wall -Werror -Iinclude" xdp xdp.c

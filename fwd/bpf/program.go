@@ -96,6 +96,9 @@ type Options struct {
 	Role      Role
 	NoSocket  NoSocket
 	HostAddrs []netip.Addr
+	// FastPath, when set, makes the program forward the established flows installed
+	// there in the kernel (fastpath.h); nil keeps every frame on the socket.
+	FastPath *FastPath
 }
 
 // Stats are the program's counters summed over CPUs: one per outcome, every frame counted
@@ -112,7 +115,53 @@ type Stats struct {
 	PassNoSocket   uint64 // no socket on the queue, NoSocketPass
 	DropNoSocket   uint64 // no socket on the queue, NoSocketDrop
 	DropMalformed  uint64 // shorter than its headers say, or a bad IP version or IHL
+
+	// The fast path (Options.FastPath). A hit is counted only here; a miss is counted by
+	// reason here and by its outcome above.
+	FastHit      uint64 // forwarded in the kernel
+	FastMiss     uint64 // no flow installed
+	FastStale    uint64 // installed under an older generation
+	FastTCPFlags uint64 // TCP SYN, FIN or RST
+	FastFragment uint64 // IPv4 fragment or IPv6 extension header
+	FastTTL      uint64 // TTL or hop limit <= 1
+	FastMTU      uint64 // longer than the egress MTU
+	FastOther    uint64 // VLAN tag, IPv4 options, bad header checksum or lengths, other MAC, no egress device
 }
+
+// FastMisses returns the frames the fast path sent on to the socket, all reasons.
+func (s Stats) FastMisses() uint64 {
+	return s.FastMiss + s.FastStale + s.FastTCPFlags + s.FastFragment + s.FastTTL + s.FastMTU + s.FastOther
+}
+
+// Each calls fn with the name and value of every counter, the fast path's only when
+// withFast (a program without it never counts them).
+func (s Stats) Each(withFast bool, fn func(name string, n uint64)) {
+	for _, c := range [...]struct {
+		name string
+		n    uint64
+	}{
+		{"redirected", s.Redirected}, {"pass-host", s.PassHost}, {"pass-arp", s.PassARP}, {"pass-ndp", s.PassNDP},
+		{"pass-link-local", s.PassLinkLocal}, {"pass-multicast", s.PassMulticast}, {"pass-other-proto", s.PassOtherProto},
+		{"pass-no-socket", s.PassNoSocket}, {"drop-no-socket", s.DropNoSocket}, {"drop-malformed", s.DropMalformed},
+	} {
+		fn(c.name, c.n)
+	}
+	if !withFast {
+		return
+	}
+	for _, c := range [...]struct {
+		name string
+		n    uint64
+	}{
+		{"fast-hit", s.FastHit}, {"fast-miss", s.FastMiss}, {"fast-stale", s.FastStale}, {"fast-tcp-flags", s.FastTCPFlags},
+		{"fast-fragment", s.FastFragment}, {"fast-ttl", s.FastTTL}, {"fast-mtu", s.FastMTU}, {"fast-other", s.FastOther},
+	} {
+		fn(c.name, c.n)
+	}
+}
+
+// FastPath reports whether the program was loaded with the fast path.
+func (p *Program) FastPath() bool { return p.fast }
 
 // Passed returns the frames given to the kernel.
 func (s Stats) Passed() uint64 {
@@ -131,10 +180,13 @@ type Program struct {
 	ifindex int
 	mode    AttachMode
 	pinned  bool // the link is pinned on bpffs: it outlives the process
+	fast    bool // loaded with Options.FastPath
 	closed  bool
 }
 
 var memlockOnce sync.Once
+
+func removeMemlock() { _ = rlimit.RemoveMemlock() }
 
 // Load validates opts, loads the program and its maps into the kernel and fills the host
 // address set. Nothing is attached yet.
@@ -156,7 +208,7 @@ func Load(opts Options) (*Program, error) {
 	}
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones to the memcg,
 	// and RemoveMemlock then does nothing.
-	memlockOnce.Do(func() { _ = rlimit.RemoveMemlock() })
+	memlockOnce.Do(removeMemlock)
 
 	spec, err := loadXdp()
 	if err != nil {
@@ -168,8 +220,16 @@ func Load(opts Options) (*Program, error) {
 	if err := spec.Variables[xdpVarNoSocketAction].Set(action); err != nil {
 		return nil, fmt.Errorf("bpf: setting no-socket action: %w", err)
 	}
-	p := &Program{}
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+	var lo *ebpf.CollectionOptions
+	if fp := opts.FastPath; fp != nil {
+		if err := spec.Variables[xdpVarFastPath].Set(uint8(1)); err != nil {
+			return nil, fmt.Errorf("bpf: setting fast_path: %w", err)
+		}
+		spec.Maps[xdpMapFlows].MaxEntries = uint32(fp.capacity)
+		lo = &ebpf.CollectionOptions{MapReplacements: fp.replacements()}
+	}
+	p := &Program{fast: opts.FastPath != nil}
+	if err := spec.LoadAndAssign(&p.objs, lo); err != nil {
 		return nil, fmt.Errorf("bpf: loading the XDP program: %w", err)
 	}
 	if err := p.replaceHostKeys(v4, v6); err != nil {
@@ -472,6 +532,14 @@ func (p *Program) Stats() (Stats, error) {
 		s.PassNoSocket += c.PassNoSocket
 		s.DropNoSocket += c.DropNoSocket
 		s.DropMalformed += c.DropMalformed
+		s.FastHit += c.FastHit
+		s.FastMiss += c.FastMiss
+		s.FastStale += c.FastStale
+		s.FastTCPFlags += c.FastTcpFlags
+		s.FastFragment += c.FastFragment
+		s.FastTTL += c.FastTtl
+		s.FastMTU += c.FastMtu
+		s.FastOther += c.FastOther
 	}
 	return s, nil
 }

@@ -164,6 +164,9 @@ func sub(a, b Stats) Stats {
 		PassNDP: a.PassNDP - b.PassNDP, PassLinkLocal: a.PassLinkLocal - b.PassLinkLocal, PassMulticast: a.PassMulticast - b.PassMulticast,
 		PassOtherProto: a.PassOtherProto - b.PassOtherProto, PassNoSocket: a.PassNoSocket - b.PassNoSocket,
 		DropNoSocket: a.DropNoSocket - b.DropNoSocket, DropMalformed: a.DropMalformed - b.DropMalformed,
+		FastHit: a.FastHit - b.FastHit, FastMiss: a.FastMiss - b.FastMiss, FastStale: a.FastStale - b.FastStale,
+		FastTCPFlags: a.FastTCPFlags - b.FastTCPFlags, FastFragment: a.FastFragment - b.FastFragment,
+		FastTTL: a.FastTTL - b.FastTTL, FastMTU: a.FastMTU - b.FastMTU, FastOther: a.FastOther - b.FastOther,
 	}
 }
 

@@ -9,8 +9,11 @@
 // gannet forwards), or, when that queue has no socket, passed or dropped by policy.
 // Frames too short for the headers they announce are dropped and counted.
 //
-// The program never rewrites a frame and never decides routing or policy: the pipeline
-// in userspace owns every forwarding decision. It only decides who sees the frame.
+// The program never decides routing or policy: the pipeline in userspace owns every
+// forwarding decision. Without the fast path it only decides who sees the frame. With it
+// (fast_path, the section "Fast path" below) it also repeats, for established flows, a
+// decision the pipeline made and installed in the flows map: a hit is rewritten and
+// redirected to its egress device here; everything else reaches the socket as before.
 //
 // Build: `make generate` (go generate ./fwd/bpf) runs bpf2go, which needs clang (14 or
 // newer) and the libbpf headers (<bpf/bpf_helpers.h>, Debian/Ubuntu package libbpf-dev);
@@ -40,6 +43,19 @@ struct counters {
 	__u64 pass_no_socket;    // no socket on the queue, policy pass
 	__u64 drop_no_socket;    // no socket on the queue, policy drop
 	__u64 drop_malformed;    // shorter than the headers it announces, or a bad IP version
+	// Fast path (counted only when fast_path is set). A hit is forwarded here and counted
+	// only as fast_hit; every miss is counted once by reason and then once more by where
+	// to_socket sent it.
+	__u64 fast_hit;          // rewritten and redirected to the flow's egress device
+	__u64 fast_miss;         // no flow installed for the 5-tuple
+	__u64 fast_stale;        // flow installed under an older generation of the tables, or
+	                         // the Go side's lease ended
+	__u64 fast_tcp_flags;    // TCP SYN, FIN or RST: the pipeline tracks the session's state
+	__u64 fast_fragment;     // an IPv4 fragment, or an IPv6 extension header
+	__u64 fast_ttl;          // TTL or hop limit <= 1: the pipeline answers Time Exceeded
+	__u64 fast_mtu;          // longer than the egress MTU: the pipeline fragments or answers
+	__u64 fast_other;        // not plain TCP/UDP the program handles (VLAN tag, IPv4
+	                         // options, bad header checksum or lengths, no egress device)
 };
 
 struct addr6 {
@@ -50,6 +66,8 @@ struct addr6 {
 // then prunes the branches of the other role.
 volatile const __u8 role = ROLE_UPLINK;
 volatile const __u32 no_socket_action = XDP_PASS;
+// Whether the program looks established flows up in the flows map (Options.FastPath).
+volatile const __u8 fast_path = 0;
 
 // The AF_XDP socket of each receive queue, indexed by rx_queue_index.
 struct {
@@ -119,6 +137,8 @@ static __always_inline int to_socket(struct xdp_md *ctx)
 	return COUNT(pass_no_socket, act);
 }
 
+#include "fastpath.h"
+
 // is_ndp reports whether the IPv6 packet at ip6 carries an NDP message (RFC 4861:
 // router/neighbour solicitation and advertisement, redirect), looking through at most
 // three hop-by-hop, routing or destination-options headers. A fragment or any other
@@ -168,6 +188,11 @@ static __always_inline int handle_ipv4(struct xdp_md *ctx, __u8 *ip, void *end)
 		if ((bpf_ntohl(daddr) >> 28) == 0xe || daddr == 0xffffffff)
 			return PASS(pass_multicast);
 	}
+	if (fast_path) {
+		int act = fast_forward(ctx, FP_IPV4);
+		if (act >= 0)
+			return act;
+	}
 	return to_socket(ctx);
 }
 
@@ -200,6 +225,11 @@ static __always_inline int handle_ipv6(struct xdp_md *ctx, __u8 *ip, void *end)
 			return PASS(pass_multicast);
 		if (ip[24] == 0xfe && (ip[25] & 0xc0) == 0x80)
 			return PASS(pass_link_local);
+	}
+	if (fast_path) {
+		int act = fast_forward(ctx, FP_IPV6);
+		if (act >= 0)
+			return act;
 	}
 	return to_socket(ctx);
 }

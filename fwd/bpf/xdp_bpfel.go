@@ -30,17 +30,69 @@ type xdpCounters struct {
 	PassNoSocket   uint64
 	DropNoSocket   uint64
 	DropMalformed  uint64
+	FastHit        uint64
+	FastMiss       uint64
+	FastStale      uint64
+	FastTcpFlags   uint64
+	FastFragment   uint64
+	FastTtl        uint64
+	FastMtu        uint64
+	FastOther      uint64
+}
+
+type xdpFlow struct {
+	_        structs.HostLayout
+	Gen      uint32
+	Egress   uint32
+	Dmac     [6]uint8
+	Smac     [6]uint8
+	InMac    [6]uint8
+	Mtu      uint16
+	Flags    uint8
+	Pad      [3]uint8
+	Src      [4]uint32
+	Dst      [4]uint32
+	Sport    uint16
+	Dport    uint16
+	L3Delta  uint16
+	L4Delta  uint16
+	LastSeen uint64
+	Packets  uint64
+	Bytes    uint64
+}
+
+type xdpFlowKey struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Family  uint8
+	Proto   uint8
+	Pad     uint16
+	Src     [4]uint32
+	Dst     [4]uint32
+	Sport   uint16
+	Dport   uint16
+}
+
+type xdpFpGen struct {
+	_       structs.HostLayout
+	Gen     uint32
+	Pad     uint32
+	Expires uint64
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	xdpMapEgress         = "egress"
+	xdpMapFlows          = "flows"
+	xdpMapGeneration     = "generation"
 	xdpMapHost4          = "host4"
 	xdpMapHost6          = "host6"
 	xdpMapStats          = "stats"
 	xdpMapXsks           = "xsks"
 	xdpProgGannetXdp     = "gannet_xdp"
+	xdpVarFastPath       = "fast_path"
 	xdpVarNoSocketAction = "no_socket_action"
 	xdpVarRole           = "role"
 )
@@ -94,16 +146,20 @@ type xdpProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpMapSpecs struct {
-	Host4 *ebpf.MapSpec `ebpf:"host4"`
-	Host6 *ebpf.MapSpec `ebpf:"host6"`
-	Stats *ebpf.MapSpec `ebpf:"stats"`
-	Xsks  *ebpf.MapSpec `ebpf:"xsks"`
+	Egress     *ebpf.MapSpec `ebpf:"egress"`
+	Flows      *ebpf.MapSpec `ebpf:"flows"`
+	Generation *ebpf.MapSpec `ebpf:"generation"`
+	Host4      *ebpf.MapSpec `ebpf:"host4"`
+	Host6      *ebpf.MapSpec `ebpf:"host6"`
+	Stats      *ebpf.MapSpec `ebpf:"stats"`
+	Xsks       *ebpf.MapSpec `ebpf:"xsks"`
 }
 
 // xdpVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type xdpVariableSpecs struct {
+	FastPath       *ebpf.VariableSpec `ebpf:"fast_path"`
 	NoSocketAction *ebpf.VariableSpec `ebpf:"no_socket_action"`
 	Role           *ebpf.VariableSpec `ebpf:"role"`
 }
@@ -128,14 +184,20 @@ func (o *xdpObjects) Close() error {
 //
 // It can be passed to loadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpMaps struct {
-	Host4 *ebpf.Map `ebpf:"host4"`
-	Host6 *ebpf.Map `ebpf:"host6"`
-	Stats *ebpf.Map `ebpf:"stats"`
-	Xsks  *ebpf.Map `ebpf:"xsks"`
+	Egress     *ebpf.Map `ebpf:"egress"`
+	Flows      *ebpf.Map `ebpf:"flows"`
+	Generation *ebpf.Map `ebpf:"generation"`
+	Host4      *ebpf.Map `ebpf:"host4"`
+	Host6      *ebpf.Map `ebpf:"host6"`
+	Stats      *ebpf.Map `ebpf:"stats"`
+	Xsks       *ebpf.Map `ebpf:"xsks"`
 }
 
 func (m *xdpMaps) Close() error {
 	return _XdpClose(
+		m.Egress,
+		m.Flows,
+		m.Generation,
 		m.Host4,
 		m.Host6,
 		m.Stats,
@@ -147,6 +209,7 @@ func (m *xdpMaps) Close() error {
 //
 // It can be passed to loadXdpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type xdpVariables struct {
+	FastPath       *ebpf.Variable `ebpf:"fast_path"`
 	NoSocketAction *ebpf.Variable `ebpf:"no_socket_action"`
 	Role           *ebpf.Variable `ebpf:"role"`
 }

@@ -35,6 +35,8 @@ type GannetLab struct {
 	Table   []netip.Prefix // extra routes via the sink (GannetACLBGP: a full table)
 	Rules   []acl.Rule     // GannetACLBGP: the rules, the last one the catch-all
 	Idle    string         // dataplane.idle: poll (default) or busy
+	// FastPath turns dataplane.fastPath on.
+	FastPath bool
 }
 
 // XlatSpace is the translated address space of GannetXlat.
@@ -48,6 +50,9 @@ func GannetConfig(kind GannetKind, l GannetLab) ([]byte, error) {
 	cfg := yamlMap{
 		"node":      yamlMap{"name": "bench-dut", "routerIPv4": AddrDUTIn4.Addr().String(), "routerIPv6": AddrDUTIn6.Addr().String()},
 		"dataplane": yamlMap{"cores": []int{l.DUTCPU}, "idle": cmp.Or(l.Idle, "poll")},
+	}
+	if l.FastPath {
+		cfg["dataplane"].(yamlMap)["fastPath"] = "on"
 	}
 	ports := []yamlMap{{"interface": l.Out, "role": "uplink"}}
 	routes := []yamlMap{

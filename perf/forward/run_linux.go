@@ -541,7 +541,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Generator: generatorText(&o),
 		Packets:   fmt.Sprintf("IPv4 UDP %dB frames, %d flows (%d sources from %v, ports from %d) to %v:%d", o.Packets.FrameSize, o.Packets.Flows, o.Packets.SrcAddrs, o.Packets.Src, o.Packets.SrcPort, o.Packets.Dst, o.Packets.DstPort),
 		Pinning: fmt.Sprintf("generator on CPU %d (taskset). The DUT ingress veth's receive work (GRO; an XDP program; the copy into an AF_XDP socket) runs on the sending CPU %d, as veth does, like a NIC's off the forwarder's core; "+
-			"on CPU %d: kernel forwarding (RPS from the ingress veth), userspace DUTs (taskset, testpmd lcore, gannet worker core) and, for xdp-redirect only, the ingress NAPI in a threaded-NAPI kthread (the program is the whole DUT). "+
+			"on CPU %d: kernel forwarding (RPS from the ingress veth), userspace DUTs (taskset, testpmd lcore, gannet worker core) and, for xdp-redirect and the gannet *-fast rows, the ingress NAPI in a threaded-NAPI kthread (the XDP program does the DUT's work). "+
 			"Generator, DUT processes and DUT kthreads run at nice %d (the machine is shared); the sink's NAPI kthread runs on CPU %d at SCHED_FIFO so the busy generator cannot starve it. "+
 			"DUT CPU = CPU time of the DUT namespace's processes and NAPI kthreads plus irq/softirq time of CPU %d; gen CPU = CPU %d busy from /proc/stat, all causes",
 			o.GenCPU, o.GenCPU, o.DUTCPU, benchNice, o.GenCPU, o.DUTCPU, o.GenCPU),

@@ -52,25 +52,36 @@ func Scenarios() []Scenario {
 			Setup:  xdpRedirect},
 		{Name: "gannet-route", Role: RoleGannet,
 			Detail: "gannet run: two uplink ports, static routes, neighbours from the kernel; one worker on the DUT CPU",
-			Setup:  gannetScenario(GannetRoute)},
+			Setup:  gannetScenario(GannetRoute, false)},
+		{Name: "gannet-route-fast", Role: RoleGannet,
+			Detail: "as gannet-route with dataplane.fastPath on: the pipeline decides each flow, the XDP program forwards its later packets",
+			Setup:  gannetScenario(GannetRoute, true)},
 		{Name: "gannet-acl1k-bgp", Role: RoleGannet,
 			Detail: "gannet run: generator as a workload endpoint, acl1_1k as its egress policy (stateful, conntrack on), a full IPv4+IPv6 table of routes via the sink",
-			Setup:  gannetScenario(GannetACLBGP)},
+			Setup:  gannetScenario(GannetACLBGP, false)},
+		{Name: "gannet-acl1k-bgp-fast", Role: RoleGannet,
+			Detail: "as gannet-acl1k-bgp with dataplane.fastPath on",
+			Setup:  gannetScenario(GannetACLBGP, true)},
 		{Name: "gannet-snat", Role: RoleGannet,
 			Detail: "gannet run: natOutgoing from 198.18.0.0/24 to 198.19.0.1 (conntrack on)",
-			Setup:  gannetScenario(GannetSNAT)},
+			Setup:  gannetScenario(GannetSNAT, false)},
+		{Name: "gannet-snat-fast", Role: RoleGannet,
+			Detail: "as gannet-snat with dataplane.fastPath on",
+			Setup:  gannetScenario(GannetSNAT, true)},
 		{Name: "gannet-4to6", Role: RoleGannet,
 			Detail: "gannet run: generator as a workload in translated space 7; IPv4 in, IPv6 (64:ff9b:1:7::/96) out",
-			Setup:  gannetScenario(GannetXlat)},
+			Setup:  gannetScenario(GannetXlat, false)},
 	}
 }
 
 // gannetScenario runs `gannet run` in the DUT namespace with the
-// scenario's configuration, pinned to the DUT CPU.
-func gannetScenario(kind GannetKind) func(e *env) (func() error, error) {
+// scenario's configuration, pinned to the DUT CPU; fast turns the kernel
+// fast path on (the sink's veth has an XDP program, so frames redirected
+// into the DUT's end of it are received).
+func gannetScenario(kind GannetKind, fast bool) func(e *env) (func() error, error) {
 	return func(e *env) (func() error, error) {
 		o := e.opts
-		l := GannetLab{In: e.di, Out: e.do, GenMAC: e.macG, DUTCPU: o.DUTCPU, Idle: o.GannetIdle}
+		l := GannetLab{In: e.di, Out: e.do, GenMAC: e.macG, DUTCPU: o.DUTCPU, Idle: o.GannetIdle, FastPath: fast}
 		a := o.Packets.Src
 		for range o.Packets.SrcAddrs {
 			l.Sources = append(l.Sources, a)
@@ -124,6 +135,15 @@ func gannetScenario(kind GannetKind) func(e *env) (func() error, error) {
 		if err := waitFor(p, ready, 5*time.Minute); err != nil {
 			p.Stop()
 			return nil, err
+		}
+		if fast {
+			// The XDP program forwards most packets itself: as for
+			// xdp-redirect, the ingress NAPI runs in a kthread that
+			// pinNAPI moves to the DUT CPU, so its work is the DUT's.
+			if err := e.run(e.dut, "sh", "-c", "echo 1 > /sys/class/net/"+e.di+"/threaded"); err != nil {
+				p.Stop()
+				return nil, err
+			}
 		}
 		return p.Stop, nil
 	}

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// fastpath.h: the kernel tier of gannet's forwarding, included by xdp.c. The pipeline in
+// userspace decides every flow; once it has fully decided an established TCP or UDP flow
+// (route, policy verdict, NAT mapping, neighbour) it installs the result in the flows map,
+// and this code repeats that decision for the flow's later packets without the AF_XDP
+// socket: rewrite the Ethernet header, decrement the TTL or hop limit, apply the NAT
+// rewrite with the checksum deltas the pipeline computed, and redirect to the egress
+// device through the egress devmap.
+//
+// Anything the decision does not cover goes to the socket exactly as without the fast
+// path, counted by reason: a miss, an entry of an older generation of the tables (every
+// publish of routes, policy, endpoints or NAT bumps the generation, so a stale decision
+// is never applied), TCP SYN/FIN/RST (conntrack follows the session's state), fragments
+// and IPv6 extension headers, TTL <= 1 (Time Exceeded), a packet over the egress MTU,
+// and anything unusual (VLAN tags, IPv4 options, a bad IPv4 header checksum, lengths that
+// do not add up, a frame to another MAC than the one the flow was decided for, an egress
+// device without a devmap entry). The output frame is byte for byte what the pipeline
+// would have sent (fwd's differential test runs both).
+//
+// Checksums: the deltas are ones' complement sums over the frame's 16-bit words read in
+// memory order (little-endian on the bpfel target, the only one gannet builds), which is
+// how nat computes them; the ones' complement sum does not depend on byte order (RFC 1071
+// section 2(B)). Applying the pipeline's updates one after the other (NAT, then the TTL)
+// or their sum at once gives the same field: folding is associative for these sums.
+
+#define FP_IPV4 4
+#define FP_IPV6 6
+
+// flow.flags
+#define FP_REWRITE 1 // NAT changed the tuple: write src/dst/ports and patch the L4 checksum
+
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define TCP_FIN_ 0x01
+#define TCP_SYN_ 0x02
+#define TCP_RST_ 0x04
+
+// A flow as the packet arrives: the ingress device and the 5-tuple before any rewrite.
+// IPv4 addresses are in the first word of src and dst, the rest zero. Ports are in
+// network byte order. Mirrored by FlowKey in fastpath.go.
+struct flow_key {
+	__u32 ifindex;
+	__u8 family; // FP_IPV4 or FP_IPV6
+	__u8 proto;  // IPPROTO_TCP_ or IPPROTO_UDP_
+	__u16 pad;
+	__u32 src[4];
+	__u32 dst[4];
+	__u16 sport;
+	__u16 dport;
+};
+
+// What the pipeline decided for the flow, and what the program counts for it. The Go
+// side writes every field but last_seen, packets and bytes, which it reads back (the
+// program updates the counters atomically: CPUs share the entry). Mirrored by Flow in
+// fastpath.go.
+struct flow {
+	__u32 gen;     // the generation of the tables the decision was made under
+	__u32 egress;  // egress ifindex, a key of the egress devmap
+	__u8 dmac[6];  // Ethernet destination out (the neighbour's or endpoint's MAC)
+	__u8 smac[6];  // Ethernet source out
+	__u8 in_mac[6]; // Ethernet destination the flow arrives with (gateway or port MAC)
+	__u16 mtu;     // egress IP MTU: a longer packet goes to the pipeline
+	__u8 flags;
+	__u8 pad[3];
+	__u32 src[4];  // the tuple out (FP_REWRITE)
+	__u32 dst[4];
+	__u16 sport;
+	__u16 dport;
+	__u16 l3_delta; // IPv4 header checksum delta of the address rewrite, memory order
+	__u16 l4_delta; // TCP/UDP checksum delta of the address and port rewrite
+	__u64 last_seen; // bpf_ktime_get_ns of the last packet forwarded here
+	__u64 packets;
+	__u64 bytes;     // IP bytes (the L3 length), as conntrack counts them
+};
+
+// Capacity is set by the Go side before load (Options.FastPath); the maps are shared by
+// the programs of every port.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct flow_key);
+	__type(value, struct flow);
+} flows SEC(".maps");
+
+// The current generation of the tables, bumped by the Go side on every publish, and the
+// lease the Go side renews while it runs: once gannet stops or hangs, no decision is
+// applied after the lease ends (every frame goes to the socket, whose absence the
+// no-socket policy handles: fail closed). Mirrored by xdpFpGen.
+struct fp_gen {
+	__u32 gen;
+	__u32 pad;
+	__u64 expires; // bpf_ktime_get_ns after which no entry applies
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_gen);
+} generation SEC(".maps");
+
+// The devices flows may leave by, keyed by ifindex.
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
+} egress SEC(".maps");
+
+// csum_fold folds a sum of 16-bit words to 16 bits with end-around carry.
+static __always_inline __u16 csum_fold(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)s;
+}
+
+// fast_rewrite turns the frame (trimmed to its IP packet) into the one the pipeline
+// would send for flow f. It returns -1 only if the frame is shorter than the headers
+// fast_forward checked, which cannot happen.
+static __always_inline int fast_rewrite(struct xdp_md *ctx, struct flow *f, int family, __u8 proto, __u8 ttl)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u8 *ip = (__u8 *)(eth + 1);
+	__u8 *l4;
+	int rewrite = f->flags & FP_REWRITE;
+
+	if (family == FP_IPV4) {
+		if (ip + IPV4_MIN_LEN > (__u8 *)end)
+			return -1;
+		__u16 *w = (__u16 *)ip;
+		if (rewrite) {
+			__builtin_memcpy(ip + 12, &f->src[0], 4);
+			__builtin_memcpy(ip + 16, &f->dst[0], 4);
+		}
+		ip[8] = ttl - 1;
+		// The TTL is the low byte of the word TTL|protocol read in memory order: the
+		// word drops by one, so ~old + new = 0xfffe (RFC 1624 eqn. 3).
+		w[5] = ~csum_fold((__u64)(__u16)~w[5] + f->l3_delta + 0xfffe);
+		l4 = ip + IPV4_MIN_LEN;
+	} else {
+		if (ip + IPV6_LEN > (__u8 *)end)
+			return -1;
+		if (rewrite) {
+			__builtin_memcpy(ip + 8, f->src, 16);
+			__builtin_memcpy(ip + 24, f->dst, 16);
+		}
+		ip[7] = ttl - 1;
+		l4 = ip + IPV6_LEN;
+	}
+	__builtin_memcpy(eth->h_dest, f->dmac, 6);
+	__builtin_memcpy(eth->h_source, f->smac, 6);
+	if (!rewrite)
+		return 0;
+	if (l4 + 8 > (__u8 *)end)
+		return -1;
+	__builtin_memcpy(l4, &f->sport, 2);
+	__builtin_memcpy(l4 + 2, &f->dport, 2);
+	if (proto == IPPROTO_TCP_) {
+		if (l4 + 20 > (__u8 *)end)
+			return -1;
+		__u16 *c = (__u16 *)(l4 + 16);
+		*c = ~csum_fold((__u64)(__u16)~*c + f->l4_delta);
+		return 0;
+	}
+	__u16 *c = (__u16 *)(l4 + 6);
+	// Zero is "no checksum" and stays; a computed zero is sent as all ones (RFC 768).
+	if (*c != 0) {
+		__u16 v = ~csum_fold((__u64)(__u16)~*c + f->l4_delta);
+		*c = v ? v : 0xffff;
+	}
+	return 0;
+}
+
+// FP_MISS counts a miss by reason and sends the frame on to to_socket.
+#define FP_MISS(field) COUNT(field, -1)
+
+// fast_forward forwards the frame of an established flow the pipeline installed and
+// returns the XDP action, or -1 when the frame must go to the pipeline.
+static __always_inline int fast_forward(struct xdp_md *ctx, int family)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct flow_key k = {};
+	__u32 l3len, l4off;
+	__u8 ttl;
+
+	if ((void *)(eth + 1) > end)
+		return -1;
+	// Tagged frames: the pipeline sends untagged ones; not worth a second layout here.
+	if (eth->h_proto != bpf_htons(family == FP_IPV4 ? ETH_P_IP : ETH_P_IPV6))
+		return FP_MISS(fast_other);
+	__u8 *ip = (__u8 *)(eth + 1);
+	__u32 avail = (__u32)((long)end - (long)ip);
+
+	k.ifindex = ctx->ingress_ifindex;
+	k.family = family;
+	if (family == FP_IPV4) {
+		if (ip + IPV4_MIN_LEN > (__u8 *)end)
+			return -1;
+		if (ip[0] != 0x45)
+			return FP_MISS(fast_other); // options (or a malformed header)
+		__u16 *w = (__u16 *)ip;
+		__u64 sum = 0;
+#pragma unroll
+		for (int i = 0; i < 10; i++)
+			sum += w[i];
+		if (csum_fold(sum) != 0xffff)
+			return FP_MISS(fast_other); // the pipeline drops it as malformed
+		if (w[3] & bpf_htons(0x3fff))
+			return FP_MISS(fast_fragment); // MF or an offset
+		l3len = bpf_ntohs(w[1]);
+		ttl = ip[8];
+		k.proto = ip[9];
+		__builtin_memcpy(&k.src[0], ip + 12, 4);
+		__builtin_memcpy(&k.dst[0], ip + 16, 4);
+		l4off = IPV4_MIN_LEN;
+	} else {
+		if (ip + IPV6_LEN > (__u8 *)end)
+			return -1;
+		l3len = IPV6_LEN + bpf_ntohs(*(__u16 *)(ip + 4));
+		k.proto = ip[6];
+		ttl = ip[7];
+		__builtin_memcpy(k.src, ip + 8, 16);
+		__builtin_memcpy(k.dst, ip + 24, 16);
+		l4off = IPV6_LEN;
+		if (k.proto == IPPROTO_HOPOPTS_ || k.proto == IPPROTO_ROUTING_ || k.proto == IPPROTO_DSTOPTS_ ||
+		    k.proto == 44 /* fragment */)
+			return FP_MISS(fast_fragment);
+	}
+	if (l3len < l4off || l3len > avail)
+		return FP_MISS(fast_other);
+	if (k.proto != IPPROTO_TCP_ && k.proto != IPPROTO_UDP_)
+		return FP_MISS(fast_other);
+
+	__u8 *l4 = ip + l4off;
+	__u32 seg = l3len - l4off;
+	if (k.proto == IPPROTO_TCP_) {
+		if (l4 + 20 > (__u8 *)end || seg < 20)
+			return FP_MISS(fast_other);
+		__u32 doff = (l4[12] >> 4) * 4;
+		if (doff < 20 || doff > seg)
+			return FP_MISS(fast_other);
+		if (l4[13] & (TCP_SYN_ | TCP_FIN_ | TCP_RST_))
+			return FP_MISS(fast_tcp_flags);
+	} else {
+		if (l4 + 8 > (__u8 *)end || seg < 8)
+			return FP_MISS(fast_other);
+		__u32 ulen = bpf_ntohs(*(__u16 *)(l4 + 4));
+		if (ulen < 8 || ulen > seg)
+			return FP_MISS(fast_other);
+	}
+	__builtin_memcpy(&k.sport, l4, 2);
+	__builtin_memcpy(&k.dport, l4 + 2, 2);
+	if (ttl <= 1)
+		return FP_MISS(fast_ttl);
+
+	struct flow *f = bpf_map_lookup_elem(&flows, &k);
+	if (!f)
+		return FP_MISS(fast_miss);
+	__u32 zero = 0;
+	struct fp_gen *gen = bpf_map_lookup_elem(&generation, &zero);
+	__u64 now = bpf_ktime_get_ns();
+	if (!gen || f->gen != gen->gen || now > gen->expires)
+		return FP_MISS(fast_stale);
+	if (l3len > f->mtu)
+		return FP_MISS(fast_mtu);
+	__u32 d4, m4;
+	__u16 d2, m2;
+	__builtin_memcpy(&d4, eth->h_dest, 4);
+	__builtin_memcpy(&d2, eth->h_dest + 4, 2);
+	__builtin_memcpy(&m4, f->in_mac, 4);
+	__builtin_memcpy(&m2, f->in_mac + 4, 2);
+	if (d4 != m4 || d2 != m2)
+		return FP_MISS(fast_other);
+	__u32 out = f->egress;
+	if (!bpf_map_lookup_elem(&egress, &out))
+		return FP_MISS(fast_other);
+
+	// The pipeline sends the IP packet and nothing after it (Ethernet padding, trailing
+	// bytes): trim the same, before anything is rewritten.
+	if (avail > l3len && bpf_xdp_adjust_tail(ctx, -(int)(avail - l3len)) != 0)
+		return FP_MISS(fast_other);
+
+	// Decided: from here on the frame is the pipeline's output.
+	f->last_seen = now;
+	__sync_fetch_and_add(&f->packets, 1);
+	__sync_fetch_and_add(&f->bytes, l3len);
+	if (fast_rewrite(ctx, f, family, k.proto, ttl) != 0)
+		return DROP_MALFORMED(); // lengths were checked above: cannot happen
+	return COUNT(fast_hit, bpf_redirect_map(&egress, out, 0));
+}
