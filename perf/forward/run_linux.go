@@ -82,8 +82,11 @@ type env struct {
 	gen, dut, sink         string // namespaces
 	g, di, do, s           string // interfaces
 	macG, macDI, macDO, ms string
-	dir                    string // scratch directory of this scenario
-	sinkDrop               io.Closer
+	// genDst, when set, is the generator's destination MAC instead of
+	// macDI: a workload sends to the gateway MAC, not to the DUT port's.
+	genDst   string
+	dir      string // scratch directory of this scenario
+	sinkDrop io.Closer
 }
 
 // close removes the topology.
@@ -414,9 +417,13 @@ func (e *env) read() (Reading, error) {
 // namespace, pinned to the generator CPU, for d.
 func (e *env) generate(d time.Duration) (*proc, error) {
 	p := e.opts.Packets
+	dst := e.macDI
+	if e.genDst != "" {
+		dst = e.genDst
+	}
 	return e.background(e.gen, "pktgen.log", "nice", pinned(e.opts.GenCPU,
 		e.opts.Gannet, "pktgen", "--mode", e.opts.GenMode, "--rate", strconv.FormatFloat(e.opts.Rate, 'f', -1, 64),
-		"--dev", e.g, "--dst-mac", e.macDI,
+		"--dev", e.g, "--dst-mac", dst,
 		"--src", p.Src.String(), "--src-addrs", fmt.Sprint(p.SrcAddrs), "--sport", fmt.Sprint(p.SrcPort),
 		"--dst", p.Dst.String(), "--dport", fmt.Sprint(p.DstPort), "--flows", fmt.Sprint(p.Flows),
 		"--size", fmt.Sprint(p.FrameSize), "--cores", fmt.Sprint(e.opts.GenCPU),

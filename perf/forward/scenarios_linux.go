@@ -23,6 +23,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 
+	"github.com/gannet-net/gannet/fwd"
 	"github.com/gannet-net/gannet/lab/namespace"
 	"github.com/gannet-net/gannet/perf/lpmbench"
 )
@@ -87,6 +88,11 @@ func gannetScenario(kind GannetKind, fast bool) func(e *env) (func() error, erro
 			l.Sources = append(l.Sources, a)
 			a = a.Next()
 		}
+		if kind == GannetACLBGP || kind == GannetXlat {
+			// The generator is a workload: it sends to the gateway, and
+			// gannet drops a frame for any other MAC (not-for-router).
+			e.genDst = net.HardwareAddr(fwd.DefaultGatewayMAC[:]).String()
+		}
 		if kind == GannetACLBGP {
 			var err error
 			if l.Rules, err = ACLRules(); err != nil {
@@ -117,20 +123,42 @@ func gannetScenario(kind GannetKind, fast bool) func(e *env) (func() error, erro
 		// No taskset: the worker pins itself to dataplane.cores. Its
 		// connection table's state file lives beside its files too,
 		// never in the host's /run/gannet.
-		p, err := e.background(e.dut, "gannet.log", "nice", "-n", strconv.Itoa(benchNice), o.Gannet, "run", "--config", path,
+		// Ready when gannet says READY=1 (sd_notify): its programs are
+		// attached (failing closed) before its tables are loaded, and a
+		// full table takes a while, so an attached program is not yet
+		// forwarding.
+		notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(e.dir, "notify"), Net: "unixgram"})
+		if err != nil {
+			return nil, err
+		}
+		defer notify.Close()
+		p, err := e.background(e.dut, "gannet.log", "nice", "-n", strconv.Itoa(benchNice),
+			"env", "NOTIFY_SOCKET="+filepath.Join(e.dir, "notify"), o.Gannet, "run", "--config", path,
 			"--state-dir", filepath.Join(e.dir, "state"))
 		if err != nil {
 			return nil, err
 		}
-		// Ready when both ports have the XDP program (a full table takes a while to load).
-		ready := func() bool {
-			for _, dev := range []string{e.di, e.do} {
-				out, err := namespace.Run(e.dut, "ip", "link", "show", "dev", dev)
-				if err != nil || !strings.Contains(out, "xdp") {
-					return false
+		readyMsg := make(chan struct{})
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				n, err := notify.Read(buf)
+				if err != nil {
+					return
+				}
+				if strings.Contains(string(buf[:n]), "READY=1") {
+					close(readyMsg)
+					return
 				}
 			}
-			return true
+		}()
+		ready := func() bool {
+			select {
+			case <-readyMsg:
+				return true
+			default:
+				return false
+			}
 		}
 		if err := waitFor(p, ready, 5*time.Minute); err != nil {
 			p.Stop()
