@@ -15,13 +15,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gannet-net/gannet/perf/forward"
+	"github.com/gannet-net/gannet/perf/pktgen"
 )
 
 func newBenchForwardCmd() *cobra.Command {
 	var (
-		o    forward.Options
-		only string
-		out  string
+		o     forward.Options
+		flows int
+		only  string
+		out   string
 	)
 	cmd := &cobra.Command{
 		Use:   "forward [--out DIR]",
@@ -50,6 +52,13 @@ Writes forward.txt (the table), forward.json and forward.png to --out.`,
 				o.Only = strings.Split(only, ",")
 			}
 			o.Log = cmd.ErrOrStderr()
+			o.Packets = forward.DefaultPackets()
+			if flows != 0 {
+				if flows < 1 || flows > pktgen.MaxFlows {
+					return fmt.Errorf("--flows: %d outside 1..%d", flows, pktgen.MaxFlows)
+				}
+				o.Packets.Flows = flows
+			}
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
@@ -74,6 +83,7 @@ Writes forward.txt (the table), forward.json and forward.png to --out.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.IntVar(&flows, "flows", 0, "flows the generator cycles through (default 256; many flows measure the cost of new and short flows)")
 	fl.DurationVar(&o.Duration, "duration", 5*time.Second, "length of one run")
 	fl.DurationVar(&o.Warmup, "warmup", 2*time.Second, "traffic before the first run")
 	fl.IntVar(&o.Runs, "runs", 3, "runs per scenario (median, min, max reported)")
