@@ -232,8 +232,7 @@ func (c *Classifier) MatchBatch(keys []PacketKey, out []int32) {
 	out = out[:len(keys)]
 	var b4, b6 batch
 	fam := c.fam.Load()
-	b4.f, b4.per = &fam.v4, fam.v4.keysPerWalk()
-	b6.f, b6.per = &fam.v6, fam.v6.keysPerWalk()
+	b4.f, b6.f = &fam.v4, &fam.v6
 	for i := range keys {
 		k := &keys[i]
 		switch k.Family {
@@ -242,14 +241,14 @@ func (c *Classifier) MatchBatch(keys []PacketKey, out []int32) {
 			d[0] = binary.BigEndian.Uint32(k.Src[:4])
 			d[1] = binary.BigEndian.Uint32(k.Dst[:4])
 			d[2], d[3], d[4] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
-			if b4.n >= b4.per {
+			if b4.n == batchKeys {
 				b4.flush(out)
 			}
 		case pkt.FamilyIPv6:
 			d := b6.next(i)
 			words6(d, &k.Src, &k.Dst)
 			d[8], d[9], d[10] = uint32(k.SrcPort), uint32(k.DstPort), uint32(k.Proto)
-			if b6.n >= b6.per {
+			if b6.n == batchKeys {
 				b6.flush(out)
 			}
 		default:

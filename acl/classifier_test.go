@@ -312,7 +312,7 @@ func TestEmptyClassifier(t *testing.T) {
 }
 
 // TestForestManyTrees checks the walk over more trees than lanes (groups of
-// maxLanes, the stop on minRule) and batches of them against the linear
+// treeLanes, the stop on minRule) and batches of them against the linear
 // scan: the rules are cut into one small tree each few rules.
 func TestForestManyTrees(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
@@ -349,8 +349,8 @@ func TestForestManyTrees(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := len(f.roots); n <= 2*maxLanes {
-			t.Fatalf("built %d trees, want more than %d", n, 2*maxLanes)
+		if n := len(f.roots); n <= 2*treeLanes {
+			t.Fatalf("built %d trees, want more than %d", n, 2*treeLanes)
 		}
 		lin, err := NewLinear(rules)
 		if err != nil {

@@ -33,13 +33,16 @@
 //     narrow destination only, neither — each group gets its own tree, and
 //     groups that still blow up are halved by priority (tiny ones become a
 //     linear leaf).
-//   - All trees of a family share two flat arrays, and a lookup walks them
-//     at once: one lane per tree (per tree and key in MatchBatch, up to 16
-//     lanes) for as many rounds as the deepest tree, leaves pointing back
-//     at themselves so no lane needs a branch; the lanes' loads are
-//     independent, so their cache misses overlap. Leaves are then scanned
-//     in order of their tree's best rule, skipping any whose first rule
-//     cannot beat the match found so far.
+//   - All trees of a family share two flat arrays. A lookup walks up to
+//     four trees at once for one key (MatchPacket), a batch eight keys at
+//     once down one tree (MatchBatch): each lane's node sits in its own
+//     register, leaves point back at themselves so no lane needs a branch,
+//     and the walk stops at the tree's depth or once every lane is on a
+//     leaf; the lanes' loads are independent, so their latencies overlap.
+//     Leaves are scanned in order of their tree's best rule, skipping any
+//     whose first rule cannot beat the match found so far; a batch skips a
+//     tree for eight keys that all matched a better rule already, and stops
+//     at the first tree none of its keys can use.
 //
 // Why not the others: HiCuts/HyperCuts cut dimensions into equal pieces,
 // which wastes memory on the skewed prefix and port distributions of real

@@ -1,15 +1,20 @@
-// Keys flow in here as word arrays and leave as rule indices: every tree of
-// a forest is walked at once, one lane per tree (and per key in a batch),
-// for a fixed number of rounds, then each lane scans the leaf it reached
-// and the lowest rule index wins.
+// Keys flow in here as word arrays and leave as rule indices: each tree of
+// a forest is walked by several keys at once (or a key walks several trees
+// at once), each lane's node in a register, then each key scans the leaves
+// it reached in order of their tree's best rule and the lowest rule index
+// wins.
 
 package acl
 
-// maxLanes is how many (tree, key) walks advance together. Each round
-// issues one independent load per lane, so a lookup that visits several
-// trees, or a batch that visits one, keeps up to maxLanes cache misses in
-// flight instead of paying them one after another.
-const maxLanes = 16
+// Lane widths. A lane's step is one load that depends on the previous one;
+// walking several lanes in one loop, each in its own register, overlaps
+// those loads and keeps a step to about ten instructions (no lane array in
+// memory, no per-lane key index).
+const (
+	keyLanes  = 8  // keys walking one tree together in a batch (walk8)
+	treeLanes = 4  // trees one key walks together (walk4)
+	batchKeys = 32 // keys of one family a batch collects before walking (a multiple of keyLanes)
+)
 
 // noRule is -1 as an unsigned rule index: min over uint32 picks the first
 // match and leaves noRule when nothing matched.
@@ -34,23 +39,67 @@ func step(n uint64, k *[maxDims]uint32) uint64 {
 	return (n>>36)&(maxNodes-1) + (uint64(uint32(n))-uint64(k[(n>>32)&15]))>>63
 }
 
-// walk1 advances lanes that all look up one key by rounds levels.
-func walk1(nodes []uint64, cur []uint64, k *[maxDims]uint32, rounds int) {
+// walk8 walks eight keys down one tree from root for at most rounds
+// levels (the tree's depth), stopping early once every lane is on a leaf,
+// and stores the leaves reached in out.
+func walk8(nodes []uint64, root uint64, k *[keyLanes][maxDims]uint32, rounds int, out *[keyLanes]uint64) {
+	c0, c1, c2, c3, c4, c5, c6, c7 := root, root, root, root, root, root, root, root
 	for range rounds {
-		for i := range cur {
-			cur[i] = nodes[step(cur[i], k)]
+		c0 = nodes[step(c0, &k[0])]
+		c1 = nodes[step(c1, &k[1])]
+		c2 = nodes[step(c2, &k[2])]
+		c3 = nodes[step(c3, &k[3])]
+		c4 = nodes[step(c4, &k[4])]
+		c5 = nodes[step(c5, &k[5])]
+		c6 = nodes[step(c6, &k[6])]
+		c7 = nodes[step(c7, &k[7])]
+		if c0&c1&c2&c3&c4&c5&c6&c7&leafBit != 0 {
+			break
 		}
 	}
+	out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7] = c0, c1, c2, c3, c4, c5, c6, c7
 }
 
-// walkN advances lanes by rounds levels; lane i looks up keys[kix[i]].
-func walkN(nodes []uint64, cur []uint64, kix []uint8, keys [][maxDims]uint32, rounds int) {
-	kix = kix[:len(cur)]
+// walk1 walks one key down one tree from c for at most rounds levels,
+// stopping at the leaf.
+func walk1(nodes []uint64, c uint64, k *[maxDims]uint32, rounds int) uint64 {
 	for range rounds {
-		for i := range cur {
-			cur[i] = nodes[step(cur[i], &keys[kix[i]])]
+		if c&leafBit != 0 {
+			break
+		}
+		c = nodes[step(c, k)]
+	}
+	return c
+}
+
+// walk2 walks one key down two trees from the nodes in c for at most
+// rounds levels, stopping early once both lanes are on a leaf.
+func walk2(nodes []uint64, c *[treeLanes]uint64, k *[maxDims]uint32, rounds int) {
+	c0, c1 := c[0], c[1]
+	for range rounds {
+		c0 = nodes[step(c0, k)]
+		c1 = nodes[step(c1, k)]
+		if c0&c1&leafBit != 0 {
+			break
 		}
 	}
+	c[0], c[1] = c0, c1
+}
+
+// walk4 walks one key down four trees from the nodes in c for at most
+// rounds levels, stopping early once every lane is on a leaf.
+func walk4(nodes []uint64, c *[treeLanes]uint64, k *[maxDims]uint32, rounds int) {
+	c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
+	for range rounds {
+		c0 = nodes[step(c0, k)]
+		c1 = nodes[step(c1, k)]
+		c2 = nodes[step(c2, k)]
+		c3 = nodes[step(c3, k)]
+		if c0&c1&c2&c3&leafBit != 0 {
+			break
+		}
+	}
+	c[0], c[1], c[2], c[3] = c0, c1, c2, c3
 }
 
 // leaf scans the entries of the leaf node n for the first one containing
@@ -105,7 +154,7 @@ func leafMatch6(data []uint32, off uint32, k *[maxDims]uint32) uint32 {
 }
 
 // lookup returns the first rule matching k, or -1: the trees are walked
-// maxLanes at a time, in order of their best rule, stopping when the next
+// treeLanes at a time, in order of their best rule, stopping when the next
 // group cannot hold an earlier match.
 func (f *forest) lookup(k *[maxDims]uint32) int32 {
 	if f.scan != nil {
@@ -113,19 +162,28 @@ func (f *forest) lookup(k *[maxDims]uint32) int32 {
 	}
 	best := noRule
 	roots := f.roots
-	var cur [maxLanes]uint64
 	for len(roots) > 0 {
-		g := roots[:min(len(roots), maxLanes)]
+		g := roots[:min(len(roots), treeLanes)]
 		roots = roots[len(g):]
 		if best < uint32(g[0].minRule) {
 			break
 		}
+		// A group of three repeats its last tree in the spare lane.
+		var cur [treeLanes]uint64
 		rounds := 0
-		for i := range g {
-			cur[i] = g[i].root
-			rounds = max(rounds, g[i].depth)
+		for i := range cur {
+			t := &g[min(i, len(g)-1)]
+			cur[i] = t.root
+			rounds = max(rounds, t.depth)
 		}
-		walk1(f.nodes, cur[:len(g)], k, rounds)
+		switch len(g) {
+		case 1:
+			cur[0] = walk1(f.nodes, cur[0], k, rounds)
+		case 2:
+			walk2(f.nodes, &cur, k, rounds)
+		default:
+			walk4(f.nodes, &cur, k, rounds)
+		}
 		for i := range g {
 			best = min(best, f.leaf(cur[i], k, best))
 		}
@@ -133,37 +191,41 @@ func (f *forest) lookup(k *[maxDims]uint32) int32 {
 	return int32(best)
 }
 
-// keysPerWalk is how many keys a batch walks together: enough that keys
-// times trees fills the lanes, at least one.
-func (f *forest) keysPerWalk() int {
-	return max(1, maxLanes/max(1, len(f.roots)))
-}
-
-// lookupN looks up keys[:n] together (n*len(roots) <= maxLanes) into res.
-func (f *forest) lookupN(keys *[maxLanes][maxDims]uint32, n int, res *[maxLanes]int32) {
-	if n*len(f.roots) > maxLanes || len(f.roots) == 0 || f.scan != nil {
+// lookupN looks up keys[:n] into res. Tree by tree in order of their best
+// rule, the keys walk it keyLanes at a time (a block whose keys all
+// matched a better rule already skips it), then scan the leaves they
+// reached; keys past n are walked as padding and ignored.
+func (f *forest) lookupN(keys *[batchKeys][maxDims]uint32, n int, res *[batchKeys]int32) {
+	if f.scan != nil {
 		for j := range n {
 			res[j] = f.lookup(&keys[j])
 		}
 		return
 	}
-	var cur [maxLanes]uint64
-	var kix [maxLanes]uint8
-	lanes := 0
-	for j := range n {
-		for t := range f.roots {
-			cur[lanes], kix[lanes] = f.roots[t].root, uint8(j)
-			lanes++
-		}
-	}
-	walkN(f.nodes, cur[:lanes], kix[:lanes], keys[:n], f.depth)
-	var best [maxLanes]uint32
+	var best [batchKeys]uint32
 	for j := range n {
 		best[j] = noRule
 	}
-	for l := range lanes {
-		j := kix[l] & (maxLanes - 1)
-		best[j] = min(best[j], f.leaf(cur[l], &keys[j], best[j]))
+	var leaves [batchKeys]uint64
+	for t := range f.roots {
+		r := &f.roots[t]
+		floor := uint32(r.minRule)
+		walked := false
+		for j := 0; j < n; j += keyLanes {
+			b := (*[keyLanes]uint32)(best[j : j+keyLanes])
+			if max(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]) < floor {
+				continue
+			}
+			walk8(f.nodes, r.root, (*[keyLanes][maxDims]uint32)(keys[j:j+keyLanes]), r.depth,
+				(*[keyLanes]uint64)(leaves[j:j+keyLanes]))
+			for i := j; i < j+keyLanes && i < n; i++ {
+				best[i] = min(best[i], f.leaf(leaves[i], &keys[i], best[i]))
+			}
+			walked = true
+		}
+		if !walked {
+			break // trees are in order of minRule: no later one can win either
+		}
 	}
 	for j := range n {
 		res[j] = int32(best[j])
@@ -174,18 +236,17 @@ func (f *forest) lookupN(keys *[maxLanes][maxDims]uint32, n int, res *[maxLanes]
 // walk's worth is ready.
 type batch struct {
 	f    *forest
-	per  int // keys per walk
 	n    int
-	keys [maxLanes][maxDims]uint32
-	pos  [maxLanes]int
-	res  [maxLanes]int32
+	keys [batchKeys][maxDims]uint32
+	pos  [batchKeys]int
+	res  [batchKeys]int32
 }
 
 // next returns the key slot for the key at position i of the batch.
 func (b *batch) next(i int) *[maxDims]uint32 {
-	k := &b.keys[b.n&(maxLanes-1)]
+	k := &b.keys[b.n&(batchKeys-1)]
 	*k = [maxDims]uint32{}
-	b.pos[b.n&(maxLanes-1)] = i
+	b.pos[b.n&(batchKeys-1)] = i
 	b.n++
 	return k
 }
