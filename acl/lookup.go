@@ -117,20 +117,24 @@ func (f *forest) leaf(n uint64, k *[maxDims]uint32, best uint32) uint32 {
 
 // leafMatch4 returns the rule of the first IPv4 entry of the leaf at
 // data[off] containing k, or noRule. data[off] is the entry count,
-// data[off+1] the first entry's rule (noRule if none); an entry is (lo, hi-lo) per dimension and the rule. A dimension matches
-// when k-lo (mod 2^32) <= hi-lo; the five checks are folded into one
-// sign bit so an entry costs one branch.
+// data[off+1] the first entry's rule (noRule if none); an entry is laid
+// out as appendEntry4 says. An address matches when k-lo (mod 2^32) <=
+// hi-lo. The ports and protocol are checked at once: the key's packed
+// fields with their guard bits minus the packed lows keeps a field's
+// guard exactly when k >= lo, and the packed spans with guards minus
+// those differences keeps it exactly when k-lo <= hi-lo. The checks fold
+// into one test so an entry costs one branch.
 func leafMatch4(data []uint32, off uint32, k *[maxDims]uint32) uint32 {
-	const stride = 2*dims4 + 1
 	cnt := data[off]
-	e := data[off+2 : off+2+cnt*stride]
-	s, d, sp, dp, p := k[0], k[1], k[2], k[3], k[4]
-	for ; len(e) >= stride; e = e[stride:] {
-		bad := (uint64(e[1]) - uint64(s-e[0])) | (uint64(e[3]) - uint64(d-e[2])) |
-			(uint64(e[5]) - uint64(sp-e[4])) | (uint64(e[7]) - uint64(dp-e[6])) |
-			(uint64(e[9]) - uint64(p-e[8]))
-		if bad>>63 == 0 {
-			return e[10]
+	e := data[off+2 : off+2+cnt*stride4]
+	s, d := k[0], k[1]
+	pk := pack4(k[2], k[3], k[4]) | guards4
+	for ; len(e) >= stride4; e = e[stride4:] {
+		diff := pk - (uint64(e[4]) | uint64(e[5])<<32)
+		fit := (uint64(e[6]) | uint64(e[7])<<32) - diff&^guards4
+		bad := (uint64(e[1]) - uint64(s-e[0])) | (uint64(e[3]) - uint64(d-e[2]))
+		if bad>>63|(diff&fit&guards4^guards4) == 0 {
+			return e[8]
 		}
 	}
 	return noRule

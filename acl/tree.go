@@ -141,7 +141,7 @@ func (b *builder) build(at int, region *[dims6]rng, ids []int32, depth int) erro
 		}
 	}
 	c := len(b.t.nodes)
-	if b.budget > 0 && c+len(b.t.data)/(2*b.nd+1) > b.budget {
+	if b.budget > 0 && c+len(b.t.data)/leafStride(b.nd) > b.budget {
 		return errBudget
 	}
 	if c+2 > maxNodes {
@@ -218,7 +218,19 @@ func (b *builder) threshold(d int, reg rng, ids []int32) (uint32, bool) {
 }
 
 func (b *builder) leaf(at int, ids []int32) error {
-	stride := 2*b.nd + 1
+	stride := leafStride(b.nd)
+	if b.nd == dims4 {
+		// Port and protocol ranges past 16 bits only hold values no key
+		// has: clipped, or dropped when nothing of them is left.
+		kept := ids[:0:0]
+		for _, id := range ids {
+			bx := &b.boxes[id]
+			if bx.r[2].lo <= 0xffff && bx.r[3].lo <= 0xffff && bx.r[4].lo <= 0xffff {
+				kept = append(kept, id)
+			}
+		}
+		ids = kept
+	}
 	off := len(b.t.data)
 	if off+2+len(ids)*stride > maxLeafWs {
 		return fmt.Errorf("acl: decision tree leaves exceed %d words", maxLeafWs)
@@ -231,6 +243,10 @@ func (b *builder) leaf(at int, ids []int32) error {
 	b.t.data = append(b.t.data, uint32(len(ids)), first)
 	for _, id := range ids {
 		bx := &b.boxes[id]
+		if b.nd == dims4 {
+			b.t.data = appendEntry4(b.t.data, bx)
+			continue
+		}
 		for d := range b.nd {
 			b.t.data = append(b.t.data, bx.r[d].lo, bx.r[d].hi-bx.r[d].lo)
 		}
@@ -239,4 +255,46 @@ func (b *builder) leaf(at int, ids []int32) error {
 	b.t.entries += len(ids)
 	b.t.nodes[at] = leafNode(uint64(at), uint64(off))
 	return nil
+}
+
+// leafStride is the words of one leaf entry: for IPv6 (lo, hi-lo) per
+// dimension and the rule; for IPv4 the addresses so, then the ports and
+// protocol packed into two 64-bit words (see appendEntry4) and the rule.
+func leafStride(nd int) int {
+	if nd == dims4 {
+		return stride4
+	}
+	return 2*nd + 1
+}
+
+// IPv4 leaf entries check source port, destination port and protocol in
+// one 64-bit subtraction each for lo and for hi-lo: each field has a
+// 21-bit slot, 16 bits of value and a guard bit above them that a key
+// sets and a borrow clears (SWAR, as in bit-parallel string matching).
+const (
+	stride4   = 9
+	slotDport = 21
+	slotSport = 42
+	guards4   = 1<<16 | 1<<(slotDport+16) | 1<<(slotSport+16)
+)
+
+// pack4 places sport, dport and protocol into their slots.
+func pack4(sp, dp, p uint32) uint64 {
+	return uint64(sp)<<slotSport | uint64(dp)<<slotDport | uint64(p)
+}
+
+// appendEntry4 appends an IPv4 entry: src lo, src hi-lo, dst lo, dst
+// hi-lo, the packed lows (low word, high word), the packed spans with the
+// guard bits (low, high), the rule. The caller dropped boxes whose port or
+// protocol range starts past 16 bits; ends past it are clipped.
+func appendEntry4(data []uint32, bx *box) []uint32 {
+	var lo, span [3]uint32
+	for i := range 3 {
+		r := bx.r[2+i]
+		lo[i], span[i] = r.lo, min(r.hi, 0xffff)-r.lo
+	}
+	l := pack4(lo[0], lo[1], lo[2])
+	s := pack4(span[0], span[1], span[2]) | guards4
+	return append(data, bx.r[0].lo, bx.r[0].hi-bx.r[0].lo, bx.r[1].lo, bx.r[1].hi-bx.r[1].lo,
+		uint32(l), uint32(l>>32), uint32(s), uint32(s>>32), uint32(bx.rule))
 }
