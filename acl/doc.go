@@ -22,7 +22,9 @@
 //     (HyperSplit's heuristic), on the dimension that replicates the fewest
 //     rules. A node is one uint64, a step is one compare with no branch
 //     (depth 10-25 on the ClassBench sets), and a leaf holds at most 8
-//     boxes stored as (lo, hi-lo) so each is checked with one branch. A
+//     boxes stored as (lo, hi-lo) (IPv4's ports and protocol packed into
+//     one 64-bit word, checked by one subtraction per bound for all three)
+//     so each is checked with one branch. A
 //     leaf drops every rule after the first one that covers its whole
 //     region, since those can never be the first match there.
 //   - Rule order is priority, so the first match is simply the lowest index

@@ -19,9 +19,10 @@ import (
 //	          32-35 zeroDim, bits 36-62 its own index: a lane that reached a
 //	          leaf stays on it (see leafNode and step in lookup.go).
 //
-// A leaf's entries are a count and the first entry's rule, then per entry nd (lo, hi-lo) pairs and the
-// rule index, so a range check is one subtraction and one compare (see
-// leafMatch4).
+// A leaf's entries are a count and the first entry's rule, then the
+// entries (leafStride words each): (lo, hi-lo) pairs and the rule index,
+// IPv4's ports and protocol packed (appendEntry4), so a range check is one
+// subtraction and one compare (see leafMatch4).
 const (
 	leafBit   = uint64(1) << 63
 	maxNodes  = 1 << 27
