@@ -446,7 +446,11 @@ func pinned(cpu int, args ...string) []string {
 // one Sample per run.
 func (e *env) measure(ctx context.Context, check func() error) ([]Sample, error) {
 	o := e.opts
-	total := o.Warmup + time.Duration(o.Runs)*o.Duration + 2*time.Second
+	// The generator must outlast the runs: each reading (ip -s, /proc in
+	// the namespaces) and check takes time, seconds on a loaded machine,
+	// and a generator that ended first failed the scenario ("nice
+	// exited"). It is stopped (SIGINT) as soon as the runs are done.
+	total := o.Warmup + time.Duration(o.Runs)*o.Duration + time.Minute
 	gen, err := e.generate(total)
 	if err != nil {
 		return nil, err
