@@ -283,6 +283,24 @@ func TestTo6Drops(t *testing.T) {
 		{"igmp", nil, 7, func(t testing.TB) []byte {
 			return serializeLayers(t, ipv4(2), gopacket.Payload{0x11, 0, 0xee, 0xff, 0, 0, 0, 0})
 		}, ReasonIGMP},
+		// RFC 7915 4.1 copies the protocol, but protocol 0 would make
+		// the payload a Hop-by-Hop header (RFC 8200 4.3): a payload
+		// shaped as one (next header TCP) would smuggle a TCP segment.
+		{"ipv6-header-protocol-hop-by-hop", nil, 7, func(t testing.TB) []byte {
+			return serializeLayers(t, ipv4(0), gopacket.Payload{6, 0, 1, 4, 0, 0, 0, 0}, payload(20))
+		}, ReasonIPv6Proto},
+		{"ipv6-header-protocol-routing", nil, 7, func(t testing.TB) []byte {
+			return serializeLayers(t, ipv4(43), payload(24))
+		}, ReasonIPv6Proto},
+		{"ipv6-header-protocol-fragment", nil, 7, func(t testing.TB) []byte {
+			return serializeLayers(t, ipv4(44), payload(24))
+		}, ReasonIPv6Proto},
+		{"ipv6-header-protocol-dstopts", nil, 7, func(t testing.TB) []byte {
+			return serializeLayers(t, ipv4(60), payload(24))
+		}, ReasonIPv6Proto},
+		{"ipv6-header-protocol-icmpv6", nil, 7, func(t testing.TB) []byte {
+			return serializeLayers(t, ipv4(58), payload(24))
+		}, ReasonIPv6Proto},
 		{"icmp-timestamp", nil, 7, func(t testing.TB) []byte {
 			return serializeLayers(t, ipv4(1), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(13, 0)}, payload(12))
 		}, ReasonICMPType},

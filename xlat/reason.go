@@ -59,6 +59,7 @@ const (
 	ReasonSourceRoute  // IPv4 unexpired source route option (RFC 7915 4.1)
 	ReasonSegmentsLeft // IPv6 routing header with segments left (RFC 7915 5.1)
 	ReasonIGMP         // IGMP is single-hop (RFC 7915 4.2)
+	ReasonIPv6Proto    // IPv4 protocol number of an IPv6 extension header or ICMPv6: it would be read as that header
 	ReasonFragmentExt  // extension header in the fragmentable part of an IPv6 fragment
 	ReasonTooBig       // DF=1 (or IPv6 without fragment header) bigger than the next hop: verdict TooBig
 
@@ -93,6 +94,7 @@ var reasonNames = [reasonCount]string{
 	ReasonSourceRoute:         "source-route",
 	ReasonSegmentsLeft:        "segments-left",
 	ReasonIGMP:                "igmp",
+	ReasonIPv6Proto:           "ipv6-header-protocol",
 	ReasonFragmentExt:         "fragment-ext-header",
 	ReasonTooBig:              "too-big",
 	ReasonICMPType:            "icmp-type",

@@ -56,6 +56,17 @@ func (t *Translator) To6(p *Packet, st *Stats) Verdict {
 		}
 	case protoIGMP:
 		return p.drop(st, ReasonIGMP)
+	case 0, 43, 44, 60, 135, 139, 140, 253, 254, pkt.ProtoICMPv6:
+		// RFC 7915 4.1 copies the protocol into Next Header, but these
+		// numbers name IPv6 headers (Hop-by-Hop, Routing, Fragment,
+		// Destination Options, Mobility, HIP, Shim6, experimental;
+		// RFC 8200 4, IANA's IPv6 Extension Header Types) or ICMPv6:
+		// copied, the IPv4 payload would be read as that header, and a
+		// payload shaped as one could carry any upper layer — a TCP
+		// segment that policy, which saw protocol 0, never judged. No
+		// IPv4 packet means them, so none is translated (found by
+		// FuzzTo6: the output did not parse).
+		return p.drop(st, ReasonIPv6Proto)
 	case pkt.ProtoUDP:
 		if s.Flags&pkt.FlagUDPZeroChecksum != 0 && (frag || !t.amend) {
 			// RFC 7915 4.5: a checksum a fragment cannot give (or the
