@@ -61,8 +61,11 @@ type Speaker struct {
 	local   map[netip.Prefix]announcement
 	learned *learnedRIB
 	// enh: peers whose established session negotiated the Extended Next
-	// Hop capability (policyOf's RFC 8950 guard).
+	// Hop capability (policyOf's RFC 8950 guard), as applied.
 	enh map[netip.Addr]bool
+
+	enhMu   sync.Mutex          // guards enhWant; never held while calling GoBGP
+	enhWant map[netip.Addr]bool // enh as the latest peer event says it should be
 
 	actMu  sync.Mutex          // guards active; never held while calling GoBGP
 	active map[netip.Addr]bool // peers whose routes changed since the last limit check
@@ -85,7 +88,7 @@ func New(opts Options) *Speaker {
 	if opts.LimitCheck <= 0 {
 		opts.LimitCheck = time.Second
 	}
-	return &Speaker{opts: opts, log: log, local: map[netip.Prefix]announcement{}, enh: map[netip.Addr]bool{}, active: map[netip.Addr]bool{}}
+	return &Speaker{opts: opts, log: log, local: map[netip.Prefix]announcement{}, enh: map[netip.Addr]bool{}, enhWant: map[netip.Addr]bool{}, active: map[netip.Addr]bool{}}
 }
 
 // ErrNotRunning is returned by calls on a Speaker that is not started.
@@ -183,6 +186,9 @@ func (s *Speaker) stopLocked() {
 	s.cancel()
 	s.srv, s.cfg, s.cancel, s.done, s.learned = nil, nil, nil, nil, nil
 	s.enh = map[netip.Addr]bool{}
+	s.enhMu.Lock()
+	s.enhWant = map[netip.Addr]bool{} // a wish from the old sessions must not mark a new one
+	s.enhMu.Unlock()
 	s.log.Info("bgp: speaker stopped")
 }
 
@@ -208,6 +214,9 @@ func (s *Speaker) StopForRestart() {
 	s.cancel()
 	s.srv, s.cfg, s.cancel, s.done, s.learned = nil, nil, nil, nil, nil
 	s.enh = map[netip.Addr]bool{}
+	s.enhMu.Lock()
+	s.enhWant = map[netip.Addr]bool{} // a wish from the old sessions must not mark a new one
+	s.enhMu.Unlock()
 	s.log.Info("bgp: speaker stopped for a restart: peers with graceful restart keep our routes")
 }
 
@@ -446,22 +455,36 @@ func (s *Speaker) logPeer(ev *apiutil.WatchEventMessage_PeerEvent) {
 			s.log.Warn("bgp: the peer did not offer the extended next hop (RFC 8950): it gets none of our IPv4 routes over this IPv6 session; enable it there or drop ipv4 from families", "peer", st.NeighborAddress)
 		}
 		if enh {
-			go s.setENH(st.NeighborAddress, true)
+			s.wantENH(st.NeighborAddress, true)
 		}
 	} else if st.SessionState != bgp.BGP_FSM_ESTABLISHED && st.NeighborAddress.Is6() {
-		go s.setENH(st.NeighborAddress, false)
+		s.wantENH(st.NeighborAddress, false)
 	}
 	s.log.Info("bgp: peer state", attrs...)
 }
 
-// setENH records whether peer's session negotiated the Extended Next Hop
-// capability and, when that changes, re-applies the export policy and
+// wantENH records, in event order, whether peer's session has the
+// Extended Next Hop capability, and has applyENH apply it off GoBGP's
+// event goroutine, which must not wait on the speaker. The goroutines
+// may run in any order; each applies the latest wish, so a session that
+// came up and dropped at once cannot be left marked as having it.
+func (s *Speaker) wantENH(peer netip.Addr, on bool) {
+	s.enhMu.Lock()
+	s.enhWant[peer] = on
+	s.enhMu.Unlock()
+	go s.applyENH(peer)
+}
+
+// applyENH brings peer's place in the RFC 8950 guard in line with the
+// latest wish and, when it changes, re-applies the export policy and
 // re-sends the peer our routes (soft reset out): its IPv4 routes flow
-// once it has the capability and stop before a session that may not. It
-// runs off GoBGP's event goroutine, which must not wait on the speaker.
-func (s *Speaker) setENH(peer netip.Addr, on bool) {
+// once it has the capability and stop before a session that may not.
+func (s *Speaker) applyENH(peer netip.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.enhMu.Lock()
+	on := s.enhWant[peer]
+	s.enhMu.Unlock()
 	if s.srv == nil || s.enh[peer] == on {
 		return
 	}
