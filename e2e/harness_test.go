@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gannet-net/gannet/internal/netnstest"
+	"github.com/gannet-net/gannet/internal/sdnotify"
 )
 
 // gannetBin is the binary under test, built by TestMain when root.
@@ -188,30 +189,16 @@ func (d *daemon) start() {
 	d.out.Reset()
 	d.mu.Unlock()
 	dir := t.TempDir()
-	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "notify"), Net: "unixgram"})
+	notify, err := sdnotify.Listen(filepath.Join(dir, "notify"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer notify.Close()
 	if d.as != nil {
-		d.as.own(t, dir, filepath.Join(dir, "notify"))
+		d.as.own(t, dir, notify.Path)
 	}
-	ready := make(chan string, 1)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := notify.Read(buf)
-			if err != nil {
-				return
-			}
-			if msg := string(buf[:n]); strings.Contains(msg, "READY=1") {
-				ready <- msg
-				return
-			}
-		}
-	}()
 	d.cmd = d.ns.Command(d.command()...)
-	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify"))
+	d.cmd.Env = append(os.Environ(), notify.Env())
 	d.cmd.Stdout = lockedWriter{d}
 	d.cmd.Stderr = lockedWriter{d}
 	if err := d.cmd.Start(); err != nil {
@@ -219,7 +206,7 @@ func (d *daemon) start() {
 	}
 	go func(cmd *exec.Cmd, done chan error) { done <- cmd.Wait() }(d.cmd, d.done)
 	select {
-	case <-ready:
+	case <-notify.Ready():
 	case err := <-d.done:
 		t.Fatalf("gannet run exited before forwarding: %v\n%s", err, d.output())
 	case <-time.After(15 * time.Second):

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gannet-net/gannet/internal/sdnotify"
 )
 
 // daemon is a process the lab runs in a namespace.
@@ -40,17 +41,14 @@ func (p Paths) start(d daemon, notify bool, within time.Duration) (int, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = os.Environ()
-	var sock *net.UnixConn
+	var sock *sdnotify.Listener
 	if notify {
-		path := filepath.Join(p.Dir, "run", d.name+".notify")
-		os.Remove(path)
-		sock, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+		sock, err = sdnotify.Listen(filepath.Join(p.Dir, "run", d.name+".notify"))
 		if err != nil {
 			return 0, fmt.Errorf("lab: %s's notify socket: %w", d.name, err)
 		}
-		defer os.Remove(path)
 		defer sock.Close()
-		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+path)
+		cmd.Env = append(cmd.Env, sock.Env())
 	}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("lab: starting %s: %w", d.name, err)
@@ -72,22 +70,8 @@ func (p Paths) start(d daemon, notify bool, within time.Duration) (int, error) {
 		}
 		return pid, nil
 	}
-	ready := make(chan struct{})
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := sock.Read(buf)
-			if err != nil {
-				return
-			}
-			if bytes.Contains(buf[:n], []byte("READY=1")) {
-				close(ready)
-				return
-			}
-		}
-	}()
 	select {
-	case <-ready:
+	case <-sock.Ready():
 		return pid, nil
 	case err := <-exited:
 		return 0, fmt.Errorf("lab: %s exited before it was ready (%v):\n%s", d.name, err, p.tail(d.name))

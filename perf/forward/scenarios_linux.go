@@ -24,6 +24,7 @@ import (
 	"github.com/cilium/ebpf/link"
 
 	"github.com/gannet-net/gannet/fwd"
+	"github.com/gannet-net/gannet/internal/sdnotify"
 	"github.com/gannet-net/gannet/lab/namespace"
 	"github.com/gannet-net/gannet/perf/lpmbench"
 )
@@ -127,34 +128,20 @@ func gannetScenario(kind GannetKind, fast bool) func(e *env) (func() error, erro
 		// attached (failing closed) before its tables are loaded, and a
 		// full table takes a while, so an attached program is not yet
 		// forwarding.
-		notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(e.dir, "notify"), Net: "unixgram"})
+		notify, err := sdnotify.Listen(filepath.Join(e.dir, "notify"))
 		if err != nil {
 			return nil, err
 		}
 		defer notify.Close()
 		p, err := e.background(e.dut, "gannet.log", "nice", "-n", strconv.Itoa(benchNice),
-			"env", "NOTIFY_SOCKET="+filepath.Join(e.dir, "notify"), o.Gannet, "run", "--config", path,
+			"env", notify.Env(), o.Gannet, "run", "--config", path,
 			"--state-dir", filepath.Join(e.dir, "state"))
 		if err != nil {
 			return nil, err
 		}
-		readyMsg := make(chan struct{})
-		go func() {
-			buf := make([]byte, 4096)
-			for {
-				n, err := notify.Read(buf)
-				if err != nil {
-					return
-				}
-				if strings.Contains(string(buf[:n]), "READY=1") {
-					close(readyMsg)
-					return
-				}
-			}
-		}()
 		ready := func() bool {
 			select {
-			case <-readyMsg:
+			case <-notify.Ready():
 				return true
 			default:
 				return false
