@@ -203,7 +203,8 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.log.Warn("not following link events; relying on the periodic check", "err", err)
 	}
 	d.log.Info("forwarding", "summary", d.summary())
-	if d.status = d.serviceStatus(); !strings.HasPrefix(d.status, "forwarding on every") {
+	var all bool
+	if d.status, all = d.serviceStatus(); !all {
 		// Ready all the same: the ports are retried (resync) and may
 		// appear later, and the API is up to say so; a start that
 		// waited for them could wait for ever.
@@ -580,8 +581,8 @@ func (d *Daemon) linkChanged(ev linkEvent) {
 }
 
 // serviceStatus is the service manager's one-line status: how many ports
-// forward, and which do not yet.
-func (d *Daemon) serviceStatus() string {
+// forward, and which do not yet; all says every port forwards.
+func (d *Daemon) serviceStatus() (status string, all bool) {
 	var up, total int
 	var not []string
 	for _, pt := range d.sortedPorts() {
@@ -593,15 +594,15 @@ func (d *Daemon) serviceStatus() string {
 		}
 	}
 	if up == total {
-		return fmt.Sprintf("forwarding on every port (%d)", total)
+		return fmt.Sprintf("forwarding on every port (%d)", total), true
 	}
-	return fmt.Sprintf("forwarding on %d of %d ports; not forwarding: %s", up, total, strings.Join(not, ", "))
+	return fmt.Sprintf("forwarding on %d of %d ports; not forwarding: %s", up, total, strings.Join(not, ", ")), false
 }
 
 // notifyStatus tells the service manager the port status when it has
 // changed (systemctl status shows it).
 func (d *Daemon) notifyStatus() {
-	if st := d.serviceStatus(); st != d.status {
+	if st, _ := d.serviceStatus(); st != d.status {
 		d.status = st
 		d.opts.Notify.Notify("STATUS=" + st)
 	}

@@ -206,7 +206,7 @@ func (d *Daemon) Reload() *api.ApplyResult {
 	d.do(func() {
 		d.opts.Notify.Notify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
 		defer func() {
-			d.status = d.serviceStatus()
+			d.status, _ = d.serviceStatus()
 			d.opts.Notify.Notify("READY=1\nSTATUS=" + d.status)
 		}()
 		c, err := d.readConfig()

@@ -24,8 +24,8 @@ func TestServiceStatus(t *testing.T) {
 		"wl3x": {name: "wl3x", slot: 4, link: &linkInfo{up: true}},
 	}}
 	want := "forwarding on 2 of 5 ports; not forwarding: wl1 missing, wl2 down, wl3x error"
-	if got := d.serviceStatus(); got != want {
-		t.Fatalf("serviceStatus() = %q, want %q", got, want)
+	if got, all := d.serviceStatus(); got != want || all {
+		t.Fatalf("serviceStatus() = %q, %v, want %q, false", got, all, want)
 	}
 	d.notifyStatus()
 	d.notifyStatus() // unchanged: not sent again
@@ -33,6 +33,9 @@ func TestServiceStatus(t *testing.T) {
 	d.ports["wl2"].link.up = true
 	d.ports["wl3x"].prog = &bpf.Program{}
 	d.notifyStatus()
+	if _, all := d.serviceStatus(); !all {
+		t.Error("serviceStatus says not all ports forward after every one came up")
+	}
 	wantSent := []string{"STATUS=" + want, "STATUS=forwarding on every port (5)"}
 	if len(rec.sent) != len(wantSent) || rec.sent[0] != wantSent[0] || rec.sent[1] != wantSent[1] {
 		t.Fatalf("sent %q, want %q", rec.sent, wantSent)
