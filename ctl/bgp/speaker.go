@@ -182,14 +182,21 @@ func (s *Speaker) stopLocked() {
 		return
 	}
 	s.srv.Stop()
+	s.stopped()
+	s.log.Info("bgp: speaker stopped")
+}
+
+// stopped forgets the stopped server once its Serve has returned; a
+// peer's Extended Next Hop wish from the old sessions must not mark a
+// new one.
+func (s *Speaker) stopped() {
 	<-s.done
 	s.cancel()
 	s.srv, s.cfg, s.cancel, s.done, s.learned = nil, nil, nil, nil, nil
 	s.enh = map[netip.Addr]bool{}
 	s.enhMu.Lock()
-	s.enhWant = map[netip.Addr]bool{} // a wish from the old sessions must not mark a new one
+	s.enhWant = map[netip.Addr]bool{}
 	s.enhMu.Unlock()
-	s.log.Info("bgp: speaker stopped")
 }
 
 // StopForRestart ends every session the way a restarting speaker does
@@ -210,13 +217,7 @@ func (s *Speaker) StopForRestart() {
 		s.log.Warn("bgp: stopping for a restart", "err", err)
 		s.srv.Stop()
 	}
-	<-s.done
-	s.cancel()
-	s.srv, s.cfg, s.cancel, s.done, s.learned = nil, nil, nil, nil, nil
-	s.enh = map[netip.Addr]bool{}
-	s.enhMu.Lock()
-	s.enhWant = map[netip.Addr]bool{} // a wish from the old sessions must not mark a new one
-	s.enhMu.Unlock()
+	s.stopped()
 	s.log.Info("bgp: speaker stopped for a restart: peers with graceful restart keep our routes")
 }
 
