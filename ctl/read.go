@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gannet-net/gannet/acl"
 	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/ctl/bgp"
 	"github.com/gannet-net/gannet/ctl/config"
@@ -462,7 +463,9 @@ func (d *Daemon) countersText() string {
 	return b.String()
 }
 
-// Policy answers GET /v1/policy/{endpoint}.
+// Policy answers GET /v1/policy/{endpoint}: a workload endpoint's
+// programs, or a host endpoint's (its applyOnForward policies on an
+// uplink). Names are unique across both kinds (config validation).
 func (d *Daemon) Policy(name string) (api.Policy, bool) {
 	out := api.Policy{Endpoint: name, Ingress: []string{}, Egress: []string{}}
 	found := false
@@ -475,32 +478,45 @@ func (d *Daemon) Policy(name string) (api.Policy, bool) {
 			if d.plan.Policy == nil {
 				return
 			}
-			ps := d.plan.Policy.Endpoint(name)
-			if ps == nil {
+			if ps := d.plan.Policy.Endpoint(name); ps != nil {
+				d.fillPolicy(&out, ps.Ingress, ps.Egress)
+			}
+			return
+		}
+		for _, h := range d.plan.HostEndpoints {
+			if h.Name == name {
+				found = true
+				out.HostEndpoint = h.Interface
+				d.fillPolicy(&out, h.Ingress, h.Egress)
 				return
-			}
-			in, eg := d.ruleHitsOf(name)
-			if ps.Ingress != nil {
-				out.IngressPolicy = true
-				for _, r := range ps.Ingress.Rules() {
-					out.Ingress = append(out.Ingress, r.String())
-				}
-				if len(in) == len(out.Ingress)+1 {
-					out.IngressHits, out.IngressDefaultDeny = in[:len(in)-1], in[len(in)-1]
-				}
-			}
-			if ps.Egress != nil {
-				out.EgressPolicy = true
-				for _, r := range ps.Egress.Rules() {
-					out.Egress = append(out.Egress, r.String())
-				}
-				if len(eg) == len(out.Egress)+1 {
-					out.EgressHits, out.EgressDefaultDeny = eg[:len(eg)-1], eg[len(eg)-1]
-				}
 			}
 		}
 	})
 	return out, found
+}
+
+// fillPolicy writes an endpoint's ingress and egress programs (nil: no
+// policy) and their rule hits into out. On the loop.
+func (d *Daemon) fillPolicy(out *api.Policy, ingress, egress *acl.Program) {
+	in, eg := d.ruleHitsOf(out.Endpoint)
+	if ingress != nil {
+		out.IngressPolicy = true
+		for _, r := range ingress.Rules() {
+			out.Ingress = append(out.Ingress, r.String())
+		}
+		if len(in) == len(out.Ingress)+1 {
+			out.IngressHits, out.IngressDefaultDeny = in[:len(in)-1], in[len(in)-1]
+		}
+	}
+	if egress != nil {
+		out.EgressPolicy = true
+		for _, r := range egress.Rules() {
+			out.Egress = append(out.Egress, r.String())
+		}
+		if len(eg) == len(out.Egress)+1 {
+			out.EgressHits, out.EgressDefaultDeny = eg[:len(eg)-1], eg[len(eg)-1]
+		}
+	}
 }
 
 // Trace answers POST /v1/trace: the packet through the live tables,

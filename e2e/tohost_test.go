@@ -8,6 +8,7 @@ package e2e
 // uplink (SSH, BGP, ping) is never cut off (issue 15 item 5).
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gannet-net/gannet/ctl/api"
 	"github.com/gannet-net/gannet/internal/netnstest"
 )
 
@@ -309,6 +311,22 @@ policy:
 	}
 	if out, err := core.Try("ping", "-c", "2", "-i", "0.2", "-W", "1", "-I", refused, "203.0.113.1"); err != nil {
 		t.Errorf("ping host from %s: %v\n%s", refused, err, out)
+	}
+	// gannet policy shows the host endpoint's program and its hits: the
+	// admitted source's connection allowed, the refused one denied.
+	if out, err := d.cli("policy", "core", "-o", "json"); err != nil {
+		t.Errorf("gannet policy core: %v\n%s", err, out)
+	} else {
+		var p api.Policy
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatalf("gannet policy core: %v\n%s", err, out)
+		}
+		if p.HostEndpoint != up || !p.IngressPolicy || len(p.IngressHits) != 1 || p.IngressHits[0] < 1 || p.IngressDefaultDeny < 1 {
+			t.Errorf("gannet policy core = %+v; want the uplink %s, one ingress rule with hits and default-deny hits", p, up)
+		}
+	}
+	if out, err := d.cli("policy", "core"); err != nil || !strings.Contains(out, "host endpoint of uplink "+up) {
+		t.Errorf("gannet policy core: %v\n%s", err, out)
 	}
 	out := d.stop()
 	if n := counter(out, "drop/policy/host-endpoint-ingress"); n < 1 {

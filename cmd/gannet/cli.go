@@ -417,6 +417,9 @@ func newPolicyCmd(o *apiOpts) *cobra.Command {
 }
 
 func printPolicy(w io.Writer, p *api.Policy) error {
+	if p.HostEndpoint != "" {
+		fmt.Fprintf(w, "%s is the host endpoint of uplink %s: its programs police traffic forwarded through it (applyOnForward)\n", p.Endpoint, p.HostEndpoint)
+	}
 	for _, d := range []struct {
 		name   string
 		policy bool
@@ -635,19 +638,34 @@ func printCounters(w io.Writer, cs, prev *api.Counters, dt time.Duration) error 
 		return float64(cur-old) / secs
 	}
 
-	top := []string{"RX PACKETS", "TX PACKETS", "TX BYTES", "FORWARDED", "DROPPED"}
+	// TO HOST (endpointToHost: accept; part of FORWARDED) only when
+	// there is any, so hosts that never deliver to themselves keep the
+	// narrow table.
+	toHost := cs.ToHost > 0 || (watch && prev.ToHost > 0)
+	top := []string{"RX PACKETS", "TX PACKETS", "TX BYTES", "FORWARDED"}
+	totals := []string{u64(cs.RxPackets), u64(cs.TxPackets), showBytes(cs.TxBytes), u64(cs.Forwarded)}
+	var rates []string
 	if watch {
+		rates = []string{showRate(rate(cs.RxPackets, prev.RxPackets), "pkt"), showRate(rate(cs.TxPackets, prev.TxPackets), "pkt"),
+			showRate(8*rate(cs.TxBytes, prev.TxBytes), "bit"), showRate(rate(cs.Forwarded, prev.Forwarded), "pkt")}
+	}
+	if toHost {
+		top, totals = append(top, "TO HOST"), append(totals, u64(cs.ToHost))
+		if watch {
+			rates = append(rates, showRate(rate(cs.ToHost, prev.ToHost), "pkt"))
+		}
+	}
+	top, totals = append(top, "DROPPED"), append(totals, u64(cs.Dropped))
+	if watch {
+		rates = append(rates, showRate(rate(cs.Dropped, prev.Dropped), "pkt"))
 		top = append([]string{""}, top...)
 	}
 	t := newTable(w, top...)
-	totals := []string{u64(cs.RxPackets), u64(cs.TxPackets), showBytes(cs.TxBytes), u64(cs.Forwarded), u64(cs.Dropped)}
 	if !watch {
 		t.row(totals...)
 	} else {
 		t.row(append([]string{"total"}, totals...)...)
-		t.row("per second", showRate(rate(cs.RxPackets, prev.RxPackets), "pkt"), showRate(rate(cs.TxPackets, prev.TxPackets), "pkt"),
-			showRate(8*rate(cs.TxBytes, prev.TxBytes), "bit"), showRate(rate(cs.Forwarded, prev.Forwarded), "pkt"),
-			showRate(rate(cs.Dropped, prev.Dropped), "pkt"))
+		t.row(append([]string{"per second"}, rates...)...)
 	}
 	if err := t.flush(); err != nil {
 		return err

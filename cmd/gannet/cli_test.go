@@ -88,7 +88,7 @@ var (
 	}}
 
 	cliCounters = api.Counters{
-		RxPackets: 48213377, TxPackets: 48190022, TxBytes: 41234567890, Forwarded: 48190022, Dropped: 23355,
+		RxPackets: 48213377, TxPackets: 48190022, TxBytes: 41234567890, Forwarded: 48190022, ToHost: 812, Dropped: 23355,
 		Drops: []api.Drop{
 			{Stage: "parse", Reason: "bad-ihl", Packets: 12},
 			{Stage: "anti-spoof", Reason: "spoofed-source", Packets: 3},
@@ -117,6 +117,13 @@ var (
 		IngressPolicy:      true,
 		IngressHits:        []uint64{1203, 57, 0},
 		IngressDefaultDeny: 12,
+	}
+
+	cliHostPolicy = api.Policy{
+		Endpoint: "core", HostEndpoint: "eth0",
+		Ingress:       []string{"allow from 203.0.113.2/32  [policy core-forward]"},
+		Egress:        []string{},
+		IngressPolicy: true, IngressHits: []uint64{18}, IngressDefaultDeny: 4,
 	}
 
 	cliReload = api.Reload{
@@ -290,6 +297,10 @@ func (f *fakeDaemon) serve(t *testing.T) string {
 		reply(w, 200, cliCounters)
 	})
 	mux.HandleFunc("GET /v1/policy/{endpoint}", func(w http.ResponseWriter, r *http.Request) {
+		if !f.empty && r.PathValue("endpoint") == "core" {
+			reply(w, 200, cliHostPolicy)
+			return
+		}
 		if f.empty || r.PathValue("endpoint") != "web-1" {
 			reply(w, 200, api.Policy{Endpoint: r.PathValue("endpoint"), Ingress: []string{}, Egress: []string{}})
 			return
@@ -409,6 +420,7 @@ func TestCLIGolden(t *testing.T) {
 		{"policy", full, []string{"policy", "web-1"}},
 		{"policy-json", full, []string{"policy", "web-1", "-o", "json"}},
 		{"policy-none", full, []string{"policy", "db-1"}},
+		{"policy-host-endpoint", full, []string{"policy", "core"}},
 		{"reload", full, []string{"reload"}},
 		{"reload-json", full, []string{"reload", "-o", "json"}},
 		{"reload-no-changes", empty, []string{"reload"}},

@@ -248,9 +248,13 @@ type XDPCounters struct {
 // Policy is GET /v1/policy/{endpoint}: the endpoint's compiled programs,
 // one line per rule in evaluation order.
 type Policy struct {
-	Endpoint string   `json:"endpoint" yaml:"endpoint"`
-	Ingress  []string `json:"ingress" yaml:"ingress"` // empty: no policy (everything passes)
-	Egress   []string `json:"egress" yaml:"egress"`
+	Endpoint string `json:"endpoint" yaml:"endpoint"`
+	// HostEndpoint is the uplink of a host endpoint (Calico
+	// HostEndpoint; its programs are the applyOnForward policies that
+	// select it); empty for a workload endpoint.
+	HostEndpoint string   `json:"hostEndpoint,omitempty" yaml:"hostEndpoint,omitempty"`
+	Ingress      []string `json:"ingress" yaml:"ingress"` // empty: no policy (everything passes)
+	Egress       []string `json:"egress" yaml:"egress"`
 	// IngressPolicy/EgressPolicy say whether a program applies at all
 	// in that direction.
 	IngressPolicy bool `json:"ingressPolicy" yaml:"ingressPolicy"`
