@@ -21,6 +21,7 @@ func newBenchCmd() *cobra.Command {
 		newBenchACLCmd(),
 		newBenchForwardCmd(),
 		newBenchBGPCmd(),
+		newBenchBGPSpeakerCmd(),
 	)
 	return bench
 }

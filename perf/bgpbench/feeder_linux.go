@@ -1,4 +1,4 @@
-// The feeder: gobgpd in its namespace with four sessions (IPv4 and IPv6
+// The feeder: gobgpd in its namespace with six sessions (IPv4 and IPv6
 // to each receiver), administratively down until a phase enables its
 // receiver's two, and the table loaded from an MRT file.
 
@@ -48,7 +48,8 @@ func (e *env) startFeeder(table []netip.Prefix, n4, n6 int) (time.Duration, erro
 	for _, n := range []struct {
 		addr netip.Addr
 		as   int
-	}{{gannetFeed4.Addr(), gannetAS}, {gannetFeed6.Addr(), gannetAS}, {birdFeed4.Addr(), birdAS}, {birdFeed6.Addr(), birdAS}} {
+	}{{gannetFeed4.Addr(), gannetAS}, {gannetFeed6.Addr(), gannetAS}, {birdFeed4.Addr(), birdAS}, {birdFeed6.Addr(), birdAS},
+		{speakerFeed4.Addr(), speakerAS}, {speakerFeed6.Addr(), speakerAS}} {
 		fam := "ipv4-unicast"
 		if n.addr.Is6() {
 			fam = "ipv6-unicast"

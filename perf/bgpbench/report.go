@@ -1,4 +1,4 @@
-// The report: the two receivers side by side, the ratios the goals are
+// The report: the receivers side by side, the ratios the goals are
 // stated in, and the established stream's rates; as a table and as JSON.
 
 package bgpbench
@@ -37,7 +37,12 @@ type Report struct {
 	Kernel     Result   `json:"birdLinux"`
 	GannetRuns []Result `json:"gannetRuns"`
 	KernelRuns []Result `json:"birdLinuxRuns"`
-	Traffic    *Traffic `json:"traffic,omitempty"`
+	// Speaker is the best run of SpeakerRuns: GoBGP embedded as gannet
+	// embeds it, with nothing behind it (the floor of a GoBGP-based
+	// gannet); nil when left out.
+	Speaker     *Result  `json:"gobgpAlone,omitempty"`
+	SpeakerRuns []Result `json:"gobgpAloneRuns,omitempty"`
+	Traffic     *Traffic `json:"traffic,omitempty"`
 	// Namespaces the run made (and removed).
 	Namespaces []string `json:"-"`
 }
@@ -97,23 +102,40 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "table loaded into the feeder from an MRT file in %v; the receivers were fed in turns, %d times each: the best run of each is shown\n", r.Inject.Round(time.Millisecond), len(r.GannetRuns))
 	fmt.Fprintf(w, "%d CPUs shared with other work: load %s before, %s after (ratios from one run are what compares)\n\n", r.CPUs, r.LoadBefore, r.LoadAfter)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "\tgannet\t%s + Linux\tratio\tgoal\t\n", birdName(r.BIRD))
 	g, k := r.Gannet, r.Kernel
-	fmt.Fprintf(tw, "sessions up (from the feeder's enable)\t%s\t%s\t\t\t\n", secs(g.Established), secs(k.Established))
-	fmt.Fprintf(tw, "every route forwarding (from the feeder's enable)\t%s\t%s\t%s\t%s\t\n", secs(g.Converged), secs(k.Converged), ratio(k.Converged, g.Converged), goal(k.Converged, g.Converged))
-	fmt.Fprintf(tw, "  routes/s\t%s\t%s\t\t\t\n", perSec(n, g.Converged), perSec(n, k.Converged))
-	fmt.Fprintf(tw, "  each run\t%s\t%s\t\t\t\n", eachRun(r.GannetRuns, func(x Result) time.Duration { return x.Converged }), eachRun(r.KernelRuns, func(x Result) time.Duration { return x.Converged }))
-	fmt.Fprintf(tw, "every route gone (from the feeder's shutdown)\t%s\t%s\t%s\t%s\t\n", secs(g.Withdrawn), secs(k.Withdrawn), ratio(k.Withdrawn, g.Withdrawn), goal(k.Withdrawn, g.Withdrawn))
-	fmt.Fprintf(tw, "  routes/s\t%s\t%s\t\t\t\n", perSec(n, g.Withdrawn), perSec(n, k.Withdrawn))
-	fmt.Fprintf(tw, "  each run\t%s\t%s\t\t\t\n", eachRun(r.GannetRuns, func(x Result) time.Duration { return x.Withdrawn }), eachRun(r.KernelRuns, func(x Result) time.Duration { return x.Withdrawn }))
-	fmt.Fprintf(tw, "CPU time to converge (control plane)\t%s\t%s\t%s\t\t\n", secs(g.ConvergeCPU), secs(k.ConvergeCPU), ratio(k.ConvergeCPU, g.ConvergeCPU))
-	fmt.Fprintf(tw, "CPU time to withdraw (control plane)\t%s\t%s\t%s\t\t\n", secs(g.WithdrawCPU), secs(k.WithdrawCPU), ratio(k.WithdrawCPU, g.WithdrawCPU))
-	fmt.Fprintf(tw, "peak RSS of the process (VmHWM)\t%s\t%s\t\t\t\n", mib(int64(g.PeakRSS)), mib(int64(k.PeakRSS)))
+	// floor is the GoBGP-alone column, when it ran.
+	floor := func(f func(Result) string) string {
+		if r.Speaker == nil {
+			return ""
+		}
+		return f(*r.Speaker) + "\t"
+	}
+	head := ""
+	if r.Speaker != nil {
+		head = "GoBGP alone\t"
+	}
+	fmt.Fprintf(tw, "\tgannet\t%s + Linux\tratio\tgoal\t%s\n", birdName(r.BIRD), head)
+	fmt.Fprintf(tw, "sessions up (from the feeder's enable)\t%s\t%s\t\t\t%s\n", secs(g.Established), secs(k.Established), floor(func(x Result) string { return secs(x.Established) }))
+	fmt.Fprintf(tw, "every route forwarding (from the feeder's enable)\t%s\t%s\t%s\t%s\t%s\n", secs(g.Converged), secs(k.Converged), ratio(k.Converged, g.Converged), goal(k.Converged, g.Converged), floor(func(x Result) string { return secs(x.Converged) }))
+	fmt.Fprintf(tw, "  routes/s\t%s\t%s\t\t\t%s\n", perSec(n, g.Converged), perSec(n, k.Converged), floor(func(x Result) string { return perSec(n, x.Converged) }))
+	fmt.Fprintf(tw, "  each run\t%s\t%s\t\t\t%s\n", eachRun(r.GannetRuns, func(x Result) time.Duration { return x.Converged }), eachRun(r.KernelRuns, func(x Result) time.Duration { return x.Converged }),
+		floor(func(Result) string {
+			return eachRun(r.SpeakerRuns, func(x Result) time.Duration { return x.Converged })
+		}))
+	fmt.Fprintf(tw, "every route gone (from the feeder's shutdown)\t%s\t%s\t%s\t%s\t%s\n", secs(g.Withdrawn), secs(k.Withdrawn), ratio(k.Withdrawn, g.Withdrawn), goal(k.Withdrawn, g.Withdrawn), floor(func(x Result) string { return secs(x.Withdrawn) }))
+	fmt.Fprintf(tw, "  routes/s\t%s\t%s\t\t\t%s\n", perSec(n, g.Withdrawn), perSec(n, k.Withdrawn), floor(func(x Result) string { return perSec(n, x.Withdrawn) }))
+	fmt.Fprintf(tw, "  each run\t%s\t%s\t\t\t%s\n", eachRun(r.GannetRuns, func(x Result) time.Duration { return x.Withdrawn }), eachRun(r.KernelRuns, func(x Result) time.Duration { return x.Withdrawn }),
+		floor(func(Result) string {
+			return eachRun(r.SpeakerRuns, func(x Result) time.Duration { return x.Withdrawn })
+		}))
+	fmt.Fprintf(tw, "CPU time to converge (control plane)\t%s\t%s\t%s\t\t%s\n", secs(g.ConvergeCPU), secs(k.ConvergeCPU), ratio(k.ConvergeCPU, g.ConvergeCPU), floor(func(x Result) string { return secs(x.ConvergeCPU) }))
+	fmt.Fprintf(tw, "CPU time to withdraw (control plane)\t%s\t%s\t%s\t\t%s\n", secs(g.WithdrawCPU), secs(k.WithdrawCPU), ratio(k.WithdrawCPU, g.WithdrawCPU), floor(func(x Result) string { return secs(x.WithdrawCPU) }))
+	fmt.Fprintf(tw, "peak RSS of the process (VmHWM)\t%s\t%s\t\t\t%s\n", mib(int64(g.PeakRSS)), mib(int64(k.PeakRSS)), floor(func(x Result) string { return mib(int64(x.PeakRSS)) }))
 	kfib := "not measured"
 	if k.FIBMemory > 0 {
 		kfib = mib(k.FIBMemory) + " (*)"
 	}
-	fmt.Fprintf(tw, "kernel FIB memory\t-\t%s\t\t\t\n", kfib)
+	fmt.Fprintf(tw, "kernel FIB memory\t-\t%s\t\t\t%s\n", kfib, floor(func(Result) string { return "-" }))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -121,6 +143,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(w, "ratio: BIRD + Linux's time over gannet's (above 1: gannet is faster).")
 	fmt.Fprintln(w, "gannet: routes counted forwarding by its API (bgp routes in gannet status: learned routes its tables hold).")
 	fmt.Fprintln(w, "BIRD + Linux: routes counted in the kernel of its namespace (fib_triestat main-table prefixes + rt6_stats entries).")
+	if r.Speaker != nil {
+		fmt.Fprintln(w, "GoBGP alone: GoBGP v4 embedded as gannet embeds it (multipath, the best-path watch), counting the prefixes with a best path and nothing else: the floor of any gannet built on GoBGP. CPU time: the whole process.")
+	}
 	fmt.Fprintln(w, "CPU time: gannet's threads but its busy-polling worker; BIRD's process, with the kernel's work in its netlink calls. On a loaded machine the wall-clock times are mostly waiting for a CPU; these are not.")
 	if k.FIBNote != "" && k.FIBMemory > 0 {
 		fmt.Fprintf(w, "(*) %s.\n", k.FIBNote)

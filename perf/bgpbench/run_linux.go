@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -58,6 +59,9 @@ type Options struct {
 	Profile bool
 	// NoBIRD leaves BIRD + Linux out (gannet alone, e.g. to profile it).
 	NoBIRD bool
+	// NoSpeaker leaves out the floor: GoBGP embedded as gannet embeds it,
+	// with nothing behind it (speaker_linux.go).
+	NoSpeaker bool
 	// Runs is how many times each receiver is fed, taking turns (default
 	// 2); the best run of each is reported.
 	Runs int
@@ -92,23 +96,28 @@ func (o *Options) defaults() error {
 
 // Addresses of the lab (benchmarking and documentation ranges only).
 var (
-	feedGannet4 = netip.MustParsePrefix("198.18.10.1/24")
-	gannetFeed4 = netip.MustParsePrefix("198.18.10.2/24")
-	feedGannet6 = netip.MustParsePrefix("2001:db8:10::1/64")
-	gannetFeed6 = netip.MustParsePrefix("2001:db8:10::2/64")
-	feedBird4   = netip.MustParsePrefix("198.18.11.1/24")
-	birdFeed4   = netip.MustParsePrefix("198.18.11.2/24")
-	feedBird6   = netip.MustParsePrefix("2001:db8:11::1/64")
-	birdFeed6   = netip.MustParsePrefix("2001:db8:11::2/64")
+	feedGannet4  = netip.MustParsePrefix("198.18.10.1/24")
+	gannetFeed4  = netip.MustParsePrefix("198.18.10.2/24")
+	feedGannet6  = netip.MustParsePrefix("2001:db8:10::1/64")
+	gannetFeed6  = netip.MustParsePrefix("2001:db8:10::2/64")
+	feedBird4    = netip.MustParsePrefix("198.18.11.1/24")
+	birdFeed4    = netip.MustParsePrefix("198.18.11.2/24")
+	feedBird6    = netip.MustParsePrefix("2001:db8:11::1/64")
+	birdFeed6    = netip.MustParsePrefix("2001:db8:11::2/64")
+	feedSpeaker4 = netip.MustParsePrefix("198.18.12.1/24")
+	speakerFeed4 = netip.MustParsePrefix("198.18.12.2/24")
+	feedSpeaker6 = netip.MustParsePrefix("2001:db8:12::1/64")
+	speakerFeed6 = netip.MustParsePrefix("2001:db8:12::2/64")
 )
 
 // ASes: the feeder, its routes' origin and the receivers (documentation
 // and private ranges).
 const (
-	feederAS = 64500
-	originAS = 64501
-	gannetAS = 64512
-	birdAS   = 64513
+	feederAS  = 64500
+	originAS  = 64501
+	gannetAS  = 64512
+	birdAS    = 64513
+	speakerAS = 64514
 )
 
 // Table returns the routes of ps a receiver can install: unique, no
@@ -128,21 +137,22 @@ func Table(ps []netip.Prefix) []netip.Prefix {
 
 // env is the running topology and its processes.
 type env struct {
-	o                            *Options
-	lab                          *namespace.Scratch
-	dir                          string
-	gen, gnt, sink, feed, brd    string // namespaces
-	g, di, do, s, gu, fg, fb, bf string // interfaces
-	macDI, macS                  string
-	procs                        []*proc
-	sinkDrop                     io.Closer
-	client                       *api.Client
-	gannet, bird                 *proc
-	birdSock                     string
-	want                         int  // routes a receiver installs
-	heapDone                     bool // gannet's heap profile is written (with --profile)
-	closeOnce                    sync.Once
-	closeErr                     error
+	o                                    *Options
+	lab                                  *namespace.Scratch
+	dir                                  string
+	gen, gnt, sink, feed, brd, spk       string // namespaces
+	g, di, do, s, gu, fg, fb, bf, fs, sf string // interfaces
+	macDI, macS                          string
+	procs                                []*proc
+	sinkDrop                             io.Closer
+	client                               *api.Client
+	gannet, bird, speaker                *proc
+	speakerC                             *http.Client
+	birdSock                             string
+	want                                 int  // routes a receiver installs
+	heapDone                             bool // gannet's heap profile is written (with --profile)
+	closeOnce                            sync.Once
+	closeErr                             error
 }
 
 // proc is a background command with its log.
@@ -289,6 +299,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
+	if !o.NoSpeaker {
+		if err := e.startSpeaker(); err != nil {
+			return nil, err
+		}
+	}
 	want := rep.Routes4 + rep.Routes6
 	e.want = want
 
@@ -314,12 +329,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		res.FIBMemory, res.FIBNote = br.fibMemory, br.fibNote
 		rep.KernelRuns = append(rep.KernelRuns, res)
+		if o.NoSpeaker {
+			continue
+		}
+		fmt.Fprintf(o.Log, "run %d of %d: GoBGP alone\n", i+1, o.Runs)
+		if res, err = e.phase(ctx, speakerReceiver{e, e.speakerC}, want, nil); err != nil {
+			return nil, fmt.Errorf("GoBGP alone: %w", err)
+		}
+		rep.SpeakerRuns = append(rep.SpeakerRuns, res)
 	}
 	rep.Gannet = best(rep.GannetRuns)
 	rep.Gannet.PeakRSS = peakRSS(e.gannet.cmd.Process.Pid)
 	if !o.NoBIRD {
 		rep.Kernel = best(rep.KernelRuns)
 		rep.Kernel.PeakRSS = peakRSS(e.bird.cmd.Process.Pid)
+	}
+	if len(rep.SpeakerRuns) > 0 {
+		s := best(rep.SpeakerRuns)
+		s.PeakRSS = peakRSS(e.speaker.cmd.Process.Pid)
+		rep.Speaker = &s
 	}
 
 	if o.Rate > 0 {
@@ -363,7 +391,7 @@ func build(o *Options) (*env, error) {
 	}
 	e := &env{o: o, lab: l, dir: o.WorkDir,
 		g: l.Name("g"), di: l.Name("di"), do: l.Name("do"), s: l.Name("s"),
-		gu: l.Name("gu"), fg: l.Name("fg"), fb: l.Name("fb"), bf: l.Name("bf")}
+		gu: l.Name("gu"), fg: l.Name("fg"), fb: l.Name("fb"), bf: l.Name("bf"), fs: l.Name("fs"), sf: l.Name("sf")}
 	ok := false
 	defer func() {
 		if !ok {
@@ -373,12 +401,12 @@ func build(o *Options) (*env, error) {
 	for _, x := range []struct {
 		base string
 		ns   *string
-	}{{"gen", &e.gen}, {"gnt", &e.gnt}, {"snk", &e.sink}, {"feed", &e.feed}, {"brd", &e.brd}} {
+	}{{"gen", &e.gen}, {"gnt", &e.gnt}, {"snk", &e.sink}, {"feed", &e.feed}, {"brd", &e.brd}, {"spk", &e.spk}} {
 		if *x.ns, err = l.AddNS(x.base); err != nil {
 			return nil, err
 		}
 	}
-	for _, v := range [][4]string{{e.gen, e.g, e.gnt, e.di}, {e.gnt, e.do, e.sink, e.s}, {e.gnt, e.gu, e.feed, e.fg}, {e.feed, e.fb, e.brd, e.bf}} {
+	for _, v := range [][4]string{{e.gen, e.g, e.gnt, e.di}, {e.gnt, e.do, e.sink, e.s}, {e.gnt, e.gu, e.feed, e.fg}, {e.feed, e.fb, e.brd, e.bf}, {e.feed, e.fs, e.spk, e.sf}} {
 		if err := l.Veth(v[0], v[1], v[2], v[3], 0); err != nil {
 			return nil, err
 		}
@@ -417,7 +445,11 @@ func build(o *Options) (*env, error) {
 	if e.sinkDrop, err = forward.AttachDrop(e.sink, e.s); err != nil {
 		return nil, err
 	}
-	if err := e.run(e.feed, addr(feedGannet4, e.fg), addr(feedGannet6, e.fg), addr(feedBird4, e.fb), addr(feedBird6, e.fb)); err != nil {
+	if err := e.run(e.feed, addr(feedGannet4, e.fg), addr(feedGannet6, e.fg), addr(feedBird4, e.fb), addr(feedBird6, e.fb),
+		addr(feedSpeaker4, e.fs), addr(feedSpeaker6, e.fs)); err != nil {
+		return nil, err
+	}
+	if err := e.run(e.spk, addr(speakerFeed4, e.sf), addr(speakerFeed6, e.sf)); err != nil {
 		return nil, err
 	}
 	if err := e.run(e.brd, addr(birdFeed4, e.bf), addr(birdFeed6, e.bf)); err != nil {

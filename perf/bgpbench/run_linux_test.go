@@ -54,10 +54,13 @@ func TestRunSmall(t *testing.T) {
 	if rep.Routes4+rep.Routes6 != want || rep.Routes4 == 0 || rep.Routes6 == 0 {
 		t.Errorf("report has %d IPv4 + %d IPv6 routes, want %d of both families", rep.Routes4, rep.Routes6, want)
 	}
+	if rep.Speaker == nil {
+		t.Fatal("no GoBGP-alone result")
+	}
 	for _, r := range []struct {
 		name string
 		res  Result
-	}{{"gannet", rep.Gannet}, {"BIRD", rep.Kernel}} {
+	}{{"gannet", rep.Gannet}, {"BIRD", rep.Kernel}, {"GoBGP alone", *rep.Speaker}} {
 		if r.res.Routes != want || r.res.Established <= 0 || r.res.Converged <= 0 || r.res.Withdrawn <= 0 || r.res.PeakRSS == 0 {
 			t.Errorf("%s: %+v: want every time and the peak RSS measured", r.name, r.res)
 		}
@@ -80,7 +83,7 @@ func TestRunSmall(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"every route forwarding", "every route gone", "CPU time to converge", "peak RSS", "while converging"} {
+	for _, want := range []string{"every route forwarding", "every route gone", "CPU time to converge", "peak RSS", "while converging", "GoBGP alone"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -93,7 +96,7 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("namespace %s left behind", ns)
 		}
 	}
-	if len(rep.Namespaces) != 5 {
-		t.Errorf("the report names namespaces %v, want 5", rep.Namespaces)
+	if len(rep.Namespaces) != 6 {
+		t.Errorf("the report names namespaces %v, want 6", rep.Namespaces)
 	}
 }
