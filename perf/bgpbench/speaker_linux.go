@@ -72,9 +72,13 @@ func RunSpeaker(ctx context.Context, c SpeakerConfig) error {
 	}}); err != nil {
 		return fmt.Errorf("export policy: %w", err)
 	}
+	// The state is kept from the watch's own events: asking GoBGP
+	// (ListPeer, GetTable) goes through its management queue, which
+	// waits behind a full table's processing for minutes.
 	var (
 		mu   sync.Mutex
 		best = map[netip.Prefix]struct{}{} // one peer per family: one path per prefix
+		up   = map[netip.Addr]bool{}
 	)
 	if err := srv.WatchEvent(ctx, server.WatchEventMessageCallbacks{
 		OnBestPath: func(paths []*apiutil.Path, _ time.Time) {
@@ -92,7 +96,15 @@ func RunSpeaker(ctx context.Context, c SpeakerConfig) error {
 				}
 			}
 		},
-	}, server.WatchBestPath(true)); err != nil {
+		OnPeerUpdate: func(ev *apiutil.WatchEventMessage_PeerEvent, _ time.Time) {
+			if ev.Type != apiutil.PEER_EVENT_STATE {
+				return
+			}
+			mu.Lock()
+			up[ev.Peer.State.NeighborAddress] = ev.Peer.State.SessionState == bgp.BGP_FSM_ESTABLISHED
+			mu.Unlock()
+		},
+	}, server.WatchBestPath(true), server.WatchPeer()); err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
 	for _, p := range c.Peers {
@@ -117,16 +129,12 @@ func RunSpeaker(ctx context.Context, c SpeakerConfig) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, r *http.Request) {
 		var st SpeakerState
-		err := srv.ListPeer(r.Context(), &api.ListPeerRequest{}, func(p *api.Peer) {
-			if p.State != nil && p.State.SessionState == api.PeerState_SESSION_STATE_ESTABLISHED {
+		mu.Lock()
+		for _, u := range up {
+			if u {
 				st.Established++
 			}
-		})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
 		}
-		mu.Lock()
 		st.Routes = len(best)
 		mu.Unlock()
 		json.NewEncoder(w).Encode(st)
