@@ -289,7 +289,7 @@ func (d *Daemon) start(c *config.Config) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
-	dp, err := startDataplane(plan, &d.tables, uplinks)
+	dp, err := startDataplane(plan, &d.tables, uplinks, d.log)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,7 +61,7 @@ type dataplane struct {
 
 // startDataplane makes the UMEMs and workers of p and starts them with no
 // ports; uplinks resolve neighbours through a cache on their interfaces.
-func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*dataplane, error) {
+func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int, log *slog.Logger) (*dataplane, error) {
 	dp := &dataplane{plan: p}
 	pins, err := pinDir(p.PinPath)
 	if err != nil {
@@ -102,7 +103,8 @@ func startDataplane(p *config.Plan, tables *fwdTablesPtr, uplinks []int) (*datap
 		if dp.fp, err = bpf.NewFastPath(p.FastPathFlows); err != nil {
 			return nil, fmt.Errorf("dataplane.fastPath: %w", err)
 		}
-		if dp.off, err = fwd.NewOffload(dp.fp, fwd.OffloadConfig{Tables: tables, Neighbours: dp.nb}); err != nil {
+		if dp.off, err = fwd.NewOffload(dp.fp, fwd.OffloadConfig{Tables: tables, Neighbours: dp.nb,
+			Delivered: fwd.XDPDelivered, Log: log}); err != nil {
 			return nil, fmt.Errorf("dataplane.fastPath: %w", err)
 		}
 		octx, cancel := context.WithCancel(context.Background())
@@ -283,7 +285,7 @@ func (dp *dataplane) attach(pt *port, li *linkInfo) (err error) {
 	}
 	if dp.fp != nil {
 		// Flows may leave by it only once its sockets are in place.
-		if err := dp.fp.AddEgress(li.index); err != nil {
+		if err := dp.off.AddEgress(li.index); err != nil {
 			return err
 		}
 	}
@@ -306,7 +308,7 @@ func (dp *dataplane) detach(pt *port) error {
 	if dp.fp != nil && pt.ifindex > 0 {
 		// No flow leaves by it from now on (an entry that still names
 		// it goes to the pipeline, which has no route there either).
-		if err := dp.fp.RemoveEgress(pt.ifindex); err != nil {
+		if err := dp.off.RemoveEgress(pt.ifindex); err != nil {
 			errs = append(errs, err)
 		}
 	}

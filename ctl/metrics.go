@@ -73,6 +73,10 @@ func (d *Daemon) metricsSnapshot() *metrics.Snapshot {
 				socks[i] = sk
 			}
 			ifc.Queues = metrics.ReadQueues(d.dp.workers, pt.slot, socks)
+			if d.dp.off != nil && pt.ifindex > 0 {
+				fs := d.dp.off.PortStats(pt.ifindex)
+				ifc.Fast = &fs
+			}
 			if xs, err := pt.prog.Stats(); err == nil {
 				ifc.XDP, ifc.FastPath = &xs, pt.prog.FastPath()
 			}

@@ -365,6 +365,15 @@ func (d *Daemon) counters() api.Counters {
 			pc.TxPackets += ps.TxPackets
 			pc.TxBytes += ps.TxBytes
 		}
+		if d.dp.off != nil && pt.ifindex > 0 {
+			// What the kernel forwarded for the port's flows: the workers
+			// never saw it.
+			fs := d.dp.off.PortStats(pt.ifindex)
+			pc.RxPackets += fs.RxPackets
+			pc.RxBytes += fs.RxBytes
+			pc.TxPackets += fs.TxPackets
+			pc.TxBytes += fs.TxBytes
+		}
 		out.Ports = append(out.Ports, pc)
 		if pt.prog != nil {
 			if ps, err := pt.prog.Stats(); err == nil {

@@ -22,7 +22,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +78,16 @@ type OffloadConfig struct {
 	// Clock is CLOCK_MONOTONIC in ns, what bpf_ktime_get_ns returns;
 	// tests set it.
 	Clock func() uint64
+	// Delivered, when set, reads how many frames redirected by XDP the
+	// device ifindex has taken so far (veth: its tx_queue_N_xdp_xmit);
+	// false when the device does not say. Each sweep compares it with
+	// what the flow table redirected into the device: a device that took
+	// none of them drops them (a veth whose other end has neither GRO nor
+	// an XDP program), and is taken off the fast path (checkEgress).
+	Delivered func(ifindex int) (uint64, bool)
+	// Log receives one line when an egress device goes off the fast path
+	// and when it comes back; nil: slog.Default.
+	Log *slog.Logger
 }
 
 // Offload connects the workers to the kernel fast path.
@@ -99,17 +111,28 @@ type Offload struct {
 	scr     [128]byte // a refresh's synthetic frame
 	scrSum  pkt.Summary
 
+	// traffic is what the kernel forwarded per device (ifindex), summed
+	// from the entries' counters by the sweeps: rx on the flow's ingress
+	// device, tx on its egress device.
+	traffic map[uint32]*PortStats
+	// egress are the devices flows may leave by (AddEgress), with what
+	// the redirect check knows of them.
+	egress map[uint32]*egressState
+
 	c offloadCounters
 }
 
 // offloaded is the Go side's record of an installed flow.
 type offloaded struct {
 	space   uint16
-	packets uint64 // the kernel's count at the last sweep
+	egress  uint32
+	packets uint64 // the kernel's counts at the last sweep (or install)
+	bytes   uint64
 }
 
 type offloadCounters struct {
 	installs, full, errors, queueFull, evictStale, evictEnded, evictIdle atomic.Uint64
+	egressOff, egressOn, egressRefused                                   atomic.Uint64
 }
 
 // OffloadStats are an Offload's counters.
@@ -121,8 +144,14 @@ type OffloadStats struct {
 	EvictStale    uint64 // entries of an older generation removed
 	EvictEnded    uint64 // entries removed because conntrack's session ended or expired
 	EvictIdle     uint64 // entries without a connection table removed after IdleTimeout
-	Installed     int    // entries the Go side knows are in the table
-	Generation    uint32
+	// EgressOff counts the times an egress device was taken off the fast
+	// path because it dropped the frames redirected into it; EgressOn
+	// the times one came back; EgressRefused the decisions not installed
+	// because their egress device was off.
+	EgressOff, EgressOn, EgressRefused uint64
+	Installed                          int      // entries the Go side knows are in the table
+	OffPorts                           []uint32 // egress devices (ifindex) off the fast path now
+	Generation                         uint32
 }
 
 // Each calls fn with the name and value of every event counter.
@@ -134,6 +163,9 @@ func (s OffloadStats) Each(fn func(event string, n uint64)) {
 	fn("evict-stale", s.EvictStale)
 	fn("evict-ended", s.EvictEnded)
 	fn("evict-idle", s.EvictIdle)
+	fn("egress-off", s.EgressOff)
+	fn("egress-on", s.EgressOn)
+	fn("egress-refused", s.EgressRefused)
 }
 
 // NewOffload returns an Offload writing into fp.
@@ -156,7 +188,11 @@ func NewOffload(fp *bpf.FastPath, cfg OffloadConfig) (*Offload, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = bpf.MonotonicNs
 	}
-	o := &Offload{fp: fp, cfg: cfg, flows: map[bpf.FlowKey]*offloaded{}}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	o := &Offload{fp: fp, cfg: cfg, flows: map[bpf.FlowKey]*offloaded{}, traffic: map[uint32]*PortStats{},
+		egress: map[uint32]*egressState{}}
 	o.gen.Store(1)
 	if err := o.renew(); err != nil {
 		return nil, err
@@ -217,12 +253,33 @@ func (o *Offload) Generation() uint32 { return o.gen.Load() }
 func (o *Offload) Stats() OffloadStats {
 	o.mu.Lock()
 	n := len(o.flows)
+	var offPorts []uint32
+	for ifindex, e := range o.egress {
+		if e.off {
+			offPorts = append(offPorts, ifindex)
+		}
+	}
 	o.mu.Unlock()
+	slices.Sort(offPorts)
 	return OffloadStats{
 		Installs: o.c.installs.Load(), InstallFull: o.c.full.Load(), InstallErrors: o.c.errors.Load(),
 		QueueFull: o.c.queueFull.Load(), EvictStale: o.c.evictStale.Load(), EvictEnded: o.c.evictEnded.Load(),
-		EvictIdle: o.c.evictIdle.Load(), Installed: n, Generation: o.gen.Load(),
+		EvictIdle: o.c.evictIdle.Load(), EgressOff: o.c.egressOff.Load(), EgressOn: o.c.egressOn.Load(),
+		EgressRefused: o.c.egressRefused.Load(), Installed: n, OffPorts: offPorts, Generation: o.gen.Load(),
 	}
+}
+
+// PortStats returns what the kernel fast path forwarded for flows that
+// arrived on (Rx) and left by (Tx) the device ifindex, as of the last
+// sweep: packets and frame bytes (the IP packet and its Ethernet header,
+// no padding), which the port's own counters do not see.
+func (o *Offload) PortStats(ifindex int) PortStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if t := o.traffic[uint32(ifindex)]; t != nil {
+		return *t
+	}
+	return PortStats{}
 }
 
 // Offloaded reports whether the flow k is installed under the current
@@ -294,15 +351,27 @@ func (o *Offload) drain() {
 			if in.flow.Gen != gen {
 				return // decided under tables that are gone
 			}
+			if e := o.egress[in.flow.Egress]; e != nil && e.off {
+				o.c.egressRefused.Add(1) // the pipeline keeps forwarding it
+				return
+			}
+			rec := o.flows[in.key]
+			if rec != nil {
+				// The install starts the entry's counts again: take what
+				// the kernel counted since the last sweep first.
+				if c, _, ok, err := o.fp.Lookup(&in.key); err == nil && ok {
+					o.account(&in.key, rec, c)
+				}
+			}
 			err := o.fp.Install(&in.key, &in.flow)
 			switch {
 			case err == nil:
 				o.c.installs.Add(1)
-				if f := o.flows[in.key]; f != nil {
-					f.space, f.packets = in.space, 0
-				} else {
-					o.flows[in.key] = &offloaded{space: in.space}
+				if rec == nil {
+					rec = &offloaded{}
+					o.flows[in.key] = rec
 				}
+				*rec = offloaded{space: in.space, egress: in.flow.Egress}
 			case errors.Is(err, bpf.ErrFlowTableFull):
 				o.c.full.Add(1)
 			default:
@@ -332,9 +401,15 @@ func (o *Offload) sweep() {
 	var gone []bpf.FlowKey
 	var reason []*atomic.Uint64
 	seen := make(map[bpf.FlowKey]bool, len(o.flows))
+	redirected := map[uint32]uint64{} // by egress device, since the last sweep
 	_ = o.fp.Flows(func(k *bpf.FlowKey, g uint32, c bpf.FlowCounters) {
 		seen[*k] = true
 		rec := o.flows[*k]
+		var forwarded uint64 // packets since the last sweep
+		if rec != nil {
+			forwarded = o.account(k, rec, c)
+			redirected[rec.egress] += forwarded
+		}
 		switch {
 		case g != gen || rec == nil || t == nil:
 			gone, reason = append(gone, *k), append(reason, &o.c.evictStale)
@@ -342,10 +417,8 @@ func (o *Offload) sweep() {
 			if c.LastSeen+uint64(o.cfg.IdleTimeout) < now {
 				gone, reason = append(gone, *k), append(reason, &o.c.evictIdle)
 			}
-		case !o.refresh(t, k, rec.space, c.Packets > rec.packets):
+		case !o.refresh(t, k, rec.space, forwarded > 0):
 			gone, reason = append(gone, *k), append(reason, &o.c.evictEnded)
-		default:
-			rec.packets = c.Packets
 		}
 	})
 	for i := range gone {
@@ -362,6 +435,38 @@ func (o *Offload) sweep() {
 			delete(o.flows, k)
 		}
 	}
+	o.checkEgress(redirected)
+}
+
+// account adds what the kernel counted for flow k since rec's last
+// reading to the traffic of its ingress (rx) and egress (tx) devices,
+// and returns the packets it added. Frame bytes: the entry counts IP
+// bytes, each frame also carried an Ethernet header.
+func (o *Offload) account(k *bpf.FlowKey, rec *offloaded, c bpf.FlowCounters) uint64 {
+	if c.Packets < rec.packets || c.Bytes < rec.bytes {
+		rec.packets, rec.bytes = 0, 0 // the entry was written anew behind our back
+	}
+	dp, db := c.Packets-rec.packets, c.Bytes-rec.bytes
+	rec.packets, rec.bytes = c.Packets, c.Bytes
+	if dp == 0 {
+		return 0
+	}
+	db += dp * pkt.EthernetLen
+	in, out := o.trafficOf(k.Ifindex), o.trafficOf(rec.egress)
+	in.RxPackets += dp
+	in.RxBytes += db
+	out.TxPackets += dp
+	out.TxBytes += db
+	return dp
+}
+
+func (o *Offload) trafficOf(ifindex uint32) *PortStats {
+	t := o.traffic[ifindex]
+	if t == nil {
+		t = &PortStats{}
+		o.traffic[ifindex] = t
+	}
+	return t
 }
 
 // refresh asks conntrack about flow k in space. With active (the kernel

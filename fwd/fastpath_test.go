@@ -421,3 +421,68 @@ func TestFastPathConntrackExpiry(t *testing.T) {
 		t.Fatalf("the flow begun again: XDP action %d, want redirect (%+v)", act, r.off.Stats())
 	}
 }
+
+// TestFastPathPortCounters: what the kernel forwards for an offloaded flow is added, at
+// each sweep, to the traffic of the flow's ingress port (rx) and egress port (tx) —
+// once: a sweep without new packets adds nothing, and a reinstall of the flow (after a
+// publish, the entry's counts start again) loses none of what the old entry counted.
+func TestFastPathPortCounters(t *testing.T) {
+	r := newFastRig(t, twoWorkloads(), peerNeigh)
+	p := spec{srcMAC: macW1, dstMAC: gwMAC, src: w1v4, dst: w2v4, proto: "udp", sport: 4000, dport: 53, payload: make([]byte, 100)}
+	frame := p.frame(t)
+	r.host.send(0, frame)
+	if got := r.host.out(1); len(got) != 1 {
+		t.Fatalf("first packet: %d frames out, want 1 (drops %v)", len(got), nonZero(r.host.stats()))
+	}
+	r.sync(t)
+	pipeIn, pipeOut := r.host.w.PortStats(0), r.host.w.PortStats(1)
+	want := func(n uint64) (in, out PortStats) {
+		b := n * uint64(len(frame))
+		return PortStats{RxPackets: n, RxBytes: b}, PortStats{TxPackets: n, TxBytes: b}
+	}
+	check := func(when string, n uint64) {
+		t.Helper()
+		wantIn, wantOut := want(n)
+		if got := r.off.PortStats(r.ifindex[0]); got != wantIn {
+			t.Errorf("%s: ingress port's fast-path traffic %+v, want %+v", when, got, wantIn)
+		}
+		if got := r.off.PortStats(r.ifindex[1]); got != wantOut {
+			t.Errorf("%s: egress port's fast-path traffic %+v, want %+v", when, got, wantOut)
+		}
+		if in, out := r.host.w.PortStats(0), r.host.w.PortStats(1); in != pipeIn || out != pipeOut {
+			t.Errorf("%s: the pipeline's port counters moved: %+v %+v, were %+v %+v", when, in, out, pipeIn, pipeOut)
+		}
+	}
+	xdp := func(n int) {
+		t.Helper()
+		for range n {
+			if act, _ := r.xdp(t, 0, p.frame(t)); act != bpf.ActionRedirect {
+				t.Fatalf("offloaded flow: XDP action %d, want redirect", act)
+			}
+		}
+	}
+	check("before any kernel packet", 0)
+	xdp(7)
+	check("before the sweep", 0)
+	r.off.Sweep()
+	check("after the sweep", 7)
+	r.off.Sweep()
+	check("after a quiet sweep", 7)
+
+	// Five more in the kernel, then a publish: the next packet goes to the pipeline
+	// (stale), which offers the flow again; the install replaces the entry.
+	xdp(5)
+	if err := r.off.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	r.host.send(0, frame)
+	r.host.out(1)
+	pipeIn, pipeOut = r.host.w.PortStats(0), r.host.w.PortStats(1)
+	r.sync(t)
+	if r.off.Stats().Installs != 2 {
+		t.Fatalf("installs %d, want 2 (the flow offered again after the publish)", r.off.Stats().Installs)
+	}
+	xdp(3)
+	r.off.Sweep()
+	check("after the reinstall and a sweep", 15)
+}

@@ -34,9 +34,9 @@ var (
 	dWorkers   = desc("workers", "Data-plane workers (one per configured core; worker i serves queue i of every port).")
 
 	dIfUp        = desc("interface_up", "1 when the port is attached and its link is up, else 0.", "interface", "role")
-	dIfRxPackets = desc("interface_rx_packets_total", "Frames received on the port's queue.", "interface", "queue")
+	dIfRxPackets = desc("interface_rx_packets_total", "Frames received on the port's queue; queue=\"fast\": frames of offloaded flows the kernel fast path forwarded from the port.", "interface", "queue")
 	dIfRxBytes   = desc("interface_rx_bytes_total", "Bytes of the frames received on the port's queue.", "interface", "queue")
-	dIfTxPackets = desc("interface_tx_packets_total", "Frames sent on the port's queue (forwarded packets and the router's replies).", "interface", "queue")
+	dIfTxPackets = desc("interface_tx_packets_total", "Frames sent on the port's queue (forwarded packets and the router's replies); queue=\"fast\": frames of offloaded flows the kernel fast path redirected into the port.", "interface", "queue")
 	dIfTxBytes   = desc("interface_tx_bytes_total", "Bytes of the frames sent on the port's queue.", "interface", "queue")
 
 	dForwarded  = desc("forwarded_packets_total", "Packets routed out of a port (replies excluded).")
@@ -58,7 +58,7 @@ var (
 	dDenied     = desc("policy_denied_packets_total", "Packets denied by an endpoint's policy: direction egress for what it sent, ingress for what was on its way to it.", "endpoint", "direction")
 
 	dXDP         = desc("xdp_packets_total", "Decisions of the port's XDP program: redirected to gannet's socket, passed to the kernel (pass-*), dropped (drop-*); with the fast path, forwarded in the kernel (fast-hit) and sent on to the socket by reason (fast-*, counted again as redirected).", "interface", "action")
-	dFastEvents  = desc("fastpath_events_total", "The kernel fast path's flow table: decisions installed, refused (install-full, install-errors, queue-full: the flow stays on the pipeline) and entries removed (evict-stale: an older generation; evict-ended: conntrack's session ended or expired; evict-idle: no packet for the idle timeout without conntrack).", "event")
+	dFastEvents  = desc("fastpath_events_total", "The kernel fast path's flow table: decisions installed, refused (install-full, install-errors, queue-full: the flow stays on the pipeline) and entries removed (evict-stale: an older generation; evict-ended: conntrack's session ended or expired; evict-idle: no packet for the idle timeout without conntrack) and egress devices taken off (egress-off: it dropped the frames redirected into it), put back (egress-on) and the decisions refused meanwhile (egress-refused).", "event")
 	dFastFlows   = desc("fastpath_flows", "Flows installed in the kernel fast path's flow table.")
 	dRingDropped = desc("xsk_rx_dropped_total", "Frames the kernel dropped before the socket's rx ring for reasons other than invalid descriptors (XDP_STATISTICS rx_dropped).", "interface", "queue")
 	dRingRxInv   = desc("xsk_rx_invalid_descriptors_total", "Frames dropped for invalid fill descriptors (XDP_STATISTICS rx_invalid_descs).", "interface", "queue")
@@ -167,6 +167,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				counter(dRingFillEm, r.RxFillRingEmptyDescs, ifc.Name, queue)
 				counter(dRingTxEm, r.TxRingEmptyDescs, ifc.Name, queue)
 			}
+		}
+		if f := ifc.Fast; f != nil {
+			counter(dIfRxPackets, f.RxPackets, ifc.Name, "fast")
+			counter(dIfRxBytes, f.RxBytes, ifc.Name, "fast")
+			counter(dIfTxPackets, f.TxPackets, ifc.Name, "fast")
+			counter(dIfTxBytes, f.TxBytes, ifc.Name, "fast")
 		}
 		if ifc.Endpoint != "" {
 			counter(dDenied, denied.DeniedEgress, ifc.Endpoint, "egress")

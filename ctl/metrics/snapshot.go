@@ -58,6 +58,10 @@ type Interface struct {
 	// not attached. FastPath: the program has the fast path.
 	XDP      *bpf.Stats
 	FastPath bool
+	// Fast is what the kernel fast path forwarded for flows arriving on
+	// (rx) and leaving by (tx) the port, which no queue saw; nil when the
+	// fast path is off. Exported as queue="fast".
+	Fast *fwd.PortStats
 }
 
 // Queue is one queue of a port: what its worker counted, and the
