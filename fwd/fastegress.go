@@ -4,11 +4,20 @@
 // program; otherwise the kernel frees the frame and counts it nowhere
 // (Linux 6.18: no ethtool counter, no drop counter, only the
 // xdp:xdp_devmap_xmit tracepoint). What a veth does count is the frames it
-// took (tx_queue_N_xdp_xmit). So each sweep compares, per egress device,
+// took (tx_queue_N_xdp_xmit). So the Offload compares, per egress device,
 // the packets the flow table redirected into it with the frames it took:
 // a device that took none of them is taken off the fast path — out of the
 // devmap, so its flows miss and the pipeline forwards them, its entries
 // removed, no new ones installed — and is tried again after a backoff.
+//
+// When it compares: a device not yet seen to take a frame (new, or put
+// back for a retry) is probed at every drain (2 ms) through the entries of
+// a few of its flows, so it costs a few packets; a device that took frames
+// is compared at every sweep (500 ms) through all its entries. Either way
+// it compares the frames it took by now with the packets counted in an
+// earlier round: a frame counted in an entry is redirected at the end of
+// the NAPI poll that counted it, so one counted in this round may not be
+// there yet.
 
 package fwd
 
@@ -16,23 +25,31 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/gannet-net/gannet/fwd/bpf"
 )
 
 // egressState is what the Offload knows of one egress device.
 type egressState struct {
-	delivered uint64 // the device's Delivered count at the last sweep
-	known     bool   // delivered has been read
+	delivered uint64 // the device's Delivered count when sent was last zeroed
+	sent      uint64 // packets redirected into it since, counted in earlier rounds
+	checked   bool   // Delivered says something for the device
 	off       bool   // taken off the fast path
-	probing   bool   // put back after being off; not yet seen to take frames
-	retry     uint64 // Clock time an off device is put back to be tried
-	backoff   time.Duration
+	proven    bool   // took a redirected frame since it was (put back) on
+	retried   bool   // put back after being off: its return is logged
+	// probe are flows installed toward it while it is not proven, whose
+	// entries the drains read (at most egressProbeFlows).
+	probe   []bpf.FlowKey
+	retry   uint64 // Clock time an off device is put back to be tried
+	backoff time.Duration
 }
 
 const (
-	// egressEvidence is how many packets redirected into a device in one
-	// sweep interval, none of them taken, take it off: fewer could be
-	// frames still in flight at the sweep.
+	// egressEvidence is how many packets redirected into a device, none
+	// of them taken, take it off.
 	egressEvidence = 4
+	// egressProbeFlows bounds the flows a probe reads per drain.
+	egressProbeFlows = 8
 	// The first retry of a device taken off comes after egressRetry; each
 	// failed retry doubles the wait, up to egressRetryMax.
 	egressRetry    = 2 * time.Second
@@ -48,7 +65,11 @@ func (o *Offload) AddEgress(ifindex int) error {
 	if err := o.fp.AddEgress(ifindex); err != nil {
 		return err
 	}
-	o.egress[uint32(ifindex)] = &egressState{}
+	e := &egressState{}
+	if o.cfg.Delivered != nil {
+		e.delivered, e.checked = o.cfg.Delivered(ifindex)
+	}
+	o.egress[uint32(ifindex)] = e
 	return nil
 }
 
@@ -61,52 +82,100 @@ func (o *Offload) RemoveEgress(ifindex int) error {
 	return o.fp.RemoveEgress(ifindex)
 }
 
-// checkEgress runs after a sweep, with the packets the flow table
-// redirected into each device since the last one.
-func (o *Offload) checkEgress(redirected map[uint32]uint64) {
-	if o.cfg.Delivered == nil {
-		return
+// installed notes flow k, just installed toward e: a device not proven
+// yet is probed through it.
+func (e *egressState) installed(k *bpf.FlowKey) {
+	if e.checked && !e.proven && len(e.probe) < egressProbeFlows {
+		e.probe = append(e.probe, *k)
 	}
+}
+
+// probeEgress runs after every drain: each device not proven yet is
+// judged by the entries of the flows installed toward it.
+func (o *Offload) probeEgress() {
+	for ifindex, e := range o.egress {
+		if e.off || e.proven || len(e.probe) == 0 {
+			continue
+		}
+		if !o.judge(ifindex, e) {
+			continue
+		}
+		keep := e.probe[:0]
+		for i := range e.probe {
+			k := &e.probe[i]
+			rec := o.flows[*k]
+			c, _, ok, err := o.fp.Lookup(k)
+			if rec == nil || err != nil || !ok {
+				continue // gone: no longer evidence
+			}
+			e.sent += o.account(k, rec, c)
+			keep = append(keep, *k)
+		}
+		e.probe = keep
+	}
+}
+
+// checkEgress runs after a sweep with the packets it found redirected
+// into each device since the last reading, and puts back devices whose
+// wait is over.
+func (o *Offload) checkEgress(redirected map[uint32]uint64) {
 	now := o.cfg.Clock()
 	for ifindex, e := range o.egress {
-		d, ok := o.cfg.Delivered(int(ifindex))
-		if !ok {
-			continue // the device does not say: not checked
-		}
-		took, sent := d-e.delivered, redirected[ifindex]
-		if !e.known || d < e.delivered {
-			took = sent // no earlier reading to compare with
-		}
-		e.delivered, e.known = d, true
 		switch {
 		case e.off:
 			if now >= e.retry && o.fp.AddEgress(int(ifindex)) == nil {
-				e.off, e.probing = false, true
+				e.off, e.retried, e.sent = false, true, 0
+				if d, ok := o.cfg.Delivered(int(ifindex)); ok {
+					e.delivered = d
+				}
 				o.evicted.Add(1) // the workers offer its flows again
 			}
-		case sent >= egressEvidence && took == 0:
-			o.takeOff(ifindex, e, sent)
-		case e.probing && took > 0 && sent > 0:
-			e.probing, e.backoff = false, 0
-			o.c.egressOn.Add(1)
-			o.cfg.Log.Info("fast path: egress device takes redirected frames again; its flows are offloaded", "iface", ifName(ifindex))
+		case e.checked && o.judge(ifindex, e):
+			e.sent += redirected[ifindex]
 		}
 	}
 }
 
+// judge compares what device ifindex took with what was redirected into
+// it in earlier rounds: a device that took frames is proven (and its
+// count starts again), one that took none of egressEvidence is taken off.
+// It reports whether the device is still on the fast path.
+func (o *Offload) judge(ifindex uint32, e *egressState) bool {
+	d, ok := o.cfg.Delivered(int(ifindex))
+	switch {
+	case !ok:
+		return true // unreadable now: judged next time
+	case d != e.delivered:
+		e.delivered, e.sent = d, 0
+		if !e.proven {
+			e.proven, e.probe, e.backoff = true, nil, 0
+			if e.retried {
+				e.retried = false
+				o.c.egressOn.Add(1)
+				o.cfg.Log.Info("fast path: egress device takes redirected frames again; its flows are offloaded", "iface", ifName(ifindex))
+			}
+		}
+	case e.sent >= egressEvidence:
+		o.takeOff(ifindex, e)
+		return false
+	}
+	return true
+}
+
 // takeOff takes device ifindex off the fast path: out of the devmap (its
 // flows' next packets miss and reach the pipeline), its entries removed.
-func (o *Offload) takeOff(ifindex uint32, e *egressState, lost uint64) {
+func (o *Offload) takeOff(ifindex uint32, e *egressState) {
 	if err := o.fp.RemoveEgress(int(ifindex)); err != nil {
 		o.cfg.Log.Warn("fast path: cannot take an egress device off", "iface", ifName(ifindex), "err", err)
 		return
 	}
-	if e.probing { // it failed again after a retry
+	if e.retried { // it failed again after a retry
 		e.backoff = min(2*e.backoff, egressRetryMax)
 	} else {
 		e.backoff = egressRetry
 	}
-	e.off, e.probing = true, false
+	lost := e.sent
+	e.off, e.proven, e.probe, e.sent = true, false, nil, 0
 	e.retry = o.cfg.Clock() + uint64(e.backoff)
 	for k, rec := range o.flows {
 		if rec.egress == ifindex {

@@ -126,8 +126,9 @@ type Offload struct {
 type offloaded struct {
 	space   uint16
 	egress  uint32
-	packets uint64 // the kernel's counts at the last sweep (or install)
+	packets uint64 // the kernel's counts at the last reading
 	bytes   uint64
+	active  bool // the kernel forwarded packets of it since the last sweep
 }
 
 type offloadCounters struct {
@@ -338,6 +339,9 @@ func (o *Offload) Sync() {
 	}
 	o.renewDue()
 	o.drain()
+	if o.cfg.Delivered != nil {
+		o.probeEgress()
+	}
 	o.drains++
 	if o.drains%o.cfg.SweepEvery == 0 {
 		o.sweep()
@@ -371,7 +375,10 @@ func (o *Offload) drain() {
 					rec = &offloaded{}
 					o.flows[in.key] = rec
 				}
-				*rec = offloaded{space: in.space, egress: in.flow.Egress}
+				*rec = offloaded{space: in.space, egress: in.flow.Egress, active: rec.active}
+				if e := o.egress[in.flow.Egress]; e != nil {
+					e.installed(&in.key)
+				}
 			case errors.Is(err, bpf.ErrFlowTableFull):
 				o.c.full.Add(1)
 			default:
@@ -405,10 +412,10 @@ func (o *Offload) sweep() {
 	_ = o.fp.Flows(func(k *bpf.FlowKey, g uint32, c bpf.FlowCounters) {
 		seen[*k] = true
 		rec := o.flows[*k]
-		var forwarded uint64 // packets since the last sweep
+		active := false // packets since the last sweep
 		if rec != nil {
-			forwarded = o.account(k, rec, c)
-			redirected[rec.egress] += forwarded
+			redirected[rec.egress] += o.account(k, rec, c)
+			active, rec.active = rec.active, false
 		}
 		switch {
 		case g != gen || rec == nil || t == nil:
@@ -417,7 +424,7 @@ func (o *Offload) sweep() {
 			if c.LastSeen+uint64(o.cfg.IdleTimeout) < now {
 				gone, reason = append(gone, *k), append(reason, &o.c.evictIdle)
 			}
-		case !o.refresh(t, k, rec.space, forwarded > 0):
+		case !o.refresh(t, k, rec.space, active):
 			gone, reason = append(gone, *k), append(reason, &o.c.evictEnded)
 		}
 	})
@@ -435,7 +442,9 @@ func (o *Offload) sweep() {
 			delete(o.flows, k)
 		}
 	}
-	o.checkEgress(redirected)
+	if o.cfg.Delivered != nil {
+		o.checkEgress(redirected)
+	}
 }
 
 // account adds what the kernel counted for flow k since rec's last
@@ -451,6 +460,7 @@ func (o *Offload) account(k *bpf.FlowKey, rec *offloaded, c bpf.FlowCounters) ui
 	if dp == 0 {
 		return 0
 	}
+	rec.active = true
 	db += dp * pkt.EthernetLen
 	in, out := o.trafficOf(k.Ifindex), o.trafficOf(rec.egress)
 	in.RxPackets += dp

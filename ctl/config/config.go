@@ -117,11 +117,16 @@ type Dataplane struct {
 	// program forwards the TCP and UDP flows the pipeline has fully
 	// decided (route, policy, NAT, neighbour) without the AF_XDP socket,
 	// and the pipeline keeps every decision and the state (see
-	// docs/fastpath.md). off (default): every packet crosses the socket.
+	// docs/FASTPATH.md). off (default): every packet crosses the socket.
 	// Off by default because a frame the kernel redirects into a veth is
 	// dropped unless the veth's other end runs NAPI (GRO on, or an XDP
-	// program of its own), which gannet cannot check on a workload's end;
-	// and because an offloaded packet is not seen by gannet capture.
+	// program of its own), and veth's GRO is off unless someone turns it
+	// on. gannet checks it: a port that takes none of the frames
+	// redirected into it is taken off the fast path (egress-off, a log
+	// line with the fix) and retried after 2 s, 4 s, ... up to a minute;
+	// but the check follows the loss (the frames of up to one 500 ms
+	// sweep, and of each retry), so it bounds it, never prevents it. And
+	// an offloaded packet is not seen by gannet capture.
 	FastPath string `yaml:"fastPath"`
 	// FastPathFlows is the fast path's flow table capacity (default
 	// 65536, at most 4194304); a flow that finds it full stays on the

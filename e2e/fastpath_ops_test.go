@@ -1,0 +1,343 @@
+package e2e
+
+// The kernel fast path in operation: per-port counters that include what the kernel
+// forwarded, conntrack expiry of a flow whose packets only the kernel sees, a veth
+// egress whose other end cannot take redirected frames, and a TAP egress.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/gannet-net/gannet/ctl/api"
+	"github.com/gannet-net/gannet/internal/netnstest"
+)
+
+// udpPeer is a UDP socket in a workload that sends numbered datagrams to one address
+// and counts those it receives (without a bounded channel in the way, unlike listenUDP).
+type udpPeer struct {
+	pc   net.PacketConn
+	to   net.Addr
+	seq  int64 // the last sent
+	got  atomic.Int64
+	last atomic.Int64 // the last received
+}
+
+// udpOn opens a udpPeer on local (address:port of w) sending to remote.
+func udpOn(t *testing.T, w *workload, local, remote string) *udpPeer {
+	t.Helper()
+	to, err := net.ResolveUDPAddr("udp4", remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &udpPeer{to: to}
+	if err := w.ns.Do(func() (err error) { u.pc, err = net.ListenPacket("udp4", local); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, _, err := u.pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var seq int64
+			if _, err := fmt.Sscanf(string(buf[:n]), "seq %d", &seq); err == nil {
+				u.got.Add(1)
+				u.last.Store(seq)
+			}
+		}
+	}()
+	return u
+}
+
+// send sends n datagrams, one every gap.
+func (u *udpPeer) send(n int, gap time.Duration) {
+	for range n {
+		u.seq++
+		u.pc.WriteTo([]byte(fmt.Sprintf("seq %d", u.seq)), u.to)
+		time.Sleep(gap)
+	}
+}
+
+// counters reads GET /v1/counters.
+func (d *daemon) counters(t *testing.T) *api.Counters {
+	t.Helper()
+	cs, err := d.client().Counters(context.Background())
+	if err != nil {
+		t.Fatalf("counters: %v", err)
+	}
+	return cs
+}
+
+// portCounters returns ifc's row of the counters.
+func portCounters(cs *api.Counters, ifc string) api.PortCounters {
+	for _, p := range cs.Ports {
+		if p.Interface == ifc {
+			return p
+		}
+	}
+	return api.PortCounters{}
+}
+
+// xdpDecision returns the count of one decision of ifc's XDP program.
+func xdpDecision(cs *api.Counters, ifc, name string) uint64 {
+	for _, x := range cs.XDP {
+		if x.Interface == ifc {
+			return x.Decisions[name]
+		}
+	}
+	return 0
+}
+
+// decisionsDelta is how much each XDP decision of ifc grew from a to b (those that did).
+func decisionsDelta(a, b *api.Counters, ifc string) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, x := range b.XDP {
+		if x.Interface != ifc {
+			continue
+		}
+		for name, n := range x.Decisions {
+			if d := n - xdpDecision(a, ifc, name); d > 0 {
+				out[name] = d
+			}
+		}
+	}
+	return out
+}
+
+// eventually polls cond every 50 ms until it holds or within passes.
+func eventually(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestFastPathConntrackExpiryLive: with conntrack on and the UDP timeout at its
+// minimum (2 min, RFC 4787 REQ-5), a UDP flow the kernel alone forwards for longer
+// than the timeout keeps its session (each sweep refreshes it), every one of those
+// datagrams is a fast-hit and is counted in the ports' rx/tx counters; once the flow
+// stops, the session expires and the entry is evicted (evict-ended) within the
+// timeout and a sweep.
+func TestFastPathConntrackExpiryLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes five minutes: the UDP timeout cannot be shorter than 2 min")
+	}
+	require(t)
+	host := netnstest.NewNS(t, "gh")
+	a := addWorkload(t, host, "xa", "02:00:00:00:19:1a", "198.18.19.20", "")
+	b := addWorkload(t, host, "xb", "02:00:00:00:19:1b", "198.18.19.21", "")
+	for _, w := range []*workload{a, b} {
+		w.ns.Run("ethtool", "-K", w.dev, "gro", "on")
+	}
+	const timeout = 2 * time.Minute
+	d := startGannet(t, host, fmt.Sprintf(oneHostConfig, "  fastPath: on\n  conntrack: {capacity: 4096}",
+		a.endpoint(0, "", "")+b.endpoint(0, "", ""), "nat:\n  timeouts: {udp: 2m}"))
+	out := udpOn(t, a, "198.18.19.20:4000", "198.18.19.21:9000")
+	sink := udpOn(t, b, "198.18.19.21:9000", "198.18.19.20:4000")
+
+	// Open the session both ways (established), then until the flow is offloaded.
+	if !eventually(5*time.Second, func() bool { out.send(1, 0); sink.send(1, 0); return sink.got.Load() > 0 && out.got.Load() > 0 }) {
+		t.Fatalf("the flow never got through\n%s", d.output())
+	}
+	if !eventually(5*time.Second, func() bool {
+		out.send(1, 10*time.Millisecond)
+		return xdpDecision(d.counters(t), a.hostIf, "fast-hit") > 0
+	}) {
+		t.Fatalf("the flow never offloaded: %+v\n%s", d.counters(t).FastPath, d.output())
+	}
+	sessions := func() []api.Session {
+		ss, err := d.client().Sessions(context.Background(), a.v4, 0)
+		if err != nil {
+			t.Fatalf("sessions: %v", err)
+		}
+		return ss.Sessions
+	}
+	if s := sessions(); len(s) != 1 || s[0].State != "udp answered" {
+		t.Fatalf("sessions of %s: %+v, want one udp answered", a.v4, s)
+	}
+	time.Sleep(time.Second) // a sweep: the port counters hold what came before
+	before := d.counters(t)
+	gotBefore := sink.got.Load()
+
+	// Longer than the timeout, the kernel alone: 20 datagrams a second for 2m30s.
+	const n = 3000
+	out.send(n, 50*time.Millisecond)
+	time.Sleep(time.Second) // the last sweep
+	after := d.counters(t)
+	t.Logf("XDP decisions on %s while sending: %v", a.hostIf, decisionsDelta(before, after, a.hostIf))
+	if hits := xdpDecision(after, a.hostIf, "fast-hit") - xdpDecision(before, a.hostIf, "fast-hit"); hits != n {
+		t.Errorf("fast-hit on %s grew by %d over %d datagrams: the pipeline saw %d of them", a.hostIf, hits, n, int64(n)-int64(hits))
+	}
+	if got := sink.got.Load() - gotBefore; got != n {
+		t.Errorf("%d of %d datagrams arrived", got, n)
+	}
+	// The ports' counters include them (and at most a few ARP/ND frames besides).
+	rx := portCounters(after, a.hostIf).RxPackets - portCounters(before, a.hostIf).RxPackets
+	tx := portCounters(after, b.hostIf).TxPackets - portCounters(before, b.hostIf).TxPackets
+	if rx < n || rx > n+20 || tx < n || tx > n+20 {
+		t.Errorf("port counters grew by rx %d on %s, tx %d on %s over %d offloaded datagrams; want %d (+ a few)", rx, a.hostIf, tx, b.hostIf, n, n)
+	}
+	if got := after.RxPackets - before.RxPackets; got > 20 {
+		t.Errorf("the pipeline received %d packets while the flow was offloaded", got)
+	}
+	s := sessions()
+	if len(s) != 1 || s[0].State != "udp answered" {
+		t.Fatalf("after %v of kernel-only traffic (timeout %v): sessions %+v, want the session alive\n%s", 150*time.Second, timeout, s, d.output())
+	}
+	t.Logf("session after %d kernel-only datagrams: %s, expires in %.0fs", n, s[0].State, s[0].ExpiresSeconds)
+	if after.FastPath["evict-ended"] != before.FastPath["evict-ended"] {
+		t.Errorf("evict-ended moved while the flow was sending: %d -> %d", before.FastPath["evict-ended"], after.FastPath["evict-ended"])
+	}
+
+	// Quiet: gone within the timeout and a sweep (and a little for a loaded machine).
+	quiet := time.Now()
+	if !eventually(timeout+5*time.Second, func() bool { return len(sessions()) == 0 && d.counters(t).FastPath["flows"] == 0 }) {
+		t.Fatalf("%v after the flow stopped: sessions %+v, fast path %+v", time.Since(quiet), sessions(), d.counters(t).FastPath)
+	}
+	t.Logf("session and entries gone %v after the last datagram", time.Since(quiet).Round(100*time.Millisecond))
+	if ended := d.counters(t).FastPath["evict-ended"] - before.FastPath["evict-ended"]; ended < 2 {
+		t.Errorf("evict-ended grew by %d, want both directions' entries evicted as ended", ended)
+	}
+}
+
+// TestFastPathVethWithoutNAPI: a workload veth whose end in the workload has neither
+// GRO nor an XDP program drops the frames the kernel redirects into it. gannet sees
+// the veth take none of them, takes the port off the fast path (a counter, a log line
+// naming the port and the fix) and the pipeline delivers the flow; once GRO is on in
+// the workload the port comes back on its next retry and the flow is offloaded.
+func TestFastPathVethWithoutNAPI(t *testing.T) {
+	require(t)
+	host := netnstest.NewNS(t, "gh")
+	a := addWorkload(t, host, "na", "02:00:00:00:19:2a", "198.18.19.30", "")
+	b := addWorkload(t, host, "nb", "02:00:00:00:19:2b", "198.18.19.31", "")
+	a.ns.Run("ethtool", "-K", a.dev, "gro", "on")
+	b.ns.Run("ethtool", "-K", b.dev, "gro", "off") // veth's default; said for the reader
+	d := startGannet(t, host, fmt.Sprintf(oneHostConfig, "  fastPath: on", a.endpoint(0, "", "")+b.endpoint(0, "", ""), ""))
+	out := udpOn(t, a, "198.18.19.30:4000", "198.18.19.31:9000")
+	sink := udpOn(t, b, "198.18.19.31:9000", "198.18.19.30:4000")
+	if !eventually(5*time.Second, func() bool { out.send(1, 0); return sink.got.Load() > 0 }) {
+		t.Fatalf("the flow never got through\n%s", d.output())
+	}
+
+	// 100 datagrams a second for 6 s. Without the check every one after the install
+	// would be lost; with it, those redirected until the next sweep, and those of
+	// each retry (after 2 s, then 4 s).
+	sent0, got0 := out.seq, sink.got.Load()
+	out.send(600, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	sent, got := out.seq-sent0, sink.got.Load()-got0
+	cs := d.counters(t)
+	t.Logf("peer without NAPI: %d of %d datagrams delivered; fast path %v", got, sent, cs.FastPath)
+	if cs.FastPath["egress-off"] == 0 {
+		t.Fatalf("egress-off not counted: %v\n%s", cs.FastPath, d.output())
+	}
+	if got < sent*3/4 {
+		t.Errorf("only %d of %d datagrams delivered with the port taken off the fast path", got, sent)
+	}
+	logs := d.output()
+	if !strings.Contains(logs, "egress device dropped the frames redirected into it") || !strings.Contains(logs, "iface="+b.hostIf) ||
+		!strings.Contains(logs, "gro on") {
+		t.Errorf("no log line naming %s and the fix:\n%s", b.hostIf, logs)
+	}
+
+	// GRO on in the workload: the next retry finds the port taking frames.
+	b.ns.Run("ethtool", "-K", b.dev, "gro", "on")
+	if !eventually(20*time.Second, func() bool { out.send(10, 10*time.Millisecond); return d.counters(t).FastPath["egress-on"] > 0 }) {
+		t.Fatalf("the port never came back: %v\n%s", d.counters(t).FastPath, d.output())
+	}
+	hits0, got0 := xdpDecision(d.counters(t), a.hostIf, "fast-hit"), sink.got.Load()
+	out.send(100, 10*time.Millisecond)
+	if !eventually(2*time.Second, func() bool { return sink.got.Load()-got0 == 100 }) {
+		t.Errorf("with GRO on: %d of 100 datagrams delivered", sink.got.Load()-got0)
+	}
+	if hits := xdpDecision(d.counters(t), a.hostIf, "fast-hit") - hits0; hits < 90 {
+		t.Errorf("with GRO on: %d of 100 datagrams forwarded by the kernel, want them offloaded", hits)
+	}
+	if !strings.Contains(d.output(), "egress device takes redirected frames again") {
+		t.Errorf("no log line for the port's return")
+	}
+}
+
+// TestFastPathTAPEgress: an offloaded flow from a veth workload to a VM on a TAP
+// device is redirected into the TAP by the kernel (tun implements the redirect target:
+// the frame goes to the reader's queue) and arrives at the guest as the pipeline would
+// have sent it.
+func TestFastPathTAPEgress(t *testing.T) {
+	require(t)
+	host := netnstest.NewNS(t, "gh")
+	host.Run("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	b := addWorkload(t, host, "tb", "02:00:00:00:19:3b", "198.18.19.41", "")
+	tapName := netnstest.Name("tap")
+	guest := openTAP(t, host, tapName)
+	guestMAC := net.HardwareAddr{0x02, 0, 0, 0, 0x19, 0x3a}
+	ep := fmt.Sprintf("  - {name: vm-t, interface: %s, mac: %q, ipNetworks: [198.18.19.40/32]}\n", tapName, guestMAC)
+	d := startGannet(t, host, fmt.Sprintf(oneHostConfig, "  fastPath: on", ep+b.endpoint(0, "", ""), ""))
+	out := udpOn(t, b, "198.18.19.41:4000", "198.18.19.40:9000")
+	isFlow := func(p gopacket.Packet) bool {
+		u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		return ok && u.SrcPort == 4000 && u.DstPort == 9000
+	}
+	// The first datagrams wait for gannet to attach the ports.
+	if !eventually(10*time.Second, func() bool {
+		out.send(1, 0)
+		_, err := readFrame(guest, 100*time.Millisecond, isFlow)
+		return err == nil
+	}) {
+		t.Fatalf("no datagram reached the TAP\n%s", d.output())
+	}
+	if !eventually(5*time.Second, func() bool {
+		out.send(1, 0)
+		readFrame(guest, 100*time.Millisecond, isFlow)
+		return xdpDecision(d.counters(t), b.hostIf, "fast-hit") > 0
+	}) {
+		t.Fatalf("the flow to the TAP never offloaded: %v\n%s", d.counters(t).FastPath, d.output())
+	}
+	hits0 := xdpDecision(d.counters(t), b.hostIf, "fast-hit")
+	const n = 50
+	for i := range n {
+		out.send(1, 0)
+		want := fmt.Sprintf("seq %d", out.seq)
+		p, err := readFrame(guest, 2*time.Second, isFlow)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("datagram %d of the offloaded flow did not reach the TAP (fast path %v)", i, d.counters(t).FastPath)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		eth := p.Layer(layers.LayerTypeEthernet).(*layers.Ethernet)
+		ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		if eth.DstMAC.String() != guestMAC.String() || eth.SrcMAC.String() != "ee:ee:ee:ee:ee:ee" || ip.TTL != 63 ||
+			string(p.ApplicationLayer().Payload()) != want {
+			t.Fatalf("datagram %d: %v > %v ttl %d %q; want ee:ee:ee:ee:ee:ee > %v ttl 63 %q", i, eth.SrcMAC, eth.DstMAC, ip.TTL,
+				p.ApplicationLayer().Payload(), guestMAC, want)
+		}
+		if p.ErrorLayer() != nil {
+			t.Fatalf("datagram %d does not decode: %v", i, p.ErrorLayer().Error())
+		}
+	}
+	cs := d.counters(t)
+	if hits := xdpDecision(cs, b.hostIf, "fast-hit") - hits0; hits != n {
+		t.Errorf("fast-hit grew by %d over %d datagrams to the TAP, want all forwarded by the kernel", hits, n)
+	}
+	if cs.FastPath["egress-off"] != 0 {
+		t.Errorf("the TAP was taken off the fast path: %v", cs.FastPath)
+	}
+}
