@@ -182,9 +182,13 @@ func TestFastPathConntrackExpiryLive(t *testing.T) {
 	out.send(n, 50*time.Millisecond)
 	time.Sleep(time.Second) // the last sweep
 	after := d.counters(t)
-	t.Logf("XDP decisions on %s while sending: %v", a.hostIf, decisionsDelta(before, after, a.hostIf))
-	if hits := xdpDecision(after, a.hostIf, "fast-hit") - xdpDecision(before, a.hostIf, "fast-hit"); hits != n {
-		t.Errorf("fast-hit on %s grew by %d over %d datagrams: the pipeline saw %d of them", a.hostIf, hits, n, int64(n)-int64(hits))
+	// Every datagram a fast-hit, but for a lapse of the generation's lease (fast-stale:
+	// the Offload goroutine starved for 750 ms on a loaded machine sends the flow to the
+	// pipeline until it renews): a few of those at most, and no other miss.
+	dec := decisionsDelta(before, after, a.hostIf)
+	t.Logf("XDP decisions on %s while sending: %v", a.hostIf, dec)
+	if hits, stale := dec["fast-hit"], dec["fast-stale"]; hits+stale != n || stale > n/100 {
+		t.Errorf("fast-hit on %s grew by %d and fast-stale by %d over %d datagrams: the pipeline saw %d of them", a.hostIf, hits, stale, n, int64(n)-int64(hits))
 	}
 	if got := sink.got.Load() - gotBefore; got != n {
 		t.Errorf("%d of %d datagrams arrived", got, n)
@@ -213,8 +217,10 @@ func TestFastPathConntrackExpiryLive(t *testing.T) {
 		t.Fatalf("%v after the flow stopped: sessions %+v, fast path %+v", time.Since(quiet), sessions(), d.counters(t).FastPath)
 	}
 	t.Logf("session and entries gone %v after the last datagram", time.Since(quiet).Round(100*time.Millisecond))
-	if ended := d.counters(t).FastPath["evict-ended"] - before.FastPath["evict-ended"]; ended < 2 {
-		t.Errorf("evict-ended grew by %d, want both directions' entries evicted as ended", ended)
+	// The flow's entry, and the answer's if one of its datagrams came after the session
+	// was established.
+	if ended, flows := d.counters(t).FastPath["evict-ended"]-before.FastPath["evict-ended"], after.FastPath["flows"]; flows == 0 || ended != flows {
+		t.Errorf("evict-ended grew by %d, want the %d entries installed evicted as ended", ended, flows)
 	}
 }
 

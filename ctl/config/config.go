@@ -124,9 +124,10 @@ type Dataplane struct {
 	// on. gannet checks it: a port that takes none of the frames
 	// redirected into it is taken off the fast path (egress-off, a log
 	// line with the fix) and retried after 2 s, 4 s, ... up to a minute;
-	// but the check follows the loss (the frames of up to one 500 ms
-	// sweep, and of each retry), so it bounds it, never prevents it. And
-	// an offloaded packet is not seen by gannet capture.
+	// but the check follows the loss (about four packets, at high rates
+	// a few ms of the flow, at each offload and each retry), so it bounds
+	// it, never prevents it. And gannet capture does not see an
+	// offloaded packet.
 	FastPath string `yaml:"fastPath"`
 	// FastPathFlows is the fast path's flow table capacity (default
 	// 65536, at most 4194304); a flow that finds it full stays on the
