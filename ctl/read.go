@@ -387,6 +387,15 @@ func (d *Daemon) counters() api.Counters {
 		fs := d.dp.off.Stats()
 		out.FastPath = map[string]uint64{"flows": uint64(fs.Installed)}
 		fs.Each(func(event string, n uint64) { out.FastPath[event] = n })
+		for _, ifindex := range fs.OffPorts {
+			name := fmt.Sprintf("ifindex %d", ifindex)
+			for _, pt := range d.sortedPorts() {
+				if pt.ifindex == int(ifindex) {
+					name = pt.name
+				}
+			}
+			out.FastPathOff = append(out.FastPathOff, name)
+		}
 	}
 	return out
 }

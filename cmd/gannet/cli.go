@@ -734,6 +734,9 @@ func printCounters(w io.Writer, cs, prev *api.Counters, dt time.Duration) error 
 		if err := t.flush(); err != nil {
 			return err
 		}
+		for _, ifc := range cs.FastPathOff {
+			fmt.Fprintf(w, "%s is off the fast path: it drops the frames redirected into it; turn GRO on at its other end (ethtool -K <dev> gro on in the workload)\n", ifc)
+		}
 	}
 
 	if len(cs.Ports) > 0 {

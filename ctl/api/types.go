@@ -221,6 +221,11 @@ type Counters struct {
 	// FastPath: the kernel fast path's flow table by event (installs,
 	// refusals, evictions) and "flows" installed; absent when it is off.
 	FastPath map[string]uint64 `json:"fastPath,omitempty" yaml:"fastPath,omitempty"`
+	// FastPathOff: the interfaces taken off the fast path now because
+	// they dropped the frames redirected into them (a veth whose other
+	// end has neither GRO nor an XDP program); their flows take the
+	// pipeline until a retry finds them taking frames.
+	FastPathOff []string `json:"fastPathOff,omitempty" yaml:"fastPathOff,omitempty"`
 }
 
 // Drop is one non-zero drop counter.
