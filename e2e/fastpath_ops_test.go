@@ -288,6 +288,20 @@ func TestFastPathVethWithoutNAPI(t *testing.T) {
 	if !strings.Contains(d.output(), "egress device takes redirected frames again") {
 		t.Errorf("no log line for the port's return")
 	}
+
+	// GRO off again: the sweeps see the port that took frames stop taking them.
+	b.ns.Run("ethtool", "-K", b.dev, "gro", "off")
+	off0, sent0, got0 := d.counters(t).FastPath["egress-off"], out.seq, sink.got.Load()
+	out.send(300, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	sent, got = out.seq-sent0, sink.got.Load()-got0
+	t.Logf("GRO turned off again: %d of %d datagrams delivered", got, sent)
+	if d.counters(t).FastPath["egress-off"] == off0 {
+		t.Errorf("GRO turned off again: the port stayed on the fast path (%v)", d.counters(t).FastPath)
+	}
+	if got < sent/2 {
+		t.Errorf("GRO turned off again: only %d of %d datagrams delivered", got, sent)
+	}
 }
 
 // TestFastPathTAPEgress: an offloaded flow from a veth workload to a VM on a TAP
