@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gannet-net/gannet/acl"
@@ -244,4 +246,66 @@ func TestFastPathDifferentialXlat(t *testing.T) {
 		t.Errorf("%d flows installed, want the %d flows out of the spaces (%+v)", s.Installed, len(flows), s)
 	}
 	t.Logf("%d packets: %d identical frames, %d MTU misses, %d zero-checksum misses", n, hits, mtuMiss, zeroMiss)
+}
+
+// TestFastOfferXlatZeroAlloc: rounds in which every established flow out of a
+// translated space is translated 4->6 and offered to the fast path again (a new
+// generation each round) allocate nothing on the worker.
+func TestFastOfferXlatZeroAlloc(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_BPF) for the kernel flow table")
+	}
+	fp, err := bpf.NewFastPath(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+	var tabs atomic.Pointer[Tables]
+	off, err := NewOffload(fp, OffloadConfig{Tables: &tabs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHostWith(t, xlatFastConfig(t), []neigh.Entry{{Ifindex: 23, Addr: llB, MAC: mac6(macUpB)}},
+		func(wc *WorkerConfig) { wc.Offload = off })
+	var frames [][]byte
+	for i := range 16 {
+		p := spec{srcMAC: macTA, dstMAC: gwMAC, src: addrHere, dst: addrThere, proto: "udp", sport: uint16(4000 + i), dport: 53, payload: make([]byte, 100)}
+		if i%2 == 1 {
+			p.dst = eamRemote4
+		}
+		h.send(0, p.frame(t))
+		h.out(2)
+		a := spec{srcMAC: macUpB, dstMAC: macUpA, src: core6(tenantA, addrThere), dst: core6(tenantA, addrHere), proto: "udp", sport: 53, dport: p.sport}
+		if i%2 == 1 {
+			a.src = eamRemote6
+		}
+		h.send(2, a.frame(t))
+		if got := h.out(0); len(got) != 1 {
+			t.Fatalf("answer %d: %d frames, want 1 (drops %v)", i, len(got), nonZero(h.stats()))
+		}
+		frames = append(frames, p.frame(t))
+	}
+	offered := 0
+	round := func() {
+		off.gen.Add(1)
+		h.round(0, frames...)
+		for _, q := range off.queues {
+			offered += q.pop(func(in *fastInstall) {
+				if !in.flow.Xlat46 {
+					t.Errorf("offer %+v: not a 4->6 decision", in.key)
+				}
+			})
+		}
+	}
+	round()
+	offered = 0
+	if a := testing.AllocsPerRun(50, round); a != 0 {
+		t.Errorf("a round translating and offering %d flows allocates %v times, want 0", len(frames), a)
+	}
+	if offered != 51*len(frames) {
+		t.Errorf("%d offers in 51 rounds of %d flows, want one per flow and round", offered, len(frames))
+	}
 }
