@@ -41,12 +41,13 @@ type fastCapture struct {
 	space uint16 // the packet's address space as it arrived (conntrack's)
 	key   bpf.FlowKey
 	inMAC [6]byte
-	mtu   int // the path MTU ingress checked the packet against (xlat46: To6's next hop's)
-	// xlat46: to6 translated the packet out of its space across the core;
-	// mtuFrag is the longest IPv6 form of a packet without DF To6 sends
-	// unsplit (the lowest IPv6 MTU, or the next hop's when lower).
-	xlat46  bool
-	mtuFrag int
+	mtu   int // the path MTU ingress checked the packet against
+	// xlat46: to6 translated the packet out of its space across the core,
+	// for a next hop of hop6 (IPv6 MTU); mtuFrag is the longest IPv6 form
+	// of a packet without DF To6 sends unsplit (the lowest IPv6 MTU, or
+	// hop6 when lower).
+	xlat46        bool
+	hop6, mtuFrag int
 }
 
 // fastInstall is one decision on its way to the kernel.
@@ -477,7 +478,7 @@ func (w *Worker) fastEligible(t *Tables, v *view) {
 func (w *Worker) fastXlat46(t *Tables, v *view, p *xlat.Packet) {
 	hop := p.HopMTU()
 	v.fc.ok, v.fc.xlat46 = true, true
-	v.fc.mtu, v.fc.mtuFrag = hop, min(hop, t.xlat.LowestIPv6MTU())
+	v.fc.hop6, v.fc.mtuFrag = hop, min(hop, t.xlat.LowestIPv6MTU())
 }
 
 // fastOffer queues the decision forward made for the packet of v: out
@@ -505,15 +506,16 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 	*f = bpf.Flow{Gen: w.fgen, Egress: uint32(out.ifindex), DstMAC: dst, SrcMAC: src, InMAC: v.fc.inMAC,
 		MTU: uint16(min(v.fc.mtu, out.mtu, 0xffff)), Src: s.Src, Dst: s.Dst, SrcPort: s.SrcPort, DstPort: s.DstPort}
 	if v.fc.xlat46 {
-		// The limits are on the IPv6 form; the kernel checks the IPv4
-		// packet, 20 bytes shorter. The new header's pseudo-header sum
-		// differs from the old by the addresses only (length and
-		// protocol are the same in both families, RFC 7915 4.5), so one
-		// delta over old and new addresses and ports covers NAT and the
-		// translation.
+		// To6's limits and the egress port's are on the IPv6 form; the
+		// kernel checks the IPv4 packet, 20 bytes shorter. Ingress's
+		// check (on the IPv4 packet, with DF) holds as well. The new
+		// header's pseudo-header sum differs from the old by the
+		// addresses only (length and protocol are the same in both
+		// families, RFC 7915 4.5), so one delta over old and new
+		// addresses and ports covers NAT and the translation.
 		const grow = pkt.IPv6Len - pkt.IPv4MinLen
 		f.Xlat46, f.Rewrite = true, true
-		f.MTU = uint16(min(v.fc.mtu, out.mtu, 0xffff) - grow)
+		f.MTU = uint16(min(v.fc.mtu, min(v.fc.hop6, out.mtu)-grow, 0xffff))
 		f.MTUFrag = uint16(min(v.fc.mtuFrag, out.mtu, 0xffff) - grow)
 		f.L4Delta = pkt.ChecksumDelta(leWords(k.Src[:4])+leWords(k.Dst[:4])+uint64(bits.ReverseBytes16(k.SrcPort))+uint64(bits.ReverseBytes16(k.DstPort)),
 			leWords(f.Src[:])+leWords(f.Dst[:])+uint64(bits.ReverseBytes16(f.SrcPort))+uint64(bits.ReverseBytes16(f.DstPort)))
