@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
-	"sync/atomic"
 	"testing"
 
 	"github.com/gannet-net/gannet/acl"
@@ -103,7 +101,7 @@ func TestFastPathDifferentialXlat(t *testing.T) {
 
 	type pair struct {
 		name   string
-		port   int             // the workload's
+		port   int              // the workload's
 		wmac   net.HardwareAddr // the workload's
 		remote netip.Addr       // IPv4 in the space
 		src6   netip.Addr       // the workload's address on the core
@@ -298,22 +296,7 @@ func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, s
 // translated space is translated 4->6 and offered to the fast path again (a new
 // generation each round) allocate nothing on the worker.
 func TestFastOfferXlatZeroAlloc(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_BPF) for the kernel flow table")
-	}
-	fp, err := bpf.NewFastPath(64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fp.Close()
-	var tabs atomic.Pointer[Tables]
-	off, err := NewOffload(fp, OffloadConfig{Tables: &tabs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	off := allocOffload(t)
 	h := newHostWith(t, xlatFastConfig(t), []neigh.Entry{{Ifindex: 23, Addr: llB, MAC: mac6(macUpB)}},
 		func(wc *WorkerConfig) { wc.Offload = off })
 	var frames [][]byte
@@ -334,24 +317,9 @@ func TestFastOfferXlatZeroAlloc(t *testing.T) {
 		}
 		frames = append(frames, p.frame(t))
 	}
-	offered := 0
-	round := func() {
-		off.gen.Add(1)
-		h.round(0, frames...)
-		for _, q := range off.queues {
-			offered += q.pop(func(in *fastInstall) {
-				if !in.flow.Xlat46 {
-					t.Errorf("offer %+v: not a 4->6 decision", in.key)
-				}
-			})
+	offerRoundsAllocNothing(t, h, off, 0, frames, func(in *fastInstall) {
+		if !in.flow.Xlat46 {
+			t.Errorf("offer %+v: not a 4->6 decision", in.key)
 		}
-	}
-	round()
-	offered = 0
-	if a := testing.AllocsPerRun(50, round); a != 0 {
-		t.Errorf("a round translating and offering %d flows allocates %v times, want 0", len(frames), a)
-	}
-	if offered != 51*len(frames) {
-		t.Errorf("%d offers in 51 rounds of %d flows, want one per flow and round", offered, len(frames))
-	}
+	})
 }
