@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/gannet-net/gannet/acl"
 	"github.com/gannet-net/gannet/fwd/bpf"
@@ -26,8 +27,8 @@ var (
 
 // xlatFastConfig is a host with tenant A's workload (space 7) on port 0, tenant B's
 // (space 8) on port 1, both at addrHere, and an IPv6 uplink on port 2 (MTU 1500) whose
-// neighbour is llB at macUpB; conntrack on, policy open.
-func xlatFastConfig(t *testing.T) Config {
+// neighbour is llB at macUpB; conntrack on (its clock returned), policy open.
+func xlatFastConfig(t *testing.T) (Config, *nat.ManualClock) {
 	t.Helper()
 	tr, err := xlat.New(xlat.Config{
 		AddressSpaces: map[int]string{int(tenantA): "", int(tenantB): xlatPrefix8.String()},
@@ -36,7 +37,8 @@ func xlatFastConfig(t *testing.T) Config {
 	if err != nil {
 		t.Fatalf("xlat.New: %v", err)
 	}
-	ct, err := nat.New(nat.Config{Capacity: 256, Clock: &nat.ManualClock{}, Seed: 5})
+	clock := &nat.ManualClock{}
+	ct, err := nat.New(nat.Config{Capacity: 256, Clock: clock, Seed: 5})
 	if err != nil {
 		t.Fatalf("nat.New: %v", err)
 	}
@@ -73,7 +75,7 @@ func xlatFastConfig(t *testing.T) Config {
 		ep := cp.Endpoint(c.Endpoints[i].Name)
 		c.Endpoints[i].Ingress, c.Endpoints[i].Egress = ep.Ingress, ep.Egress
 	}
-	return c
+	return c, clock
 }
 
 // in8 is a's RFC 6052 form under space 8's prefix.
@@ -94,9 +96,11 @@ func in8(a netip.Addr) netip.Addr {
 // a packet To6 fragments (no DF, longer than the lowest IPv6 MTU) or answers (DF,
 // longer than the core link; fast-mtu). The answers, 6->4 into the spaces, are not
 // offloaded: To4's IPv4 Identification comes from the worker's generator, which a
-// per-flow entry cannot repeat.
+// per-flow entry cannot repeat. The Offload's sweep finds the flows' sessions in their
+// spaces (nothing evicted while they live) and removes the UDP flows once their
+// sessions expire.
 func TestFastPathDifferentialXlat(t *testing.T) {
-	c := xlatFastConfig(t)
+	c, clock := xlatFastConfig(t)
 	r := newFastRig(t, c, []neigh.Entry{{Ifindex: 23, Addr: llB, MAC: mac6(macUpB)}})
 
 	type pair struct {
@@ -167,8 +171,17 @@ func TestFastPathDifferentialXlat(t *testing.T) {
 			t.Fatalf("%s: 6->4 forwarded in the kernel, want it left to the pipeline", f.name)
 		}
 	}
-	if s := r.off.Stats(); s.Installed != len(flows) {
-		t.Errorf("%d flows installed, want the %d flows out of the spaces (%+v)", s.Installed, len(flows), s)
+	// conntrack follows the translated flows the kernel forwards: a sweep refreshes
+	// their sessions in their space; once quiet past the UDP timeout, the UDP
+	// sessions end and their entries go.
+	r.off.Sweep()
+	if st := r.off.Stats(); st.EvictEnded != 0 || st.Installed != len(flows) {
+		t.Fatalf("sweep after the traffic: %+v; want all %d flows kept", st, len(flows))
+	}
+	clock.Advance(6 * time.Minute)
+	r.off.Sweep()
+	if st := r.off.Stats(); st.EvictEnded != 3 || st.Installed != len(flows)-3 {
+		t.Fatalf("sweep after 6 quiet minutes: %+v; want the 3 UDP flows evicted as ended", st)
 	}
 }
 
@@ -297,7 +310,8 @@ func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, s
 // generation each round) allocate nothing on the worker.
 func TestFastOfferXlatZeroAlloc(t *testing.T) {
 	off := allocOffload(t)
-	h := newHostWith(t, xlatFastConfig(t), []neigh.Entry{{Ifindex: 23, Addr: llB, MAC: mac6(macUpB)}},
+	c, _ := xlatFastConfig(t)
+	h := newHostWith(t, c, []neigh.Entry{{Ifindex: 23, Addr: llB, MAC: mac6(macUpB)}},
 		func(wc *WorkerConfig) { wc.Offload = off })
 	var frames [][]byte
 	for i := range 16 {
