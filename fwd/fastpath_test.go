@@ -216,14 +216,7 @@ func TestFastPathDifferential(t *testing.T) {
 	hits := 0
 	for i := range n {
 		f := flows[rng.IntN(len(flows))]
-		p := f.pkt
-		p.ttl = uint8(2 + rng.IntN(254))
-		p.ipid = uint16(rng.Uint32())
-		p.df = rng.IntN(2) == 0
-		p.payload = make([]byte, rng.IntN(300))
-		for j := range p.payload {
-			p.payload[j] = byte(rng.Uint32())
-		}
+		p := randomized(rng, f.pkt, func() int { return rng.IntN(300) })
 		in := p.frame(t)
 		if p.src.Is4() && p.proto == "udp" && rng.IntN(4) == 0 {
 			binary.BigEndian.PutUint16(in[14+20+6:], 0) // no UDP checksum (IPv4)
@@ -253,6 +246,19 @@ func TestFastPathDifferential(t *testing.T) {
 		t.Errorf("%d flows installed by %d installs, want all %d flows (%+v)", s.Installed, s.Installs, len(flows), s)
 	}
 	t.Logf("%d packets, %d flows: identical frames", hits, len(flows))
+}
+
+// randomized is a packet of flow p with a random TTL (above 1), IPv4 identification and
+// DF, and size() random payload bytes.
+func randomized(rng *rand.Rand, p spec, size func() int) spec {
+	p.ttl = uint8(2 + rng.IntN(254))
+	p.ipid = uint16(rng.Uint32())
+	p.df = rng.IntN(2) == 0
+	p.payload = make([]byte, size())
+	for j := range p.payload {
+		p.payload[j] = byte(rng.Uint32())
+	}
+	return p
 }
 
 // TestFastOfferZeroAlloc: rounds in which every established flow is offered to the

@@ -236,18 +236,12 @@ func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, s
 	var hits, mtuMiss, zeroMiss int
 	for i := range n {
 		f := flows[rng.IntN(len(flows))]
-		p := f.pkt
-		p.ttl = uint8(2 + rng.IntN(254))
-		p.ipid = uint16(rng.Uint32())
-		p.df = rng.IntN(2) == 0
-		size := rng.IntN(300)
-		if rng.IntN(4) == 0 {
-			size = 1200 + rng.IntN(coreMTU-1200) // around the lowest IPv6 MTU (1280) and the core's
-		}
-		p.payload = make([]byte, size)
-		for j := range p.payload {
-			p.payload[j] = byte(rng.Uint32())
-		}
+		p := randomized(rng, f.pkt, func() int {
+			if rng.IntN(4) == 0 {
+				return 1200 + rng.IntN(coreMTU-1200) // around the lowest IPv6 MTU (1280) and the core's
+			}
+			return rng.IntN(300)
+		})
 		in := p.frame(t)
 		in[15] = byte(rng.Uint32()) // TOS: To6 copies it into the traffic class
 		zero := p.proto == "udp" && rng.IntN(5) == 0
