@@ -1,6 +1,7 @@
 // The fast path's Go half: the pipeline stays the only place a flow is
 // decided; once it has decided a packet of an established TCP or UDP
-// flow completely (route, policy, NAT mapping, neighbour), forward
+// flow completely (route, policy, NAT mapping, neighbour, and out of a
+// translated space its 4->6 translation: fastXlat46), forward
 // offers the decision as a fastInstall on the worker's own bounded ring,
 // never a syscall on the worker. The Offload's goroutine drains the rings
 // into the kernel's flow table (fwd/bpf.FastPath), where the XDP program
