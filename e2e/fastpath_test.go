@@ -98,46 +98,13 @@ policy:
 		t.Fatalf("fa -> fb:9000 never arrived\n%s", d.output())
 	}
 	// Later datagrams: forwarded in the kernel once the offer is installed.
-	for i := range 50 {
-		msg := fmt.Sprintf("flow %d", i)
+	send := func(msg string, within time.Duration) bool {
 		conn.Write([]byte(msg))
-		if !arrived(msg, 2*time.Second) {
-			t.Fatalf("datagram %d of the established flow lost", i)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return arrived(msg, within)
 	}
-	hits := fastHits(t, d, a.hostIf)
-	if hits == 0 {
-		out, _ := d.cli("counters")
-		t.Fatalf("no fast-path hits on %s after 50 datagrams\n%s", a.hostIf, out)
-	}
-	tr, err := d.client().Trace(context.Background(), api.TraceRequest{In: a.hostIf, Src: "198.18.19.10", Dst: "198.18.19.11", Proto: "udp", SrcPort: 4000, DstPort: 9000})
-	if err != nil {
-		t.Fatalf("trace: %v", err)
-	}
-	if !tr.Offloaded {
-		t.Errorf("trace of the flow: not offloaded: %+v", tr)
-	}
-
+	hits := fastFlowOffloaded(t, d, a.hostIf, api.TraceRequest{In: a.hostIf, Src: "198.18.19.10", Dst: "198.18.19.11", Proto: "udp", SrcPort: 4000, DstPort: 9000}, send)
 	// The policy now allows 9001 only; the next datagram after the reload is refused.
-	running, err := os.ReadFile(d.config) // as the harness wrote it (its API socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := d.reloadWith(t, strings.Replace(string(running), `"9000", "9001"`, `"9001"`, 1))
-	if st.LastApply == nil || !st.LastApply.OK {
-		t.Fatalf("reload: last apply %+v", st.LastApply)
-	}
-	for i := range 5 {
-		msg := fmt.Sprintf("after %d", i)
-		conn.Write([]byte(msg))
-		if arrived(msg, 300*time.Millisecond) {
-			t.Fatalf("datagram %d after the policy change arrived: the offloaded flow kept the old decision", i)
-		}
-	}
-	if after := fastHits(t, d, a.hostIf); after != hits {
-		t.Errorf("fast-path hits went from %d to %d after the policy change", hits, after)
-	}
+	policyChangeRefuses(t, d, `"9000", "9001"`, `"9001"`, a.hostIf, hits, send)
 	out, _ := d.cli("counters")
 	if !strings.Contains(out, "policy-ingress") {
 		t.Errorf("no policy drop counted after the change:\n%s", out)
@@ -157,4 +124,54 @@ func fastHits(t *testing.T, d *daemon, ifc string) uint64 {
 		}
 	}
 	return 0
+}
+
+// fastFlowOffloaded sends 50 datagrams of an established flow with send (which reports
+// whether one got through within the time given), then requires fast-path hits on the
+// interface ifc and gannet trace (req) to say the flow is offloaded. It returns the hits.
+func fastFlowOffloaded(t *testing.T, d *daemon, ifc string, req api.TraceRequest, send func(msg string, within time.Duration) bool) uint64 {
+	t.Helper()
+	for i := range 50 {
+		if !send(fmt.Sprintf("flow %d", i), 2*time.Second) {
+			t.Fatalf("datagram %d of the established flow lost", i)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	hits := fastHits(t, d, ifc)
+	if hits == 0 {
+		out, _ := d.cli("counters")
+		t.Fatalf("no fast-path hits on %s after 50 datagrams\n%s", ifc, out)
+	}
+	tr, err := d.client().Trace(context.Background(), req)
+	if err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	if !tr.Offloaded {
+		t.Errorf("trace of the flow: not offloaded: %+v", tr)
+	}
+	return hits
+}
+
+// policyChangeRefuses reloads d with old replaced by new in its configuration (a
+// policy that refuses the flow send sends) and requires the next datagrams refused,
+// the fast-path hits on ifc unchanged: the offloaded flow does not keep the old
+// decision.
+func policyChangeRefuses(t *testing.T, d *daemon, old, new, ifc string, hits uint64, send func(msg string, within time.Duration) bool) {
+	t.Helper()
+	running, err := os.ReadFile(d.config) // as the harness wrote it (its API socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := d.reloadWith(t, strings.Replace(string(running), old, new, 1))
+	if st.LastApply == nil || !st.LastApply.OK {
+		t.Fatalf("reload: last apply %+v", st.LastApply)
+	}
+	for i := range 5 {
+		if send(fmt.Sprintf("after %d", i), 300*time.Millisecond) {
+			t.Fatalf("datagram %d after the policy change went through: the offloaded flow kept the old decision", i)
+		}
+	}
+	if after := fastHits(t, d, ifc); after != hits {
+		t.Errorf("fast-path hits went from %d to %d after the policy change", hits, after)
+	}
 }

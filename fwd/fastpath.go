@@ -1,6 +1,7 @@
 // The fast path's Go half: the pipeline stays the only place a flow is
 // decided; once it has decided a packet of an established TCP or UDP
-// flow completely (route, policy, NAT mapping, neighbour), forward
+// flow completely (route, policy, NAT mapping, neighbour, and out of a
+// translated space its 4->6 translation: fastXlat46), forward
 // offers the decision as a fastInstall on the worker's own bounded ring,
 // never a syscall on the worker. The Offload's goroutine drains the rings
 // into the kernel's flow table (fwd/bpf.FastPath), where the XDP program
@@ -33,6 +34,7 @@ import (
 	"github.com/gannet-net/gannet/fwd/neigh"
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/pkt"
+	"github.com/gannet-net/gannet/xlat"
 )
 
 // fastCapture is what ingress saw of a packet the fast path could take
@@ -43,6 +45,12 @@ type fastCapture struct {
 	key   bpf.FlowKey
 	inMAC [6]byte
 	mtu   int // the path MTU ingress checked the packet against
+	// xlat46: to6 translated the packet out of its space across the core,
+	// for a next hop of hop6 (IPv6 MTU); mtuFrag is the longest IPv6 form
+	// of a packet without DF To6 sends unsplit (the lowest IPv6 MTU, or
+	// hop6 when lower).
+	xlat46        bool
+	hop6, mtuFrag int
 }
 
 // fastInstall is one decision on its way to the kernel.
@@ -567,6 +575,7 @@ func (w *Worker) fastEligible(t *Tables, v *view) {
 	k.Proto = s.Proto
 	k.Src, k.Dst = s.Src, s.Dst
 	k.SrcPort, k.DstPort = s.SrcPort, s.DstPort
+	v.fc.xlat46 = false
 	v.fc.space = v.sp.id
 	v.fc.inMAC = pkt.Ethernet(w.mem[v.base : v.base+pkt.EthernetLen]).Dst()
 	v.fc.mtu = 0xffff
@@ -574,6 +583,18 @@ func (w *Worker) fastEligible(t *Tables, v *view) {
 		v.fc.mtu = t.hopMTU(v.nh)
 	}
 	v.fc.ok = true
+}
+
+// fastXlat46 keeps the packet of v offerable after to6 translated it
+// (unsplit, p its translation) out of its space into the core: what
+// To6 did to it depends only on the flow (the addresses it mapped, the
+// pseudo-header they change), except for a packet To6 fragments or
+// answers for its length, which the limits kept here send to the
+// pipeline.
+func (w *Worker) fastXlat46(t *Tables, v *view, p *xlat.Packet) {
+	hop := p.HopMTU()
+	v.fc.ok, v.fc.xlat46 = true, true
+	v.fc.hop6, v.fc.mtuFrag = hop, min(hop, t.xlat.LowestIPv6MTU())
 }
 
 // fastOffer queues the decision forward made for the packet of v: out
@@ -600,7 +621,21 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 	f := &in.flow
 	*f = bpf.Flow{Gen: w.fgen, Egress: uint32(out.ifindex), DstMAC: dst, SrcMAC: src, InMAC: v.fc.inMAC,
 		MTU: uint16(min(v.fc.mtu, out.mtu, 0xffff)), Src: s.Src, Dst: s.Dst, SrcPort: s.SrcPort, DstPort: s.DstPort}
-	if f.Src != k.Src || f.Dst != k.Dst || f.SrcPort != k.SrcPort || f.DstPort != k.DstPort {
+	if v.fc.xlat46 {
+		// To6's limits and the egress port's are on the IPv6 form; the
+		// kernel checks the IPv4 packet, 20 bytes shorter. Ingress's
+		// check (on the IPv4 packet, with DF) holds as well. The new
+		// header's pseudo-header sum differs from the old by the
+		// addresses only (length and protocol are the same in both
+		// families, RFC 7915 4.5), so one delta over old and new
+		// addresses and ports covers NAT and the translation.
+		const grow = pkt.IPv6Len - pkt.IPv4MinLen
+		f.Xlat46, f.Rewrite = true, true
+		f.MTU = uint16(min(v.fc.mtu, min(v.fc.hop6, out.mtu)-grow, 0xffff))
+		f.MTUFrag = uint16(min(v.fc.mtuFrag, out.mtu, 0xffff) - grow)
+		f.L4Delta = pkt.ChecksumDelta(leWords(k.Src[:4])+leWords(k.Dst[:4])+uint64(bits.ReverseBytes16(k.SrcPort))+uint64(bits.ReverseBytes16(k.DstPort)),
+			leWords(f.Src[:])+leWords(f.Dst[:])+uint64(bits.ReverseBytes16(f.SrcPort))+uint64(bits.ReverseBytes16(f.DstPort)))
+	} else if f.Src != k.Src || f.Dst != k.Dst || f.SrcPort != k.SrcPort || f.DstPort != k.DstPort {
 		// NAT's deltas, as nat's translate patches them: over the
 		// addresses (and for TCP/UDP the ports), little-endian words.
 		n := 4

@@ -216,14 +216,7 @@ func TestFastPathDifferential(t *testing.T) {
 	hits := 0
 	for i := range n {
 		f := flows[rng.IntN(len(flows))]
-		p := f.pkt
-		p.ttl = uint8(2 + rng.IntN(254))
-		p.ipid = uint16(rng.Uint32())
-		p.df = rng.IntN(2) == 0
-		p.payload = make([]byte, rng.IntN(300))
-		for j := range p.payload {
-			p.payload[j] = byte(rng.Uint32())
-		}
+		p := randomized(rng, f.pkt, func() int { return rng.IntN(300) })
 		in := p.frame(t)
 		if p.src.Is4() && p.proto == "udp" && rng.IntN(4) == 0 {
 			binary.BigEndian.PutUint16(in[14+20+6:], 0) // no UDP checksum (IPv4)
@@ -255,25 +248,23 @@ func TestFastPathDifferential(t *testing.T) {
 	t.Logf("%d packets, %d flows: identical frames", hits, len(flows))
 }
 
+// randomized is a packet of flow p with a random TTL (above 1), IPv4 identification and
+// DF, and size() random payload bytes.
+func randomized(rng *rand.Rand, p spec, size func() int) spec {
+	p.ttl = uint8(2 + rng.IntN(254))
+	p.ipid = uint16(rng.Uint32())
+	p.df = rng.IntN(2) == 0
+	p.payload = make([]byte, size())
+	for j := range p.payload {
+		p.payload[j] = byte(rng.Uint32())
+	}
+	return p
+}
+
 // TestFastOfferZeroAlloc: rounds in which every established flow is offered to the
 // fast path again (a new generation each round) allocate nothing on the worker.
 func TestFastOfferZeroAlloc(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_BPF) for the kernel flow table")
-	}
-	fp, err := bpf.NewFastPath(64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fp.Close()
-	var tabs atomic.Pointer[Tables]
-	off, err := NewOffload(fp, OffloadConfig{Tables: &tabs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	off := allocOffload(t)
 	c := twoWorkloads()
 	tab, err := nat.New(nat.Config{Capacity: 1024, Clock: &nat.ManualClock{}, Seed: 1})
 	if err != nil {
@@ -292,12 +283,43 @@ func TestFastOfferZeroAlloc(t *testing.T) {
 		h.out(0)
 		frames = append(frames, p.frame(t))
 	}
+	offerRoundsAllocNothing(t, h, off, 0, frames, func(*fastInstall) {})
+}
+
+// allocOffload is an Offload over a small kernel flow table for the zero-allocation
+// tests; it skips them in short mode and without root.
+func allocOffload(t *testing.T) *Offload {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_BPF) for the kernel flow table")
+	}
+	fp, err := bpf.NewFastPath(64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fp.Close() })
+	var tabs atomic.Pointer[Tables]
+	off, err := NewOffload(fp, OffloadConfig{Tables: &tabs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return off
+}
+
+// offerRoundsAllocNothing runs rounds in which the established flows of frames, sent on
+// port, are offered again (a new generation each round; each offer is passed to check)
+// and requires that they allocate nothing and offer every flow once a round.
+func offerRoundsAllocNothing(t *testing.T, h *host, off *Offload, port int, frames [][]byte, check func(*fastInstall)) {
+	t.Helper()
 	offered := 0
 	round := func() {
 		off.gen.Add(1)
-		h.round(0, frames...)
+		h.round(port, frames...)
 		for _, q := range off.queues {
-			offered += q.pop(func(*fastInstall) {})
+			offered += q.pop(check)
 		}
 	}
 	round()

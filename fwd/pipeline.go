@@ -879,7 +879,14 @@ func (w *Worker) to6(t *Tables, v *view) (*nextHop, bool) {
 	if !w.translated(t, v, p, xlatTo6) {
 		return nil, false
 	}
-	return nh, w.reparse(v, p, t.flat)
+	offerable := v.fc.ok && w.nfrags == 0
+	if !w.reparse(v, p, t.flat) {
+		return nil, false
+	}
+	if offerable {
+		w.fastXlat46(t, v, p)
+	}
+	return nh, true
 }
 
 // xlatDrop counts a packet the translator dropped.
@@ -908,7 +915,7 @@ func (w *Worker) xlatPacket(v *view, spaceID uint16, mtu int) *xlat.Packet {
 func (w *Worker) reparse(v *view, p *xlat.Packet, sp *space) bool {
 	v.base = v.chunk + uint64(p.Off)
 	v.rewritten = true
-	v.fc.ok = false // translated: the fast path does not rewrite families
+	v.fc.ok = false // translated: only to6 keeps it offerable (fastXlat46)
 	v.sp = sp
 	if pkt.ParseIP(w.mem[v.base:v.base+uint64(p.Len)], v.s) != pkt.OK {
 		// The translator wrote it: this would be a bug in xlat.

@@ -667,3 +667,35 @@ func insertFragHeader(b []byte, mf bool) []byte {
 	binary.BigEndian.PutUint16(out[4:], uint16(len(out)-40))
 	return out
 }
+
+// TestHopMTU: after To6 the packet reports the next hop's MTU the translation held the
+// packet to — the caller's, capped by ipv6MTU, or the default without either — and the
+// translator its lowestIPv6MTU (a caller repeating the translation elsewhere, fwd's
+// kernel fast path, holds its packets to the same limits).
+func TestHopMTU(t *testing.T) {
+	ip := ipv4(layers.IPProtocolUDP)
+	b := serializeLayers(t, ip, udpOver(ip), payload(10))
+	for _, tc := range []struct {
+		name             string
+		ipv6MTU, lowest  int
+		mtu              int
+		wantHop, wantLow int
+	}{
+		{"caller's", 0, 0, 1400, 1400, 1280},
+		{"capped by ipv6MTU", 1300, 1400, 1500, 1300, 1400},
+		{"ipv6MTU without the caller's", 1300, 0, 0, 1300, 1280},
+		{"default", 0, 0, 0, DefaultMTU, 1280},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTranslator(t, func(c *Config) { c.IPv6MTU, c.LowestIPv6MTU = tc.ipv6MTU, tc.lowest })
+			p := newPacket(b, 7)
+			p.MTU = tc.mtu
+			if v := tr.To6(p, &Stats{}); v != Forward {
+				t.Fatalf("To6 = %v (%v), want Forward", v, p.Reason)
+			}
+			if p.HopMTU() != tc.wantHop || tr.LowestIPv6MTU() != tc.wantLow {
+				t.Errorf("HopMTU() = %d, LowestIPv6MTU() = %d, want %d and %d", p.HopMTU(), tr.LowestIPv6MTU(), tc.wantHop, tc.wantLow)
+			}
+		})
+	}
+}

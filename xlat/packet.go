@@ -102,6 +102,12 @@ func (p *Packet) start(limit int) []byte {
 	return p.Buf[p.Off : p.Off+p.Len]
 }
 
+// HopMTU returns the next hop's MTU the last To6 or To4 call translated
+// for: MTU, capped by the translator's setting, or its default. A
+// caller that repeats a translation elsewhere (fwd's kernel fast path)
+// holds its packets to the same limit.
+func (p *Packet) HopMTU() int { return p.mtu }
+
 // nextID returns the Identification of an IPv4 packet made from an IPv6
 // packet without a fragment header (RFC 7915 section 5.1: set by a
 // fragment identification generator). A counter per worker: unique per

@@ -375,6 +375,10 @@ func hash16(k *[16]byte) uint32 {
 // that runs it knows the links (Config.ClampMSS).
 func (t *Translator) ClampMSS() int { return t.clamp }
 
+// LowestIPv6MTU returns the lowestIPv6MTU setting: To6 fragments an IPv4
+// packet without DF whose IPv6 form is longer (RFC 7915 4, 6).
+func (t *Translator) LowestIPv6MTU() int { return t.lowest }
+
 // Spaces returns the configured address space IDs (0 when pool6 or an EAM
 // names it), for the control plane and tools.
 func (t *Translator) Spaces() []uint16 {

@@ -43,13 +43,20 @@ type FlowKey struct {
 // rewritten. The checksum deltas are ones' complement sums over 16-bit words read in
 // memory order (little-endian), as nat computes them.
 type Flow struct {
-	Gen      uint32 // the generation of the tables the decision was made under
-	Egress   uint32 // egress ifindex (AddEgress must have added it)
-	DstMAC   [6]byte
-	SrcMAC   [6]byte
-	InMAC    [6]byte // the Ethernet destination the flow arrives with
-	MTU      uint16  // egress IP MTU
-	Rewrite  bool    // NAT changed the tuple: Src, Dst and the ports are written
+	Gen     uint32 // the generation of the tables the decision was made under
+	Egress  uint32 // egress ifindex (AddEgress must have added it)
+	DstMAC  [6]byte
+	SrcMAC  [6]byte
+	InMAC   [6]byte // the Ethernet destination the flow arrives with
+	MTU     uint16  // longest IP packet, as it arrives, the decision covers (egress MTU)
+	Rewrite bool    // NAT changed the tuple: Src, Dst and the ports are written
+	// Xlat46: the flow leaves a translated space across the IPv6 core. Its IPv4 header
+	// becomes the IPv6 header xlat writes (the frame grows 20 bytes at the front), Src
+	// and Dst are the IPv6 addresses, L4Delta covers the pseudo-header's change too, and
+	// MTU is the limit for packets with DF, MTUFrag for those without (longer ones the
+	// translator fragments). Set with Rewrite.
+	Xlat46   bool
+	MTUFrag  uint16
 	Src, Dst [16]byte
 	SrcPort  uint16
 	DstPort  uint16
@@ -256,7 +263,11 @@ func (f *Flow) raw() xdpFlow {
 		Src: words(&f.Src), Dst: words(&f.Dst), Sport: netPort(f.SrcPort), Dport: netPort(f.DstPort),
 		L3Delta: f.L3Delta, L4Delta: f.L4Delta}
 	if f.Rewrite {
-		v.Flags = 1 // FP_REWRITE
+		v.Flags |= 1 // FP_REWRITE
+	}
+	if f.Xlat46 {
+		v.Flags |= 2 // FP_XLAT46
+		v.MtuFrag = f.MTUFrag
 	}
 	return v
 }

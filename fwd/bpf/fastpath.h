@@ -6,14 +6,21 @@
 // and this code repeats that decision for the flow's later packets without the AF_XDP
 // socket: rewrite the Ethernet header, decrement the TTL or hop limit, apply the NAT
 // rewrite with the checksum deltas the pipeline computed, and redirect to the egress
-// device through the egress devmap.
+// device through the egress devmap. A flow out of a translated address space across the
+// IPv6 core (FP_XLAT46) has its IPv4 header replaced by the IPv6 header xlat's To6
+// writes: the frame grows 20 bytes at the front (bpf_xdp_adjust_head), the payload
+// stays put, and one precomputed delta patches the L4 checksum for NAT and for the
+// pseudo-header's new addresses. The other direction, 6->4 into a space, stays on the
+// pipeline: To4 takes the IPv4 Identification from the worker's generator, which no
+// per-flow entry can repeat.
 //
 // Anything the decision does not cover goes to the socket exactly as without the fast
 // path, counted by reason: a miss, an entry of an older generation of the tables (every
 // publish of routes, policy, endpoints or NAT bumps the generation, so a stale decision
 // is never applied), TCP SYN/FIN/RST (conntrack follows the session's state), fragments
-// and IPv6 extension headers, TTL <= 1 (Time Exceeded), a packet over the egress MTU,
-// and anything unusual (VLAN tags, IPv4 options, a bad IPv4 header checksum, lengths that
+// and IPv6 extension headers, TTL <= 1 (Time Exceeded), a packet over the egress MTU
+// (for a translated flow: one To6 would fragment or answer), a translated UDP datagram
+// without a checksum (To6 computes it over the whole datagram), and anything unusual (VLAN tags, IPv4 options, a bad IPv4 header checksum, lengths that
 // do not add up, a frame to another MAC than the one the flow was decided for, an egress
 // device without a devmap entry). The output frame is byte for byte what the pipeline
 // would have sent (fwd's differential test runs both).
@@ -29,6 +36,10 @@
 
 // flow.flags
 #define FP_REWRITE 1 // NAT changed the tuple: write src/dst/ports and patch the L4 checksum
+#define FP_XLAT46 2  // 4->6 out of a translated space: the IPv4 header becomes an IPv6 one
+
+// A translated packet's header grows by this much (IPv6 header minus IPv4 header).
+#define XLAT_GROWTH (IPV6_LEN - IPV4_MIN_LEN)
 
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
@@ -60,15 +71,18 @@ struct flow {
 	__u8 dmac[6];  // Ethernet destination out (the neighbour's or endpoint's MAC)
 	__u8 smac[6];  // Ethernet source out
 	__u8 in_mac[6]; // Ethernet destination the flow arrives with (gateway or port MAC)
-	__u16 mtu;     // egress IP MTU: a longer packet goes to the pipeline
+	__u16 mtu;     // longest IP packet (as it arrives) the decision covers
 	__u8 flags;
-	__u8 pad[3];
-	__u32 src[4];  // the tuple out (FP_REWRITE)
+	__u8 pad;
+	__u16 mtu_frag; // FP_XLAT46: longest IPv4 packet without DF (the translator fragments
+	                // longer ones to the lowest IPv6 MTU); mtu is then the limit with DF
+	__u32 src[4];  // the tuple out (FP_REWRITE, FP_XLAT46: the IPv6 addresses)
 	__u32 dst[4];
 	__u16 sport;
 	__u16 dport;
 	__u16 l3_delta; // IPv4 header checksum delta of the address rewrite, memory order
-	__u16 l4_delta; // TCP/UDP checksum delta of the address and port rewrite
+	__u16 l4_delta; // TCP/UDP checksum delta of the address and port rewrite (FP_XLAT46:
+	                // and of the pseudo-header's IPv4 addresses becoming IPv6 ones)
 	__u64 last_seen; // bpf_ktime_get_ns of the last packet forwarded here
 	__u64 packets;
 	__u64 bytes;     // IP bytes (the L3 length), as conntrack counts them
@@ -118,6 +132,31 @@ static __always_inline __u16 csum_fold(__u64 s)
 	return (__u16)s;
 }
 
+// fast_l4 writes the flow's ports into the TCP/UDP header at l4 and patches its checksum
+// with the flow's delta. It returns -1 only if the frame is shorter than the headers
+// fast_forward checked, which cannot happen.
+static __always_inline int fast_l4(__u8 *l4, void *end, struct flow *f, __u8 proto)
+{
+	if (l4 + 8 > (__u8 *)end)
+		return -1;
+	__builtin_memcpy(l4, &f->sport, 2);
+	__builtin_memcpy(l4 + 2, &f->dport, 2);
+	if (proto == IPPROTO_TCP_) {
+		if (l4 + 20 > (__u8 *)end)
+			return -1;
+		__u16 *c = (__u16 *)(l4 + 16);
+		*c = ~csum_fold((__u64)(__u16)~*c + f->l4_delta);
+		return 0;
+	}
+	__u16 *c = (__u16 *)(l4 + 6);
+	// Zero is "no checksum" and stays; a computed zero is sent as all ones (RFC 768).
+	if (*c != 0) {
+		__u16 v = ~csum_fold((__u64)(__u16)~*c + f->l4_delta);
+		*c = v ? v : 0xffff;
+	}
+	return 0;
+}
+
 // fast_rewrite turns the frame (trimmed to its IP packet) into the one the pipeline
 // would send for flow f. It returns -1 only if the frame is shorter than the headers
 // fast_forward checked, which cannot happen.
@@ -157,24 +196,38 @@ static __always_inline int fast_rewrite(struct xdp_md *ctx, struct flow *f, int 
 	__builtin_memcpy(eth->h_source, f->smac, 6);
 	if (!rewrite)
 		return 0;
-	if (l4 + 8 > (__u8 *)end)
+	return fast_l4(l4, end, f, proto);
+}
+
+// fast_xlat46 turns the frame of a flow out of a translated space (trimmed to its IPv4
+// packet, then grown XLAT_GROWTH bytes at the front) into the IPv6 one xlat's To6 makes
+// and the pipeline sends (RFC 7915 4.1): traffic class = TOS, flow label 0, payload
+// length = total length - 20, next header = protocol, hop limit = TTL - 1 (the router's
+// hop), the RFC 6052 / EAM addresses the pipeline mapped, the payload where it was. tos,
+// ttl, l3len and proto were read from the IPv4 header before the head moved over it.
+static __always_inline int fast_xlat46(struct xdp_md *ctx, struct flow *f, __u8 proto, __u8 tos, __u8 ttl,
+				       __u32 l3len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u8 *ip = (__u8 *)(eth + 1);
+
+	if (ip + IPV6_LEN > (__u8 *)end)
 		return -1;
-	__builtin_memcpy(l4, &f->sport, 2);
-	__builtin_memcpy(l4 + 2, &f->dport, 2);
-	if (proto == IPPROTO_TCP_) {
-		if (l4 + 20 > (__u8 *)end)
-			return -1;
-		__u16 *c = (__u16 *)(l4 + 16);
-		*c = ~csum_fold((__u64)(__u16)~*c + f->l4_delta);
-		return 0;
-	}
-	__u16 *c = (__u16 *)(l4 + 6);
-	// Zero is "no checksum" and stays; a computed zero is sent as all ones (RFC 768).
-	if (*c != 0) {
-		__u16 v = ~csum_fold((__u64)(__u16)~*c + f->l4_delta);
-		*c = v ? v : 0xffff;
-	}
-	return 0;
+	__builtin_memcpy(eth->h_dest, f->dmac, 6);
+	__builtin_memcpy(eth->h_source, f->smac, 6);
+	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	ip[0] = 0x60 | (tos >> 4);
+	ip[1] = (__u8)(tos << 4);
+	ip[2] = 0;
+	ip[3] = 0;
+	*(__u16 *)(ip + 4) = bpf_htons((__u16)(l3len - IPV4_MIN_LEN));
+	ip[6] = proto;
+	ip[7] = ttl - 1;
+	__builtin_memcpy(ip + 8, f->src, 16);
+	__builtin_memcpy(ip + 24, f->dst, 16);
+	return fast_l4(ip + IPV6_LEN, end, f, proto);
 }
 
 // FP_MISS counts a miss by reason and sends the frame on to to_socket.
@@ -189,7 +242,7 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 	struct ethhdr *eth = data;
 	struct flow_key k = {};
 	__u32 l3len, l4off;
-	__u8 ttl;
+	__u8 ttl, tos = 0, df = 0;
 
 	if ((void *)(eth + 1) > end)
 		return -1;
@@ -216,6 +269,8 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 		if (w[3] & bpf_htons(0x3fff))
 			return FP_MISS(fast_fragment); // MF or an offset
 		l3len = bpf_ntohs(w[1]);
+		tos = ip[1];
+		df = (ip[6] & 0x40) != 0;
 		ttl = ip[8];
 		k.proto = ip[9];
 		__builtin_memcpy(&k.src[0], ip + 12, 4);
@@ -269,7 +324,16 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 	__u64 now = bpf_ktime_get_ns();
 	if (!gen || f->gen != gen->gen || now > gen->expires)
 		return FP_MISS(fast_stale);
-	if (l3len > f->mtu)
+	int xlat = f->flags & FP_XLAT46;
+	if (xlat) {
+		// The key's family is IPv4. A zero UDP checksum: To6 computes the whole checksum
+		// (RFC 7915 4.5), which a per-flow delta cannot give.
+		if (family != FP_IPV4 || (k.proto == IPPROTO_UDP_ && *(__u16 *)(l4 + 6) == 0))
+			return FP_MISS(fast_other);
+	}
+	// A translated packet without DF that outgrows the lowest IPv6 MTU is fragmented by
+	// the translator (mtu_frag); with DF, one that outgrows the next hop is answered.
+	if (l3len > (xlat && !df ? f->mtu_frag : f->mtu))
 		return FP_MISS(fast_mtu);
 	__u32 d4, m4;
 	__u16 d2, m2;
@@ -283,16 +347,25 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 	if (!bpf_map_lookup_elem(&egress, &out))
 		return FP_MISS(fast_other);
 
+	// A translated packet's header grows by 20 bytes into the headroom; the payload
+	// stays where it is. Done first so that a frame without the headroom goes to the
+	// pipeline as it came.
+	if (xlat && bpf_xdp_adjust_head(ctx, -XLAT_GROWTH) != 0)
+		return FP_MISS(fast_other);
 	// The pipeline sends the IP packet and nothing after it (Ethernet padding, trailing
 	// bytes): trim the same, before anything is rewritten.
-	if (avail > l3len && bpf_xdp_adjust_tail(ctx, -(int)(avail - l3len)) != 0)
+	if (avail > l3len && bpf_xdp_adjust_tail(ctx, -(int)(avail - l3len)) != 0) {
+		if (xlat)
+			bpf_xdp_adjust_head(ctx, XLAT_GROWTH); // give the frame back as it came
 		return FP_MISS(fast_other);
+	}
 
 	// Decided: from here on the frame is the pipeline's output.
 	f->last_seen = now;
 	__sync_fetch_and_add(&f->packets, 1);
 	__sync_fetch_and_add(&f->bytes, l3len);
-	if (fast_rewrite(ctx, f, family, k.proto, ttl) != 0)
+	int err = xlat ? fast_xlat46(ctx, f, k.proto, tos, ttl, l3len) : fast_rewrite(ctx, f, family, k.proto, ttl);
+	if (err != 0)
 		return DROP_MALFORMED(); // lengths were checked above: cannot happen
 	return COUNT(fast_hit, bpf_redirect_map(&egress, out, 0));
 }

@@ -337,3 +337,94 @@ func TestFastPathLease(t *testing.T) {
 		t.Fatalf("after the lease: action %d counting %+v, want the frame unchanged to the socket as stale", ret, st)
 	}
 }
+
+// TestFastPathXlat46: an entry for a flow out of a translated space turns the IPv4
+// packet into the IPv6 one (RFC 7915 4.1): version 6, traffic class = TOS, flow label 0,
+// payload length = total length - 20, next header = protocol, hop limit = TTL - 1, the
+// entry's addresses, and a transport checksum that verifies over the IPv6
+// pseudo-header; the frame grows by 20 bytes at the front and loses its trailing
+// bytes. A zero UDP checksum (fast-other) and packets over the DF or the no-DF limit
+// (fast-mtu) reach the socket unchanged.
+func TestFastPathXlat46(t *testing.T) {
+	fp, p := loadFast(t, 64)
+	src6, dst6 := netip.MustParseAddr("64:ff9b:1:7::100.64.0.1"), netip.MustParseAddr("2001:db8:99::5")
+	for _, proto := range []layers.IPProtocol{layers.IPProtocolTCP, layers.IPProtocolUDP} {
+		k := fpKey(false, uint8(proto))
+		f := Flow{Gen: 7, Egress: loIfindex, DstMAC: fpOutMAC, SrcMAC: fpGwMAC, InMAC: fpGwMAC, MTU: 1480, MTUFrag: 1260,
+			Rewrite: true, Xlat46: true, Src: src6.As16(), Dst: dst6.As16(), SrcPort: 40000, DstPort: 443}
+		f.L4Delta = testDelta(leSum(k.Src[:4])+leSum(k.Dst[:4]), leSum(f.Src[:])+leSum(f.Dst[:]))
+		if err := fp.Install(&k, &f); err != nil {
+			t.Fatal(err)
+		}
+		in := fpFrame(t, false, proto, 64, "", 30) // DF set
+		in[15] = 0xb8                              // TOS (DSCP EF)
+		binary.BigEndian.PutUint16(in[14+10:], 0)
+		binary.BigEndian.PutUint16(in[14+10:], ipv4Checksum(in[14:34]))
+		padded := append(append([]byte(nil), in...), 1, 2, 3)
+		ret, out, st := runFast(t, p, loIfindex, padded)
+		if ret != xdpRedirect || st != (Stats{FastHit: 1}) {
+			t.Fatalf("%v: action %d counting %+v, want redirect counting one hit", proto, ret, st)
+		}
+		if len(out) != len(in)+20 {
+			t.Fatalf("%v: %d bytes out, want %d", proto, len(out), len(in)+20)
+		}
+		if string(out[0:6]) != string(fpOutMAC[:]) || string(out[6:12]) != string(fpGwMAC[:]) || binary.BigEndian.Uint16(out[12:]) != 0x86dd {
+			t.Errorf("%v: Ethernet header %x", proto, out[:14])
+		}
+		ip := out[14:54]
+		l3len := int(binary.BigEndian.Uint16(in[16:]))
+		if binary.BigEndian.Uint32(ip[0:]) != 6<<28|0xb8<<20 || int(binary.BigEndian.Uint16(ip[4:])) != l3len-20 ||
+			ip[6] != uint8(proto) || ip[7] != 63 || netip.AddrFrom16([16]byte(ip[8:24])) != src6 || netip.AddrFrom16([16]byte(ip[24:40])) != dst6 {
+			t.Errorf("%v: IPv6 header %x", proto, ip)
+		}
+		seg := out[54:]
+		l4len := 8
+		if proto == layers.IPProtocolTCP {
+			l4len = 20
+		}
+		if string(seg[:4]) != string(in[34:38]) || string(seg[l4len:]) != string(in[34+l4len:]) {
+			t.Errorf("%v: ports or payload changed", proto)
+		}
+		ph := append(append(append([]byte(nil), ip[8:40]...), 0, 0, byte(len(seg)>>8), byte(len(seg))), 0, 0, 0, uint8(proto))
+		if s := onesSum(append(ph, seg...)); s != 0xffff {
+			t.Errorf("%v: transport checksum does not verify over the IPv6 pseudo-header (sum %#x)", proto, s)
+		}
+		if c, _, _, _ := fp.Lookup(&k); c.Packets != 1 || c.Bytes != uint64(l3len) {
+			t.Errorf("%v: entry counted %+v, want one packet of %d bytes", proto, c, l3len)
+		}
+
+		miss := func(name string, frame []byte, want Stats) {
+			t.Helper()
+			want.PassNoSocket = 1
+			ret, out, st := runFast(t, p, loIfindex, frame)
+			if ret != xdpPass || st != want || string(out) != string(frame) {
+				t.Errorf("%v %s: action %d counting %+v (frame unchanged: %v), want pass counting %+v", proto, name, ret, st, string(out) == string(frame), want)
+			}
+		}
+		big := func(payload int, df bool) []byte {
+			b := fpFrame(t, false, proto, 64, "", payload)
+			if !df {
+				b[14+6] &^= 0x40
+				binary.BigEndian.PutUint16(b[14+10:], 0)
+				binary.BigEndian.PutUint16(b[14+10:], ipv4Checksum(b[14:34]))
+			}
+			return b
+		}
+		hdr := 20 + l4len
+		miss("DF, over the limit with DF", big(1481-hdr, true), Stats{FastMTU: 1})
+		miss("no DF, over the limit without DF", big(1261-hdr, false), Stats{FastMTU: 1})
+		for _, c := range []struct {
+			payload int
+			df      bool
+		}{{1480 - hdr, true}, {1260 - hdr, false}} {
+			if ret, _, st := runFast(t, p, loIfindex, big(c.payload, c.df)); ret != xdpRedirect || st != (Stats{FastHit: 1}) {
+				t.Errorf("%v: %d bytes, DF %v, at the limit: action %d counting %+v, want a hit", proto, hdr+c.payload, c.df, ret, st)
+			}
+		}
+		if proto == layers.IPProtocolUDP {
+			z := append([]byte(nil), in...)
+			binary.BigEndian.PutUint16(z[34+6:], 0)
+			miss("zero UDP checksum", z, Stats{FastOther: 1})
+		}
+	}
+}

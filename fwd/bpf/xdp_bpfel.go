@@ -49,7 +49,8 @@ type xdpFlow struct {
 	InMac    [6]uint8
 	Mtu      uint16
 	Flags    uint8
-	Pad      [3]uint8
+	Pad      uint8
+	MtuFrag  uint16
 	Src      [4]uint32
 	Dst      [4]uint32
 	Sport    uint16

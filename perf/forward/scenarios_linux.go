@@ -73,6 +73,9 @@ func Scenarios() []Scenario {
 		{Name: "gannet-4to6", Role: RoleGannet,
 			Detail: "gannet run: generator as a workload in translated space 7; IPv4 in, IPv6 (64:ff9b:1:7::/96) out",
 			Setup:  gannetScenario(GannetXlat, false)},
+		{Name: "gannet-4to6-fast", Role: RoleGannet,
+			Detail: "as gannet-4to6 with dataplane.fastPath on: the XDP program swaps the IPv4 header for the IPv6 one (bpf_xdp_adjust_head) and redirects",
+			Setup:  gannetScenario(GannetXlat, true)},
 	}
 }
 
