@@ -93,6 +93,7 @@ const (
 	nhTranslate               // 6->4 into space, then route again there
 	nhHost                    // one of the host's own addresses: never forwarded (endpointToHost)
 	nhECMP                    // equal gateway hops (learned.go): forward picks one per flow
+	nhUnreachable             // forwards nothing: answered with Destination Unreachable (RouteConfig.Unreachable)
 )
 
 type nextHop struct {
@@ -308,7 +309,12 @@ func NewTables(c Config) (*Tables, error) {
 		}
 		seen[k] = user{route: i}
 		var nh nextHop
-		if rc.Translate {
+		if rc.Unreachable {
+			if rc.Translate || rc.Port != 0 || rc.Gateway.IsValid() || rc.TranslateSpace != 0 {
+				return nil, fmt.Errorf("%s.Unreachable: an unreachable route has no Port, Gateway or Translate", f)
+			}
+			nh = nextHop{kind: nhUnreachable}
+		} else if rc.Translate {
 			dst := t.spaces[rc.TranslateSpace]
 			switch {
 			case rc.Space != 0 || !p.Addr().Is6():
