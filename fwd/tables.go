@@ -87,13 +87,13 @@ type space struct {
 type nhKind uint8
 
 const (
-	nhEndpoint  nhKind = iota // deliver to a local endpoint
-	nhGateway                 // out of a port to a gateway's MAC
-	nhConnected               // out of a port to the destination's own MAC
-	nhTranslate               // 6->4 into space, then route again there
-	nhHost                    // one of the host's own addresses: never forwarded (endpointToHost)
-	nhECMP                    // equal gateway hops (learned.go): forward picks one per flow
-	nhUnreachable             // forwards nothing: answered with Destination Unreachable (RouteConfig.Unreachable)
+	nhEndpoint    nhKind = iota // deliver to a local endpoint
+	nhGateway                   // out of a port to a gateway's MAC
+	nhConnected                 // out of a port to the destination's own MAC
+	nhTranslate                 // 6->4 into space, then route again there
+	nhHost                      // one of the host's own addresses: never forwarded (endpointToHost)
+	nhECMP                      // equal gateway hops (learned.go): forward picks one per flow
+	nhUnreachable               // forwards nothing: answered with Destination Unreachable (RouteConfig.Unreachable)
 )
 
 type nextHop struct {
