@@ -231,27 +231,7 @@ func TestBGPBlocksTranslated(t *testing.T) {
 	t7y := addWorkload(t, y, "t7-y", "02:00:00:07:00:3b", "100.64.0.20", "")
 	t8y := addWorkload(t, y, "t8-y", "02:00:00:08:00:3b", "100.64.0.20", "")
 	xif, yif := fabric(t, x, y, false) // IPv6 only
-	cfg := func(name, router6, uplink, eps string, as, peerAS int, peer, extra string) string {
-		return fmt.Sprintf(`
-node: {name: %s, routerIPv4: 198.18.0.1, routerIPv6: %s}
-dataplane: {cores: [0], frames: 4096}
-ports: [{interface: %s}]
-addressSpaces: [{id: 7, translated: true}, {id: 8, translated: true}]
-workloadEndpoints:
-%s
-translation:
-  addressSpaces: {7: , 8: }
-  rfc6791v4: [192.0.2.1/32]
-bgp:
-  asNumber: %d
-  routerID: 198.18.0.%d
-  peers: [{peerIP: "%s", asNumber: %d, holdTime: 9s, filters: [core]}]
-  filters:
-    - name: core
-      importV6: [{cidr: "64:ff9b:1::/48", matchOperator: In, action: Accept}]
-%s`, name, router6, uplink, eps, as, as-64500, peer, peerAS, extra)
-	}
-	dx := startGannet(t, x, cfg("x", "2001:db8:100::1", xif, t7x.endpoint(7, "", "")+t8x.endpoint(8, "", ""), 64512, 64513, "2001:db8:100::2", `  ipPools:
+	dx := startGannet(t, x, tenantBGPConfig("x", "2001:db8:100::1", xif, t7x.endpoint(7, "", "")+t8x.endpoint(8, "", ""), 64512, 64513, "2001:db8:100::2", `  ipPools:
     - {cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 7}
   blocks: [100.64.1.0/26]
 routes:
@@ -261,7 +241,7 @@ routes:
 	// it, and enter a tenant only from a source the core routes back out
 	// of the uplink they came in by (dataplane.rpf); their source has no
 	// IPv4 form, so y's translator gives them its RFC 6791 address.
-	dy := startGannet(t, y, cfg("y", "2001:db8:100::2", yif, t7y.endpoint(7, "", "")+t8y.endpoint(8, "", ""), 64513, 64512, "2001:db8:100::1",
+	dy := startGannet(t, y, tenantBGPConfig("y", "2001:db8:100::2", yif, t7y.endpoint(7, "", "")+t8y.endpoint(8, "", ""), 64513, 64512, "2001:db8:100::1",
 		`routes: [{prefix: "2001:db8:100::/64", interface: `+yif+`}]
 `))
 
