@@ -448,9 +448,6 @@ func TestTraceMatchesWorker(t *testing.T) {
 			nil, []string{"drop port-unknown"}},
 		{"border, prepared NAT policy", borderConfig, preparedNAT, peerNeigh, append(slices.Clone(borderAddrs), preparedIP), nil, nil},
 		{"stateless", stateless, nil, peerNeigh, statelessAddrs, nil, nil},
-		{"blocks", func(*testing.T) Config { return blockHost() }, nil, peerNeigh,
-			[]netip.Addr{w1v4, w2v4, w1v6, w2v6, netip.MustParseAddr("198.18.0.9"), netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr("203.0.113.9")},
-			nil, []string{"answer unreachable-route", "forward "}},
 		{"stateless, w1 down", stateless, down(0), peerNeigh, statelessAddrs, nil, []string{"answer port-down"}},
 		{"tenants", tenantConfig, nil, tenantNeigh, tenantAddrs, coreSrcs, []string{"drop rpf", "forward "}},
 		{"tenants, fabric down", tenantConfig, down(2), tenantNeigh, tenantAddrs, coreSrcs, []string{"answer port-down", "drop port-down", "drop rpf"}},
@@ -462,6 +459,9 @@ func TestTraceMatchesWorker(t *testing.T) {
 		{"ecmp, up3 unresolved", ecmp, nil, ecmpNeigh[:4], ecmpAddrs, nil, []string{"forward ", "drop no-neighbour"}},
 		{"tenants, ECMP route back", twoUplinks, nil, twoUplinksNeigh, append(slices.Clone(twoUplinksAddrs), ecmpSrc),
 			append(slices.Clone(coreSrcs), ecmpSrc, ecmpSrc, ecmpSrc), []string{"drop rpf", "forward "}},
+		{"blocks", func(*testing.T) Config { return blockHost() }, nil, peerNeigh,
+			[]netip.Addr{w1v4, w2v4, w1v6, w2v6, netip.MustParseAddr("198.18.0.9"), netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr("203.0.113.9")},
+			nil, []string{"answer unreachable-route", "forward "}},
 	}
 	n := 600
 	if testing.Short() {
