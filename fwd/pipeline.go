@@ -886,6 +886,13 @@ func (w *Worker) translated(t *Tables, v *view, p *xlat.Packet, dir xlatDir) boo
 // returns that route (nil: none).
 func (w *Worker) to6(t *Tables, v *view) (*nextHop, bool) {
 	nh := t.coreHop(v.sp, v.s)
+	if nh != nil && nh.kind == nhUnreachable {
+		// An unused address of one of this host's blocks of the space:
+		// answered in IPv4 before translation, as the tenant would be
+		// answered from any other host.
+		w.unreachableRoute(t, v)
+		return nil, false
+	}
 	mtu := t.xlatMTU(nh)
 	if t.clampMSS != 0 {
 		w.clampMSS(t, v, mtu)

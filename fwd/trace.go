@@ -519,6 +519,10 @@ func (tr *tracer) run(frame []byte) {
 	if nh == nil {
 		if tr.sp.translated && s.Family == pkt.FamilyIPv4 && !tr.translatedIn {
 			tr.step(StageRoute, "ok", "not a local endpoint of translated space %d: across the IPv6 core", tr.sp.id)
+			if ch := t.coreHop(tr.sp, s); ch != nil && ch.kind == nhUnreachable {
+				tr.unreachableRoute() // Worker.to6: before translation
+				return
+			}
 			tr.clampMSS(t.xlatMTU(t.coreHop(tr.sp, s)))
 			if !tr.translate(true, t.flat) {
 				return

@@ -462,6 +462,11 @@ func TestTraceMatchesWorker(t *testing.T) {
 		{"blocks", func(*testing.T) Config { return blockHost() }, nil, peerNeigh,
 			[]netip.Addr{w1v4, w2v4, w1v6, w2v6, netip.MustParseAddr("198.18.0.9"), netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr("203.0.113.9")},
 			nil, []string{"answer unreachable-route", "forward "}},
+		{"tenants, a block", func(t *testing.T) Config {
+			c := tenantConfig(t)
+			c.Routes = append(c.Routes, RouteConfig{Prefix: netip.PrefixFrom(core6(tenantA, netip.MustParseAddr("100.64.0.0")), 126), Unreachable: true})
+			return c
+		}, nil, tenantNeigh, tenantAddrs, coreSrcs, []string{"answer unreachable-route", "forward "}},
 	}
 	n := 600
 	if testing.Short() {

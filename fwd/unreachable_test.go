@@ -177,3 +177,74 @@ func TestUnreachableRouteAllocs(t *testing.T) {
 		t.Errorf("allocs per unreachable answer = %v, want 0", allocs)
 	}
 }
+
+// TestUnreachableRouteTranslated: tenant A's block 100.64.0.0/28 is
+// routed unreachable in the core as its RFC 6052 prefix
+// 64:ff9b:1:7::6440:0/124. From the core, an unused address of it is
+// answered ICMPv6 no route (type 1 code 0) and a used one is delivered;
+// tenant A's own workload is answered host unreachable in IPv4 (type 3
+// code 1, from the gateway address) before translation, as it would be
+// from the block's owner anywhere; tenant B, whose same IPv4 addresses
+// are no block here, goes on across the core.
+func TestUnreachableRouteTranslated(t *testing.T) {
+	block := netip.PrefixFrom(core6(tenantA, netip.MustParseAddr("100.64.0.0")), 124)
+	unused := netip.MustParseAddr("100.64.0.9")
+	remote := core6(tenantA, netip.MustParseAddr("100.64.1.2"))
+	for _, tc := range []struct {
+		name   string
+		in     int
+		frame  spec
+		answer gopacket.LayerType // the error's layer, answered out of in; else out of fwd
+		code   uint8
+		fwd    int
+	}{
+		{name: "core to unused", in: 2, frame: spec{srcMAC: macUpB, dstMAC: macUpA, src: remote, dst: core6(tenantA, unused), proto: "udp", sport: 1, dport: 2},
+			answer: layers.LayerTypeICMPv6, code: pkt.ICMPv6NoRoute},
+		{name: "core to a workload of the block", in: 2, frame: spec{srcMAC: macUpB, dstMAC: macUpA, src: remote, dst: core6(tenantA, addrHere), proto: "udp", sport: 1, dport: 2}, fwd: 0},
+		{name: "tenant A to unused", in: 0, frame: spec{srcMAC: macTA, dstMAC: gwMAC, src: addrHere, dst: unused, proto: "udp", sport: 1, dport: 2},
+			answer: layers.LayerTypeICMPv4, code: pkt.ICMPv4HostUnreach},
+		{name: "tenant B to the same address", in: 1, frame: spec{srcMAC: macTB, dstMAC: gwMAC, src: addrHere, dst: unused, proto: "udp", sport: 1, dport: 2}, fwd: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tenantConfig(t)
+			c.Routes = append(c.Routes, RouteConfig{Prefix: block, Unreachable: true})
+			h := newHost(t, c, tenantNeigh)
+			h.send(tc.in, tc.frame.frame(t))
+			for p := range 3 {
+				got := h.out(p)
+				want := 0
+				if tc.answer != 0 && p == tc.in || tc.answer == 0 && p == tc.fwd {
+					want = 1
+				}
+				if len(got) != want {
+					t.Fatalf("%d frames out of port %d, want %d (drops %v)", len(got), p, want, nonZero(h.stats()))
+				}
+				if want == 0 || tc.answer == 0 {
+					continue
+				}
+				pk := gopacket.NewPacket(got[0], layers.LayerTypeEthernet, gopacket.Default)
+				switch l := pk.Layer(tc.answer).(type) {
+				case *layers.ICMPv4:
+					ip := pk.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+					if l.TypeCode != layers.CreateICMPv4TypeCode(pkt.ICMPv4DestUnreach, tc.code) || ip.SrcIP.String() != DefaultGateway4.String() || ip.DstIP.String() != addrHere.String() {
+						t.Errorf("answer = %v, want host unreachable from %v to %v", pk, DefaultGateway4, addrHere)
+					}
+				case *layers.ICMPv6:
+					ip := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
+					if l.TypeCode != layers.CreateICMPv6TypeCode(pkt.ICMPv6DestUnreach, tc.code) || ip.DstIP.String() != remote.String() {
+						t.Errorf("answer = %v, want no route to %v", pk, remote)
+					}
+				default:
+					t.Errorf("answer = %v, want %v", pk, tc.answer)
+				}
+			}
+			want := uint64(0)
+			if tc.answer != 0 {
+				want = 1
+			}
+			if n := h.stats().Drops[ReasonUnreachableRoute]; n != want {
+				t.Errorf("unreachable-route drops = %d, want %d", n, want)
+			}
+		})
+	}
+}
