@@ -11,6 +11,7 @@ package ctl
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/gannet-net/gannet/acl"
 	"github.com/gannet-net/gannet/ctl/api"
@@ -201,6 +202,7 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 		}
 		c.Routes = append(c.Routes, fwd.RouteConfig{Space: r.Space, Prefix: r.Prefix, Port: slot, Gateway: r.Via})
 	}
+	c.Routes = append(c.Routes, blockRoutes(p)...)
 	t, err := fwd.NewTables(c)
 	if err != nil {
 		return nil, err
@@ -208,6 +210,38 @@ func compile(p *config.Plan, slots []*port, st stateful) (*compiled, error) {
 	// compile's callers publish what it returns; the counters follow.
 	st.hits.byEP = hits
 	return &compiled{tables: t, cfg: c, nat: prepared}, nil
+}
+
+// blockRoutes are the host's blocks (bgp.blocks) as unreachable routes
+// in the core (space 0), Calico's blackhole route for a block it owns:
+// its workloads' host routes inside are more specific and win, as does a
+// more specific route learned for an address another host borrowed; an
+// unused address is answered Destination Unreachable here instead of
+// following a shorter route (a default from the border) back into the
+// fabric. A translated space's block is its RFC 6052 prefix in the core.
+// A single-address block that a workload uses is its host route already.
+func blockRoutes(p *config.Plan) []fwd.RouteConfig {
+	if p.BGP == nil {
+		return nil
+	}
+	var out []fwd.RouteConfig
+	for _, b := range p.BGP.Blocks {
+		if b.Block.IsSingleIP() && usedBy(p, b.Space, b.Block.Addr()) {
+			continue
+		}
+		out = append(out, fwd.RouteConfig{Space: 0, Prefix: b.Route, Unreachable: true})
+	}
+	return out
+}
+
+// usedBy reports whether a workload of space has address a.
+func usedBy(p *config.Plan, space uint16, a netip.Addr) bool {
+	for _, ep := range p.Endpoints {
+		if ep.Space == space && slices.Contains(ep.Addrs, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // routes lists c's static routes and its endpoints' host routes (in
@@ -227,6 +261,8 @@ func (cp *compiled) routes(space *uint16) []api.Route {
 		}
 		ar := api.Route{Space: r.Space, Prefix: r.Prefix.String()}
 		switch {
+		case r.Unreachable:
+			ar.Kind = "unreachable"
 		case r.Translate:
 			ar.Kind, ar.TranslateSpace = "translate", r.TranslateSpace
 		case r.Gateway.IsValid():

@@ -1,9 +1,11 @@
 package ctl
 
 // Routing: the daemon's side of BGP. What the node originates — every
-// local workload address (a flat-space /32 or /128, or instead the host's
-// block that holds it, bgp.blocks; a translated space's
-// workload as its RFC 6052 address in the IPv6 core, never its IPv4),
+// local workload address (a flat-space /32 or /128; a translated space's
+// workload as its RFC 6052 address in the IPv6 core, never its IPv4; or
+// instead the host's block that holds it, bgp.blocks, a translated
+// space's as its RFC 6052 prefix — the tables route each block as
+// unreachable, compile),
 // floating IPs, translated spaces' exits and the configured
 // prefixAdvertisements — is announced and withdrawn as the desired state
 // changes. What the speaker learns flows into the published tables one
@@ -130,7 +132,7 @@ func (d *Daemon) originated() map[netip.Prefix]bool {
 	for _, ep := range d.plan.Endpoints {
 		for _, a := range ep.Addrs {
 			switch {
-			case (a.Is6() || ep.Space == 0) && d.plan.BGP.InBlock(a):
+			case d.plan.BGP.InBlock(ep.Space, a):
 				// One of the host's blocks carries it (announced below).
 			case a.Is6() || ep.Space == 0:
 				out[netip.PrefixFrom(a, a.BitLen())] = true
@@ -157,7 +159,7 @@ func (d *Daemon) originated() map[netip.Prefix]bool {
 		out[a.Prefix] = true
 	}
 	for _, b := range d.plan.BGP.Blocks {
-		out[b] = true // whether or not a workload uses it yet, as Calico does
+		out[b.Route] = true // whether or not a workload uses it yet, as Calico does
 	}
 	return out
 }

@@ -1,8 +1,12 @@
 package ctl
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/gannet-net/gannet/ctl/config"
 )
@@ -91,5 +95,60 @@ func TestResolveIPv6NextHop(t *testing.T) {
 			t.Errorf("%v via %v: listed as %+v, want via %s on gbrup0", p, nh, rs, tc.via)
 		}
 		_ = d.cur.tables.Forget(0, p)
+	}
+}
+
+// TestBlocksOriginated: with bgp.blocks the host announces its blocks —
+// a translated space's as its RFC 6052 prefix in the core — instead of
+// the workload addresses inside them, still announces an address outside
+// every block on its own, and routes each block as unreachable in the
+// core table (a single-address block a workload uses is its host route).
+func TestBlocksOriginated(t *testing.T) {
+	c, _, err := config.ParseConfig([]byte(`
+node: {routerIPv4: 198.18.0.9, routerIPv6: "2001:db8::9"}
+ports: [{interface: gbrup0}]
+addressSpaces: [{id: 7, translated: true}]
+translation: {addressSpaces: {7: ""}}
+workloadEndpoints:
+  - {name: a, interface: gbra0, mac: "02:00:00:00:00:0a", ipNetworks: [198.18.1.10/32, "2001:db8:40::a/128"]}
+  - {name: b, interface: gbrb0, mac: "02:00:00:00:00:0b", ipNetworks: [198.18.2.10/32]}
+  - {name: t, interface: gbrt0, mac: "02:00:00:00:00:0c", ipNetworks: [100.64.1.10/32], addressSpace: 7}
+  - {name: u, interface: gbru0, mac: "02:00:00:00:00:0d", ipNetworks: [100.64.9.10/32], addressSpace: 7}
+  - {name: s, interface: gbrs0, mac: "02:00:00:00:00:0e", ipNetworks: [198.18.16.7/32]}
+bgp:
+  asNumber: 65000
+  ipPools:
+    - {cidr: 198.18.0.0/20, blockSize: 24}
+    - {cidr: 198.18.16.0/24, blockSize: 32}
+    - {cidr: "2001:db8:40::/48", blockSize: 122}
+    - {cidr: 100.64.0.0/16, blockSize: 24, addressSpace: 7}
+  blocks: [198.18.1.0/24, "2001:db8:40::/122", 100.64.1.0/24, 198.18.16.7/32, 198.18.16.8/32]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := benchDaemon(t, c)
+	var got []string
+	for p := range d.originated() {
+		got = append(got, p.String())
+	}
+	slices.Sort(got)
+	want := []string{
+		"198.18.1.0/24", "198.18.16.7/32", "198.18.16.8/32", "198.18.2.10/32",
+		"2001:db8:40::/122", "64:ff9b:1:7::6440:100/120", "64:ff9b:1:7::6440:90a/128",
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("originated (-want +got):\n%s", diff)
+	}
+	var unreachable []string
+	for _, r := range d.cur.routes(nil) {
+		if r.Kind == "unreachable" {
+			unreachable = append(unreachable, fmt.Sprintf("%d %s", r.Space, r.Prefix))
+		}
+	}
+	wantU := []string{"0 198.18.1.0/24", "0 2001:db8:40::/122", "0 64:ff9b:1:7::6440:100/120", "0 198.18.16.8/32"}
+	if diff := cmp.Diff(wantU, unreachable); diff != "" {
+		t.Errorf("unreachable routes (-want +got):\n%s", diff)
 	}
 }

@@ -35,6 +35,30 @@ bgp:
 `, name, router4, router6, uplink, eps, as, peer4, peerAS, peer6, peerAS)
 }
 
+// tenantBGPConfig is the config of a host of an IPv6-only core with
+// translated spaces 7 and 8, one BGP peer and an import filter for the
+// spaces' core prefixes; extra is appended (more bgp keys, routes).
+func tenantBGPConfig(name, router6, uplink, eps string, as, peerAS int, peer, extra string) string {
+	return fmt.Sprintf(`
+node: {name: %s, routerIPv4: 198.18.0.1, routerIPv6: %s}
+dataplane: {cores: [0], frames: 4096}
+ports: [{interface: %s}]
+addressSpaces: [{id: 7, translated: true}, {id: 8, translated: true}]
+workloadEndpoints:
+%s
+translation:
+  addressSpaces: {7: , 8: }
+  rfc6791v4: [192.0.2.1/32]
+bgp:
+  asNumber: %d
+  routerID: 198.18.0.%d
+  peers: [{peerIP: "%s", asNumber: %d, holdTime: 9s, filters: [core]}]
+  filters:
+    - name: core
+      importV6: [{cidr: "64:ff9b:1::/48", matchOperator: In, action: Accept}]
+%s`, name, router6, uplink, eps, as, as-64500, peer, peerAS, extra)
+}
+
 // TestBGPTwoHosts: two gannet hosts peer over the fabric (eBGP, IPv4 and
 // IPv6 sessions); their workloads reach each other with no static route,
 // an endpoint added through the API is announced and reached, and once
@@ -105,27 +129,8 @@ func TestBGPTenants(t *testing.T) {
 	t7y := addWorkload(t, y, "t7-y", "02:00:00:07:00:1b", "100.64.0.20", "")
 	t8y := addWorkload(t, y, "t8-y", "02:00:00:08:00:1b", "100.64.0.20", "")
 	xif, yif := fabric(t, x, y, false) // IPv6 only
-	cfg := func(name, router6, uplink, eps string, as, peerAS int, peer string) string {
-		return fmt.Sprintf(`
-node: {name: %s, routerIPv4: 198.18.0.1, routerIPv6: %s}
-dataplane: {cores: [0], frames: 4096}
-ports: [{interface: %s}]
-addressSpaces: [{id: 7, translated: true}, {id: 8, translated: true}]
-workloadEndpoints:
-%s
-translation:
-  addressSpaces: {7: , 8: }
-bgp:
-  asNumber: %d
-  routerID: 198.18.0.%d
-  peers: [{peerIP: "%s", asNumber: %d, holdTime: 9s, filters: [core]}]
-  filters:
-    - name: core
-      importV6: [{cidr: "64:ff9b:1::/48", matchOperator: In, action: Accept}]
-`, name, router6, uplink, eps, as, as-64500, peer, peerAS)
-	}
-	dx := startGannet(t, x, cfg("x", "2001:db8:100::1", xif, t7x.endpoint(7, "", "")+t8x.endpoint(8, "", ""), 64512, 64513, "2001:db8:100::2"))
-	startGannet(t, y, cfg("y", "2001:db8:100::2", yif, t7y.endpoint(7, "", "")+t8y.endpoint(8, "", ""), 64513, 64512, "2001:db8:100::1"))
+	dx := startGannet(t, x, tenantBGPConfig("x", "2001:db8:100::1", xif, t7x.endpoint(7, "", "")+t8x.endpoint(8, "", ""), 64512, 64513, "2001:db8:100::2", ""))
+	startGannet(t, y, tenantBGPConfig("y", "2001:db8:100::2", yif, t7y.endpoint(7, "", "")+t8y.endpoint(8, "", ""), 64513, 64512, "2001:db8:100::1", ""))
 
 	serveName(t7y.listen(t, "100.64.0.20:7000"), "tenant 7")
 	serveName(t8y.listen(t, "100.64.0.20:7000"), "tenant 8")

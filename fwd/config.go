@@ -222,4 +222,15 @@ type RouteConfig struct {
 
 	Translate      bool   // instead of Port/Gateway
 	TranslateSpace uint16 // the translated space to deliver into
+
+	// Unreachable, instead of Port/Gateway/Translate: the route forwards
+	// nothing. A packet it matches is dropped (ReasonUnreachableRoute)
+	// and answered as Linux answers its `unreachable` route type: ICMP
+	// host unreachable (code 1), ICMPv6 no route to destination (code
+	// 0). It is how a host owns a block of addresses (bgp.blocks): its
+	// workloads' host routes inside the block are more specific and win,
+	// and an unused address is answered here instead of following a
+	// shorter route (a default learned from the border) back into the
+	// fabric, which would loop it.
+	Unreachable bool
 }

@@ -85,10 +85,11 @@ const (
 	ReasonHostEndpointIngress // denied by the ingress program of the host endpoint of the uplink it came in on (applyOnForward)
 	ReasonHostEndpointEgress  // denied by the egress program of the host endpoint of the uplink it would leave by (applyOnForward)
 
-	ReasonNoRoute    // no route to the destination (ICMP Destination Unreachable when allowed)
-	ReasonPortDown   // routed to a port whose link is gone or down (ICMP host/address unreachable when allowed)
-	ReasonNoPort     // the route names a port this worker has no queue on
-	ReasonNoHeadroom // no room in front of the packet for the Ethernet header
+	ReasonNoRoute          // no route to the destination (ICMP Destination Unreachable when allowed)
+	ReasonPortDown         // routed to a port whose link is gone or down (ICMP host/address unreachable when allowed)
+	ReasonUnreachableRoute // the route is an unreachable one (an unused address of one of the host's blocks: ICMP host unreachable / no route when allowed)
+	ReasonNoPort           // the route names a port this worker has no queue on
+	ReasonNoHeadroom       // no room in front of the packet for the Ethernet header
 
 	ReasonNoNeighbour // the uplink next hop's MAC is not (yet) known; the cache was told
 
@@ -139,6 +140,7 @@ var reasonInfo = [NumReasons]struct {
 	ReasonHostEndpointEgress:  {"host-endpoint-egress", StagePolicy},
 	ReasonNoRoute:             {"no-route", StageRoute},
 	ReasonPortDown:            {"port-down", StageRoute},
+	ReasonUnreachableRoute:    {"unreachable-route", StageRoute},
 	ReasonNoPort:              {"no-port", StageRoute},
 	ReasonNoHeadroom:          {"no-headroom", StageRoute},
 	ReasonNoNeighbour:         {"no-neighbour", StageNeighbour},

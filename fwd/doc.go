@@ -74,8 +74,11 @@
 //
 // # ICMP from the router
 //
-// Time Exceeded, Destination Unreachable (no route; code 0 in both
-// families) and Fragmentation Needed / Packet Too Big are built in place
+// Time Exceeded, Destination Unreachable (no route: code 0 in both
+// families; a port down: host / address unreachable; an unreachable
+// route, one of the host's blocks with no workload at the address: host
+// unreachable / no route, as Linux answers its unreachable routes) and
+// Fragmentation Needed / Packet Too Big are built in place
 // with pkt's builders and sent back out of the ingress port to the
 // sender's MAC, from the ingress port's first host address of the family
 // or else Config.RouterAddrs — on the port of a workload of a translated

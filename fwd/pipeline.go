@@ -183,6 +183,12 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		w.toHost(t, v)
 		return false
 	}
+	if v.nh != nil && v.nh.kind == nhUnreachable {
+		// As Linux answers its unreachable routes: in input routing,
+		// before forwarding looks at the TTL.
+		w.unreachableRoute(t, v)
+		return false
+	}
 	intoSpace := v.nh != nil && (v.nh.kind == nhTranslate || v.nh.kind == nhEndpoint && v.nh.xlat)
 	// From the core into a tenant: the source must be one the core routes
 	// back out of this uplink, or any core host could speak as any of the
@@ -289,6 +295,15 @@ func (w *Worker) egress(t *Tables, v *view, tracked *nat.Result) {
 // Destination Unreachable (network unreachable; IPv6 no route).
 func (w *Worker) noRoute(t *Tables, v *view) {
 	w.unreachable(t, v, pkt.ICMPv4NetUnreach, pkt.ICMPv6NoRoute, ReasonNoRoute)
+}
+
+// unreachableRoute drops the packet of v, whose route forwards nothing
+// (RouteConfig.Unreachable), answering it as Linux answers its
+// `unreachable` route type (ip_error with EHOSTUNREACH; ip6_pkt_discard
+// with ICMPV6_NOROUTE): host unreachable (RFC 792 code 1), no route to
+// destination (RFC 4443 3.1 code 0).
+func (w *Worker) unreachableRoute(t *Tables, v *view) {
+	w.unreachable(t, v, pkt.ICMPv4HostUnreach, pkt.ICMPv6NoRoute, ReasonUnreachableRoute)
 }
 
 // portDown drops the packet of v, routed to a port whose link is gone,
@@ -871,6 +886,13 @@ func (w *Worker) translated(t *Tables, v *view, p *xlat.Packet, dir xlatDir) boo
 // returns that route (nil: none).
 func (w *Worker) to6(t *Tables, v *view) (*nextHop, bool) {
 	nh := t.coreHop(v.sp, v.s)
+	if nh != nil && nh.kind == nhUnreachable {
+		// An unused address of one of this host's blocks of the space:
+		// answered in IPv4 before translation, as the tenant would be
+		// answered from any other host.
+		w.unreachableRoute(t, v)
+		return nil, false
+	}
 	mtu := t.xlatMTU(nh)
 	if t.clampMSS != 0 {
 		w.clampMSS(t, v, mtu)
@@ -940,6 +962,10 @@ func (w *Worker) forward(t *Tables, v *view, nh *nextHop) {
 			return
 		}
 		nh = &t.nhs[nh.group.members[m]]
+	}
+	if nh.kind == nhUnreachable { // NAT rewrote it into one of the host's unused block addresses
+		w.unreachableRoute(t, v)
+		return
 	}
 	if nh.port >= len(w.ports) || w.ports[nh.port] == nil {
 		w.drop(v.chunk, ReasonNoPort)

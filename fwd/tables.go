@@ -87,12 +87,13 @@ type space struct {
 type nhKind uint8
 
 const (
-	nhEndpoint  nhKind = iota // deliver to a local endpoint
-	nhGateway                 // out of a port to a gateway's MAC
-	nhConnected               // out of a port to the destination's own MAC
-	nhTranslate               // 6->4 into space, then route again there
-	nhHost                    // one of the host's own addresses: never forwarded (endpointToHost)
-	nhECMP                    // equal gateway hops (learned.go): forward picks one per flow
+	nhEndpoint    nhKind = iota // deliver to a local endpoint
+	nhGateway                   // out of a port to a gateway's MAC
+	nhConnected                 // out of a port to the destination's own MAC
+	nhTranslate                 // 6->4 into space, then route again there
+	nhHost                      // one of the host's own addresses: never forwarded (endpointToHost)
+	nhECMP                      // equal gateway hops (learned.go): forward picks one per flow
+	nhUnreachable               // forwards nothing: answered with Destination Unreachable (RouteConfig.Unreachable)
 )
 
 type nextHop struct {
@@ -308,7 +309,12 @@ func NewTables(c Config) (*Tables, error) {
 		}
 		seen[k] = user{route: i}
 		var nh nextHop
-		if rc.Translate {
+		if rc.Unreachable {
+			if rc.Translate || rc.Port != 0 || rc.Gateway.IsValid() || rc.TranslateSpace != 0 {
+				return nil, fmt.Errorf("%s.Unreachable: an unreachable route has no Port, Gateway or Translate", f)
+			}
+			nh = nextHop{kind: nhUnreachable}
+		} else if rc.Translate {
 			dst := t.spaces[rc.TranslateSpace]
 			switch {
 			case rc.Space != 0 || !p.Addr().Is6():

@@ -468,6 +468,10 @@ func (tr *tracer) run(frame []byte) {
 		}
 		return
 	}
+	if tr.nh != nil && tr.nh.kind == nhUnreachable {
+		tr.unreachableRoute()
+		return
+	}
 	intoSpace := tr.nh != nil && (tr.nh.kind == nhTranslate || tr.nh.kind == nhEndpoint && tr.nh.xlat)
 	if intoSpace && pe.role == RoleUplink && !tr.reversePath() {
 		return
@@ -515,6 +519,10 @@ func (tr *tracer) run(frame []byte) {
 	if nh == nil {
 		if tr.sp.translated && s.Family == pkt.FamilyIPv4 && !tr.translatedIn {
 			tr.step(StageRoute, "ok", "not a local endpoint of translated space %d: across the IPv6 core", tr.sp.id)
+			if ch := t.coreHop(tr.sp, s); ch != nil && ch.kind == nhUnreachable {
+				tr.unreachableRoute() // Worker.to6: before translation
+				return
+			}
 			tr.clampMSS(t.xlatMTU(t.coreHop(tr.sp, s)))
 			if !tr.translate(true, t.flat) {
 				return
@@ -605,6 +613,8 @@ func (tr *tracer) hopText(nh *nextHop) string {
 		return fmt.Sprintf("translate 6->4 into %s", spaceText(nh.space))
 	case nhHost:
 		return "the host itself"
+	case nhUnreachable:
+		return "unreachable (one of the host's blocks, no workload at this address)"
 	case nhECMP:
 		var l []string
 		for _, m := range nh.group.members[:nh.group.n] {
@@ -712,6 +722,19 @@ func (tr *tracer) noRoute() {
 		tr.icmpError(pkt.ICMPv4DestUnreach, pkt.ICMPv4NetUnreach, 0, ReasonNoRoute, "no route: net unreachable")
 	default:
 		tr.icmpError(pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonNoRoute, "no route: no route to destination")
+	}
+}
+
+// unreachableRoute mirrors Worker.unreachableRoute.
+func (tr *tracer) unreachableRoute() {
+	const why = "the route is unreachable (an address of one of the host's blocks that no workload has)"
+	switch {
+	case tr.rewritten:
+		tr.drop(ReasonUnreachableRoute, "%s, and the packet was rewritten: no error can reach its sender", why)
+	case tr.s.Family == pkt.FamilyIPv4:
+		tr.icmpError(pkt.ICMPv4DestUnreach, pkt.ICMPv4HostUnreach, 0, ReasonUnreachableRoute, why+": host unreachable")
+	default:
+		tr.icmpError(pkt.ICMPv6DestUnreach, pkt.ICMPv6NoRoute, 0, ReasonUnreachableRoute, why+": no route to destination")
 	}
 }
 
@@ -1123,6 +1146,10 @@ func (tr *tracer) forward(nh *nextHop) {
 		if nh = tr.ecmp(nh); nh == nil {
 			return
 		}
+	}
+	if nh.kind == nhUnreachable {
+		tr.unreachableRoute()
+		return
 	}
 	out := &t.ports[nh.port]
 	if out.role == RoleNone {

@@ -264,6 +264,12 @@ func TestTrace(t *testing.T) {
 			spec: syn(0, w1v4, internet4, 443), verdict: "answer", reason: "port-down", egress: "w1",
 			details: []string{"via 0.0.0.0/0: gateway 198.51.100.1 out of port up",
 				"port up is down: host unreachable; ICMP type 3 code 1 from 192.0.2.1 to 198.18.0.1 out of w1"}},
+		{name: "unused address of a block: host unreachable", config: func(*testing.T) Config { return blockHost() }, nb: peerNeigh,
+			spec: syn(0, w1v4, netip.MustParseAddr("198.18.0.9"), 443), verdict: "answer", reason: "unreachable-route", egress: "w1",
+			details: []string{"via 198.18.0.0/26: unreachable", "host unreachable; ICMP type 3 code 1"}},
+		{name: "unused address of a block: no route", config: func(*testing.T) Config { return blockHost() }, nb: peerNeigh,
+			spec: TraceSpec{In: 0, Src: w1v6, Dst: netip.MustParseAddr("2001:db8::9"), Proto: pkt.ProtoICMPv6}, verdict: "answer", reason: "unreachable-route", egress: "w1",
+			details: []string{"via 2001:db8::/122: unreachable", "no route to destination; ICMP type 1 code 0"}},
 		{name: "port down: address unreachable", config: func(*testing.T) Config { return downPort(twoWorkloads(), 1) }, nb: peerNeigh,
 			spec: TraceSpec{In: 0, Src: w1v6, Dst: w2v6, Proto: pkt.ProtoICMPv6}, verdict: "answer", reason: "port-down", egress: "w1",
 			details: []string{"via 2001:db8::2/128: endpoint w2 on port w2",
@@ -453,6 +459,14 @@ func TestTraceMatchesWorker(t *testing.T) {
 		{"ecmp, up3 unresolved", ecmp, nil, ecmpNeigh[:4], ecmpAddrs, nil, []string{"forward ", "drop no-neighbour"}},
 		{"tenants, ECMP route back", twoUplinks, nil, twoUplinksNeigh, append(slices.Clone(twoUplinksAddrs), ecmpSrc),
 			append(slices.Clone(coreSrcs), ecmpSrc, ecmpSrc, ecmpSrc), []string{"drop rpf", "forward "}},
+		{"blocks", func(*testing.T) Config { return blockHost() }, nil, peerNeigh,
+			[]netip.Addr{w1v4, w2v4, w1v6, w2v6, netip.MustParseAddr("198.18.0.9"), netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr("203.0.113.9")},
+			nil, []string{"answer unreachable-route", "forward "}},
+		{"tenants, a block", func(t *testing.T) Config {
+			c := tenantConfig(t)
+			c.Routes = append(c.Routes, RouteConfig{Prefix: netip.PrefixFrom(core6(tenantA, netip.MustParseAddr("100.64.0.0")), 126), Unreachable: true})
+			return c
+		}, nil, tenantNeigh, tenantAddrs, coreSrcs, []string{"answer unreachable-route", "forward "}},
 	}
 	n := 600
 	if testing.Short() {

@@ -112,6 +112,7 @@ removed when it ends or is interrupted. Writes bgp.txt and bgp.json to --out.`,
 	fl.BoolVar(&o.NoBIRD, "no-bird", false, "feed gannet only (no comparison), e.g. with --profile")
 	fl.BoolVar(&o.NoSpeaker, "no-gobgp", false, "leave out the floor: GoBGP embedded as gannet embeds it, with nothing behind it")
 	fl.BoolVar(&o.Profile, "profile", false, "gannet writes a CPU profile of its run to --work-dir/gannet.cpu.pprof and its live heap at the first convergence to gannet.heap.pprof")
+	fl.StringArrayVar(&o.GannetEnv, "gannet-env", nil, "KEY=VALUE added to gannet run's environment (repeatable), e.g. GOGC=200 or GOMEMLIMIT=2GiB")
 	fl.StringVar(&out, "out", "results", "directory for bgp.txt and bgp.json")
 	return cmd
 }

@@ -151,7 +151,9 @@ type Route struct {
 	Prefix string `json:"prefix" yaml:"prefix"`
 	// Kind: endpoint (a local workload), gateway (via a next hop),
 	// connected (the destination is its own next hop), translate (6->4
-	// into TranslateSpace and routed again there).
+	// into TranslateSpace and routed again there), unreachable (one of
+	// the host's bgp.blocks: its unused addresses are answered
+	// Destination Unreachable), bgp (learned).
 	Kind           string `json:"kind" yaml:"kind"`
 	Via            string `json:"via,omitempty" yaml:"via,omitempty"`
 	Interface      string `json:"interface,omitempty" yaml:"interface,omitempty"`

@@ -14,6 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gannet-net/gannet/xlat"
 )
 
 // BGP is the embedded speaker's configuration; absent, gannet speaks no BGP.
@@ -27,27 +31,92 @@ type BGP struct {
 	PrefixAdvertisements []BGPPrefixAdvertisement `yaml:"prefixAdvertisements"`
 	Peers                []BGPPeer                `yaml:"peers"`
 	Filters              []BGPFilter              `yaml:"filters"`
-	// IPPools and Blocks aggregate the node's flat-space workload routes
-	// Calico IPAM's way: the pools are cut into blocks of blockSize, each
-	// block belongs to one host (Calico's block affinity), and a host
-	// announces its blocks instead of the single addresses inside them;
-	// an address of its outside every one of its blocks (borrowed from
-	// another host's block, or of no pool) is still announced on its own.
+	// IPPools and Blocks aggregate the node's workload routes Calico
+	// IPAM's way: the pools are cut into blocks of blockSize, each block
+	// belongs to one host (Calico's block affinity), and a host announces
+	// its blocks instead of the single addresses inside them; an address
+	// of its outside every one of its blocks (borrowed from another
+	// host's block, or of no pool) is still announced on its own. The
+	// host also routes each block as unreachable (Calico's blackhole
+	// route): its workloads' host routes are more specific, and a packet
+	// to an unused address of the block is answered Destination
+	// Unreachable here instead of following a shorter route (a default
+	// from the border) back into the fabric, which would loop it.
+	// A pool of a translated space (addressSpace) is IPv4; each of its
+	// blocks W.X.Y.Z/n is announced and routed as its RFC 6052 form in
+	// the IPv6 core, <prefix>:<ID>::W.X.Y.Z/(96+n).
 	// Blocks are named, not derived from the workloads: two hosts whose
 	// workloads share a block would otherwise both announce it, and one
 	// of them would attract the other's traffic.
 	IPPools []BGPIPPool `yaml:"ipPools"`
 	// Blocks are the blocks this host owns: each exactly one block of a
 	// pool of ipPools (its length is the pool's blockSize).
-	Blocks []string `yaml:"blocks"`
+	Blocks []BGPBlock `yaml:"blocks"`
 }
 
-// BGPIPPool is a Calico IPPool as route aggregation sees it: a flat-space
-// CIDR cut into blocks of BlockSize bits (Calico's defaults are 26 for
-// IPv4 and 122 for IPv6; the pool's own length to 32 or 128 here).
+// BGPIPPool is a Calico IPPool as route aggregation sees it: a CIDR of
+// one address space cut into blocks of BlockSize bits (Calico's defaults
+// are 26 for IPv4 and 122 for IPv6; the pool's own length to 32 or 128
+// here).
 type BGPIPPool struct {
 	CIDR      string `yaml:"cidr"`
 	BlockSize int    `yaml:"blockSize"`
+	// AddressSpace is the space of the pool's addresses: 0 (default) the
+	// flat space, or a translated space (addressSpaces[].translated, an
+	// IPv4 pool). Pools of different spaces may overlap — tenants reuse
+	// IPv4 ranges — and pools of one space may not.
+	AddressSpace int `yaml:"addressSpace"`
+}
+
+// BGPBlock is one of the host's blocks: its CIDR alone ("198.18.21.0/26")
+// when one address space's pools hold it, or {cidr, addressSpace} to say
+// which space's when pools of several spaces do (tenants reusing the
+// same IPv4 range).
+type BGPBlock struct {
+	CIDR string
+	// AddressSpace is nil when the block is written as its CIDR alone.
+	AddressSpace *int
+}
+
+// UnmarshalYAML reads a block as a scalar CIDR or a {cidr, addressSpace}
+// mapping, strictly: another key is an error naming its line.
+func (b *BGPBlock) UnmarshalYAML(n *yaml.Node) error {
+	*b = BGPBlock{}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return n.Decode(&b.CIDR)
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			switch k.Value {
+			case "cidr":
+				if err := v.Decode(&b.CIDR); err != nil {
+					return err
+				}
+			case "addressSpace":
+				var id int
+				if err := v.Decode(&id); err != nil {
+					return err
+				}
+				b.AddressSpace = &id
+			default:
+				return fmt.Errorf("line %d: field %s not found in a bgp block (want cidr, addressSpace)", k.Line, k.Value)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("line %d: a bgp block is a CIDR or {cidr, addressSpace}", n.Line)
+}
+
+// MarshalYAML writes a block the way it was read.
+func (b BGPBlock) MarshalYAML() (any, error) {
+	if b.AddressSpace == nil {
+		return b.CIDR, nil
+	}
+	return struct {
+		CIDR         string `yaml:"cidr"`
+		AddressSpace int    `yaml:"addressSpace"`
+	}{b.CIDR, *b.AddressSpace}, nil
 }
 
 // BGPCommunity names a community value: "AS:value" (RFC 1997, 16 bits
@@ -150,14 +219,26 @@ type PlanBGP struct {
 	Advertisements []PlanBGPAdvertisement
 	Peers          []PlanBGPPeer
 	// Blocks are the host's blocks (bgp.blocks), announced instead of the
-	// flat-space workload addresses inside them.
-	Blocks []netip.Prefix
+	// workload addresses inside them, in file order.
+	Blocks []PlanBGPBlock
 }
 
-// InBlock reports whether a is inside one of the host's blocks.
-func (b *PlanBGP) InBlock(a netip.Addr) bool {
+// PlanBGPBlock is one of the host's blocks.
+type PlanBGPBlock struct {
+	// Block is the block as its pool cuts it, of address space Space.
+	Block netip.Prefix
+	Space uint16
+	// Route is what the host announces and routes as unreachable in the
+	// core (space 0): Block itself in the flat space; for a translated
+	// space its RFC 6052 form <prefix>:<ID>::W.X.Y.Z/(96+n).
+	Route netip.Prefix
+}
+
+// InBlock reports whether address a of address space space is inside
+// one of the host's blocks.
+func (b *PlanBGP) InBlock(space uint16, a netip.Addr) bool {
 	for _, p := range b.Blocks {
-		if p.Contains(a) {
+		if p.Space == space && p.Block.Contains(a) {
 			return true
 		}
 	}
@@ -404,7 +485,7 @@ func (c *Config) validateBGP(errs *problems, p *Plan) {
 		}
 	}
 
-	pb.Blocks = b.validateBlocks(errs)
+	pb.Blocks = b.validateBlocks(errs, p)
 
 	filters := map[string]*BGPFilter{}
 	rules := map[string][4][]PlanBGPRule{}
@@ -672,14 +753,27 @@ func seconds(errs *problems, field, s string, max int64) (time.Duration, bool) {
 	return d, true
 }
 
-// validateBlocks checks bgp.ipPools and bgp.blocks and returns the
-// blocks: every pool a masked prefix with a blockSize from its own length
-// to the family's, no two pools overlapping; every block a masked prefix
-// inside one pool, as long as that pool's blockSize, and listed once.
-func (b *BGP) validateBlocks(errs *problems) []netip.Prefix {
+// validateBlocks checks bgp.ipPools and bgp.blocks against the address
+// spaces, the translation section and the static routes of p, and returns
+// the blocks: every pool a masked prefix of a flat or translated space
+// (IPv4 then) with a blockSize from its own length to the family's, no two
+// pools of one space overlapping; every block a masked prefix inside one
+// pool — of the space it names, or of the one space whose pools hold it —
+// as long as that pool's blockSize, and listed once. A translated space's
+// block needs its space's RFC 6052 prefix to be a /96 (the only length
+// that embeds the IPv4 address as the last bits, so that a block is one
+// IPv6 prefix) and no EAM entry over it (RFC 7757 maps those addresses
+// elsewhere). A block's route must not be a static route's prefix.
+func (b *BGP) validateBlocks(errs *problems, p *Plan) []PlanBGPBlock {
 	type pool struct {
-		pfx  netip.Prefix
-		size int
+		idx   int
+		pfx   netip.Prefix
+		size  int
+		space uint16
+	}
+	kinds := map[uint16]bool{0: false} // declared spaces: translated?
+	for _, s := range p.Spaces {
+		kinds[s.ID] = s.Translated
 	}
 	var pools []pool
 	for i, ip := range b.IPPools {
@@ -688,48 +782,135 @@ func (b *BGP) validateBlocks(errs *problems) []netip.Prefix {
 		if !ok {
 			continue
 		}
+		translated, declared := kinds[uint16(ip.AddressSpace)]
+		switch {
+		case ip.AddressSpace < 0 || ip.AddressSpace > xlat.MaxSpaceID:
+			errs.addf(f+".addressSpace", "%d out of range 0-%d", ip.AddressSpace, xlat.MaxSpaceID)
+			continue
+		case !declared:
+			errs.addf(f+".addressSpace", "space %d is not declared in addressSpaces", ip.AddressSpace)
+			continue
+		case ip.AddressSpace != 0 && !translated:
+			errs.addf(f+".addressSpace", "space %d is not translated: its addresses mean nothing outside this host, so it has no blocks to announce", ip.AddressSpace)
+			continue
+		case translated && !pfx.Addr().Is4():
+			errs.addf(f+".cidr", "%s: translated space %d is IPv4 only", pfx, ip.AddressSpace)
+			continue
+		}
 		max := pfx.Addr().BitLen()
 		if ip.BlockSize < pfx.Bits() || ip.BlockSize > max {
 			errs.addf(f+".blockSize", "%d: want %d (the pool's length) to %d", ip.BlockSize, pfx.Bits(), max)
 			continue
 		}
-		for j, o := range pools {
-			if o.pfx.Overlaps(pfx) {
-				errs.addf(f+".cidr", "%s overlaps bgp.ipPools[%d] (%s)", pfx, j, o.pfx)
+		for _, o := range pools {
+			if o.space == uint16(ip.AddressSpace) && o.pfx.Overlaps(pfx) {
+				errs.addf(f+".cidr", "%s overlaps bgp.ipPools[%d] (%s)", pfx, o.idx, o.pfx)
 				ok = false
 			}
 		}
 		if ok {
-			pools = append(pools, pool{pfx, ip.BlockSize})
+			pools = append(pools, pool{i, pfx, ip.BlockSize, uint16(ip.AddressSpace)})
 		}
 	}
-	var out []netip.Prefix
-	seen := map[netip.Prefix]int{}
-	for i, s := range b.Blocks {
+	statics := map[netip.Prefix]int{}
+	for i, r := range p.Routes {
+		if r.Space == 0 {
+			statics[r.Prefix] = i
+		}
+	}
+	var out []PlanBGPBlock
+	seen := map[PlanBGPBlock]int{}
+	for i, bl := range b.Blocks {
 		f := fmt.Sprintf("bgp.blocks[%d]", i)
-		blk, ok := prefix(errs, f, s)
+		if bl.AddressSpace != nil {
+			f += ".cidr"
+		}
+		blk, ok := prefix(errs, f, bl.CIDR)
 		if !ok {
 			continue
 		}
-		if j, dup := seen[blk]; dup {
-			errs.addf(f, "%s repeats bgp.blocks[%d]", blk, j)
-			continue
-		}
-		seen[blk] = i
-		var in *pool
-		for k := range pools {
-			if pools[k].pfx.Addr().Is4() == blk.Addr().Is4() && pools[k].pfx.Bits() <= blk.Bits() && pools[k].pfx.Contains(blk.Addr()) {
-				in = &pools[k]
+		// The pools that hold it, of the named space or of any.
+		var in []pool
+		for _, pl := range pools {
+			if bl.AddressSpace != nil && int(pl.space) != *bl.AddressSpace {
+				continue
+			}
+			if pl.pfx.Addr().Is4() == blk.Addr().Is4() && pl.pfx.Bits() <= blk.Bits() && pl.pfx.Contains(blk.Addr()) {
+				in = append(in, pl)
 			}
 		}
 		switch {
-		case in == nil:
+		case len(in) == 0 && bl.AddressSpace != nil:
+			errs.addf(f, "%s is inside no pool of address space %d in bgp.ipPools", blk, *bl.AddressSpace)
+			continue
+		case len(in) == 0:
 			errs.addf(f, "%s is inside no pool of bgp.ipPools", blk)
-		case blk.Bits() != in.size:
-			errs.addf(f, "%s is not a block of pool %s: its blocks are /%d", blk, in.pfx, in.size)
-		default:
-			out = append(out, blk)
+			continue
+		case len(in) > 1:
+			// Pools of one space never overlap: these are of several.
+			errs.addf(f, "%s is inside pools of address spaces %d (bgp.ipPools[%d]) and %d (bgp.ipPools[%d]): write it as {cidr: %s, addressSpace: N}",
+				blk, in[0].space, in[0].idx, in[1].space, in[1].idx, blk)
+			continue
+		case blk.Bits() != in[0].size:
+			errs.addf(f, "%s is not a block of pool %s: its blocks are /%d", blk, in[0].pfx, in[0].size)
+			continue
 		}
+		pb := PlanBGPBlock{Block: blk, Space: in[0].space, Route: blk}
+		if pb.Space != 0 {
+			if pb.Route, ok = coreBlock(errs, f, p, pb.Space, blk); !ok {
+				continue
+			}
+		}
+		if j, dup := seen[pb]; dup {
+			errs.addf(f, "%s repeats bgp.blocks[%d]", blk, j)
+			continue
+		}
+		if j, dup := statics[pb.Route]; dup {
+			errs.addf(f, "%s is also the prefix of routes[%d]: a block is the host's own", pb.Route, j)
+			continue
+		}
+		seen[pb] = i
+		out = append(out, pb)
 	}
 	return out
+}
+
+// coreBlock is the RFC 6052 form of block blk of translated space id in
+// the IPv6 core: the space's /96 prefix with blk's address as its last 32
+// bits, 96+n bits long. It fails, naming field, when the space's prefix
+// is another length or an EAM entry (RFC 7757) maps part of the block
+// elsewhere.
+func coreBlock(errs *problems, field string, p *Plan, id uint16, blk netip.Prefix) (netip.Prefix, bool) {
+	t := p.Translation
+	if t == nil {
+		return netip.Prefix{}, false // translation's own error says it is missing
+	}
+	var pfx netip.Prefix
+	if s := t.AddressSpaces[int(id)]; s == "" {
+		a := netip.MustParsePrefix(xlat.DefaultSpaceBase).Addr().As16()
+		a[6], a[7] = byte(id>>8), byte(id)
+		pfx = netip.PrefixFrom(netip.AddrFrom16(a), 96)
+	} else {
+		var err error
+		if pfx, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, false // translation's own error names it
+		}
+	}
+	if pfx.Bits() != 96 {
+		errs.addf(field, "%s: translation.addressSpaces[%d] is %s, a /%d: a block of a translated space needs a /96 RFC 6052 prefix (the IPv4 address its last 32 bits)", blk, id, pfx, pfx.Bits())
+		return netip.Prefix{}, false
+	}
+	for j, e := range t.EAM {
+		if e.Space != int(id) {
+			continue
+		}
+		if ep, err := netip.ParsePrefix(e.IPv4); err == nil && ep.Overlaps(blk) {
+			errs.addf(field, "%s overlaps translation.eam[%d] (%s), which maps those addresses elsewhere in the core", blk, j, ep)
+			return netip.Prefix{}, false
+		}
+	}
+	a := pfx.Addr().As16()
+	v4 := blk.Addr().As4()
+	copy(a[12:], v4[:])
+	return netip.PrefixFrom(netip.AddrFrom16(a), 96+blk.Bits()), true
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
 )
 
 const bgpExample = `
@@ -154,19 +155,80 @@ bgp:
 	if err != nil {
 		t.Fatalf("ParseConfig = %v", err)
 	}
-	want := []netip.Prefix{netip.MustParsePrefix("198.18.21.0/26"), netip.MustParsePrefix("198.18.21.192/26"), netip.MustParsePrefix("2001:db8:40::40/122")}
+	flat := func(s string) PlanBGPBlock {
+		return PlanBGPBlock{Block: netip.MustParsePrefix(s), Route: netip.MustParsePrefix(s)}
+	}
+	want := []PlanBGPBlock{flat("198.18.21.0/26"), flat("198.18.21.192/26"), flat("2001:db8:40::40/122")}
 	if diff := cmp.Diff(want, p.BGP.Blocks, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Errorf("Blocks (-want +got):\n%s", diff)
 	}
 	for a, in := range map[string]bool{"198.18.21.10": true, "198.18.21.200": true, "198.18.21.64": false, "2001:db8:40::7f": true, "2001:db8:40::80": false, "198.51.100.1": false} {
-		if got := p.BGP.InBlock(netip.MustParseAddr(a)); got != in {
-			t.Errorf("InBlock(%s) = %v, want %v", a, got, in)
+		if got := p.BGP.InBlock(0, netip.MustParseAddr(a)); got != in {
+			t.Errorf("InBlock(0, %s) = %v, want %v", a, got, in)
 		}
+	}
+}
+
+// TestBGPBlocksTranslated: a pool of a translated space cuts IPv4 blocks
+// whose route is their RFC 6052 form in the core,
+// <prefix>:<ID>::W.X.Y.Z/(96+n); tenants' pools may overlap, a block in
+// pools of two spaces names its space, and one of a single space's pools
+// needs no name.
+func TestBGPBlocksTranslated(t *testing.T) {
+	_, p, err := ParseConfig([]byte(`node: {routerIPv4: 198.18.0.9, routerIPv6: "2001:db8::9"}
+addressSpaces: [{id: 7, translated: true}, {id: 8, translated: true}]
+translation:
+  addressSpaces: {7: "", 8: "2001:db8:8::/96"}
+bgp:
+  asNumber: 65000
+  ipPools:
+    - {cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 7}
+    - {cidr: 100.64.0.0/16, blockSize: 28, addressSpace: 8}
+    - {cidr: 100.65.0.0/16, blockSize: 24, addressSpace: 8}
+    - {cidr: 100.64.0.0/16, blockSize: 26}
+  blocks:
+    - {cidr: 100.64.1.0/26, addressSpace: 7}
+    - {cidr: 100.64.1.16/28, addressSpace: 8}
+    - 100.65.3.0/24
+    - {cidr: 100.64.1.0/26, addressSpace: 0}
+`))
+	if err != nil {
+		t.Fatalf("ParseConfig = %v", err)
+	}
+	pp := netip.MustParsePrefix
+	want := []PlanBGPBlock{
+		{Block: pp("100.64.1.0/26"), Space: 7, Route: pp("64:ff9b:1:7::100.64.1.0/122")},
+		{Block: pp("100.64.1.16/28"), Space: 8, Route: pp("2001:db8:8::100.64.1.16/124")},
+		{Block: pp("100.65.3.0/24"), Space: 8, Route: pp("2001:db8:8::100.65.3.0/120")},
+		{Block: pp("100.64.1.0/26"), Space: 0, Route: pp("100.64.1.0/26")},
+	}
+	if diff := cmp.Diff(want, p.BGP.Blocks, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("Blocks (-want +got):\n%s", diff)
+	}
+	for _, tc := range []struct {
+		space uint16
+		a     string
+		in    bool
+	}{{7, "100.64.1.9", true}, {8, "100.64.1.9", false}, {8, "100.64.1.20", true}, {0, "100.64.1.9", true}, {7, "100.65.3.1", false}, {8, "100.65.3.1", true}} {
+		if got := p.BGP.InBlock(tc.space, netip.MustParseAddr(tc.a)); got != tc.in {
+			t.Errorf("InBlock(%d, %s) = %v, want %v", tc.space, tc.a, got, tc.in)
+		}
+	}
+	// As written, read back the same (the lab and tools write configs).
+	c, _, _ := ParseConfig([]byte("node: {routerIPv4: 198.18.0.9}\nbgp: {asNumber: 1, ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}], blocks: [198.18.21.0/26]}\n"))
+	c.BGP.Blocks = append(c.BGP.Blocks, BGPBlock{CIDR: "198.18.22.0/26", AddressSpace: new(int)})
+	out, err := yaml.Marshal(c.BGP.Blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(out), "- 198.18.21.0/26\n- cidr: 198.18.22.0/26\n  addressSpace: 0\n"; got != want {
+		t.Errorf("Marshal(blocks) = %q, want %q", got, want)
 	}
 }
 
 func TestBGPConfigErrors(t *testing.T) {
 	const base = "node: {routerIPv4: 198.18.0.1}\nbgp:\n  asNumber: 64512\n"
+	const xbase = "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: ''}}\n" + base
 	const peer = base + "  peers:\n    - {peerIP: 198.18.250.1, asNumber: 64500}\n"
 	tests := []struct {
 		name, yaml string
@@ -216,6 +278,23 @@ func TestBGPConfigErrors(t *testing.T) {
 		{"block host bits", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: [198.18.21.1/26]\n", []string{"bgp.blocks[0]: 198.18.21.1/26 has host bits set"}},
 		{"block twice", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: [198.18.21.0/26, 198.18.21.0/26]\n", []string{"bgp.blocks[1]: 198.18.21.0/26 repeats bgp.blocks[0]"}},
 		{"block family", base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: ['2001:db8::/122']\n", []string{"bgp.blocks[0]: 2001:db8::/122 is inside no pool of bgp.ipPools"}},
+		{"pool space undeclared", base + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 9}]\n", []string{"bgp.ipPools[0].addressSpace: space 9 is not declared in addressSpaces"}},
+		{"pool space not translated", "addressSpaces: [{id: 9}]\n" + base + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 9}]\n", []string{"bgp.ipPools[0].addressSpace: space 9 is not translated"}},
+		{"pool space range", base + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 70000}]\n", []string{"bgp.ipPools[0].addressSpace: 70000 out of range 0-65535"}},
+		{"pool translated v6", xbase + "  ipPools: [{cidr: '2001:db8::/48', blockSize: 122, addressSpace: 7}]\n", []string{"bgp.ipPools[0].cidr: 2001:db8::/48: translated space 7 is IPv4 only"}},
+		{"pools overlap in a space", xbase + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 7}, {cidr: 100.64.0.0/24, blockSize: 26, addressSpace: 7}]\n", []string{"bgp.ipPools[1].cidr: 100.64.0.0/24 overlaps bgp.ipPools[0] (100.64.0.0/16)"}},
+		{"block ambiguous", xbase + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 7}, {cidr: 100.64.0.0/16, blockSize: 26}]\n  blocks: [100.64.1.0/26]\n",
+			[]string{"bgp.blocks[0]: 100.64.1.0/26 is inside pools of address spaces 7 (bgp.ipPools[0]) and 0 (bgp.ipPools[1]): write it as {cidr: 100.64.1.0/26, addressSpace: N}"}},
+		{"block of no pool of its space", xbase + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 7}]\n  blocks: [{cidr: 100.64.1.0/26, addressSpace: 0}]\n", []string{"bgp.blocks[0].cidr: 100.64.1.0/26 is inside no pool of address space 0 in bgp.ipPools"}},
+		{"block twice in a space", xbase + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 7}]\n  blocks: [100.64.1.0/26, {cidr: 100.64.1.0/26, addressSpace: 7}]\n", []string{"bgp.blocks[1].cidr: 100.64.1.0/26 repeats bgp.blocks[0]"}},
+		{"block field", xbase + "  blocks: [{cidr: 100.64.1.0/26, space: 7}]\n", []string{"field space not found in a bgp block"}},
+		{"block shape", xbase + "  blocks: [[100.64.1.0/26]]\n", []string{"a bgp block is a CIDR or {cidr, addressSpace}"}},
+		{"block prefix length", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: '2001:db8:7::/64'}}\n" + base + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 7}]\n  blocks: [100.64.1.0/26]\n",
+			[]string{"bgp.blocks[0]: 100.64.1.0/26: translation.addressSpaces[7] is 2001:db8:7::/64, a /64: a block of a translated space needs a /96"}},
+		{"block eam", "addressSpaces: [{id: 7, translated: true}]\ntranslation: {addressSpaces: {7: ''}, eam: [{ipv4: 100.64.1.8/29, ipv6: '2001:db8:e::/125', space: 7}]}\n" + base + "  ipPools: [{cidr: 100.64.0.0/16, blockSize: 26, addressSpace: 7}]\n  blocks: [100.64.1.0/26]\n",
+			[]string{"bgp.blocks[0]: 100.64.1.0/26 overlaps translation.eam[0] (100.64.1.8/29)"}},
+		{"block is a static route", "ports: [{interface: up0, role: uplink}]\nroutes: [{prefix: 198.18.21.0/26, interface: up0}]\n" + base + "  ipPools: [{cidr: 198.18.16.0/20, blockSize: 26}]\n  blocks: [198.18.21.0/26]\n",
+			[]string{"bgp.blocks[0]: 198.18.21.0/26 is also the prefix of routes[0]"}},
 		{"rule length equal", base + "  filters: [{name: f, importV4: [{cidr: 198.18.0.0/15, matchOperator: Equal, prefixLength: {max: 24}, action: Accept}]}]\n", []string{"bgp.filters[0].importV4[0].prefixLength: only In and NotIn take a prefix length"}},
 	}
 	for _, tc := range tests {

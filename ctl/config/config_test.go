@@ -351,6 +351,20 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("ParseConfig accepted endpoint %+v", ep)
 			}
 		}
+		if p.BGP != nil {
+			for _, b := range p.BGP.Blocks {
+				// A flat block is its own route; a translated space's is
+				// its RFC 6052 /(96+n), the block's address the last 32 bits.
+				want := b.Block
+				if b.Space != 0 {
+					a := b.Route.Addr().As16()
+					want = netip.PrefixFrom(netip.AddrFrom4([4]byte(a[12:])), b.Route.Bits()-96)
+				}
+				if !b.Block.IsValid() || b.Block.Masked() != b.Block || want != b.Block || b.Space != 0 && !b.Route.Addr().Is6() {
+					t.Fatalf("ParseConfig accepted block %+v", b)
+				}
+			}
+		}
 		if m := p.MetricsListen; m.IsValid() && (m.Port() == 0 || m.Addr().Zone() != "" || m.Addr().Is4In6()) {
 			t.Fatalf("ParseConfig accepted metrics.listen %v", m)
 		}

@@ -21,16 +21,19 @@ const (
 
 // Report is one run.
 type Report struct {
-	Started    time.Time     `json:"started"`
-	Source     string        `json:"source"`
-	Routes4    int           `json:"ipv4Routes"`
-	Routes6    int           `json:"ipv6Routes"`
-	Feeder     string        `json:"feeder"`
-	BIRD       string        `json:"bird"`
-	Inject     time.Duration `json:"injectNs"`
-	CPUs       int           `json:"cpus"`
-	LoadBefore string        `json:"loadBefore"`
-	LoadAfter  string        `json:"loadAfter"`
+	Started time.Time     `json:"started"`
+	Source  string        `json:"source"`
+	Routes4 int           `json:"ipv4Routes"`
+	Routes6 int           `json:"ipv6Routes"`
+	Feeder  string        `json:"feeder"`
+	BIRD    string        `json:"bird"`
+	Inject  time.Duration `json:"injectNs"`
+	CPUs    int           `json:"cpus"`
+	// GannetEnv is what was added to gannet run's environment
+	// (Options.GannetEnv), e.g. a garbage-collector policy.
+	GannetEnv  []string `json:"gannetEnv,omitempty"`
+	LoadBefore string   `json:"loadBefore"`
+	LoadAfter  string   `json:"loadAfter"`
 	// Gannet and Kernel are the best runs (shortest convergence) of
 	// GannetRuns and KernelRuns, with the processes' peak RSS.
 	Gannet     Result   `json:"gannet"`
@@ -100,6 +103,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	n := r.Routes4 + r.Routes6
 	fmt.Fprintf(w, "gannet bench bgp: %s IPv4 + %s IPv6 routes (%s) from one peer, %s\n", thousands(r.Routes4), thousands(r.Routes6), r.Source, r.Feeder)
 	fmt.Fprintf(w, "table loaded into the feeder from an MRT file in %v; the receivers were fed in turns, %d times each: the best run of each is shown\n", r.Inject.Round(time.Millisecond), len(r.GannetRuns))
+	if len(r.GannetEnv) > 0 {
+		fmt.Fprintf(w, "gannet run's environment adds %s\n", strings.Join(r.GannetEnv, " "))
+	}
 	fmt.Fprintf(w, "%d CPUs shared with other work: load %s before, %s after (ratios from one run are what compares)\n\n", r.CPUs, r.LoadBefore, r.LoadAfter)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	g, k := r.Gannet, r.Kernel

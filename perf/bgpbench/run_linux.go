@@ -65,7 +65,11 @@ type Options struct {
 	// Runs is how many times each receiver is fed, taking turns (default
 	// 2); the best run of each is reported.
 	Runs int
-	Log  io.Writer // progress (default io.Discard)
+	// GannetEnv is added to gannet run's environment (KEY=VALUE), e.g.
+	// GOGC=200 or GOMEMLIMIT=2GiB to compare garbage-collector policies
+	// against the same BIRD in one run; the feeder and BIRD keep theirs.
+	GannetEnv []string
+	Log       io.Writer // progress (default io.Discard)
 }
 
 func (o *Options) defaults() error {
@@ -80,6 +84,11 @@ func (o *Options) defaults() error {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	for _, kv := range o.GannetEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("bench bgp: gannet-env %q: want KEY=VALUE", kv)
+		}
 	}
 	if o.Runs <= 0 {
 		o.Runs = 2
@@ -169,6 +178,9 @@ func (e *env) start(ns, logName, name string, args ...string) (*proc, error) {
 		return nil, err
 	}
 	cmd := namespace.Command(context.Background(), ns, name, args...)
+	if logName == "gannet" && len(e.o.GannetEnv) > 0 {
+		cmd.Env = append(os.Environ(), e.o.GannetEnv...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -266,7 +278,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.WorkDir = d
 	}
 	table := Table(o.Prefixes)
-	rep := &Report{Source: o.Source, Started: time.Now().UTC(), LoadBefore: forward.LoadAvg(), CPUs: runtime.NumCPU()}
+	rep := &Report{Source: o.Source, Started: time.Now().UTC(), LoadBefore: forward.LoadAvg(), CPUs: runtime.NumCPU(), GannetEnv: o.GannetEnv}
 	for _, p := range table {
 		if p.Addr().Is4() {
 			rep.Routes4++

@@ -45,6 +45,7 @@ func TestRunSmall(t *testing.T) {
 	rep, err := Run(ctx, Options{
 		Gannet: bin, Prefixes: Sample(ps, 10000), Source: "10,000 of the full table",
 		Runs: 1, Rate: 20000, Timeout: 3 * time.Minute, WorkDir: work, Log: &log, Profile: true,
+		GannetEnv: []string{"GODEBUG=gctrace=1"},
 	})
 	t.Logf("progress:\n%s", log.String())
 	if err != nil {
@@ -68,7 +69,15 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s: CPU time converging %v: want more than none and at most %d CPUs over %v", r.name, r.res.ConvergeCPU, runtime.NumCPU(), r.res.Converged)
 		}
 	}
-	// --profile: gannet's CPU profile at its stop, its heap at the first
+	// --gannet-env reaches gannet run (the runtime traces its collections
+	// to its log) and is reported.
+	if b, _ := os.ReadFile(filepath.Join(work, "gannet.log")); !strings.Contains(string(b), "gc 1 @") {
+		t.Errorf("gannet.log has no gctrace line: GannetEnv did not reach gannet run")
+	}
+	if strings.Join(rep.GannetEnv, " ") != "GODEBUG=gctrace=1" {
+		t.Errorf("report's GannetEnv = %q, want [GODEBUG=gctrace=1]", rep.GannetEnv)
+	}
+		// --profile: gannet's CPU profile at its stop, its heap at the first
 	// convergence; both gzipped pprof.
 	for _, f := range []string{"gannet.cpu.pprof", "gannet.heap.pprof"} {
 		b, err := os.ReadFile(filepath.Join(work, f))
