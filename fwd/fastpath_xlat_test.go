@@ -188,9 +188,10 @@ func TestFastPathDifferentialXlat(t *testing.T) {
 }
 
 // xlat64Differential sends random packets of the established flows from the IPv6 core
-// into translated spaces (whose workload links have spaceMTU) through the pipeline and
+// into translated spaces (spaceMTU: the IPv4 limit To4 and the egress port set them)
+// through the pipeline and
 // the XDP program of the rig: random hop limit, traffic class and flow label, lengths
-// around To4's DF rule (DF above 1260 bytes of IPv4) and the workload link's MTU, zero
+// around To4's DF rule (DF above 1260 bytes of IPv4) and that limit, zero
 // UDP checksums and trailing bytes. It requires the kernel's frame to be the
 // pipeline's but for the IPv4 Identification (each from its own generator, RFC 7915
 // 5.1) and so the header checksum, which must verify; or, for a packet To4 fragments
@@ -330,7 +331,10 @@ func sameBut64(got, want []byte) bool {
 // tenant's connection (space 7 across the core, source-NATed to a public address) are
 // un-NATed into the space and translated 4->6 back into the core: the kernel repeats
 // both in one header swap (one checksum delta for NAT and the translation), byte for
-// byte, for TCP and UDP; the core link's MTU (1400) is below the Internet side's.
+// byte, for TCP and UDP; the core link's MTU (1400) is below the Internet side's. The
+// other way, the tenant's packets to the Internet are translated 6->4 into the space and
+// source-NATed in one header swap too (one delta for the translation and NAT), the
+// same frame but for the IPv4 Identification.
 func TestFastPathDifferentialXlatBorder(t *testing.T) {
 	_, ack, c := natBorder(t, 0)
 	inetHost, public := ack.src, ack.dst
@@ -361,6 +365,20 @@ func TestFastPathDifferentialXlatBorder(t *testing.T) {
 		t.Fatalf("%d flows installed, want %d (%+v)", st.Installed, len(flows), st)
 	}
 	xlatDifferential(t, r, flows, 1400, 47)
+
+	tcpOut := spec{srcMAC: macUpA, dstMAC: macUpB, src: core6(tenantA, addrHere), dst: core6(tenantA, inetHost), proto: "ack", sport: 4000, dport: 80, payload: []byte("o")}
+	out64 := []fastFlow{{name: "tcp to the Internet", in: 1, out: 0, pkt: tcpOut}, {name: "udp to the Internet", in: 1, out: 0, pkt: q}}
+	for _, f := range out64 {
+		r.host.send(f.in, f.pkt.frame(t))
+		if got := r.host.out(f.out); len(got) != 1 {
+			t.Fatalf("%s: %d frames to the Internet, want 1 (drops %v)", f.name, len(got), nonZero(r.host.stats()))
+		}
+	}
+	r.sync(t)
+	if st := r.off.Stats(); st.Installed != len(flows)+len(out64) {
+		t.Fatalf("%d flows installed, want %d (%+v)", st.Installed, len(flows)+len(out64), st)
+	}
+	xlat64Differential(t, r, out64, 1400, 48) // To4 takes the lowest uplink MTU for a route into a space
 }
 
 // xlatDifferential sends random packets of the established flows (out of translated
