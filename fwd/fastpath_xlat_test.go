@@ -208,9 +208,18 @@ func xlat64Differential(t *testing.T, r *fastRig, flows []fastFlow, spaceMTU int
 	var hits, mtuMiss, zeroMiss, df int
 	for i := range n {
 		f := flows[rng.IntN(len(flows))]
+		hdr := 20 + 20 // IPv4 and TCP headers
+		if f.pkt.proto == "udp" {
+			hdr = 20 + 8
+		}
 		p := randomized(rng, f.pkt, func() int {
-			if rng.IntN(3) == 0 {
-				return 1200 + rng.IntN(spaceMTU-1200+60) // around the DF rule and the link's MTU
+			switch rng.IntN(6) {
+			case 0, 1:
+				return 1200 + rng.IntN(spaceMTU-1200+60) // around the DF rule and the limit
+			case 2:
+				// At the edges: the longest IPv4 packet without DF and the
+				// shortest with it, the longest the limit allows and one more.
+				return []int{1260, 1261, spaceMTU, spaceMTU + 1}[rng.IntN(4)] - hdr
 			}
 			return rng.IntN(300)
 		})
