@@ -154,23 +154,11 @@ func TestFastPathDifferentialXlat(t *testing.T) {
 	}
 
 	// One established packet of each flow: the pipeline offers it.
-	for _, f := range flows {
-		r.host.send(f.in, f.pkt.frame(t))
-		if got := r.host.out(f.out); len(got) != 1 {
-			t.Fatalf("%s: established: %d frames out, want 1 (drops %v)", f.name, len(got), nonZero(r.host.stats()))
-		}
-	}
-	r.sync(t)
+	r.offer(t, flows)
 
 	xlatDifferential(t, r, flows, 1500, 46)
 	// One established answer of each flow: the pipeline offers its 6->4.
-	for _, f := range answers {
-		r.host.send(f.in, f.pkt.frame(t))
-		if got := r.host.out(f.out); len(got) != 1 {
-			t.Fatalf("%s: pipeline sent %d frames, want 1 (drops %v)", f.name, len(got), nonZero(r.host.stats()))
-		}
-	}
-	r.sync(t)
+	r.offer(t, answers)
 	xlat64Differential(t, r, answers, 1500, 64)
 	// conntrack follows the translated flows the kernel forwards: a sweep refreshes
 	// their sessions in their space; once quiet past the UDP timeout, the UDP
@@ -201,10 +189,7 @@ func TestFastPathDifferentialXlat(t *testing.T) {
 func xlat64Differential(t *testing.T, r *fastRig, flows []fastFlow, spaceMTU int, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
-	n := 600
-	if testing.Short() {
-		n = 120
-	}
+	n := xlatPackets()
 	var hits, mtuMiss, zeroMiss, df int
 	for i := range n {
 		f := flows[rng.IntN(len(flows))]
@@ -236,13 +221,7 @@ func xlat64Differential(t *testing.T, r *fastRig, flows []fastFlow, spaceMTU int
 		if rng.IntN(5) == 0 {
 			in = append(in, make([]byte, 1+rng.IntN(20))...) // trailing bytes
 		}
-		r.host.send(f.in, append([]byte(nil), in...))
-		want := r.host.out(f.out)
-		r.host.out(f.in) // Packet Too Big, for a packet too long for the space's link
-		r.sync(t)
-		before, _ := r.progs[f.in].Stats()
-		act, got := r.xdp(t, f.in, in)
-		after, _ := r.progs[f.in].Stats()
+		want, act, got, before, after := r.both(t, f, in)
 		switch {
 		case zero:
 			if act == bpf.ActionRedirect || after.FastOther != before.FastOther+1 || string(got) != string(in) {
@@ -259,12 +238,7 @@ func xlat64Differential(t *testing.T, r *fastRig, flows []fastFlow, spaceMTU int
 			}
 			mtuMiss++
 		default:
-			if len(want) != 1 {
-				t.Fatalf("packet %d (%s): pipeline sent %d frames out of port %d (drops %v)", i, f.name, len(want), f.out, nonZero(r.host.stats()))
-			}
-			if act != bpf.ActionRedirect {
-				t.Fatalf("packet %d (%s): XDP action %d, want redirect (program counters %+v, offload %+v)", i, f.name, act, after, r.off.Stats())
-			}
+			r.requireBothForward(t, i, f, want, act, after)
 			if !sameBut64(got, want[0]) {
 				t.Fatalf("packet %d (%s): in\n%x\nXDP\n%x\npipeline\n%x", i, f.name, in, got, want[0])
 			}
@@ -363,13 +337,7 @@ func TestFastPathDifferentialXlatBorder(t *testing.T) {
 	}
 	a := spec{srcMAC: ack.srcMAC, dstMAC: ack.dstMAC, src: inetHost, dst: public, proto: "udp", sport: 53, dport: s.SrcPort, payload: []byte("a")}
 	flows := []fastFlow{{name: "tcp answer", in: 0, out: 1, pkt: ack}, {name: "udp answer", in: 0, out: 1, pkt: a}}
-	for _, f := range flows {
-		r.host.send(f.in, f.pkt.frame(t))
-		if got := r.host.out(f.out); len(got) != 1 {
-			t.Fatalf("%s: %d frames into the core, want 1 (drops %v)", f.name, len(got), nonZero(r.host.stats()))
-		}
-	}
-	r.sync(t)
+	r.offer(t, flows)
 	if st := r.off.Stats(); st.Installed != len(flows) {
 		t.Fatalf("%d flows installed, want %d (%+v)", st.Installed, len(flows), st)
 	}
@@ -377,17 +345,53 @@ func TestFastPathDifferentialXlatBorder(t *testing.T) {
 
 	tcpOut := spec{srcMAC: macUpA, dstMAC: macUpB, src: core6(tenantA, addrHere), dst: core6(tenantA, inetHost), proto: "ack", sport: 4000, dport: 80, payload: []byte("o")}
 	out64 := []fastFlow{{name: "tcp to the Internet", in: 1, out: 0, pkt: tcpOut}, {name: "udp to the Internet", in: 1, out: 0, pkt: q}}
-	for _, f := range out64 {
-		r.host.send(f.in, f.pkt.frame(t))
-		if got := r.host.out(f.out); len(got) != 1 {
-			t.Fatalf("%s: %d frames to the Internet, want 1 (drops %v)", f.name, len(got), nonZero(r.host.stats()))
-		}
-	}
-	r.sync(t)
+	r.offer(t, out64)
 	if st := r.off.Stats(); st.Installed != len(flows)+len(out64) {
 		t.Fatalf("%d flows installed, want %d (%+v)", st.Installed, len(flows)+len(out64), st)
 	}
 	xlat64Differential(t, r, out64, 1400, 48) // To4 takes the lowest uplink MTU for a route into a space
+}
+
+// offer sends a packet of each of the established flows through the pipeline, which
+// must send one frame out of the flow's port and offers the flow, and drains the offers
+// into the kernel.
+func (r *fastRig) offer(t *testing.T, flows []fastFlow) {
+	t.Helper()
+	for _, f := range flows {
+		r.host.send(f.in, f.pkt.frame(t))
+		if got := r.host.out(f.out); len(got) != 1 {
+			t.Fatalf("%s: %d frames out of port %d, want 1 (drops %v)", f.name, len(got), f.out, nonZero(r.host.stats()))
+		}
+	}
+	r.sync(t)
+}
+
+// both sends frame in of flow f through the pipeline (want: its frames out of f.out;
+// what it sends back out of f.in, an ICMP error for a packet too big, is dropped) and,
+// with the offers in the kernel, through the XDP program of f.in, whose counters it
+// returns from before and after.
+func (r *fastRig) both(t *testing.T, f fastFlow, in []byte) (want [][]byte, act int, got []byte, before, after bpf.Stats) {
+	t.Helper()
+	r.host.send(f.in, append([]byte(nil), in...))
+	want = r.host.out(f.out)
+	r.host.out(f.in)
+	r.sync(t)
+	before, _ = r.progs[f.in].Stats()
+	act, got = r.xdp(t, f.in, in)
+	after, _ = r.progs[f.in].Stats()
+	return want, act, got, before, after
+}
+
+// requireBothForward requires packet i of flow f forwarded by both: one frame out of the
+// pipeline, a redirect by the XDP program (after: its counters then).
+func (r *fastRig) requireBothForward(t *testing.T, i int, f fastFlow, want [][]byte, act int, after bpf.Stats) {
+	t.Helper()
+	if len(want) != 1 {
+		t.Fatalf("packet %d (%s): pipeline sent %d frames out of port %d (drops %v)", i, f.name, len(want), f.out, nonZero(r.host.stats()))
+	}
+	if act != bpf.ActionRedirect {
+		t.Fatalf("packet %d (%s): XDP action %d, want redirect (program counters %+v, offload %+v)", i, f.name, act, after, r.off.Stats())
+	}
 }
 
 // xlatDifferential sends random packets of the established flows (out of translated
@@ -397,10 +401,7 @@ func TestFastPathDifferentialXlatBorder(t *testing.T) {
 func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
-	n := 600
-	if testing.Short() {
-		n = 120
-	}
+	n := xlatPackets()
 	var hits, mtuMiss, zeroMiss int
 	for i := range n {
 		f := flows[rng.IntN(len(flows))]
@@ -421,13 +422,7 @@ func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, s
 		if rng.IntN(5) == 0 {
 			in = append(in, make([]byte, 1+rng.IntN(20))...) // trailing bytes
 		}
-		r.host.send(f.in, append([]byte(nil), in...))
-		want := r.host.out(f.out)
-		r.host.out(f.in) // Fragmentation Needed, for a packet with DF too big for the core
-		r.sync(t)
-		before, _ := r.progs[f.in].Stats()
-		act, got := r.xdp(t, f.in, in)
-		after, _ := r.progs[f.in].Stats()
+		want, act, got, before, after := r.both(t, f, in)
 		l3len := int(binary.BigEndian.Uint16(in[16:]))
 		switch {
 		case zero:
@@ -449,12 +444,7 @@ func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, s
 			}
 			mtuMiss++
 		default:
-			if len(want) != 1 {
-				t.Fatalf("packet %d (%s): pipeline sent %d frames out of port %d (drops %v)", i, f.name, len(want), f.out, nonZero(r.host.stats()))
-			}
-			if act != bpf.ActionRedirect {
-				t.Fatalf("packet %d (%s): XDP action %d, want redirect (program counters %+v, offload %+v)", i, f.name, act, after, r.off.Stats())
-			}
+			r.requireBothForward(t, i, f, want, act, after)
 			if string(got) != string(want[0]) {
 				t.Fatalf("packet %d (%s): in\n%x\nXDP\n%x\npipeline\n%x", i, f.name, in, got, want[0])
 			}
@@ -508,4 +498,12 @@ func TestFastOfferXlatZeroAlloc(t *testing.T) {
 			t.Errorf("offer %+v (conntrack's %+v): not a 6->4 decision", in.key, in.ct)
 		}
 	})
+}
+
+// xlatPackets is how many random packets a translated differential test sends.
+func xlatPackets() int {
+	if testing.Short() {
+		return 120
+	}
+	return 600
 }

@@ -3,6 +3,7 @@ package bpf
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -397,11 +398,7 @@ func TestFastPathXlat46(t *testing.T) {
 
 		miss := func(name string, frame []byte, want Stats) {
 			t.Helper()
-			want.PassNoSocket = 1
-			ret, out, st := runFast(t, p, loIfindex, frame)
-			if ret != xdpPass || st != want || string(out) != string(frame) {
-				t.Errorf("%v %s: action %d counting %+v (frame unchanged: %v), want pass counting %+v", proto, name, ret, st, string(out) == string(frame), want)
-			}
+			fastMissed(t, p, fmt.Sprintf("%v %s", proto, name), frame, want)
 		}
 		big := func(payload int, df bool) []byte {
 			b := fpFrame(t, false, proto, 64, "", payload)
@@ -511,11 +508,7 @@ func TestFastPathXlat64(t *testing.T) {
 
 		miss := func(name string, frame []byte, want Stats) {
 			t.Helper()
-			want.PassNoSocket = 1
-			ret, out, st := runFast(t, p, loIfindex, frame)
-			if ret != xdpPass || st != want || string(out) != string(frame) {
-				t.Errorf("%v %s: action %d counting %+v (frame unchanged: %v), want pass counting %+v", proto, name, ret, st, string(out) == string(frame), want)
-			}
+			fastMissed(t, p, fmt.Sprintf("%v %s", proto, name), frame, want)
 		}
 		miss("over the limit", frame(1401), Stats{FastMTU: 1})
 		if proto == layers.IPProtocolUDP {
@@ -543,4 +536,15 @@ func onOneCPU(t *testing.T) {
 		_ = unix.SchedSetaffinity(0, &old)
 		runtime.UnlockOSThread()
 	})
+}
+
+// fastMissed runs frame through p and requires it passed to the socket unchanged,
+// counted as want (and as passed to the socket).
+func fastMissed(t *testing.T, p *Program, name string, frame []byte, want Stats) {
+	t.Helper()
+	want.PassNoSocket = 1
+	ret, out, st := runFast(t, p, loIfindex, frame)
+	if ret != xdpPass || st != want || string(out) != string(frame) {
+		t.Errorf("%s: action %d counting %+v (frame unchanged: %v), want pass counting %+v", name, ret, st, string(out) == string(frame), want)
+	}
 }
