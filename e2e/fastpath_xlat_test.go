@@ -19,7 +19,7 @@ import (
 // offloaded too on their way in (the kernel swaps the IPv6 header for the IPv4 one:
 // fast-hit counts them on the uplink, gannet trace of an answer says offloaded), and
 // every echo comes back intact; a policy change takes effect for the offloaded flow at
-// its next packet after the publish. The fabric's far end runs gannet, whose XDP
+// its next packet after the publish, in either direction. The fabric's far end runs gannet, whose XDP
 // program makes the veth take redirected frames; the workload's end has GRO on (a
 // veth needs NAPI to take them). A TCP bulk transfer out of the space is offloaded
 // too, with path MTU discovery through the translator answered by the pipeline, and
@@ -46,8 +46,9 @@ translation:
   addressSpaces: {7: }
 `, name, router6, fast, uplink, eps, policy, via6, uplink)
 	}
-	// x's workload may send UDP to the given ports only (policy is stateless
-	// without conntrack: every packet of the flow is decided alike).
+	// x's workload may send UDP to the given ports only, and take packets from t7-y
+	// only (policy is stateless without conntrack: every packet of the flow is decided
+	// alike).
 	policy := func(ports string) string {
 		return `policy:
   profiles:
@@ -64,7 +65,13 @@ translation:
           destination: {ports: [` + ports + `]}
         - action: Allow
           protocol: TCP
-          destination: {ports: [7000]}`
+          destination: {ports: [7000]}
+    - name: t7x-ingress
+      selector: app == 't7x'
+      types: [Ingress]
+      ingress:
+        - action: Allow
+          source: {nets: [100.64.0.20/32]}`
 	}
 	dx := startGannet(t, x, cfg("x", "2001:db8:100::1", xif, ", fastPath: on", t7x.endpoint(7, "app: t7x", "open"), policy(`"9000", "9001"`), "2001:db8:100::2"))
 	startGannet(t, y, cfg("y", "2001:db8:100::2", yif, "", t7y.endpoint(7, "", ""), "", "2001:db8:100::1"))
@@ -151,8 +158,12 @@ translation:
 		t.Errorf("TCP transfer: none of its ACKs into the space translated in the kernel\n%s", out)
 	}
 
-	// The policy now allows 9001 only; the next datagram after the reload is refused.
-	policyChangeRefuses(t, dx, `"9000", "9001"`, `"9001"`, t7x.hostIf, hits, echoed)
+	// The policy now refuses the answers (t7-x takes packets from another address
+	// only): the next answer after the reload is refused, the answers offloaded on the
+	// uplink no more. Then it allows 9001 only; the next datagram after the reload is
+	// refused.
+	policyChangeRefuses(t, dx, `100.64.0.20/32]`, `100.64.0.99/32]`, xif, fastHits(t, dx, xif), echoed)
+	policyChangeRefuses(t, dx, `"9000", "9001"`, `"9001"`, t7x.hostIf, fastHits(t, dx, t7x.hostIf), echoed)
 	out, _ := dx.cli("counters")
 	if !strings.Contains(out, "policy-egress") {
 		t.Errorf("no policy drop counted after the change:\n%s", out)
