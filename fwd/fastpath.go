@@ -1,7 +1,8 @@
 // The fast path's Go half: the pipeline stays the only place a flow is
 // decided; once it has decided a packet of an established TCP or UDP
-// flow completely (route, policy, NAT mapping, neighbour, and out of a
-// translated space its 4->6 translation: fastXlat46), forward
+// flow completely (route, policy, NAT mapping, neighbour, and for a
+// translated flow its 4->6 translation out of the space, fastXlat46, or
+// its 6->4 translation into it, fastXlat64), forward
 // offers the decision as a fastInstall on the worker's own bounded ring,
 // never a syscall on the worker. The Offload's goroutine drains the rings
 // into the kernel's flow table (fwd/bpf.FastPath), where the XDP program
