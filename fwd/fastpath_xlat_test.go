@@ -350,6 +350,12 @@ func TestFastPathDifferentialXlatBorder(t *testing.T) {
 		t.Fatalf("%d flows installed, want %d (%+v)", st.Installed, len(flows)+len(out64), st)
 	}
 	xlat64Differential(t, r, out64, 1400, 48) // To4 takes the lowest uplink MTU for a route into a space
+	// The sweep finds every flow's session: the tenant's, in the space before its
+	// source NAT, by the tuple kept with the entry.
+	r.off.Sweep()
+	if st := r.off.Stats(); st.EvictEnded != 0 || st.EvictStale != 0 || st.Installed != len(flows)+len(out64) {
+		t.Fatalf("sweep after the traffic: %+v; want all %d flows kept", st, len(flows)+len(out64))
+	}
 }
 
 // offer sends a packet of each of the established flows through the pipeline, which
