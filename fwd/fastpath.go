@@ -1,7 +1,8 @@
 // The fast path's Go half: the pipeline stays the only place a flow is
 // decided; once it has decided a packet of an established TCP or UDP
-// flow completely (route, policy, NAT mapping, neighbour, and out of a
-// translated space its 4->6 translation: fastXlat46), forward
+// flow completely (route, policy, NAT mapping, neighbour, and for a
+// translated flow its 4->6 translation out of the space, fastXlat46, or
+// its 6->4 translation into it, fastXlat64), forward
 // offers the decision as a fastInstall on the worker's own bounded ring,
 // never a syscall on the worker. The Offload's goroutine drains the rings
 // into the kernel's flow table (fwd/bpf.FastPath), where the XDP program
@@ -51,6 +52,12 @@ type fastCapture struct {
 	// hop6 when lower).
 	xlat46        bool
 	hop6, mtuFrag int
+	// xlat64: to4 translated the packet from the core into its space
+	// (the key is the IPv6 packet as it arrived), for an IPv4 next hop
+	// of hop4; ct is the packet as conntrack sees it there.
+	xlat64 bool
+	hop4   int
+	ct     bpf.FlowKey
 }
 
 // fastInstall is one decision on its way to the kernel.
@@ -58,6 +65,7 @@ type fastInstall struct {
 	key   bpf.FlowKey
 	flow  bpf.Flow
 	space uint16
+	ct    bpf.FlowKey // the flow as conntrack sees it in space (key, unless translated 6->4)
 }
 
 // fastRecentSlots is the size of a worker's memory of decisions it
@@ -133,6 +141,7 @@ type Offload struct {
 // offloaded is the Go side's record of an installed flow.
 type offloaded struct {
 	space   uint16
+	ct      bpf.FlowKey // the flow as conntrack sees it in space
 	egress  uint32
 	packets uint64 // the kernel's counts at the last reading
 	bytes   uint64
@@ -383,7 +392,7 @@ func (o *Offload) drain() {
 					rec = &offloaded{}
 					o.flows[in.key] = rec
 				}
-				*rec = offloaded{space: in.space, egress: in.flow.Egress, active: rec.active}
+				*rec = offloaded{space: in.space, ct: in.ct, egress: in.flow.Egress, active: rec.active}
 				if e := o.egress[in.flow.Egress]; e != nil {
 					e.installed(&in.key)
 				}
@@ -432,7 +441,7 @@ func (o *Offload) sweep() {
 			if c.LastSeen+uint64(o.cfg.IdleTimeout) < now {
 				gone, reason = append(gone, *k), append(reason, &o.c.evictIdle)
 			}
-		case !o.refresh(t, k, rec.space, active):
+		case !o.refresh(t, &rec.ct, rec.space, active):
 			gone, reason = append(gone, *k), append(reason, &o.c.evictEnded)
 		}
 	})
@@ -487,7 +496,7 @@ func (o *Offload) trafficOf(ifindex uint32) *PortStats {
 	return t
 }
 
-// refresh asks conntrack about flow k in space. With active (the kernel
+// refresh asks conntrack about flow k (as conntrack sees it) in space. With active (the kernel
 // forwarded packets of it since the last sweep) it takes a bare
 // TCP ACK or UDP header of the flow through a conntrack worker, which
 // refreshes the session's timer exactly as one of the flow's packets
@@ -597,6 +606,25 @@ func (w *Worker) fastXlat46(t *Tables, v *view, p *xlat.Packet) {
 	v.fc.hop6, v.fc.mtuFrag = hop, min(hop, t.xlat.LowestIPv6MTU())
 }
 
+// fastXlat64 keeps the packet of v offerable after to4 translated it
+// (unsplit, not hairpinned, p its translation) from the core into its
+// space: the key stays the IPv6 packet as it arrived (fastEligible ran
+// before to4), conntrack and NAT see the IPv4 packet in the space.
+// What To4 did depends only on the flow (the addresses it mapped, the
+// pseudo-header they change), except the Identification (the kernel
+// has its own generator) and what depends on the packet's length: DF,
+// which the kernel sets by the same rule, and fragmenting or answering
+// a packet too long for p's next hop, which the limit kept here sends
+// to the pipeline.
+func (w *Worker) fastXlat64(v *view, p *xlat.Packet) {
+	s := v.s
+	v.fc.ok, v.fc.xlat64 = true, true
+	v.fc.hop4 = p.HopMTU()
+	v.fc.space = v.sp.id
+	v.fc.ct = bpf.FlowKey{Ifindex: v.fc.key.Ifindex, Family: bpf.FamilyIPv4, Proto: s.Proto, Src: s.Src, Dst: s.Dst,
+		SrcPort: s.SrcPort, DstPort: s.DstPort}
+}
+
 // fastOffer queues the decision forward made for the packet of v: out
 // of port out (ifindex) with the MACs given. Called only for a packet
 // that leaves as one frame, unsplit.
@@ -605,7 +633,14 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 	k := &v.fc.key
 	// The ingress device tells a flow from its answer (flowHash is the
 	// same both ways); the multiply spreads it into the slot's bits.
-	h := (flowHash(s) ^ uint64(k.Ifindex)) * 0x9e3779b97f4a7c15
+	h := flowHash(s) ^ uint64(k.Ifindex)
+	if v.fc.xlat64 {
+		// s is the packet in its space: answers into two spaces can
+		// share its tuple and their uplink. The key's IPv6 addresses
+		// (the spaces' prefixes) tell them apart.
+		h ^= binary.LittleEndian.Uint64(k.Src[:8]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(k.Dst[:8]), 29)
+	}
+	h *= 0x9e3779b97f4a7c15
 	r := &w.frecent[h>>56%fastRecentSlots]
 	if r.hash == h && r.gen == w.fgen && r.epoch == w.fepoch {
 		return
@@ -618,6 +653,10 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 	r.hash, r.gen, r.epoch = h, w.fgen, w.fepoch
 	in.key = *k
 	in.space = v.fc.space
+	in.ct = *k
+	if v.fc.xlat64 {
+		in.ct = v.fc.ct
+	}
 	f := &in.flow
 	*f = bpf.Flow{Gen: w.fgen, Egress: uint32(out.ifindex), DstMAC: dst, SrcMAC: src, InMAC: v.fc.inMAC,
 		MTU: uint16(min(v.fc.mtu, out.mtu, 0xffff)), Src: s.Src, Dst: s.Dst, SrcPort: s.SrcPort, DstPort: s.DstPort}
@@ -635,6 +674,17 @@ func (w *Worker) fastOffer(v *view, out *portEntry, dst, src pkt.MAC) {
 		f.MTUFrag = uint16(min(v.fc.mtuFrag, out.mtu, 0xffff) - grow)
 		f.L4Delta = pkt.ChecksumDelta(leWords(k.Src[:4])+leWords(k.Dst[:4])+uint64(bits.ReverseBytes16(k.SrcPort))+uint64(bits.ReverseBytes16(k.DstPort)),
 			leWords(f.Src[:])+leWords(f.Dst[:])+uint64(bits.ReverseBytes16(f.SrcPort))+uint64(bits.ReverseBytes16(f.DstPort)))
+	} else if v.fc.xlat64 {
+		// To4's limit is on the IPv4 form, as is the egress port's; the
+		// kernel checks the IPv6 packet, 20 bytes longer. A longer packet
+		// is To4's to fragment or answer. As for 4->6, the pseudo-header
+		// changes in its addresses only: one delta over the IPv6
+		// addresses and ports in and the IPv4 ones (after NAT) out.
+		const shrink = pkt.IPv6Len - pkt.IPv4MinLen
+		f.Xlat64, f.Rewrite = true, true
+		f.MTU = uint16(min(min(v.fc.hop4, out.mtu)+shrink, 0xffff))
+		f.L4Delta = pkt.ChecksumDelta(leWords(k.Src[:])+leWords(k.Dst[:])+uint64(bits.ReverseBytes16(k.SrcPort))+uint64(bits.ReverseBytes16(k.DstPort)),
+			leWords(f.Src[:4])+leWords(f.Dst[:4])+uint64(bits.ReverseBytes16(f.SrcPort))+uint64(bits.ReverseBytes16(f.DstPort)))
 	} else if f.Src != k.Src || f.Dst != k.Dst || f.SrcPort != k.SrcPort || f.DstPort != k.DstPort {
 		// NAT's deltas, as nat's translate patches them: over the
 		// addresses (and for TCP/UDP the ports), little-endian words.

@@ -2,6 +2,7 @@ package fwd
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"github.com/gannet-net/gannet/nat"
 	"github.com/gannet-net/gannet/pkt"
 	"github.com/gannet-net/gannet/xlat"
+	"golang.org/x/sys/unix"
 )
 
 // The translated spaces of the 4<->6 differential test: space 7 under the default
@@ -94,11 +96,12 @@ func in8(a netip.Addr) netip.Addr {
 // header for the IPv6 one To6 writes). What To6 treats specially reaches the pipeline
 // with a miss: a zero UDP checksum (To6 computes the whole checksum; fast-other), and
 // a packet To6 fragments (no DF, longer than the lowest IPv6 MTU) or answers (DF,
-// longer than the core link; fast-mtu). The answers, 6->4 into the spaces, are not
-// offloaded: To4's IPv4 Identification comes from the worker's generator, which a
-// per-flow entry cannot repeat. The Offload's sweep finds the flows' sessions in their
-// spaces (nothing evicted while they live) and removes the UDP flows once their
-// sessions expire.
+// longer than the core link; fast-mtu). The answers, 6->4 from the core into the
+// spaces, are offloaded too (xlat64Differential): the same frame but for the IPv4
+// Identification, which the kernel draws from its own generator. The Offload's sweep
+// finds the flows' sessions in their spaces (nothing evicted while they live; the
+// answers' entries are keyed by the IPv6 packet, their sessions by its IPv4 form) and
+// removes the UDP flows once their sessions expire.
 func TestFastPathDifferentialXlat(t *testing.T) {
 	c, clock := xlatFastConfig(t)
 	r := newFastRig(t, c, []neigh.Entry{{Ifindex: 23, Addr: llB, MAC: mac6(macUpB)}})
@@ -151,45 +154,170 @@ func TestFastPathDifferentialXlat(t *testing.T) {
 	}
 
 	// One established packet of each flow: the pipeline offers it.
-	for _, f := range flows {
-		r.host.send(f.in, f.pkt.frame(t))
-		if got := r.host.out(f.out); len(got) != 1 {
-			t.Fatalf("%s: established: %d frames out, want 1 (drops %v)", f.name, len(got), nonZero(r.host.stats()))
-		}
-	}
-	r.sync(t)
+	r.offer(t, flows)
 
 	xlatDifferential(t, r, flows, 1500, 46)
-	// The answers into the spaces stay on the pipeline.
-	for _, f := range answers {
-		r.host.send(f.in, f.pkt.frame(t))
-		if got := r.host.out(f.out); len(got) != 1 {
-			t.Fatalf("%s: pipeline sent %d frames, want 1 (drops %v)", f.name, len(got), nonZero(r.host.stats()))
-		}
-		r.sync(t)
-		if act, _ := r.xdp(t, f.in, f.pkt.frame(t)); act == bpf.ActionRedirect {
-			t.Fatalf("%s: 6->4 forwarded in the kernel, want it left to the pipeline", f.name)
-		}
-	}
+	// One established answer of each flow: the pipeline offers its 6->4.
+	r.offer(t, answers)
+	xlat64Differential(t, r, answers, 1500, 64)
 	// conntrack follows the translated flows the kernel forwards: a sweep refreshes
 	// their sessions in their space; once quiet past the UDP timeout, the UDP
-	// sessions end and their entries go.
+	// sessions end and their entries go, both directions.
 	r.off.Sweep()
-	if st := r.off.Stats(); st.EvictEnded != 0 || st.Installed != len(flows) {
-		t.Fatalf("sweep after the traffic: %+v; want all %d flows kept", st, len(flows))
+	all := len(flows) + len(answers)
+	if st := r.off.Stats(); st.EvictEnded != 0 || st.Installed != all {
+		t.Fatalf("sweep after the traffic: %+v; want all %d flows kept", st, all)
 	}
 	clock.Advance(6 * time.Minute)
 	r.off.Sweep()
-	if st := r.off.Stats(); st.EvictEnded != 3 || st.Installed != len(flows)-3 {
-		t.Fatalf("sweep after 6 quiet minutes: %+v; want the 3 UDP flows evicted as ended", st)
+	if st := r.off.Stats(); st.EvictEnded != 6 || st.Installed != all-6 {
+		t.Fatalf("sweep after 6 quiet minutes: %+v; want the 3 UDP flows evicted as ended, both ways", st)
 	}
+}
+
+// xlat64Differential sends random packets of the established flows from the IPv6 core
+// into translated spaces (spaceMTU: the IPv4 limit To4 and the egress port set them)
+// through the pipeline and
+// the XDP program of the rig: random hop limit, traffic class and flow label, lengths
+// around To4's DF rule (DF above 1260 bytes of IPv4) and that limit, zero
+// UDP checksums and trailing bytes. It requires the kernel's frame to be the
+// pipeline's but for the IPv4 Identification (each from its own generator, RFC 7915
+// 5.1) and so the header checksum, which must verify; or, for a packet To4 fragments
+// or answers (longer than the link allows) and a zero UDP checksum, the frame unchanged
+// to the pipeline with the miss counted. Then consecutive packets of one flow on one
+// CPU get consecutive, so distinct, Identifications.
+func xlat64Differential(t *testing.T, r *fastRig, flows []fastFlow, spaceMTU int, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	n := xlatPackets()
+	var hits, mtuMiss, zeroMiss, df int
+	for i := range n {
+		f := flows[rng.IntN(len(flows))]
+		hdr := 20 + 20 // IPv4 and TCP headers
+		if f.pkt.proto == "udp" {
+			hdr = 20 + 8
+		}
+		p := randomized(rng, f.pkt, func() int {
+			switch rng.IntN(6) {
+			case 0, 1:
+				return 1200 + rng.IntN(spaceMTU-1200+60) // around the DF rule and the limit
+			case 2:
+				// At the edges: the longest IPv4 packet without DF and the
+				// shortest with it, the longest the limit allows and one more.
+				return []int{1260, 1261, spaceMTU, spaceMTU + 1}[rng.IntN(4)] - hdr
+			}
+			return rng.IntN(300)
+		})
+		in := p.frame(t)
+		tc := byte(rng.Uint32()) // To4 copies it into the TOS; the flow label goes
+		in[14] = 0x60 | tc>>4
+		in[15] = tc<<4 | byte(rng.IntN(16))
+		in[16], in[17] = byte(rng.Uint32()), byte(rng.Uint32())
+		l3len := 40 + int(binary.BigEndian.Uint16(in[18:]))
+		zero := p.proto == "udp" && rng.IntN(5) == 0
+		if zero {
+			binary.BigEndian.PutUint16(in[14+40+6:], 0) // no UDP checksum: invalid in IPv6
+		}
+		if rng.IntN(5) == 0 {
+			in = append(in, make([]byte, 1+rng.IntN(20))...) // trailing bytes
+		}
+		want, act, got, before, after := r.both(t, f, in)
+		switch {
+		case zero:
+			if act == bpf.ActionRedirect || after.FastOther != before.FastOther+1 || string(got) != string(in) {
+				t.Fatalf("packet %d (%s, zero UDP checksum): XDP action %d, fast-other %d -> %d; want the frame unchanged to the pipeline", i, f.name, act, before.FastOther, after.FastOther)
+			}
+			zeroMiss++
+		case l3len-20 > spaceMTU:
+			// To4 answers it (DF: longer than 1260) with Packet Too Big.
+			if act == bpf.ActionRedirect || after.FastMTU != before.FastMTU+1 || string(got) != string(in) {
+				t.Fatalf("packet %d (%s, %d bytes): XDP action %d, fast-mtu %d -> %d; want the frame unchanged to the pipeline", i, f.name, l3len, act, before.FastMTU, after.FastMTU)
+			}
+			if len(want) != 0 {
+				t.Fatalf("packet %d (%s, %d bytes): pipeline sent %d frames into the space, want none", i, f.name, l3len, len(want))
+			}
+			mtuMiss++
+		default:
+			r.requireBothForward(t, i, f, want, act, after)
+			if !sameBut64(got, want[0]) {
+				t.Fatalf("packet %d (%s): in\n%x\nXDP\n%x\npipeline\n%x", i, f.name, in, got, want[0])
+			}
+			if want[0][20]&0x40 != 0 {
+				df++
+			}
+			hits++
+		}
+	}
+	if hits == 0 || df == 0 || df == hits || mtuMiss == 0 || zeroMiss == 0 {
+		t.Errorf("%d hits (%d with DF), %d MTU misses, %d zero-checksum misses: want some of each", hits, df, mtuMiss, zeroMiss)
+	}
+	t.Logf("%d packets: %d frames identical but for the Identification (%d with DF), %d MTU misses, %d zero-checksum misses", n, hits, df, mtuMiss, zeroMiss)
+
+	// The kernel's generator: a counter per CPU. On one CPU, one flow's packets take
+	// consecutive Identifications.
+	f := flows[0]
+	p := f.pkt
+	p.payload = []byte("id")
+	in := p.frame(t)
+	var ids []uint16
+	if err := r.ns.Do(func() error {
+		var old unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &old); err != nil {
+			return err
+		}
+		var one unix.CPUSet
+		one.Set(0)
+		if err := unix.SchedSetaffinity(0, &one); err != nil {
+			return err
+		}
+		defer unix.SchedSetaffinity(0, &old)
+		for range 4 {
+			act, out, err := r.progs[f.in].RunFrame(r.ifindex[f.in], in)
+			if err != nil {
+				return err
+			}
+			if act != bpf.ActionRedirect {
+				return fmt.Errorf("XDP action %d, want redirect", act)
+			}
+			ids = append(ids, binary.BigEndian.Uint16(out[18:]))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i] != ids[i-1]+1 {
+			t.Fatalf("%s: Identifications of consecutive packets on one CPU %v, want each one more than the last", f.name, ids)
+		}
+	}
+}
+
+// sameBut64 reports whether the IPv4 frames got (the kernel's 6->4) and want (the
+// pipeline's) are the same but for the IPv4 Identification and header checksum, and
+// got's header checksum verifies.
+func sameBut64(got, want []byte) bool {
+	if len(got) != len(want) || len(got) < 34 {
+		return false
+	}
+	var sum uint32
+	for i := 14; i < 34; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(got[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum == 0xffff && string(got[:18]) == string(want[:18]) && string(got[20:24]) == string(want[20:24]) &&
+		string(got[26:]) == string(want[26:])
 }
 
 // TestFastPathDifferentialXlatBorder: at a border, the Internet host's answers to a
 // tenant's connection (space 7 across the core, source-NATed to a public address) are
 // un-NATed into the space and translated 4->6 back into the core: the kernel repeats
 // both in one header swap (one checksum delta for NAT and the translation), byte for
-// byte, for TCP and UDP; the core link's MTU (1400) is below the Internet side's.
+// byte, for TCP and UDP; the core link's MTU (1400) is below the Internet side's. The
+// other way, the tenant's packets to the Internet are translated 6->4 into the space and
+// source-NATed in one header swap too (one delta for the translation and NAT), the
+// same frame but for the IPv4 Identification.
 func TestFastPathDifferentialXlatBorder(t *testing.T) {
 	_, ack, c := natBorder(t, 0)
 	inetHost, public := ack.src, ack.dst
@@ -209,17 +337,67 @@ func TestFastPathDifferentialXlatBorder(t *testing.T) {
 	}
 	a := spec{srcMAC: ack.srcMAC, dstMAC: ack.dstMAC, src: inetHost, dst: public, proto: "udp", sport: 53, dport: s.SrcPort, payload: []byte("a")}
 	flows := []fastFlow{{name: "tcp answer", in: 0, out: 1, pkt: ack}, {name: "udp answer", in: 0, out: 1, pkt: a}}
-	for _, f := range flows {
-		r.host.send(f.in, f.pkt.frame(t))
-		if got := r.host.out(f.out); len(got) != 1 {
-			t.Fatalf("%s: %d frames into the core, want 1 (drops %v)", f.name, len(got), nonZero(r.host.stats()))
-		}
-	}
-	r.sync(t)
+	r.offer(t, flows)
 	if st := r.off.Stats(); st.Installed != len(flows) {
 		t.Fatalf("%d flows installed, want %d (%+v)", st.Installed, len(flows), st)
 	}
 	xlatDifferential(t, r, flows, 1400, 47)
+
+	tcpOut := spec{srcMAC: macUpA, dstMAC: macUpB, src: core6(tenantA, addrHere), dst: core6(tenantA, inetHost), proto: "ack", sport: 4000, dport: 80, payload: []byte("o")}
+	out64 := []fastFlow{{name: "tcp to the Internet", in: 1, out: 0, pkt: tcpOut}, {name: "udp to the Internet", in: 1, out: 0, pkt: q}}
+	r.offer(t, out64)
+	if st := r.off.Stats(); st.Installed != len(flows)+len(out64) {
+		t.Fatalf("%d flows installed, want %d (%+v)", st.Installed, len(flows)+len(out64), st)
+	}
+	xlat64Differential(t, r, out64, 1400, 48) // To4 takes the lowest uplink MTU for a route into a space
+	// The sweep finds every flow's session: the tenant's, in the space before its
+	// source NAT, by the tuple kept with the entry.
+	r.off.Sweep()
+	if st := r.off.Stats(); st.EvictEnded != 0 || st.EvictStale != 0 || st.Installed != len(flows)+len(out64) {
+		t.Fatalf("sweep after the traffic: %+v; want all %d flows kept", st, len(flows)+len(out64))
+	}
+}
+
+// offer sends a packet of each of the established flows through the pipeline, which
+// must send one frame out of the flow's port and offers the flow, and drains the offers
+// into the kernel.
+func (r *fastRig) offer(t *testing.T, flows []fastFlow) {
+	t.Helper()
+	for _, f := range flows {
+		r.host.send(f.in, f.pkt.frame(t))
+		if got := r.host.out(f.out); len(got) != 1 {
+			t.Fatalf("%s: %d frames out of port %d, want 1 (drops %v)", f.name, len(got), f.out, nonZero(r.host.stats()))
+		}
+	}
+	r.sync(t)
+}
+
+// both sends frame in of flow f through the pipeline (want: its frames out of f.out;
+// what it sends back out of f.in, an ICMP error for a packet too big, is dropped) and,
+// with the offers in the kernel, through the XDP program of f.in, whose counters it
+// returns from before and after.
+func (r *fastRig) both(t *testing.T, f fastFlow, in []byte) (want [][]byte, act int, got []byte, before, after bpf.Stats) {
+	t.Helper()
+	r.host.send(f.in, append([]byte(nil), in...))
+	want = r.host.out(f.out)
+	r.host.out(f.in)
+	r.sync(t)
+	before, _ = r.progs[f.in].Stats()
+	act, got = r.xdp(t, f.in, in)
+	after, _ = r.progs[f.in].Stats()
+	return want, act, got, before, after
+}
+
+// requireBothForward requires packet i of flow f forwarded by both: one frame out of the
+// pipeline, a redirect by the XDP program (after: its counters then).
+func (r *fastRig) requireBothForward(t *testing.T, i int, f fastFlow, want [][]byte, act int, after bpf.Stats) {
+	t.Helper()
+	if len(want) != 1 {
+		t.Fatalf("packet %d (%s): pipeline sent %d frames out of port %d (drops %v)", i, f.name, len(want), f.out, nonZero(r.host.stats()))
+	}
+	if act != bpf.ActionRedirect {
+		t.Fatalf("packet %d (%s): XDP action %d, want redirect (program counters %+v, offload %+v)", i, f.name, act, after, r.off.Stats())
+	}
 }
 
 // xlatDifferential sends random packets of the established flows (out of translated
@@ -229,10 +407,7 @@ func TestFastPathDifferentialXlatBorder(t *testing.T) {
 func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
-	n := 600
-	if testing.Short() {
-		n = 120
-	}
+	n := xlatPackets()
 	var hits, mtuMiss, zeroMiss int
 	for i := range n {
 		f := flows[rng.IntN(len(flows))]
@@ -253,13 +428,7 @@ func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, s
 		if rng.IntN(5) == 0 {
 			in = append(in, make([]byte, 1+rng.IntN(20))...) // trailing bytes
 		}
-		r.host.send(f.in, append([]byte(nil), in...))
-		want := r.host.out(f.out)
-		r.host.out(f.in) // Fragmentation Needed, for a packet with DF too big for the core
-		r.sync(t)
-		before, _ := r.progs[f.in].Stats()
-		act, got := r.xdp(t, f.in, in)
-		after, _ := r.progs[f.in].Stats()
+		want, act, got, before, after := r.both(t, f, in)
 		l3len := int(binary.BigEndian.Uint16(in[16:]))
 		switch {
 		case zero:
@@ -281,12 +450,7 @@ func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, s
 			}
 			mtuMiss++
 		default:
-			if len(want) != 1 {
-				t.Fatalf("packet %d (%s): pipeline sent %d frames out of port %d (drops %v)", i, f.name, len(want), f.out, nonZero(r.host.stats()))
-			}
-			if act != bpf.ActionRedirect {
-				t.Fatalf("packet %d (%s): XDP action %d, want redirect (program counters %+v, offload %+v)", i, f.name, act, after, r.off.Stats())
-			}
+			r.requireBothForward(t, i, f, want, act, after)
 			if string(got) != string(want[0]) {
 				t.Fatalf("packet %d (%s): in\n%x\nXDP\n%x\npipeline\n%x", i, f.name, in, got, want[0])
 			}
@@ -301,13 +465,14 @@ func xlatDifferential(t *testing.T, r *fastRig, flows []fastFlow, coreMTU int, s
 
 // TestFastOfferXlatZeroAlloc: rounds in which every established flow out of a
 // translated space is translated 4->6 and offered to the fast path again (a new
-// generation each round) allocate nothing on the worker.
+// generation each round) allocate nothing on the worker; nor do rounds of their
+// answers, translated 6->4 from the core into the space and offered.
 func TestFastOfferXlatZeroAlloc(t *testing.T) {
 	off := allocOffload(t)
 	c, _ := xlatFastConfig(t)
 	h := newHostWith(t, c, []neigh.Entry{{Ifindex: 23, Addr: llB, MAC: mac6(macUpB)}},
 		func(wc *WorkerConfig) { wc.Offload = off })
-	var frames [][]byte
+	var frames, answers [][]byte
 	for i := range 16 {
 		p := spec{srcMAC: macTA, dstMAC: gwMAC, src: addrHere, dst: addrThere, proto: "udp", sport: uint16(4000 + i), dport: 53, payload: make([]byte, 100)}
 		if i%2 == 1 {
@@ -324,10 +489,27 @@ func TestFastOfferXlatZeroAlloc(t *testing.T) {
 			t.Fatalf("answer %d: %d frames, want 1 (drops %v)", i, len(got), nonZero(h.stats()))
 		}
 		frames = append(frames, p.frame(t))
+		answers = append(answers, a.frame(t))
+	}
+	for _, q := range off.queues {
+		q.pop(func(*fastInstall) {}) // the opening packets' offers
 	}
 	offerRoundsAllocNothing(t, h, off, 0, frames, func(in *fastInstall) {
 		if !in.flow.Xlat46 {
 			t.Errorf("offer %+v: not a 4->6 decision", in.key)
 		}
 	})
+	offerRoundsAllocNothing(t, h, off, 2, answers, func(in *fastInstall) {
+		if !in.flow.Xlat64 || in.key.Family != bpf.FamilyIPv6 || in.ct.Family != bpf.FamilyIPv4 {
+			t.Errorf("offer %+v (conntrack's %+v): not a 6->4 decision", in.key, in.ct)
+		}
+	})
+}
+
+// xlatPackets is how many random packets a translated differential test sends.
+func xlatPackets() int {
+	if testing.Short() {
+		return 120
+	}
+	return 600
 }

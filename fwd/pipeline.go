@@ -212,6 +212,9 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 	}
 
 	if nh := v.nh; intoSpace {
+		if w.off != nil {
+			w.fastEligible(t, v) // the key: the IPv6 packet as it arrived
+		}
 		// 6->4 before conntrack and policy: they see the packet as the
 		// workload of the translated space sees it.
 		if !w.to4(t, v, nh.space) {
@@ -248,7 +251,10 @@ func (w *Worker) ingress(t *Tables, in int, d xsk.Desc, s *pkt.Summary, v *view)
 		w.tooBig(t, v, t.hopMTU(nh))
 		return false
 	}
-	if w.off != nil {
+	if w.off != nil && !v.rewritten {
+		// Translated (to4 kept it offerable, or hairpinned back to
+		// IPv6, which stays on the pipeline) or not, the key is the
+		// packet as it arrived.
 		w.fastEligible(t, v)
 	}
 	return true
@@ -857,7 +863,14 @@ func (w *Worker) to4(t *Tables, v *view, target *space) bool {
 		}
 		return w.reparse(v, p, t.flat)
 	}
-	return w.reparse(v, p, target)
+	offerable := v.fc.ok && w.nfrags == 0
+	if !w.reparse(v, p, target) {
+		return false
+	}
+	if offerable {
+		w.fastXlat64(v, p)
+	}
+	return true
 }
 
 // translated runs the translator over the packet of v in direction dir
@@ -937,7 +950,7 @@ func (w *Worker) xlatPacket(v *view, spaceID uint16, mtu int) *xlat.Packet {
 func (w *Worker) reparse(v *view, p *xlat.Packet, sp *space) bool {
 	v.base = v.chunk + uint64(p.Off)
 	v.rewritten = true
-	v.fc.ok = false // translated: only to6 keeps it offerable (fastXlat46)
+	v.fc.ok = false // translated: only to6 and to4 keep it offerable (fastXlat46, fastXlat64)
 	v.sp = sp
 	if pkt.ParseIP(w.mem[v.base:v.base+uint64(p.Len)], v.s) != pkt.OK {
 		// The translator wrote it: this would be a bug in xlat.

@@ -55,8 +55,15 @@ type Flow struct {
 	// and Dst are the IPv6 addresses, L4Delta covers the pseudo-header's change too, and
 	// MTU is the limit for packets with DF, MTUFrag for those without (longer ones the
 	// translator fragments). Set with Rewrite.
-	Xlat46   bool
-	MTUFrag  uint16
+	Xlat46  bool
+	MTUFrag uint16
+	// Xlat64: the flow enters a translated space from the IPv6 core. Its IPv6 header
+	// becomes the IPv4 header xlat's To4 writes (the frame shrinks 20 bytes at the front;
+	// the Identification from the program's per-CPU generator, the header checksum
+	// computed), Src and Dst are the IPv4 addresses (first four bytes), L4Delta covers the
+	// pseudo-header's change too, and MTU, on the IPv6 packet as it arrives, is the IPv4
+	// next hop's limit plus 20 (To4 fragments or answers longer ones). Set with Rewrite.
+	Xlat64   bool
 	Src, Dst [16]byte
 	SrcPort  uint16
 	DstPort  uint16
@@ -72,12 +79,12 @@ type FlowCounters struct {
 }
 
 // FastPath owns the maps the programs of every port share for the fast path: the flow
-// table, the generation slot and the egress devmap. Pass it to Load (Options.FastPath);
-// it outlives the programs that use it. Its methods are safe for concurrent use (the
-// kernel serializes map updates).
+// table, the generation slot, the egress devmap and the 6->4 Identification generator.
+// Pass it to Load (Options.FastPath); it outlives the programs that use it. Its methods
+// are safe for concurrent use (the kernel serializes map updates).
 type FastPath struct {
-	flows, gen, egress *ebpf.Map
-	capacity           int
+	flows, gen, egress, xlatID *ebpf.Map
+	capacity                   int
 }
 
 // NewFastPath makes the shared maps with room for capacity flows.
@@ -104,6 +111,12 @@ func NewFastPath(capacity int) (*FastPath, error) {
 		fp.Close()
 		return nil, fmt.Errorf("bpf: making the egress devmap: %w", err)
 	}
+	// One generator for every port's program: IDs are unique per CPU, whichever port
+	// a packet came in by.
+	if fp.xlatID, err = ebpf.NewMap(spec.Maps[xdpMapXlatId]); err != nil {
+		fp.Close()
+		return nil, fmt.Errorf("bpf: making the 6->4 Identification generator: %w", err)
+	}
 	return fp, nil
 }
 
@@ -112,7 +125,8 @@ func (fp *FastPath) Capacity() int { return fp.capacity }
 
 // replacements are the maps a program of this fast path uses instead of its own.
 func (fp *FastPath) replacements() map[string]*ebpf.Map {
-	return map[string]*ebpf.Map{xdpMapFlows: fp.flows, xdpMapGeneration: fp.gen, xdpMapEgress: fp.egress}
+	return map[string]*ebpf.Map{xdpMapFlows: fp.flows, xdpMapGeneration: fp.gen, xdpMapEgress: fp.egress,
+		xdpMapXlatId: fp.xlatID}
 }
 
 // SetGeneration makes g the current generation, for lease: entries of any other
@@ -219,7 +233,7 @@ func (fp *FastPath) Flows(fn func(k *FlowKey, gen uint32, c FlowCounters)) error
 // Close frees the maps (programs still using them keep them alive in the kernel).
 func (fp *FastPath) Close() error {
 	var errs []error
-	for _, m := range []*ebpf.Map{fp.flows, fp.gen, fp.egress} {
+	for _, m := range []*ebpf.Map{fp.flows, fp.gen, fp.egress, fp.xlatID} {
 		if m != nil {
 			errs = append(errs, m.Close())
 		}
@@ -268,6 +282,9 @@ func (f *Flow) raw() xdpFlow {
 	if f.Xlat46 {
 		v.Flags |= 2 // FP_XLAT46
 		v.MtuFrag = f.MTUFrag
+	}
+	if f.Xlat64 {
+		v.Flags |= 4 // FP_XLAT64
 	}
 	return v
 }

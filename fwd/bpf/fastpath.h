@@ -10,16 +10,18 @@
 // IPv6 core (FP_XLAT46) has its IPv4 header replaced by the IPv6 header xlat's To6
 // writes: the frame grows 20 bytes at the front (bpf_xdp_adjust_head), the payload
 // stays put, and one precomputed delta patches the L4 checksum for NAT and for the
-// pseudo-header's new addresses. The other direction, 6->4 into a space, stays on the
-// pipeline: To4 takes the IPv4 Identification from the worker's generator, which no
-// per-flow entry can repeat.
+// pseudo-header's new addresses. The other direction, an answer from the core into a
+// space (FP_XLAT64), has its IPv6 header replaced by the IPv4 header xlat's To4 writes:
+// the frame shrinks 20 bytes at the front, the IPv4 header checksum is computed here,
+// and the IPv4 Identification comes from this program's own generator (xlat_id), a
+// counter per CPU as the pipeline's is a counter per worker (RFC 7915 5.1).
 //
 // Anything the decision does not cover goes to the socket exactly as without the fast
 // path, counted by reason: a miss, an entry of an older generation of the tables (every
 // publish of routes, policy, endpoints or NAT bumps the generation, so a stale decision
 // is never applied), TCP SYN/FIN/RST (conntrack follows the session's state), fragments
 // and IPv6 extension headers, TTL <= 1 (Time Exceeded), a packet over the egress MTU
-// (for a translated flow: one To6 would fragment or answer), a translated UDP datagram
+// (for a translated flow: one To6 or To4 would fragment or answer), a translated UDP datagram
 // without a checksum (To6 computes it over the whole datagram), and anything unusual (VLAN tags, IPv4 options, a bad IPv4 header checksum, lengths that
 // do not add up, a frame to another MAC than the one the flow was decided for, an egress
 // device without a devmap entry). The output frame is byte for byte what the pipeline
@@ -37,6 +39,11 @@
 // flow.flags
 #define FP_REWRITE 1 // NAT changed the tuple: write src/dst/ports and patch the L4 checksum
 #define FP_XLAT46 2  // 4->6 out of a translated space: the IPv4 header becomes an IPv6 one
+#define FP_XLAT64 4  // 6->4 into a translated space: the IPv6 header becomes an IPv4 one
+
+// To4 sets DF on a translated packet longer than this (the IPv6 minimum MTU less the 20
+// bytes the header shrinks by, RFC 7915 5.1) and leaves shorter ones fragmentable.
+#define XLAT64_DF_LIMIT (1280 - XLAT_GROWTH)
 
 // A translated packet's header grows by this much (IPv6 header minus IPv4 header).
 #define XLAT_GROWTH (IPV6_LEN - IPV4_MIN_LEN)
@@ -76,13 +83,14 @@ struct flow {
 	__u8 pad;
 	__u16 mtu_frag; // FP_XLAT46: longest IPv4 packet without DF (the translator fragments
 	                // longer ones to the lowest IPv6 MTU); mtu is then the limit with DF
-	__u32 src[4];  // the tuple out (FP_REWRITE, FP_XLAT46: the IPv6 addresses)
+	__u32 src[4];  // the tuple out (FP_REWRITE; FP_XLAT46: the IPv6 addresses; FP_XLAT64:
+	               // the IPv4 addresses, in the first word)
 	__u32 dst[4];
 	__u16 sport;
 	__u16 dport;
 	__u16 l3_delta; // IPv4 header checksum delta of the address rewrite, memory order
-	__u16 l4_delta; // TCP/UDP checksum delta of the address and port rewrite (FP_XLAT46:
-	                // and of the pseudo-header's IPv4 addresses becoming IPv6 ones)
+	__u16 l4_delta; // TCP/UDP checksum delta of the address and port rewrite (FP_XLAT46,
+	                // FP_XLAT64: and of the pseudo-header's addresses changing family)
 	__u64 last_seen; // bpf_ktime_get_ns of the last packet forwarded here
 	__u64 packets;
 	__u64 bytes;     // IP bytes (the L3 length), as conntrack counts them
@@ -113,6 +121,18 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fp_gen);
 } generation SEC(".maps");
+
+// The IPv4 Identification generator of 6->4 translation in the kernel (RFC 7915 5.1: "set
+// according to a Fragment Identification generator"): a counter per CPU, incremented per
+// translated packet, so IDs repeat on a CPU only after 65536 of its packets, which is what
+// reassembly needs (and RFC 6864 4.1 asks nothing of atomic datagrams). The pipeline's
+// generator is a counter per worker; the two never share packets of a flow at once.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xlat_id SEC(".maps");
 
 // The devices flows may leave by, keyed by ifindex.
 struct {
@@ -230,6 +250,47 @@ static __always_inline int fast_xlat46(struct xdp_md *ctx, struct flow *f, __u8 
 	return fast_l4(ip + IPV6_LEN, end, f, proto);
 }
 
+// fast_xlat64 turns the frame of an answer from the core into a translated space
+// (trimmed to its IPv6 packet, then shrunk XLAT_GROWTH bytes at the front) into the IPv4
+// one xlat's To4 makes and the pipeline sends (RFC 7915 5.1): TOS = traffic class, total
+// length = payload length + 20, Identification from *id, DF when longer than
+// XLAT64_DF_LIMIT, TTL = hop limit - 1 (the router's hop), protocol = next header, the
+// addresses the pipeline mapped (and NATed), the header checksum computed, the payload
+// where it was. tos, ttl, l3len and proto were read from the IPv6 header before the head
+// moved over it.
+static __always_inline int fast_xlat64(struct xdp_md *ctx, struct flow *f, __u8 proto, __u8 tos, __u8 ttl,
+				       __u32 l3len, __u32 *id)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u8 *ip = (__u8 *)(eth + 1);
+	__u32 total = l3len - XLAT_GROWTH;
+
+	if (ip + IPV4_MIN_LEN > (__u8 *)end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, f->dmac, 6);
+	__builtin_memcpy(eth->h_source, f->smac, 6);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	__u16 *w = (__u16 *)ip;
+	ip[0] = 0x45;
+	ip[1] = tos;
+	w[1] = bpf_htons((__u16)total);
+	w[2] = bpf_htons((__u16)++*id);
+	w[3] = total > XLAT64_DF_LIMIT ? bpf_htons(0x4000) : 0;
+	ip[8] = ttl - 1;
+	ip[9] = proto;
+	w[5] = 0;
+	__builtin_memcpy(ip + 12, &f->src[0], 4);
+	__builtin_memcpy(ip + 16, &f->dst[0], 4);
+	__u64 sum = 0;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	w[5] = ~csum_fold(sum);
+	return fast_l4(ip + IPV4_MIN_LEN, end, f, proto);
+}
+
 // FP_MISS counts a miss by reason and sends the frame on to to_socket.
 #define FP_MISS(field) COUNT(field, -1)
 
@@ -280,6 +341,7 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 		if (ip + IPV6_LEN > (__u8 *)end)
 			return -1;
 		l3len = IPV6_LEN + bpf_ntohs(*(__u16 *)(ip + 4));
+		tos = (__u8)(ip[0] << 4) | (ip[1] >> 4); // the traffic class
 		k.proto = ip[6];
 		ttl = ip[7];
 		__builtin_memcpy(k.src, ip + 8, 16);
@@ -325,14 +387,18 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 	if (!gen || f->gen != gen->gen || now > gen->expires)
 		return FP_MISS(fast_stale);
 	int xlat = f->flags & FP_XLAT46;
-	if (xlat) {
-		// The key's family is IPv4. A zero UDP checksum: To6 computes the whole checksum
-		// (RFC 7915 4.5), which a per-flow delta cannot give.
-		if (family != FP_IPV4 || (k.proto == IPPROTO_UDP_ && *(__u16 *)(l4 + 6) == 0))
+	int xlat64 = f->flags & FP_XLAT64;
+	if (xlat || xlat64) {
+		// The key's family is the one the flow arrives in. A zero UDP checksum: To6
+		// computes the whole checksum (RFC 7915 4.5), which a per-flow delta cannot give;
+		// in IPv6 it is not a valid checksum at all, and the pipeline judges it.
+		if (family != (xlat ? FP_IPV4 : FP_IPV6) || (k.proto == IPPROTO_UDP_ && *(__u16 *)(l4 + 6) == 0))
 			return FP_MISS(fast_other);
 	}
 	// A translated packet without DF that outgrows the lowest IPv6 MTU is fragmented by
 	// the translator (mtu_frag); with DF, one that outgrows the next hop is answered.
+	// 6->4: mtu is the IPv4 next hop's limit in IPv6 terms; To4 fragments a longer packet
+	// or answers it (its DF follows from its length), either way the pipeline's.
 	if (l3len > (xlat && !df ? f->mtu_frag : f->mtu))
 		return FP_MISS(fast_mtu);
 	__u32 d4, m4;
@@ -346,17 +412,21 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 	__u32 out = f->egress;
 	if (!bpf_map_lookup_elem(&egress, &out))
 		return FP_MISS(fast_other);
+	__u32 *id = 0;
+	if (xlat64 && !(id = bpf_map_lookup_elem(&xlat_id, &zero)))
+		return FP_MISS(fast_other); // cannot happen: an array's slot is always there
 
-	// A translated packet's header grows by 20 bytes into the headroom; the payload
-	// stays where it is. Done first so that a frame without the headroom goes to the
-	// pipeline as it came.
-	if (xlat && bpf_xdp_adjust_head(ctx, -XLAT_GROWTH) != 0)
+	// A translated packet's header grows by 20 bytes into the headroom (4->6) or shrinks
+	// by 20 at the front (6->4); the payload stays where it is. Done first so that a
+	// frame the head cannot move in goes to the pipeline as it came.
+	int shift = xlat ? -XLAT_GROWTH : xlat64 ? XLAT_GROWTH : 0;
+	if (shift && bpf_xdp_adjust_head(ctx, shift) != 0)
 		return FP_MISS(fast_other);
 	// The pipeline sends the IP packet and nothing after it (Ethernet padding, trailing
 	// bytes): trim the same, before anything is rewritten.
 	if (avail > l3len && bpf_xdp_adjust_tail(ctx, -(int)(avail - l3len)) != 0) {
-		if (xlat)
-			bpf_xdp_adjust_head(ctx, XLAT_GROWTH); // give the frame back as it came
+		if (shift)
+			bpf_xdp_adjust_head(ctx, -shift); // give the frame back as it came
 		return FP_MISS(fast_other);
 	}
 
@@ -364,7 +434,13 @@ static __always_inline int fast_forward(struct xdp_md *ctx, int family)
 	f->last_seen = now;
 	__sync_fetch_and_add(&f->packets, 1);
 	__sync_fetch_and_add(&f->bytes, l3len);
-	int err = xlat ? fast_xlat46(ctx, f, k.proto, tos, ttl, l3len) : fast_rewrite(ctx, f, family, k.proto, ttl);
+	int err;
+	if (xlat)
+		err = fast_xlat46(ctx, f, k.proto, tos, ttl, l3len);
+	else if (xlat64)
+		err = fast_xlat64(ctx, f, k.proto, tos, ttl, l3len, id);
+	else
+		err = fast_rewrite(ctx, f, family, k.proto, ttl);
 	if (err != 0)
 		return DROP_MALFORMED(); // lengths were checked above: cannot happen
 	return COUNT(fast_hit, bpf_redirect_map(&egress, out, 0));

@@ -3,14 +3,17 @@ package bpf
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
 )
 
 const loIfindex = 1 // every namespace has lo with ifindex 1
@@ -395,11 +398,7 @@ func TestFastPathXlat46(t *testing.T) {
 
 		miss := func(name string, frame []byte, want Stats) {
 			t.Helper()
-			want.PassNoSocket = 1
-			ret, out, st := runFast(t, p, loIfindex, frame)
-			if ret != xdpPass || st != want || string(out) != string(frame) {
-				t.Errorf("%v %s: action %d counting %+v (frame unchanged: %v), want pass counting %+v", proto, name, ret, st, string(out) == string(frame), want)
-			}
+			fastMissed(t, p, fmt.Sprintf("%v %s", proto, name), frame, want)
 		}
 		big := func(payload int, df bool) []byte {
 			b := fpFrame(t, false, proto, 64, "", payload)
@@ -426,5 +425,126 @@ func TestFastPathXlat46(t *testing.T) {
 			binary.BigEndian.PutUint16(z[34+6:], 0)
 			miss("zero UDP checksum", z, Stats{FastOther: 1})
 		}
+	}
+}
+
+// TestFastPathXlat64: an entry for a flow from the IPv6 core into a translated space
+// turns the IPv6 packet into the IPv4 one (RFC 7915 5.1): version 4, IHL 5, TOS = traffic
+// class, total length = payload length + 20, an Identification from the per-CPU
+// generator, DF only above 1260 bytes ("the IPv6 minimum MTU less 20" rule To4 follows),
+// TTL = hop limit - 1, protocol = next header, the entry's addresses, a header checksum
+// that verifies and a transport checksum that verifies over the IPv4 pseudo-header; the
+// frame shrinks by 20 bytes at the front and loses its trailing bytes. A zero UDP
+// checksum (fast-other) and a packet over the limit (fast-mtu) reach the socket
+// unchanged.
+func TestFastPathXlat64(t *testing.T) {
+	fp, p := loadFast(t, 64)
+	src4, dst4 := netip.MustParseAddr("100.64.9.5"), netip.MustParseAddr("100.64.0.1")
+	onOneCPU(t) // the Identifications of one CPU's generator
+	for _, proto := range []layers.IPProtocol{layers.IPProtocolTCP, layers.IPProtocolUDP} {
+		k := fpKey(true, uint8(proto))
+		// The workload's port differs from the one the core used (a DNAT in the space).
+		f := Flow{Gen: 7, Egress: loIfindex, DstMAC: fpOutMAC, SrcMAC: fpGwMAC, InMAC: fpGwMAC, MTU: 1420,
+			Rewrite: true, Xlat64: true, SrcPort: 40000, DstPort: 8443}
+		copy(f.Src[:], src4.AsSlice())
+		copy(f.Dst[:], dst4.AsSlice())
+		f.L4Delta = testDelta(leSum(k.Src[:])+leSum(k.Dst[:])+uint64(netPort(443)), leSum(f.Src[:4])+leSum(f.Dst[:4])+uint64(netPort(8443)))
+		if err := fp.Install(&k, &f); err != nil {
+			t.Fatal(err)
+		}
+		l4len := 8
+		if proto == layers.IPProtocolTCP {
+			l4len = 20
+		}
+		frame := func(total int) []byte { // total: the IPv4 packet's length
+			b := fpFrame(t, true, proto, 64, "", total-20-l4len)
+			b[14], b[15] = 0x6b, 0x85 // traffic class 0xb8 (DSCP EF), flow label 0x5....
+			return b
+		}
+		var ids []uint16
+		for _, total := range []int{100, 1260, 1261, 1400} {
+			in := frame(total)
+			padded := append(append([]byte(nil), in...), 1, 2, 3)
+			ret, out, st := runFast(t, p, loIfindex, padded)
+			if ret != xdpRedirect || st != (Stats{FastHit: 1}) {
+				t.Fatalf("%v %d: action %d counting %+v, want redirect counting one hit", proto, total, ret, st)
+			}
+			if len(out) != len(in)-20 {
+				t.Fatalf("%v %d: %d bytes out, want %d", proto, total, len(out), len(in)-20)
+			}
+			if string(out[0:6]) != string(fpOutMAC[:]) || string(out[6:12]) != string(fpGwMAC[:]) || binary.BigEndian.Uint16(out[12:]) != 0x0800 {
+				t.Errorf("%v %d: Ethernet header %x", proto, total, out[:14])
+			}
+			ip := out[14:34]
+			var flags uint16
+			if total > 1260 {
+				flags = 0x4000 // DF
+			}
+			if ip[0] != 0x45 || ip[1] != 0xb8 || int(binary.BigEndian.Uint16(ip[2:])) != total || binary.BigEndian.Uint16(ip[6:]) != flags ||
+				ip[8] != 63 || ip[9] != uint8(proto) || netip.AddrFrom4([4]byte(ip[12:16])) != src4 || netip.AddrFrom4([4]byte(ip[16:20])) != dst4 {
+				t.Errorf("%v %d: IPv4 header %x", proto, total, ip)
+			}
+			if s := onesSum(ip); s != 0xffff {
+				t.Errorf("%v %d: IPv4 header checksum does not verify (sum %#x)", proto, total, s)
+			}
+			ids = append(ids, binary.BigEndian.Uint16(ip[4:]))
+			seg := out[34:]
+			if binary.BigEndian.Uint16(seg[2:]) != 8443 || string(seg[:2]) != string(in[54:56]) || string(seg[l4len:]) != string(in[54+l4len:]) {
+				t.Errorf("%v %d: ports or payload wrong", proto, total)
+			}
+			ph := append(append([]byte(nil), ip[12:20]...), 0, uint8(proto), byte(len(seg)>>8), byte(len(seg)))
+			if s := onesSum(append(ph, seg...)); s != 0xffff {
+				t.Errorf("%v %d: transport checksum does not verify over the IPv4 pseudo-header (sum %#x)", proto, total, s)
+			}
+		}
+		if c, _, _, _ := fp.Lookup(&k); c.Packets != 4 {
+			t.Errorf("%v: entry counted %+v, want 4 packets", proto, c)
+		}
+		for i := 1; i < len(ids); i++ {
+			if ids[i] != ids[i-1]+1 {
+				t.Errorf("%v: Identifications %v of consecutive packets on one CPU, want each one more than the last", proto, ids)
+			}
+		}
+
+		miss := func(name string, frame []byte, want Stats) {
+			t.Helper()
+			fastMissed(t, p, fmt.Sprintf("%v %s", proto, name), frame, want)
+		}
+		miss("over the limit", frame(1401), Stats{FastMTU: 1})
+		if proto == layers.IPProtocolUDP {
+			z := frame(100)
+			binary.BigEndian.PutUint16(z[54+6:], 0)
+			miss("zero UDP checksum", z, Stats{FastOther: 1})
+		}
+	}
+}
+
+// onOneCPU keeps the test's goroutine on its thread and the thread on CPU 0 until the
+// test ends, so that every BPF_PROG_RUN runs on the same CPU.
+func onOneCPU(t *testing.T) {
+	t.Helper()
+	runtime.LockOSThread()
+	var old, one unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		t.Fatal(err)
+	}
+	one.Set(0)
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = unix.SchedSetaffinity(0, &old)
+		runtime.UnlockOSThread()
+	})
+}
+
+// fastMissed runs frame through p and requires it passed to the socket unchanged,
+// counted as want (and as passed to the socket).
+func fastMissed(t *testing.T, p *Program, name string, frame []byte, want Stats) {
+	t.Helper()
+	want.PassNoSocket = 1
+	ret, out, st := runFast(t, p, loIfindex, frame)
+	if ret != xdpPass || st != want || string(out) != string(frame) {
+		t.Errorf("%s: action %d counting %+v (frame unchanged: %v), want pass counting %+v", name, ret, st, string(out) == string(frame), want)
 	}
 }

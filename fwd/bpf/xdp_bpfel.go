@@ -91,6 +91,7 @@ const (
 	xdpMapHost4          = "host4"
 	xdpMapHost6          = "host6"
 	xdpMapStats          = "stats"
+	xdpMapXlatId         = "xlat_id"
 	xdpMapXsks           = "xsks"
 	xdpProgGannetXdp     = "gannet_xdp"
 	xdpVarFastPath       = "fast_path"
@@ -153,6 +154,7 @@ type xdpMapSpecs struct {
 	Host4      *ebpf.MapSpec `ebpf:"host4"`
 	Host6      *ebpf.MapSpec `ebpf:"host6"`
 	Stats      *ebpf.MapSpec `ebpf:"stats"`
+	XlatId     *ebpf.MapSpec `ebpf:"xlat_id"`
 	Xsks       *ebpf.MapSpec `ebpf:"xsks"`
 }
 
@@ -191,6 +193,7 @@ type xdpMaps struct {
 	Host4      *ebpf.Map `ebpf:"host4"`
 	Host6      *ebpf.Map `ebpf:"host6"`
 	Stats      *ebpf.Map `ebpf:"stats"`
+	XlatId     *ebpf.Map `ebpf:"xlat_id"`
 	Xsks       *ebpf.Map `ebpf:"xsks"`
 }
 
@@ -202,6 +205,7 @@ func (m *xdpMaps) Close() error {
 		m.Host4,
 		m.Host6,
 		m.Stats,
+		m.XlatId,
 		m.Xsks,
 	)
 }
