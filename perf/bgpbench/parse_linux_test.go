@@ -68,4 +68,15 @@ func TestWindow(t *testing.T) {
 	if avg != 800 || worst != 200 {
 		t.Errorf("window = %v, %v; want 800, 200 packets/s", avg, worst)
 	}
+	// A forced read 2 ms after a poll's, the counter unmoved: not a
+	// blackout; the stretch runs on to the next read 250 ms later.
+	samples = []rxSample{at(0, 1000), at(250, 1250), at(252, 1250), at(500, 1500), at(750, 1750), at(1000, 2000)}
+	if avg, worst = window(samples, t0, t0.Add(time.Second)); avg != 1000 || worst < 990 {
+		t.Errorf("window with a forced read = %v, %v; want 1000, about 1000 packets/s", avg, worst)
+	}
+	// A real stall: 500 ms without a packet.
+	samples = []rxSample{at(0, 1000), at(250, 1250), at(500, 1250), at(750, 1250), at(1000, 1500)}
+	if _, worst = window(samples, t0, t0.Add(time.Second)); worst != 0 {
+		t.Errorf("window with a stall = worst %v, want 0", worst)
+	}
 }

@@ -102,7 +102,12 @@ func rate(a, b rxSample) float64 {
 }
 
 // window returns the average rate over the samples from start to end and
-// the lowest rate between two consecutive samples there.
+// the lowest rate over a stretch of at least sampleEvery there. A phase
+// forces samples at its moments (converged, shut), which can come
+// milliseconds after a poll's: the sink's counter has not moved between
+// two such reads, and their 0 packets/s would be a blackout that never
+// happened — so a stretch runs from one sample to the first one at
+// least sampleEvery later.
 func window(samples []rxSample, start, end time.Time) (avg, worst float64) {
 	var in []rxSample
 	for _, s := range samples {
@@ -114,10 +119,18 @@ func window(samples []rxSample, start, end time.Time) (avg, worst float64) {
 		return 0, 0
 	}
 	avg, worst = rate(in[0], in[len(in)-1]), -1
-	for i := 1; i < len(in); i++ {
-		if r := rate(in[i-1], in[i]); worst < 0 || r < worst {
+	from := in[0]
+	for _, s := range in[1:] {
+		if s.at.Sub(from.at) < sampleEvery {
+			continue
+		}
+		if r := rate(from, s); worst < 0 || r < worst {
 			worst = r
 		}
+		from = s
+	}
+	if worst < 0 { // shorter than one stretch
+		worst = avg
 	}
 	return avg, worst
 }
