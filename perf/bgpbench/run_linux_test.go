@@ -77,7 +77,7 @@ func TestRunSmall(t *testing.T) {
 	if strings.Join(rep.GannetEnv, " ") != "GODEBUG=gctrace=1" {
 		t.Errorf("report's GannetEnv = %q, want [GODEBUG=gctrace=1]", rep.GannetEnv)
 	}
-		// --profile: gannet's CPU profile at its stop, its heap at the first
+	// --profile: gannet's CPU profile at its stop, its heap at the first
 	// convergence; both gzipped pprof.
 	for _, f := range []string{"gannet.cpu.pprof", "gannet.heap.pprof"} {
 		b, err := os.ReadFile(filepath.Join(work, f))
