@@ -29,7 +29,7 @@ func TestFastPathTranslated(t *testing.T) {
 	x, y := netnstest.NewNS(t, "gx"), netnstest.NewNS(t, "gy")
 	t7x := addWorkload(t, x, "t7-x", "02:00:00:07:46:0a", "100.64.0.10", "")
 	t7y := addWorkload(t, y, "t7-y", "02:00:00:07:46:0b", "100.64.0.20", "")
-	xif, yif := fabric(t, x, y, false) // IPv6 only
+	xif, yif := fabric(t, x, y, false)                // IPv6 only
 	t7x.ns.Run("ethtool", "-K", t7x.dev, "gro", "on") // the answers are redirected into its veth
 	cfg := func(name, router6, uplink, fast, eps, policy, via6 string) string {
 		return fmt.Sprintf(`
