@@ -174,13 +174,16 @@ func TestFastPathConntrackExpiryLive(t *testing.T) {
 			t.Fatalf("a flow never offloaded: %+v\n%s", d.counters(t).FastPath, d.output())
 		}
 	}
+	// session returns the session of a's port, nil when there is none.
 	session := func(port uint16) *api.Session {
 		ss, err := d.client().Sessions(context.Background(), a.v4, 0)
 		if err != nil {
 			t.Fatalf("sessions: %v", err)
 		}
+		// The session's original direction is whichever datagram of the
+		// opening exchange arrived first.
 		for i := range ss.Sessions {
-			if ss.Sessions[i].Original.SrcPort == port {
+			if o := ss.Sessions[i].Original; o.SrcPort == port || o.DstPort == port {
 				return &ss.Sessions[i]
 			}
 		}
@@ -188,7 +191,8 @@ func TestFastPathConntrackExpiryLive(t *testing.T) {
 	}
 	for _, port := range []uint16{4000, 4001} {
 		if s := session(port); s == nil || s.State != "udp answered" {
-			t.Fatalf("session from port %d: %+v, want udp answered", port, s)
+			ss, err := d.client().Sessions(context.Background(), "", 0)
+			t.Fatalf("session of port %d: %+v, want udp answered; all sessions: %+v, %v", port, s, ss, err)
 		}
 	}
 	time.Sleep(time.Second) // a sweep: the port counters hold what came before
