@@ -387,6 +387,13 @@ func explainAttach(name string, ifindex int, err error) error {
 // made by one of them (Go starts new threads from a template thread, never
 // from a locked worker) and inherit it; each worker then pins itself to
 // its own core.
+//
+// It also fixes GOMAXPROCS at a P for every worker plus one for every
+// other core. Left to itself the runtime re-reads GOMAXPROCS from its
+// monitor thread's CPU affinity (Go 1.25+), which is now the other cores
+// only: on a 2-CPU host it fell to 1, and the busy-polling worker shared
+// its one P with the whole control plane — a full BGP table cut the
+// forwarded rate by a quarter. An operator's GOMAXPROCS is left alone.
 func isolateWorkers(cores []int) {
 	var set unix.CPUSet
 	set.Zero()
@@ -399,6 +406,9 @@ func isolateWorkers(cores []int) {
 	}
 	if set.Count() == 0 {
 		return // every core runs a worker: share them
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), len(cores)+set.Count()))
 	}
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {

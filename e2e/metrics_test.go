@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -291,6 +292,14 @@ func TestMetricsDashboard(t *testing.T) {
 			if !strings.Contains(body, want) {
 				t.Errorf("the scrape has no %s", want)
 			}
+		}
+		// GOMAXPROCS holds a P for the worker beside the control plane's
+		// cores; the runtime would otherwise lower it to the control
+		// plane's affinity (1 on a 2-CPU host) within a second or two of
+		// the start, long past by now.
+		if n := runtime.NumCPU(); n >= 2 && !strings.Contains(body, fmt.Sprintf("\ngo_sched_gomaxprocs_threads %d\n", n)) {
+			i := strings.Index(body, "\ngo_sched_gomaxprocs_threads ")
+			t.Errorf("go_sched_gomaxprocs_threads is not %d (one core runs the worker, %d the rest): %q", n, n-1, body[max(i, 0):min(max(i, 0)+40, len(body))])
 		}
 		cmd := exec.Command("promtool", "check", "metrics")
 		cmd.Stdin = strings.NewReader(body)
