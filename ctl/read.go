@@ -517,24 +517,24 @@ func (d *Daemon) Policy(name string) (api.Policy, bool) {
 // policy) and their rule hits into out. On the loop.
 func (d *Daemon) fillPolicy(out *api.Policy, ingress, egress *acl.Program) {
 	in, eg := d.ruleHitsOf(out.Endpoint)
-	if ingress != nil {
-		out.IngressPolicy = true
-		for _, r := range ingress.Rules() {
-			out.Ingress = append(out.Ingress, r.String())
-		}
-		if len(in) == len(out.Ingress)+1 {
-			out.IngressHits, out.IngressDefaultDeny = in[:len(in)-1], in[len(in)-1]
-		}
+	out.IngressPolicy, out.Ingress, out.IngressHits, out.IngressDefaultDeny = showProgram(ingress, in, out.Ingress)
+	out.EgressPolicy, out.Egress, out.EgressHits, out.EgressDefaultDeny = showProgram(egress, eg, out.Egress)
+}
+
+// showProgram is one direction of fillPolicy: whether a program applies,
+// its rules appended to rules, and — when hits has one count per rule and
+// the default deny's last — the rules' hits and the default deny's.
+func showProgram(p *acl.Program, hits []uint64, rules []string) (on bool, _ []string, ruleHits []uint64, deny uint64) {
+	if p == nil {
+		return false, rules, nil, 0
 	}
-	if egress != nil {
-		out.EgressPolicy = true
-		for _, r := range egress.Rules() {
-			out.Egress = append(out.Egress, r.String())
-		}
-		if len(eg) == len(out.Egress)+1 {
-			out.EgressHits, out.EgressDefaultDeny = eg[:len(eg)-1], eg[len(eg)-1]
-		}
+	for _, r := range p.Rules() {
+		rules = append(rules, r.String())
 	}
+	if len(hits) == len(rules)+1 {
+		ruleHits, deny = hits[:len(hits)-1], hits[len(hits)-1]
+	}
+	return true, rules, ruleHits, deny
 }
 
 // Trace answers POST /v1/trace: the packet through the live tables,
