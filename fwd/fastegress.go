@@ -97,7 +97,8 @@ func (o *Offload) probeEgress() {
 		if e.off || e.proven || len(e.probe) == 0 {
 			continue
 		}
-		if !o.judge(ifindex, e) {
+		on, fresh := o.judge(ifindex, e)
+		if !on {
 			continue
 		}
 		keep := e.probe[:0]
@@ -108,7 +109,9 @@ func (o *Offload) probeEgress() {
 			if rec == nil || err != nil || !ok {
 				continue // gone: no longer evidence
 			}
-			e.sent += o.account(k, rec, c)
+			if n := o.account(k, rec, c); !fresh {
+				e.sent += n
+			}
 			keep = append(keep, *k)
 		}
 		e.probe = keep
@@ -130,8 +133,10 @@ func (o *Offload) checkEgress(redirected map[uint32]uint64) {
 				}
 				o.evicted.Add(1) // the workers offer its flows again
 			}
-		case e.checked && o.judge(ifindex, e):
-			e.sent += redirected[ifindex]
+		case e.checked:
+			if on, fresh := o.judge(ifindex, e); on && !fresh {
+				e.sent += redirected[ifindex]
+			}
 		}
 	}
 }
@@ -139,12 +144,17 @@ func (o *Offload) checkEgress(redirected map[uint32]uint64) {
 // judge compares what device ifindex took with what was redirected into
 // it in earlier rounds: a device that took frames is proven (and its
 // count starts again), one that took none of egressEvidence is taken off.
-// It reports whether the device is still on the fast path.
-func (o *Offload) judge(ifindex uint32, e *egressState) bool {
+// It reports whether the device is still on the fast path, and whether
+// its count just started again (fresh): then the packets the caller
+// counts this round are not evidence — they were redirected before the
+// reading judge just took and may be in it already, so a flow that goes
+// quiet right after would otherwise look like a device that took none
+// of them.
+func (o *Offload) judge(ifindex uint32, e *egressState) (on, fresh bool) {
 	d, ok := o.cfg.Delivered(int(ifindex))
 	switch {
 	case !ok:
-		return true // unreadable now: judged next time
+		return true, false // unreadable now: judged next time
 	case d != e.delivered:
 		e.delivered, e.sent = d, 0
 		if !e.proven {
@@ -155,11 +165,12 @@ func (o *Offload) judge(ifindex uint32, e *egressState) bool {
 				o.cfg.Log.Info("fast path: egress device takes redirected frames again; its flows are offloaded", "iface", ifName(ifindex))
 			}
 		}
+		return true, true
 	case e.sent >= egressEvidence:
 		o.takeOff(ifindex, e)
-		return false
+		return false, false
 	}
-	return true
+	return true, false
 }
 
 // takeOff takes device ifindex off the fast path: out of the devmap (its
